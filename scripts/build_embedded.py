@@ -145,6 +145,7 @@ def build_kwb(shared: Path) -> None:
                          "Gemeentenaam_1/SoortRegio_2 rebuilt from the copy's gemeentenaam/level fields.",
         "null_meaning": "null = missing in the copy; its builder also turned 0 and negative values into "
                         "null, so a null here may hide a real 0.",
+        "null_may_hide_zero": True,
         "licence": "CC BY 4.0, (c) CBS",
     })
 

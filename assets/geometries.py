@@ -1,0 +1,20 @@
+"""Stage 2, geometries: gemeente, wijk and buurt polygons of the year, valid, in EPSG:28992."""
+
+import dagster as dg
+
+from pipelines.partitions import YEARS
+from pipelines.resources import PipelineSettings
+from veerkracht.geometry import stage_geometries
+from veerkracht.registry import LEVELS
+
+
+@dg.asset(partitions_def=YEARS, group_name="ingest", kinds={"geopandas", "parquet"})
+def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Gemeente, wijk and buurt polygons of the year (EPSG:28992, made valid, MultiPolygon)."""
+    year = int(context.partition_key)
+    stats = stage_geometries(year, LEVELS, settings.embedded_dir, settings.layout.staging(year))
+    return dg.MaterializeResult(metadata={
+        **{f"{level}_areas": dg.MetadataValue.int(s["areas"]) for level, s in stats.items()},
+        "geometry_source": {level: s["geometry_source"] for level, s in stats.items()},
+        "crs": "EPSG:28992",
+    })

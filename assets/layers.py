@@ -1,0 +1,54 @@
+"""Stage 5, layers: marts in DuckDB, GeoParquet/GeoPackage per level, and the published warehouse."""
+
+import dagster as dg
+
+from pipelines.partitions import YEARS
+from pipelines.resources import DuckDBSpatialResource, PipelineSettings
+from veerkracht import layers, warehouse
+from veerkracht.preview import markdown_image, render_score_map
+from veerkracht.registry import LEVELS
+
+from assets.scores import veerkracht_scores
+
+
+@dg.asset(partitions_def=YEARS, deps=[veerkracht_scores], group_name="publish",
+          kinds={"duckdb", "geoparquet"}, pool="duckdb")
+def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
+                duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
+    """marts.area rows of the year and one GeoParquet (EPSG:4326 + 28992) and GeoPackage per level."""
+    year = int(context.partition_key)
+    layout = settings.layout
+    metadata: dict = {}
+    with duckdb.get_connection() as con:
+        metadata["marts.area rows"] = dg.MetadataValue.int(
+            warehouse.build_model(con, "marts.area", "mart_area", year))
+        frames = {level: con.execute(
+            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
+            "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df() for level in LEVELS}
+    for level, rows in frames.items():
+        gdf = layers.frame_from_wkb(rows)
+        paths = layers.write_layer(gdf, layout.layers, year, level)
+        metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
+        metadata[f"{level} file"] = dg.MetadataValue.path(str(paths["parquet_4326"]))
+        metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
+    metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
+    gm = layers.frame_from_wkb(frames["gemeente"])
+    metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in gm.to_crs("EPSG:4326").total_bounds]
+    preview = render_score_map(layers.frame_from_wkb(frames["buurt"]),
+                               layout.previews / f"buurt_{year}.png",
+                               f"Veerkracht score per buurt, {year}")
+    metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(deps=[area_layers], group_name="publish", kinds={"duckdb"}, pool="duckdb")
+def dashboard_warehouse(settings: PipelineSettings, duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
+    """The DuckDB file dashboards read, all years, published atomically (temp file + rename)."""
+    target = warehouse.publish_copy(duckdb.database, settings.layout.warehouse_db)
+    with warehouse.connection(target, read_only=True) as con:
+        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM marts.area ORDER BY 1").fetchall()]
+        n = con.execute("SELECT count(*) FROM marts.area").fetchone()[0]
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(target)), "years": years,
+        "marts.area rows": dg.MetadataValue.int(n),
+        "MB": round(target.stat().st_size / 1e6, 2)})

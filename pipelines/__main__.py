@@ -1,0 +1,59 @@
+"""Run the main job from the command line: ``python -m pipelines [--year 2024] [--source embedded]``.
+
+Uses the Dagster instance in ``$DAGSTER_HOME`` (default: ``data/dagster_home`` in the
+repository, with the repo's dagster.yaml), so the run also shows up in ``dagster dev``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
+    parser.add_argument("--year", action="append", type=int,
+                        help="KWB year to run (repeatable; default 2024, the embedded year)")
+    parser.add_argument("--source", choices=["embedded", "cbs"],
+                        default=os.environ.get("VEERKRACHT_SOURCE", "embedded"))
+    parser.add_argument("--output-dir", default=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(REPO / "data" / "out")))
+    args = parser.parse_args(argv)
+
+    os.environ["VEERKRACHT_SOURCE"] = args.source
+    os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(REPO / "data" / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from veerkracht.paths import OutputLayout
+
+    job = defs.resolve_job_def("veerkracht_job")
+    layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
+    with dg.DagsterInstance.get() as instance:
+        for year in args.year or [2024]:
+            started = time.perf_counter()
+            result = job.execute_in_process(partition_key=str(year), instance=instance,
+                                            raise_on_error=False)
+            if not result.success:
+                print(f"Run for {year} failed; outputs of earlier runs are untouched.", file=sys.stderr)
+                return 1
+            print(f"KWB {year} ({args.source}): done in {time.perf_counter() - started:.1f} s")
+    print("Outputs:")
+    print(f"  layers (GeoParquet, GeoPackage): {layout.layers}")
+    print(f"  dashboard warehouse (DuckDB):    {layout.warehouse_db}")
+    print(f"  map previews (PNG):              {layout.previews}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

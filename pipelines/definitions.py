@@ -1,0 +1,15 @@
+"""The Definitions object Dagster loads (``dagster dev -m pipelines.definitions``)."""
+
+import dagster as dg
+
+from assets import geometries, layers, scores, statistics, warehouse
+from pipelines.jobs import veerkracht_job
+from pipelines.resources import resources_from_env
+from pipelines.schedules import monthly_cbs_refresh
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers]),
+    jobs=[veerkracht_job],
+    schedules=[monthly_cbs_refresh],
+    resources=resources_from_env(),
+)

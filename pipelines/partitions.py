@@ -1,0 +1,7 @@
+"""Yearly partitions shared by every per-year asset: one static key per KWB year."""
+
+import dagster as dg
+
+from veerkracht.registry import KWB_TABLES
+
+YEARS = dg.StaticPartitionsDefinition([str(y) for y in sorted(KWB_TABLES)])

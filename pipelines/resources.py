@@ -1,0 +1,71 @@
+"""Resources: run settings (source, paths, CBS connection) and the DuckDB warehouse.
+
+Defaults come from the environment so that ``dagster dev`` and the CLI behave the same:
+``VEERKRACHT_SOURCE`` (``embedded`` or ``cbs``, default ``embedded``) and
+``VEERKRACHT_OUTPUT_DIR`` (default ``data/out`` in the repository).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import field_validator
+
+from veerkracht import warehouse
+from veerkracht.ingest import check_source
+from veerkracht.paths import DEFAULT_OUTPUT_DIR, EMBEDDED_DIR, OutputLayout
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Where statistics come from and where outputs go."""
+
+    source: str = "embedded"
+    output_dir: str = str(DEFAULT_OUTPUT_DIR)
+    embedded_dir: str = str(EMBEDDED_DIR)
+    cbs_catalog_url: str = "opendata.cbs.nl"
+    cbs_use_https: bool = True
+    cbs_timeout_s: float = 60.0
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        return check_source(value)
+
+    @property
+    def layout(self) -> OutputLayout:
+        return OutputLayout(Path(self.output_dir))
+
+
+class DuckDBSpatialResource(dg.ConfigurableResource):
+    """The pipeline's DuckDB build file; every connection has spatial loaded from the wheel.
+
+    Assets that write through it share the ``duckdb`` concurrency pool (limit 1 in
+    dagster.yaml): DuckDB allows one writer or many readers per file, never both.
+    """
+
+    database: str
+
+    @contextmanager
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with warehouse.connection(self.database, read_only=read_only) as con:
+            yield con
+
+
+def settings_from_env() -> PipelineSettings:
+    """Settings with the environment's source and output directory (validated)."""
+    return PipelineSettings(
+        source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
+        output_dir=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(DEFAULT_OUTPUT_DIR)),
+    )
+
+
+def resources_from_env() -> dict:
+    settings = settings_from_env()
+    return {"settings": settings,
+            "duckdb": DuckDBSpatialResource(database=str(settings.layout.build_db))}

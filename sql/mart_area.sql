@@ -1,0 +1,55 @@
+-- marts.area: what a dashboard or map needs, one row per gemeente, wijk and buurt and year:
+-- names, parents, key indicators with the vintage they came from, the score and why it is NULL,
+-- and the polygon (EPSG:28992) with the kind of geometry it is.
+with ind as (
+    select
+        code,
+        max(value) filter (where canonical = 'AantalInwoners')::bigint                 as inwoners,
+        max(value) filter (where canonical = 'HuishoudensTotaal')::bigint              as huishoudens,
+        max(value) filter (where canonical = 'Koopwoningen')                           as koopwoningen_pct,
+        max(value) filter (where canonical = 'GemiddeldeWOZWaardeVanWoningen')         as woz_x1000_euro,
+        max(value) filter (where canonical = 'GemiddeldInkomenPerInwoner')             as inkomen_per_inwoner_x1000_euro,
+        max(value) filter (where canonical = 'MateVanStedelijkheid')::integer          as stedelijkheid,
+        string_agg(distinct vintage, ', ' order by vintage)                            as vintages_used
+    from core.fact_indicator
+    where year = $year
+    group by code
+),
+comp as (
+    select code,
+        max(value) filter (where indicator = 'pct_65plus')      as pct_65plus,
+        max(value) filter (where indicator = 'pct_eenpersoons') as pct_eenpersoonshuishoudens
+    from core.score_component
+    where year = $year
+    group by code
+)
+select
+    $year::integer                  as year,
+    r.code,
+    r.name,
+    r.level,
+    r.wijk_code,
+    r.gemeente_code,
+    r.gemeente_name,
+    i.inwoners,
+    i.huishoudens,
+    i.koopwoningen_pct,
+    i.woz_x1000_euro,
+    i.inkomen_per_inwoner_x1000_euro,
+    round(c.pct_65plus, 1)          as pct_65plus,
+    round(c.pct_eenpersoonshuishoudens, 1) as pct_eenpersoonshuishoudens,
+    i.stedelijkheid,
+    s.score,
+    s.n_indicators,
+    s.top_indicator,
+    s.score_null_reason,
+    s.method_version,
+    i.vintages_used,
+    r.geometry_source,
+    g.geom                          as geometry
+from core.dim_region as r
+left join ind as i on i.code = r.code
+left join comp as c on c.code = r.code
+left join core.score as s on s.year = r.year and s.code = r.code
+left join staging.geometry as g on g.year = r.year and g.code = r.code
+where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')

@@ -1,0 +1,106 @@
+"""Immutable KWB snapshots on disk: one folder per table and vintage.
+
+A snapshot is what one cbsodata download returns (TypedDataSet, DataProperties, TableInfos)
+plus a manifest with the download time and a content hash. Snapshots are written once, into a
+temporary folder that is renamed into place, so a failed or killed download never leaves a
+half-written snapshot and never touches an older one. The embedded snapshot in
+``data/embedded/kwb`` has the same layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class KwbSnapshot:
+    """One vintage of one KWB table, as downloaded.
+
+    ``data`` has one row per region and the table's OData keys as columns; ``vintage`` is the
+    release date (TableInfos ``Modified``) or the download date when CBS gives none.
+    """
+
+    table_id: str
+    vintage: str
+    data: pd.DataFrame
+    data_properties: list[dict]
+    table_infos: list[dict]
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def period(self) -> str | None:
+        """Reporting year as TableInfos states it (``'2024'``)."""
+        return self.table_infos[0].get("Period") if self.table_infos else None
+
+    @property
+    def null_may_hide_zero(self) -> bool:
+        """True for copies whose builder turned 0 into null (see the manifest's null_meaning)."""
+        return bool(self.manifest.get("null_may_hide_zero", False))
+
+
+def read_snapshot(folder: Path) -> KwbSnapshot:
+    """Read a snapshot folder written by :func:`write_snapshot` (or the embedded one)."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    return KwbSnapshot(
+        table_id=manifest["table_id"],
+        vintage=manifest["vintage"],
+        data=pd.read_parquet(folder / "TypedDataSet.parquet"),
+        data_properties=json.loads((folder / "DataProperties.json").read_text()),
+        table_infos=json.loads((folder / "TableInfos.json").read_text()),
+        manifest=manifest,
+    )
+
+
+def list_snapshots(root: Path, table_id: str) -> list[Path]:
+    """Complete snapshot folders of ``table_id`` under ``root``, oldest vintage first."""
+    base = Path(root) / table_id
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if (p / "MANIFEST.json").is_file())
+
+
+def write_snapshot(snapshot: KwbSnapshot, root: Path) -> Path:
+    """Write ``snapshot`` under ``root/<table>/<vintage>`` atomically and return the folder.
+
+    An existing folder for the same vintage is kept when its content hash is the same (a
+    re-download of an unchanged table); a changed table under the same vintage label gets a
+    ``-<hash prefix>`` suffix so earlier snapshots stay immutable.
+    """
+    base = Path(root) / snapshot.table_id
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=base))
+    try:
+        snapshot.data.to_parquet(tmp / "TypedDataSet.parquet", compression="zstd", index=False)
+        (tmp / "DataProperties.json").write_text(json.dumps(snapshot.data_properties, ensure_ascii=False))
+        (tmp / "TableInfos.json").write_text(json.dumps(snapshot.table_infos, ensure_ascii=False))
+        digest = _content_hash(tmp)
+        manifest = {**snapshot.manifest, "table_id": snapshot.table_id,
+                    "vintage": snapshot.vintage, "rows": len(snapshot.data), "sha256": digest}
+        (tmp / "MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+        target = base / snapshot.vintage
+        if target.exists():
+            if json.loads((target / "MANIFEST.json").read_text()).get("sha256") == digest:
+                shutil.rmtree(tmp)
+                return target
+            target = base / f"{snapshot.vintage}-{digest[:8]}"
+        os.replace(tmp, target)
+        return target
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _content_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("TypedDataSet.parquet", "DataProperties.json", "TableInfos.json"):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,135 @@
+"""DuckDB connections and the SQL models in ``sql/``.
+
+Belongs here: opening DuckDB the one right way (spatial loaded from the pip package, never
+downloaded; ``storage_compatibility_version='latest'`` so GEOMETRY keeps its CRS), running a
+model file for one year, and publishing a finished database file atomically. The models
+themselves are plain SQL files, one per table, each a single SELECT parametrised by ``$year``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import duckdb_extensions
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+CONFIG = {"storage_compatibility_version": "latest", "autoinstall_known_extensions": False,
+          "autoload_known_extensions": False}
+
+
+def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckDB spatial from the ``duckdb-extension-spatial`` wheel (no network)."""
+    duckdb_extensions.import_extension("spatial", con=con)
+    con.execute("LOAD spatial")
+
+
+def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` with spatial loaded. Dashboards should pass ``read_only=True``."""
+    if read_only:
+        con = duckdb.connect(str(path), read_only=True)
+    else:
+        con = duckdb.connect(str(path), config=CONFIG)
+    load_spatial(con)
+    return con
+
+
+@contextmanager
+def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context-managed :func:`connect` that always closes (releasing DuckDB's file lock)."""
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def model_sql(name: str) -> str:
+    """Text of ``sql/<name>.sql``."""
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"No SQL model {name!r} at {path}")
+    return path.read_text()
+
+
+def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int, **params) -> int:
+    """(Re)build the ``year`` slice of ``table`` from ``sql/<name>.sql``; return its row count.
+
+    Delete-then-insert per year keeps other years intact, so yearly partitions and backfills
+    can run one at a time against the same file.
+    """
+    query = model_sql(name)
+    args = {"year": int(year), **params}
+    schema = table.split(".")[0]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", args)
+        con.execute(f"DELETE FROM {table} WHERE year = $year", {"year": int(year)})
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", args)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
+
+
+def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation_sql: str,
+                 **objects) -> int:
+    """Replace the ``year`` rows of staging ``table`` by ``relation_sql`` (which may name the
+    pandas frames passed in ``objects``); return the number of rows inserted."""
+    for name, obj in objects.items():
+        con.register(name, obj)
+    schema = table.split(".")[0]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    query = f"SELECT {int(year)}::INTEGER AS year, * FROM ({relation_sql})"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {query} LIMIT 0")
+        con.execute(f"DELETE FROM {table} WHERE year = {int(year)}")
+        con.execute(f"INSERT INTO {table} BY NAME {query}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in objects:
+            con.unregister(name)
+    return con.execute(f"SELECT count(*) FROM {table} WHERE year = {int(year)}").fetchone()[0]
+
+
+def publish_copy(source: Path, target: Path) -> Path:
+    """Copy the database ``source`` to ``target`` atomically (temp file + rename).
+
+    A reader that opened ``target`` before keeps reading the previous complete file; a failure
+    or kill before the rename leaves ``target`` untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp_name)  # DuckDB must create the file itself
+    tmp = Path(tmp_name)
+    try:
+        con = duckdb.connect(str(tmp), config=CONFIG)
+        try:
+            load_spatial(con)
+            con.execute(f"ATTACH '{Path(source)}' AS src (READ_ONLY)")
+            con.execute("COPY FROM DATABASE src TO " + _current_db(con))
+            con.execute("DETACH src")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return target
+
+
+def _current_db(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_database()").fetchone()[0]
