@@ -29,6 +29,7 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
         gdf = layers.frame_from_wkb(rows)
         paths = layers.write_layer(gdf, layout.layers, year, level)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
+        metadata[f"{level} without polygon (left out of files)"] = int(gdf.geometry.isna().sum())
         metadata[f"{level} file"] = dg.MetadataValue.path(str(paths["parquet_4326"]))
         metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"

@@ -7,7 +7,7 @@ select
     arg_max(unit, vintage)                                      as unit,
     arg_max(decimals, vintage)                                  as decimals,
     arg_max(datatype, vintage)                                  as datatype,
-    arg_max(topic_group, vintage)                               as topic_group,
+    arg_max(topic_group, vintage) filter (where topic_group <> '') as topic_group,
     string_agg(vintage || '=' || source_key, '; ' order by vintage) as source_keys,
     count(distinct title) > 1 or count(distinct unit) > 1       as title_or_unit_changed
 from staging.kwb_indicator

@@ -62,7 +62,9 @@ def download_kwb(
     started = dt.datetime.now(dt.timezone.utc)
     try:
         with _catalog(catalog_url, use_https):
-            raw = cbsodata.download_data(table_id, typed=True, timeout=timeout)
+            # cbsodata 1.3.5 *removes* the named set from its download list, so typed=False is
+            # the call that downloads TypedDataSet (numbers as numbers, nulls as null).
+            raw = cbsodata.download_data(table_id, typed=False, timeout=timeout)
     except requests.Timeout as exc:
         raise CbsDownloadError(f"Download of {table_id} from {url} timed out after {timeout}s: {exc}") from exc
     except (requests.RequestException, json.JSONDecodeError, KeyError, ValueError) as exc:

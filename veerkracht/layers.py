@@ -58,9 +58,14 @@ def hilbert_sorted(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> dict[str, Path]:
-    """Write one level/year layer in all formats; return the paths."""
+    """Write one level/year layer in all formats; return the paths.
+
+    Areas without a polygon are left out of the files (they stay in ``marts.area``): a GIS
+    layer row without geometry breaks the GeoParquet bbox covering and draws nothing anyway.
+    """
     paths = layer_paths(out_dir, year, level)
     paths["gpkg"].parent.mkdir(parents=True, exist_ok=True)
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     rd = hilbert_sorted(gdf.to_crs(RD_NEW))
     _atomic(paths["parquet_28992"], lambda p: rd.to_parquet(
         p, compression="zstd", schema_version="1.1.0", write_covering_bbox=True, index=False))

@@ -1,0 +1,154 @@
+"""End to end on the embedded real data: counts, codes, NULLs, geometry, layers and marts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import geoparquet_validator
+import pandas as pd
+import pyogrio
+import pytest
+
+from veerkracht import warehouse
+from veerkracht.paths import EMBEDDED_DIR
+from veerkracht.snapshot import list_snapshots, read_snapshot
+
+LEVELS = ("gemeente", "wijk", "buurt")
+
+
+@pytest.fixture(scope="module")
+def con(embedded_run):
+    with warehouse.connection(embedded_run.warehouse_db, read_only=True) as c:
+        yield c
+
+
+def _snapshot_codes() -> pd.DataFrame:
+    frames = [read_snapshot(p).data for p in list_snapshots(EMBEDDED_DIR / "kwb", "85984NED")]
+    codes = pd.concat(f["Codering_3"].str.strip() for f in frames).drop_duplicates()
+    return pd.DataFrame({"code": codes, "prefix": codes.str[:2]})
+
+
+def test_region_counts_equal_the_snapshot(con):
+    expected = _snapshot_codes()["prefix"].value_counts().to_dict()
+    got = dict(con.execute("SELECT level, count(*) FROM core.dim_region WHERE year = 2024 "
+                           "GROUP BY level").fetchall())
+    assert got == {"land": expected["NL"], "gemeente": expected["GM"], "wijk": expected["WK"],
+                   "buurt": expected["BU"]}
+    assert got["gemeente"] == 342 and got["wijk"] == 3393 and got["buurt"] == 14574
+
+
+def test_codes_are_unique_stripped_and_parents_exist(con):
+    dup = con.execute("SELECT code, count(*) FROM core.dim_region GROUP BY year, code HAVING count(*) > 1").fetchall()
+    assert dup == []
+    assert con.execute("SELECT count(*) FROM core.dim_region WHERE code <> trim(code)").fetchone()[0] == 0
+    orphans = con.execute("""
+        SELECT b.code FROM core.dim_region b
+        LEFT JOIN core.dim_region w ON w.year = b.year AND w.code = b.wijk_code
+        LEFT JOIN core.dim_region g ON g.year = b.year AND g.code = b.gemeente_code
+        WHERE b.level = 'buurt' AND (w.code IS NULL OR g.code IS NULL)""").fetchall()
+    assert orphans == []
+    # Amsterdam's alphanumeric codes survive as they are.
+    assert con.execute("SELECT wijk_code FROM core.dim_region WHERE code = 'BU0363AA01'").fetchone() == ("WK0363AA",)
+
+
+def test_missing_source_values_are_null_with_reason_never_zero(con):
+    """Every value that is empty in every vintage is NULL in the warehouse, with a reason."""
+    frames = []
+    for folder in list_snapshots(EMBEDDED_DIR / "kwb", "85984NED"):
+        snap = read_snapshot(folder)
+        data = snap.data.assign(code=snap.data["Codering_3"].str.strip())
+        key = next(k for k in data.columns if k.startswith("GemiddeldInkomenPerInwoner_"))
+        frames.append(data[["code", key]].rename(columns={key: "v"}))
+    both = pd.concat(frames).groupby("code")["v"].apply(lambda s: s.isna().all())
+    missing_everywhere = set(both[both].index)
+    assert len(missing_everywhere) > 10_000  # income is filled for few buurten in both vintages
+    rows = con.execute("SELECT code, value, null_reason FROM core.fact_indicator "
+                       "WHERE year = 2024 AND canonical = 'GemiddeldInkomenPerInwoner'").df()
+    rows = rows[rows["code"].isin(missing_everywhere)]
+    assert len(rows) == len(missing_everywhere)
+    assert rows["value"].isna().all()
+    assert rows["null_reason"].notna().all()
+    assert con.execute("SELECT count(*) FROM core.fact_indicator WHERE value IS NULL "
+                       "AND null_reason IS NULL").fetchone()[0] == 0
+
+
+def test_vintages_are_combined_newest_value_wins(con):
+    """Income comes from the 2026 revision (key _78) where it has a value."""
+    rows = con.execute("SELECT vintage, source_key, count(*) FROM core.fact_indicator "
+                       "WHERE canonical = 'GemiddeldInkomenPerInwoner' AND value IS NOT NULL "
+                       "GROUP BY ALL").fetchall()
+    assert {(v, k) for v, k, _ in rows} == {("2026-07-19", "GemiddeldInkomenPerInwoner_78")}
+    # Single-person households exist only in the April-2025 vintage (key _30).
+    n = con.execute("SELECT count(*) FROM core.fact_indicator WHERE canonical = 'Eenpersoonshuishoudens' "
+                    "AND vintage = '2025-03-27' AND value IS NOT NULL").fetchone()[0]
+    assert n > 9000
+
+
+def test_geometries_valid_and_in_rd(con):
+    bad = con.execute("SELECT count(*) FROM staging.geometry WHERE NOT ST_IsValid(geom) OR ST_IsEmpty(geom)").fetchone()[0]
+    assert bad == 0
+    assert "EPSG:28992" in con.execute("SELECT typeof(geom) FROM staging.geometry LIMIT 1").fetchone()[0]
+    sources = dict(con.execute("SELECT geometry_source, count(*) FROM core.dim_region WHERE level = 'buurt' "
+                               "GROUP BY 1").fetchall())
+    assert sources["municipal_amsterdam_full_detail"] == 516
+    assert sources["pdok_wijkenbuurten_2024_full_detail"] == 21
+    assert sources[None] == 8  # eight 2024 buurt codes have no polygon anywhere offline
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_layers_read_back_and_validate(embedded_run, level):
+    base = embedded_run.layers / "2024"
+    for epsg in (4326, 28992):
+        path = base / f"{level}_2024_{epsg}.parquet"
+        gdf = gpd.read_parquet(path)
+        assert gdf.crs.to_epsg() == epsg
+        assert gdf.geometry.is_valid.all() and len(gdf) > 0
+        assert {"code", "name", "score", "score_null_reason", "geometry_source"} <= set(gdf.columns)
+        report = geoparquet_validator.check(str(path))
+        assert geoparquet_validator.failed(report) == [], (path, geoparquet_validator.failed(report))
+    info = pyogrio.read_info(base / f"{level}_2024.gpkg")
+    assert info["crs"] == "EPSG:28992" and info["features"] == len(gdf)
+
+
+def test_every_area_has_a_score_or_a_reason(con):
+    rows = con.execute("SELECT count(*) FROM marts.area WHERE (score IS NULL) = (score_null_reason IS NULL)").fetchone()
+    assert rows[0] == 0
+    assert con.execute("SELECT min(score) >= 0 AND max(score) <= 1 FROM marts.area").fetchone()[0]
+
+
+def test_dashboard_query_one_gemeente(con):
+    """The query a dashboard runs: the buurten of Baarn with their scores, most vulnerable first."""
+    rows = con.execute("""
+        SELECT code, name, inwoners, score, score_null_reason
+        FROM marts.area WHERE year = 2024 AND level = 'buurt' AND gemeente_name = 'Baarn'
+        ORDER BY score DESC NULLS LAST""").df()
+    assert len(rows) == 21
+    assert rows["code"].str.startswith("BU0308").all()
+    assert rows["score"].notna().sum() >= 15
+    assert rows["score"].dropna().is_monotonic_decreasing
+
+
+def test_previous_warehouse_survives_a_failed_publish(embedded_run, tmp_path):
+    target = tmp_path / "veerkracht.duckdb"
+    warehouse.publish_copy(embedded_run.build_db, target)
+    before = target.read_bytes()
+    with pytest.raises(Exception):
+        warehouse.publish_copy(tmp_path / "does-not-exist.duckdb", target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["veerkracht.duckdb"]
+
+
+def test_published_warehouse_readable_while_build_file_is_written(embedded_run):
+    """Dashboards read the published file read-only while a run holds the build file."""
+    with warehouse.connection(embedded_run.build_db) as writer:
+        writer.execute("CREATE OR REPLACE TABLE scratch AS SELECT 1 AS x")
+        with warehouse.connection(embedded_run.warehouse_db, read_only=True) as reader:
+            n = reader.execute("SELECT count(*) FROM marts.area WHERE level = 'gemeente'").fetchone()[0]
+        writer.execute("DROP TABLE scratch")
+    assert n == 342
+
+
+def test_preview_png_written(embedded_run):
+    png = embedded_run.previews / "buurt_2024.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
