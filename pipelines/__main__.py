@@ -1,7 +1,8 @@
 """Run the main job from the command line: ``python -m pipelines [--year 2024] [--source embedded]``.
 
 Uses the Dagster instance in ``$DAGSTER_HOME`` (default: ``data/dagster_home`` in the
-repository, with the repo's dagster.yaml), so the run also shows up in ``dagster dev``.
+repository, which gets a fresh copy of the repo's dagster.yaml), so the run also shows up in
+the UI. ``python -m pipelines --ui`` starts ``dagster dev`` on the same instance instead.
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=["embedded", "cbs"],
                         default=os.environ.get("VEERKRACHT_SOURCE", "embedded"))
     parser.add_argument("--output-dir", default=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(REPO / "data" / "out")))
+    parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     args = parser.parse_args(argv)
 
     os.environ["VEERKRACHT_SOURCE"] = args.source
     os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(REPO / "data" / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    # Dagster reads dagster.yaml only from $DAGSTER_HOME: keep that copy equal to the repo's.
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    if args.ui:
+        os.chdir(REPO)
+        os.execvp("dagster", ["dagster", "dev", "-m", "pipelines.definitions"])
 
     import dagster as dg
 

@@ -152,3 +152,10 @@ def test_published_warehouse_readable_while_build_file_is_written(embedded_run):
 def test_preview_png_written(embedded_run):
     png = embedded_run.previews / "buurt_2024.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+
+
+def test_year_without_embedded_data_fails_clearly(tmp_path):
+    from veerkracht.ingest import kwb_snapshots
+
+    with pytest.raises(FileNotFoundError, match=r"no KWB 2019 \(84583NED\).*source 'cbs'"):
+        kwb_snapshots(2019, "embedded", embedded_dir=EMBEDDED_DIR, raw_dir=tmp_path)

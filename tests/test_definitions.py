@@ -1,0 +1,50 @@
+"""The code location loads, and the asset graph is the one we mean to ship."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.resources import PipelineSettings
+
+# Reviewed snapshot of the graph: a change here is a deliberate change of the product.
+EXPECTED_DEPS = {
+    "kwb_statistics": set(),
+    "region_geometries": set(),
+    "warehouse_core": {"kwb_statistics", "region_geometries"},
+    "veerkracht_scores": {"warehouse_core"},
+    "area_layers": {"veerkracht_scores"},
+    "dashboard_warehouse": {"area_layers"},
+}
+
+
+def test_asset_graph_snapshot():
+    graph = defs.resolve_asset_graph()
+    deps = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+            for k in graph.get_all_asset_keys()}
+    assert deps == EXPECTED_DEPS
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
+    assert partitioned == set(EXPECTED_DEPS) - {"dashboard_warehouse"}
+    years = graph.get(dg.AssetKey("kwb_statistics")).partitions_def.get_partition_keys()
+    assert years == ["2019", "2020", "2021", "2022", "2023", "2024", "2025"]
+
+
+def test_duckdb_writers_share_one_pool():
+    graph = defs.resolve_asset_graph()
+    pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
+    writers = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse"}
+    assert all(pools[w] == {"duckdb"} for w in writers)
+
+
+def test_job_and_schedule():
+    job = defs.resolve_job_def("veerkracht_job")
+    assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS)
+    schedule = defs.resolve_schedule_def("monthly_cbs_refresh")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.cron_schedule == "0 6 1 * *"
+
+
+def test_unknown_source_is_a_clear_error():
+    with pytest.raises(Exception, match="Unknown KWB source 'csb'"):
+        PipelineSettings(source="csb")
