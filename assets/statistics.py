@@ -14,18 +14,24 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     year = int(context.partition_key)
     layout = settings.layout
     context.log.info(f"KWB {year} ({table_for_year(year)}): source = {settings.source}")
-    snapshots = ingest.kwb_snapshots(
-        year, settings.source, embedded_dir=settings.embedded_dir, raw_dir=layout.raw_kwb,
-        catalog_url=settings.cbs_catalog_url, use_https=settings.cbs_use_https,
-        timeout=settings.cbs_timeout_s)
+    got = ingest.kwb_snapshots(year, settings.source, embedded_dir=settings.embedded_dir,
+                               raw_dir=layout.raw_kwb, endpoint=settings.endpoint,
+                               on_failure=settings.cbs_on_failure)
+    snapshots = got.snapshots
+    if got.download_error:
+        context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
     counts = ingest.stage_kwb(snapshots, layout.staging(year))
-    drift = ingest.drift_report(snapshots)
+    cats = ingest.catalogues(snapshots)
+    drift = ingest.drift_report(cats)
+    unmapped = int(sum((~c["mapped"]).sum() for c in cats))
     return dg.MaterializeResult(metadata={
         "source": settings.source,
+        "download_error": got.download_error or "",
         "table_id": table_for_year(year),
         "vintages": ", ".join(s.vintage for s in snapshots),
         "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
         **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
+        "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,
         "key_drift": dg.MetadataValue.md(_drift_md(drift)),
     })
 
@@ -33,6 +39,11 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
 def _drift_md(drift: list[dict]) -> str:
     if not drift:
         return "No drift between vintages."
-    rows = [f"| {d['canonical']} | {d['keys']} | {d['title_changed']} | {d['unit_changed']} |"
-            for d in drift if "; " in d["keys"]]
-    return "| canonical | key per vintage | title changed | unit changed |\n|---|---|---|---|\n" + "\n".join(rows)
+    counts: dict[str, int] = {}
+    for d in drift:
+        counts[d["change"]] = counts.get(d["change"], 0) + 1
+    head = ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
+    rows = [f"| {d['vintages']} | {d['canonical']} | {d['change']} | {d['old'] or d['old_key'] or ''} "
+            f"| {d['new'] or d['new_key'] or ''} |" for d in drift if d["change"] != "vanished"]
+    return (f"{head}\n\n| vintages | canonical | change | old | new |\n|---|---|---|---|---|\n"
+            + "\n".join(rows))

@@ -6,10 +6,12 @@ from assets import geometries, layers, scores, statistics, warehouse
 from pipelines.jobs import veerkracht_job
 from pipelines.resources import resources_from_env
 from pipelines.schedules import monthly_cbs_refresh
+from pipelines.sensors import kwb_revision_sensor
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers]),
     jobs=[veerkracht_job],
     schedules=[monthly_cbs_refresh],
+    sensors=[kwb_revision_sensor],
     resources=resources_from_env(),
 )

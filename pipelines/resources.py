@@ -17,6 +17,7 @@ import duckdb
 from pydantic import field_validator
 
 from veerkracht import warehouse
+from veerkracht.cbs_client import CbsEndpoint
 from veerkracht.ingest import check_source
 from veerkracht.paths import DEFAULT_OUTPUT_DIR, EMBEDDED_DIR, OutputLayout
 
@@ -30,11 +31,28 @@ class PipelineSettings(dg.ConfigurableResource):
     cbs_catalog_url: str = "opendata.cbs.nl"
     cbs_use_https: bool = True
     cbs_timeout_s: float = 60.0
+    cbs_retries: int = 3
+    cbs_backoff_s: float = 2.0
+    #: When a ``cbs`` download fails: ``use_stored`` (earlier downloads of the table, with a
+    #: warning in the log and the asset metadata) or ``fail``.
+    cbs_on_failure: str = "use_stored"
 
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
         return check_source(value)
+
+    @field_validator("cbs_on_failure")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in ("use_stored", "fail"):
+            raise ValueError(f"cbs_on_failure must be 'use_stored' or 'fail', not {value!r}")
+        return value
+
+    @property
+    def endpoint(self) -> CbsEndpoint:
+        return CbsEndpoint(self.cbs_catalog_url, self.cbs_use_https, self.cbs_timeout_s,
+                           self.cbs_retries, self.cbs_backoff_s)
 
     @property
     def layout(self) -> OutputLayout:

@@ -1,52 +1,116 @@
-"""A local CBS OData v3 server on 127.0.0.1 for tests, replaying the real response shapes.
+"""Local CBS OData v3 servers on 127.0.0.1 for tests, replaying real response shapes.
 
-It serves a KWB snapshot (the embedded real data) the way ``opendata.cbs.nl/ODataFeed/odata``
-does: a service document listing the table's parts, ``TableInfos``, ``DataProperties``, the
-``WijkenEnBuurten`` dimension (padded codes as keys, names as titles), ``CategoryGroups`` and a
-``TypedDataSet`` paged by ``$skip`` with an ``odata.nextLink`` that points back at this server
-(CBS pages at 10,000 rows). Each body is ``{"odata.metadata": ..., "value": [...]}`` as in the
-recorded responses in ../shared/cbs/odata_v3_protocol_fixtures_cbsodata3jl.
+``ODataFixture`` serves a KWB snapshot (the embedded real data) the way
+``opendata.cbs.nl/ODataFeed/odata`` does: a service document listing the table's parts,
+``TableInfos``, ``DataProperties``, the ``WijkenEnBuurten`` dimension (padded codes as keys,
+names as titles), ``CategoryGroups`` and a ``TypedDataSet`` paged by ``$skip`` with an
+``odata.nextLink`` back to this server (CBS pages at 10,000 rows), plus an ``ODataCatalog``
+listing. ``RecordedFeed`` replays recorded real responses file by file.
 
-Failure modes for tests: ``fail_next`` (HTTP status for the next N requests) and ``stall_s``
-(sleep before answering).
+Faults for tests: ``fault(kind, path_part, times)`` with kind ``500``/``503`` (HTTP status),
+``reset`` (close the connection without answering), ``malformed`` (cut-off JSON) or ``stall``
+(answer after ``stall_s`` seconds), applied to requests whose path contains ``path_part``.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pandas as pd
 
 from veerkracht.snapshot import KwbSnapshot
 
 BULK = "/ODataFeed/odata"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON objects: NA -> null, Int64 -> integer, as the feed serialises them."""
-    return json.loads(frame.to_json(orient="records", force_ascii=False))
+class _Server:
+    """Threaded HTTP server with fault injection; subclasses implement ``route``."""
 
-
-class ODataFixture:
-    """Serves one table id; ``serve(snapshot)`` swaps in another vintage (a CBS revision)."""
-
-    def __init__(self, page_size: int = 10_000):
-        self.page_size = page_size
-        self.fail_next: list[int] = []
-        self.stall_s = 0.0
+    def __init__(self):
         self.requests: list[str] = []
-        self._parts: dict[str, list[dict]] = {}
-        self.table_id = ""
+        self.stall_s = 3.0
+        self._faults: list[list] = []
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def fault(self, kind: str, path_part: str = "", times: int = 1) -> None:
+        with self._lock:
+            self._faults.append([kind, path_part, times])
+
+    def _take_fault(self, path: str) -> str | None:
+        with self._lock:
+            for f in self._faults:
+                if f[1] in unquote(path) and f[2] > 0:
+                    f[2] -= 1
+                    return f[0]
+        return None
+
+    def route(self, path: str) -> tuple[int, dict]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                fault = server._take_fault(self.path)
+                if fault == "reset":
+                    # Abort the TCP connection (RST): what a dropped connection looks like.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.close()
+                    return
+                if fault == "stall":
+                    time.sleep(server.stall_s)
+                if fault in ("500", "503"):
+                    self._send(int(fault), b'{"odata.error": {"message": {"value": "injected"}}}')
+                    return
+                status, body = server.route(self.path)
+                raw = json.dumps(body).encode()
+                self._send(status, raw[: len(raw) // 2] if fault == "malformed" else raw)
+
+            def _send(self, status: int, raw: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        return Handler
+
+
+class ODataFixture(_Server):
+    """Serves one KWB table; ``serve(snapshot)`` swaps in another vintage (a CBS revision)."""
+
+    def __init__(self, page_size: int = 10_000):
+        super().__init__()
+        self.page_size = page_size
+        self.table_id = ""
+        self._parts: dict[str, list[dict]] = {}
 
     def serve(self, snapshot: KwbSnapshot) -> None:
         data = snapshot.data.copy()
@@ -65,63 +129,56 @@ class ODataFixture:
             "DataProperties": snapshot.data_properties,
             "WijkenEnBuurten": dimension,
             "CategoryGroups": [],
-            "TypedDataSet": _records(data),
+            # NA -> null, Int64 -> integer, as the feed serialises them.
+            "TypedDataSet": json.loads(data.to_json(orient="records", force_ascii=False)),
         }
 
-    def __enter__(self) -> ODataFixture:
-        self._thread.start()
-        return self
+    def route(self, path: str) -> tuple[int, dict]:
+        url = urlparse(path)
+        if url.path.rstrip("/") == "/ODataCatalog/Tables":
+            info = self._parts.get("TableInfos", [{}])[0]
+            return 200, {"odata.metadata": f"http://{self.host}/ODataCatalog/$metadata#Tables",
+                         "value": [{k: info.get(k) for k in ("Identifier", "Title", "ShortTitle",
+                                                             "Modified", "Period")}]}
+        parts = [p for p in url.path[len(BULK):].split("/") if p]
+        if not url.path.startswith(BULK) or not parts or parts[0] != self.table_id:
+            return 404, {"odata.error": {"message": {"value": "Resource not found"}}}
+        base = f"http://{self.host}{BULK}/{self.table_id}"
+        if len(parts) == 1:
+            names = list(self._parts)
+            names.insert(4, "UntypedDataSet")
+            return 200, {"odata.metadata": f"{base}/$metadata",
+                         "value": [{"name": n, "url": f"{base}/{n}"} for n in names]}
+        name = parts[1]
+        if name not in self._parts:
+            return 404, {"odata.error": {"message": {"value": f"No {name}"}}}
+        rows = self._parts[name]
+        body = {"odata.metadata": f"{base}/$metadata#Cbs.OData.WebAPI.{name}"}
+        skip = int(parse_qs(url.query).get("$skip", ["0"])[0])
+        if name == "TypedDataSet" and len(rows) - skip > self.page_size:
+            body["value"] = rows[skip: skip + self.page_size]
+            body["odata.nextLink"] = f"{base}/TypedDataSet/?$format=json&$skip={skip + self.page_size}"
+        else:
+            body["value"] = rows[skip:]
+        return 200, body
 
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
-    def _handler(self):
-        fixture = self
+class RecordedFeed(_Server):
+    """Replays recorded real CBS responses: request path (lower-cased, no query) -> file."""
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
+    def __init__(self, files: dict[str, str], folder: Path = FIXTURES / "odata_v3_cbsodata3jl"):
+        super().__init__()
+        self._files = {k.lower().rstrip("/"): folder / v for k, v in files.items()}
 
-            def do_GET(self) -> None:
-                fixture.requests.append(self.path)
-                if fixture.stall_s:
-                    time.sleep(fixture.stall_s)
-                if fixture.fail_next:
-                    self._send(fixture.fail_next.pop(0), {"error": "injected failure"})
-                    return
-                url = urlparse(self.path)
-                parts = [p for p in url.path[len(BULK):].split("/") if p]
-                if not url.path.startswith(BULK) or not parts or parts[0] != fixture.table_id:
-                    self._send(404, {"odata.error": {"message": {"value": "Resource not found"}}})
-                    return
-                base = f"http://{fixture.host}{BULK}/{fixture.table_id}"
-                if len(parts) == 1:
-                    body = [{"name": n, "url": f"{base}/{n}"} for n in fixture._parts]
-                    body.insert(4, {"name": "UntypedDataSet", "url": f"{base}/UntypedDataSet"})
-                    self._send(200, {"odata.metadata": f"{base}/$metadata", "value": body})
-                    return
-                name = parts[1]
-                if name not in fixture._parts:
-                    self._send(404, {"odata.error": {"message": {"value": f"No {name}"}}})
-                    return
-                rows = fixture._parts[name]
-                body = {"odata.metadata": f"{base}/$metadata#Cbs.OData.WebAPI.{name}"}
-                skip = int(parse_qs(url.query).get("$skip", ["0"])[0])
-                if name == "TypedDataSet" and len(rows) - skip > fixture.page_size:
-                    body["value"] = rows[skip: skip + fixture.page_size]
-                    body["odata.nextLink"] = (f"{base}/TypedDataSet/?$format=json"
-                                              f"&$skip={skip + fixture.page_size}")
-                else:
-                    body["value"] = rows[skip:]
-                self._send(200, body)
-
-            def _send(self, status: int, body: dict) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        return Handler
+    def route(self, path: str) -> tuple[int, dict]:
+        url = urlparse(path)
+        key = url.path.lower().rstrip("/")
+        skip = parse_qs(url.query).get("$skip")
+        if skip:
+            key += f"?$skip={skip[0]}"
+        if key not in self._files:
+            return 404, {"odata.error": {"message": {"value": "Resource not found"}}}
+        text = self._files[key].read_text()
+        # The recordings link to the real host; point their links back at this server.
+        text = re.sub(r"https://opendata\.cbs\.nl", f"http://{self.host}", text)
+        return 200, json.loads(text)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from veerkracht import harmonise
-from veerkracht.ingest import drift_report
+from veerkracht.ingest import catalogues, derive_indicator_map, drift_report, load_indicator_map
 from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.registry import normalise_code, parent_codes, table_for_year
 from veerkracht.snapshot import list_snapshots, read_snapshot
@@ -29,19 +29,62 @@ def test_canonical_names_strip_suffix_and_disambiguate_real_duplicates():
 
 
 def test_drift_between_the_two_real_vintages():
-    drift = {d["canonical"]: d for d in drift_report([APRIL_2025, REVISION_2026])}
-    assert drift["GemiddeldInkomenPerInwoner"]["keys"] == (
-        "2025-03-27=GemiddeldInkomenPerInwoner_83; 2026-07-19=GemiddeldInkomenPerInwoner_78")
-    assert drift["MateVanStedelijkheid"]["keys"] == (
-        "2025-03-27=MateVanStedelijkheid_127; 2026-07-19=MateVanStedelijkheid_120")
+    drift = drift_report(catalogues([APRIL_2025, REVISION_2026]))
+    renamed = {d["canonical"]: (d["old_key"], d["new_key"]) for d in drift if d["change"] == "key_renamed"}
+    assert renamed["GemiddeldInkomenPerInwoner"] == ("GemiddeldInkomenPerInwoner_83", "GemiddeldInkomenPerInwoner_78")
+    assert renamed["MateVanStedelijkheid"] == ("MateVanStedelijkheid_127", "MateVanStedelijkheid_120")
+    assert len(renamed) == 8
+    # The revision copy holds 18 of the 130 columns: the rest are reported, not invented.
+    vanished = {d["canonical"] for d in drift if d["change"] == "vanished"}
+    assert "Eenpersoonshuishoudens" in vanished and "AantalInwoners" not in vanished
+    assert not [d for d in drift if d["change"] in ("appeared", "title_changed", "unit_changed")]
     # A suffix number means different things in different vintages: _78 was
     # Nettoarbeidsparticipatie in April 2025 and is income in the revision.
     cat25 = harmonise.indicator_catalogue(APRIL_2025.data_properties).set_index("source_key")
     assert cat25.loc["Nettoarbeidsparticipatie_78", "canonical"] == "Nettoarbeidsparticipatie"
-    # Same key, title and unit in both vintages: no drift to report.
-    assert "AantalInwoners" not in drift
-    # Keys of the April release that the revision lacks are reported as present in one vintage.
-    assert drift["Eenpersoonshuishoudens"]["in_vintages"] == 1
+
+
+def _with_props(snap, edit):
+    props = [dict(p) for p in snap.data_properties]
+    edit(props)
+    return type(snap)(snap.table_id, snap.vintage, snap.data, props, snap.table_infos, snap.manifest)
+
+
+def test_unit_change_is_kept_apart_and_reported():
+    """If a revision published income in euro instead of x 1 000 euro, vintages must not mix."""
+    def to_euro(props):
+        next(p for p in props if p.get("Key") == "GemiddeldInkomenPerInwoner_78")["Unit"] = "euro"
+    revised = _with_props(REVISION_2026, to_euro)
+    cats = catalogues([APRIL_2025, revised])
+    old = cats[0].set_index("source_key").at["GemiddeldInkomenPerInwoner_83", "canonical"]
+    assert old == "GemiddeldInkomenPerInwoner__unit_x_1_000_euro"
+    assert cats[1].set_index("source_key").at["GemiddeldInkomenPerInwoner_78", "canonical"] == "GemiddeldInkomenPerInwoner"
+    changes = [d for d in drift_report(cats) if d["canonical"].startswith("GemiddeldInkomenPerInwoner")]
+    assert [(d["change"], d["old"], d["new"]) for d in changes] == [("unit_changed", "x 1 000 euro", "euro")]
+
+
+def test_title_change_is_reported_and_combined():
+    def retitle(props):
+        next(p for p in props if p.get("Key") == "MateVanStedelijkheid_120")["Title"] = "Stedelijkheid"
+    cats = catalogues([APRIL_2025, _with_props(REVISION_2026, retitle)])
+    changes = [d for d in drift_report(cats) if d["canonical"] == "MateVanStedelijkheid"]
+    assert {d["change"] for d in changes} == {"key_renamed", "title_changed"}
+
+
+def test_indicator_map_file_matches_the_embedded_vintages():
+    """The reviewed mapping file is what harmonisation derives; a diff here is drift to review."""
+    derived = derive_indicator_map([APRIL_2025, REVISION_2026])
+    committed = load_indicator_map()
+    pd.testing.assert_frame_equal(derived.astype(str).reset_index(drop=True),
+                                  committed[derived.columns].astype(str).reset_index(drop=True))
+
+
+def test_mapping_file_overrides_the_stem():
+    mapping = load_indicator_map()
+    mapping.loc[mapping["source_key"] == "Koopwoningen_47", "canonical"] = "Eigenwoningbezit"
+    cats = catalogues([APRIL_2025, REVISION_2026], mapping)
+    assert all(c.set_index("source_key").at["Koopwoningen_47", "canonical"] == "Eigenwoningbezit" for c in cats)
+    assert cats[0]["mapped"].all()
 
 
 def test_parse_values_markers_become_null_with_reason_never_zero():

@@ -1,11 +1,15 @@
-"""Download a KWB table from the CBS OData v3 API with cbsodata.
+"""Download CBS OData v3 tables with cbsodata: timeouts, retries, clear errors.
 
-Belongs here: the network call and turning its answer into a :class:`KwbSnapshot`. Nothing
+Belongs here: the network calls and turning their answers into a :class:`KwbSnapshot`. Nothing
 here falls back to other data: a failure raises :class:`CbsDownloadError` naming the table, the
-URL and the cause, and the caller decides what to do (the pipeline fails the run).
+URL and the cause, and the caller decides what to do.
 
-cbsodata has no default timeout, so one is always passed; it follows ``odata.nextLink``
-verbatim, which is how the feed pages beyond 10,000 rows.
+Why cbsodata and not hand-written requests: cbsodata already knows the feed's layout (service
+document, metadata tables, ``odata.nextLink`` paging, which it follows verbatim). What it lacks
+is added around it here: a timeout on every request (it has none by default) and retries with
+backoff on connection resets, timeouts and 5xx answers. cbsodata opens a new session per page
+and gives no hook for per-page retries, so a retry downloads the table again from the start;
+KWB tables are two or three 10,000-row pages, so that costs seconds.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
+import time
+from dataclasses import dataclass
 
 import cbsodata
 import pandas as pd
@@ -21,55 +28,129 @@ import requests
 from veerkracht.snapshot import KwbSnapshot
 
 DEFAULT_CATALOG = "opendata.cbs.nl"
+log = logging.getLogger(__name__)
 
 
 class CbsDownloadError(RuntimeError):
-    """A KWB download failed; the message names table, URL and cause."""
+    """A CBS download failed for good; the message names table, URL and cause."""
+
+
+@dataclass(frozen=True)
+class CbsEndpoint:
+    """Where and how to reach the OData v3 feed.
+
+    ``retries`` extra attempts after the first, waiting ``backoff_s * 2**n`` between them.
+    """
+
+    catalog_url: str = DEFAULT_CATALOG
+    use_https: bool = True
+    timeout_s: float = 60.0
+    retries: int = 3
+    backoff_s: float = 2.0
+
+    def table_url(self, table_id: str) -> str:
+        scheme = "https" if self.use_https else "http"
+        return f"{scheme}://{self.catalog_url}/{cbsodata.cbsodata3.BULK}/{table_id}/"
 
 
 @contextlib.contextmanager
-def _catalog(catalog_url: str, use_https: bool):
-    # cbsodata keeps the scheme in a module-level option; restore it so one call cannot
+def _catalog(endpoint: CbsEndpoint):
+    # cbsodata keeps host and scheme in module-level options; restore them so one call cannot
     # change the behaviour of the next.
     old_url, old_https = cbsodata.options.catalog_url, cbsodata.options.use_https
-    cbsodata.options.catalog_url, cbsodata.options.use_https = catalog_url, use_https
+    cbsodata.options.catalog_url, cbsodata.options.use_https = endpoint.catalog_url, endpoint.use_https
     try:
         yield
     finally:
         cbsodata.options.catalog_url, cbsodata.options.use_https = old_url, old_https
 
 
-def table_url(table_id: str, catalog_url: str = DEFAULT_CATALOG, use_https: bool = True) -> str:
-    """The feed URL cbsodata requests for ``table_id``."""
-    scheme = "https" if use_https else "http"
-    return f"{scheme}://{catalog_url}/{cbsodata.cbsodata3.BULK}/{table_id}/"
+def _status(exc: BaseException) -> int | None:
+    """HTTP status behind an error (cbsodata re-raises HTTPError without the response)."""
+    for e in (exc, exc.__cause__):
+        response = getattr(e, "response", None)
+        if response is not None:
+            return response.status_code
+    return None
 
 
-def download_kwb(
-    table_id: str,
-    *,
-    catalog_url: str = DEFAULT_CATALOG,
-    use_https: bool = True,
-    timeout: float = 60.0,
-) -> KwbSnapshot:
-    """Download ``table_id`` (TypedDataSet + DataProperties + TableInfos) as a snapshot.
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    status = _status(exc)
+    return status is not None and status >= 500
+
+
+def _with_retries(what: str, url: str, endpoint: CbsEndpoint, call):
+    attempt = 0
+    while True:
+        try:
+            with _catalog(endpoint):
+                return call()
+        except (requests.RequestException, json.JSONDecodeError, KeyError, ValueError) as exc:
+            if _transient(exc) and attempt < endpoint.retries:
+                wait = endpoint.backoff_s * 2**attempt
+                attempt += 1
+                log.warning("%s from %s failed (%s); retry %d of %d in %.1f s",
+                            what, url, exc, attempt, endpoint.retries, wait)
+                time.sleep(wait)
+                continue
+            raise CbsDownloadError(_describe(what, url, exc, attempt)) from exc
+
+
+def _describe(what: str, url: str, exc: BaseException, retries_done: int) -> str:
+    tried = f" after {retries_done + 1} attempts" if retries_done else ""
+    if isinstance(exc, requests.Timeout):
+        cause = f"timed out ({exc})"
+    elif isinstance(exc, json.JSONDecodeError):
+        cause = f"the server answered with malformed JSON ({exc})"
+    elif isinstance(exc, KeyError):
+        cause = f"the answer lacks the field {exc} (not an OData v3 response?)"
+    elif _status(exc) is not None:
+        cause = f"HTTP {_status(exc)}: {exc}"
+    else:
+        cause = f"{type(exc).__name__}: {exc}"
+    return f"{what} from {url} failed{tried}: {cause}"
+
+
+def download_table(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> dict[str, list[dict]]:
+    """Every part of ``table_id`` (TypedDataSet, DataProperties, TableInfos, dimensions, ...)."""
+    # cbsodata 1.3.5 *removes* the named set from its download list, so typed=False is the call
+    # that downloads TypedDataSet (numbers as numbers, nulls as null).
+    return _with_retries(f"Download of {table_id}", endpoint.table_url(table_id), endpoint,
+                         lambda: cbsodata.download_data(table_id, typed=False, timeout=endpoint.timeout_s))
+
+
+def table_part(table_id: str, part: str, endpoint: CbsEndpoint = CbsEndpoint()) -> list[dict]:
+    """One part of a table (``TableInfos``, ``UntypedDataSet``, ...), following every page."""
+    return _with_retries(f"Download of {table_id}/{part}", endpoint.table_url(table_id) + part, endpoint,
+                         lambda: cbsodata.get_meta(table_id, part, timeout=endpoint.timeout_s))
+
+
+def table_modified(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> str | None:
+    """``TableInfos.Modified`` of ``table_id``: cheap to poll, changes with every revision."""
+    infos = table_part(table_id, "TableInfos", endpoint)
+    return infos[0].get("Modified") if infos else None
+
+
+def catalog_tables(endpoint: CbsEndpoint = CbsEndpoint()) -> list[dict]:
+    """The ODataCatalog's table list (Identifier, Title, Modified, ...)."""
+    scheme = "https" if endpoint.use_https else "http"
+    url = f"{scheme}://{endpoint.catalog_url}/ODataCatalog/Tables"
+    return _with_retries("Catalog listing", url, endpoint,
+                         lambda: cbsodata.get_table_list(timeout=endpoint.timeout_s))
+
+
+def download_kwb(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> KwbSnapshot:
+    """Download a KWB table (TypedDataSet + DataProperties + TableInfos) as a snapshot.
 
     Region keys in ``WijkenEnBuurten`` are replaced by their titles, as ``cbsodata.get_data``
     does, so a download has the same shape as the embedded snapshot; the code stays in
     ``Codering_3``.
     """
-    url = table_url(table_id, catalog_url, use_https)
+    url = endpoint.table_url(table_id)
     started = dt.datetime.now(dt.timezone.utc)
-    try:
-        with _catalog(catalog_url, use_https):
-            # cbsodata 1.3.5 *removes* the named set from its download list, so typed=False is
-            # the call that downloads TypedDataSet (numbers as numbers, nulls as null).
-            raw = cbsodata.download_data(table_id, typed=False, timeout=timeout)
-    except requests.Timeout as exc:
-        raise CbsDownloadError(f"Download of {table_id} from {url} timed out after {timeout}s: {exc}") from exc
-    except (requests.RequestException, json.JSONDecodeError, KeyError, ValueError) as exc:
-        raise CbsDownloadError(f"Download of {table_id} from {url} failed: {type(exc).__name__}: {exc}") from exc
-
+    raw = download_table(table_id, endpoint)
     for name in ("TypedDataSet", "DataProperties", "TableInfos"):
         if name not in raw:
             raise CbsDownloadError(f"Download of {table_id} from {url}: the service has no {name}")

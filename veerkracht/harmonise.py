@@ -39,7 +39,8 @@ def key_stem(key: str) -> str:
     return _SUFFIX.sub("", key)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """Lower-case ASCII identifier of ``text`` ('Geboren in Nederland' -> 'geboren_in_nederland')."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
 
@@ -80,7 +81,7 @@ def indicator_catalogue(data_properties: list[dict]) -> pd.DataFrame:
             if len(set(quals)) == len(quals) or depth > 5:
                 break
             depth += 1
-        cat.loc[group.index, "canonical"] = [f"{stem}__{_slug(q)}" for q in quals]
+        cat.loc[group.index, "canonical"] = [f"{stem}__{slug(q)}" for q in quals]
     if cat["canonical"].duplicated().any():
         dups = cat.loc[cat["canonical"].duplicated(keep=False), "source_key"].tolist()
         raise ValueError(f"DataProperties give ambiguous canonical names for keys {dups}")

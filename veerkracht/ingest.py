@@ -7,13 +7,19 @@ it never falls back to the embedded data behind the user's back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from veerkracht import harmonise
-from veerkracht.cbs_client import download_kwb
+import logging
+import os
+import shutil
+import tempfile
+
+from veerkracht.cbs_client import CbsDownloadError, CbsEndpoint, download_kwb, table_modified
 from veerkracht.registry import table_for_year
 from veerkracht.snapshot import KwbSnapshot, list_snapshots, read_snapshot, write_snapshot
 
@@ -28,20 +34,41 @@ def check_source(source: str) -> Source:
     return source  # type: ignore[return-value]
 
 
+OnFailure = Literal["use_stored", "fail"]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """The vintages to combine for one year, and how they were obtained."""
+
+    snapshots: list[KwbSnapshot]
+    #: Set when a ``cbs`` download failed and stored snapshots were used instead.
+    download_error: str | None = None
+
+
 def kwb_snapshots(year: int, source: Source, *, embedded_dir: Path, raw_dir: Path,
-                  catalog_url: str = "opendata.cbs.nl", use_https: bool = True,
-                  timeout: float = 60.0) -> list[KwbSnapshot]:
+                  endpoint: CbsEndpoint = CbsEndpoint(), on_failure: OnFailure = "use_stored") -> Snapshots:
     """All snapshots (vintages) of ``year``'s KWB table to combine, oldest first.
 
     ``embedded``: the vintages shipped in ``embedded_dir/kwb``. ``cbs``: download the current
-    table, store it as a new immutable snapshot under ``raw_dir`` (earlier downloads are kept:
-    CBS publishes a year's table in phases), and return every stored vintage.
+    table and store it as a new immutable snapshot under ``raw_dir`` (earlier downloads are kept:
+    CBS publishes a year's table in phases), then return every stored vintage. When the download
+    fails and ``on_failure`` is ``use_stored``, the earlier downloads of that table are used and
+    the error is returned with them so the run can say so; with no stored download, or with
+    ``fail``, the error is raised. It never falls back to the embedded snapshot.
     """
     table_id = table_for_year(year)
     check_source(source)
+    error = None
     if source == "cbs":
-        write_snapshot(download_kwb(table_id, catalog_url=catalog_url, use_https=use_https,
-                                    timeout=timeout), raw_dir)
+        try:
+            write_snapshot(download_kwb(table_id, endpoint), raw_dir)
+        except CbsDownloadError as exc:
+            if on_failure == "fail" or not list_snapshots(raw_dir, table_id):
+                raise
+            error = str(exc)
+            log.warning("%s; using the snapshots stored under %s instead", error, raw_dir)
         folders = list_snapshots(raw_dir, table_id)
     else:
         folders = list_snapshots(Path(embedded_dir) / "kwb", table_id)
@@ -49,40 +76,142 @@ def kwb_snapshots(year: int, source: Source, *, embedded_dir: Path, raw_dir: Pat
             raise FileNotFoundError(
                 f"The embedded snapshot has no KWB {year} ({table_id}) under {embedded_dir}/kwb; "
                 "run with source 'cbs' to download it")
-    return [read_snapshot(f) for f in folders]
+    return Snapshots([read_snapshot(f) for f in folders], error)
 
 
 def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path) -> dict[str, int]:
     """Write regions, indicator metadata and long-form values of all vintages as Parquet."""
-    staging_dir.mkdir(parents=True, exist_ok=True)
-    regions, values, catalogues = [], [], []
-    for snap in snapshots:
-        cat = harmonise.indicator_catalogue(snap.data_properties)
-        catalogues.append(cat.assign(table_id=snap.table_id, vintage=snap.vintage))
-        regions.append(harmonise.regions(snap))
-        values.append(harmonise.long_values(snap, cat))
+    cats = catalogues(snapshots)
+    regions = [harmonise.regions(snap) for snap in snapshots]
+    values = [harmonise.long_values(snap, cat) for snap, cat in zip(snapshots, cats)]
     tables = {
         "kwb_region": pd.concat(regions, ignore_index=True),
-        "kwb_indicator": pd.concat(catalogues, ignore_index=True),
+        "kwb_indicator": pd.concat(cats, ignore_index=True),
         "kwb_value": pd.concat(values, ignore_index=True).astype({"null_reason": "string"}),
     }
-    for name, frame in tables.items():
-        frame.to_parquet(staging_dir / f"{name}.parquet", compression="zstd", index=False)
+    # Write all three, then rename them into place: a failure part-way leaves the previous
+    # staged files as they were.
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=staging_dir))
+    try:
+        for name, frame in tables.items():
+            frame.to_parquet(tmp / f"{name}.parquet", compression="zstd", index=False)
+        for name in tables:
+            os.replace(tmp / f"{name}.parquet", staging_dir / f"{name}.parquet")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return {name: len(frame) for name, frame in tables.items()}
 
 
-def drift_report(snapshots: list[KwbSnapshot]) -> list[dict]:
-    """Canonical indicators whose OData key, title or unit differs between vintages."""
-    cats = [harmonise.indicator_catalogue(s.data_properties).assign(vintage=s.vintage) for s in snapshots]
-    if len(cats) < 2:
-        return []
-    allcat = pd.concat(cats)
+def catalogues(snapshots: list[KwbSnapshot], mapping: pd.DataFrame | None = None) -> list[pd.DataFrame]:
+    """Indicator catalogue of every vintage, reconciled across vintages.
+
+    Canonical names come from the mapping file where it lists the (table, vintage, key), else
+    from the key stem. A key whose unit differs from the newest vintage's unit for the same
+    canonical name is *not* combined with it: it gets the canonical name
+    ``<canonical>__unit_<unit>`` so values in different units never mix.
+    """
+    mapping = load_indicator_map() if mapping is None else mapping
+    cats = []
+    for snap in snapshots:
+        cat = harmonise.indicator_catalogue(snap.data_properties)
+        rows = mapping[(mapping["table_id"] == snap.table_id) & (mapping["vintage"] == snap.vintage)]
+        mapped = dict(zip(rows["source_key"], rows["canonical"]))
+        cat["mapped"] = cat["source_key"].isin(mapped)
+        cat["canonical"] = [mapped.get(k, c) for k, c in zip(cat["source_key"], cat["canonical"])]
+        cats.append(cat.assign(table_id=snap.table_id, vintage=snap.vintage))
+    newest_unit: dict[str, str] = {}
+    for cat in reversed(cats):
+        for canonical, unit in zip(cat["canonical"], cat["unit"]):
+            newest_unit.setdefault(canonical, unit)
+    for cat in cats:
+        clash = [newest_unit[c] != u for c, u in zip(cat["canonical"], cat["unit"])]
+        cat.loc[clash, "canonical"] = [f"{c}__unit_{harmonise.slug(u)}" for c, u in
+                                       zip(cat.loc[clash, "canonical"], cat.loc[clash, "unit"])]
+    return cats
+
+
+def drift_report(cats: list[pd.DataFrame]) -> list[dict]:
+    """What changed between consecutive vintages, per canonical indicator.
+
+    ``change`` is one of ``key_renamed`` (same indicator, other OData key: the numeric suffix
+    drifted), ``appeared``, ``vanished``, ``title_changed`` or ``unit_changed`` (the two are
+    kept apart, see :func:`catalogues`).
+    """
     out = []
-    for canonical, g in allcat.groupby("canonical"):
-        keys, titles, units = set(g["source_key"]), set(g["title"]), set(g["unit"])
-        if len(keys) > 1 or len(titles) > 1 or len(units) > 1 or len(g) < len(cats):
-            out.append({"canonical": canonical,
-                        "keys": "; ".join(f"{v}={k}" for v, k in zip(g["vintage"], g["source_key"])),
-                        "in_vintages": len(g), "title_changed": len(titles) > 1,
-                        "unit_changed": len(units) > 1})
+    for old, new in zip(cats, cats[1:]):
+        a, b = old.set_index("canonical"), new.set_index("canonical")
+        pair = f"{old['vintage'].iat[0]} -> {new['vintage'].iat[0]}"
+
+        def row(canonical, change, old_value=None, new_value=None):
+            out.append({"vintages": pair, "canonical": canonical, "change": change,
+                        "old_key": a.at[canonical, "source_key"] if canonical in a.index else None,
+                        "new_key": b.at[canonical, "source_key"] if canonical in b.index else None,
+                        "old": old_value, "new": new_value})
+
+        for canonical in sorted(set(a.index) - set(b.index)):
+            base = canonical.split("__unit_")[0]
+            if base != canonical and base in b.index:
+                row(canonical, "unit_changed", a.at[canonical, "unit"], b.at[base, "unit"])
+            else:
+                row(canonical, "vanished")
+        renamed_units = {c.split("__unit_")[0] for c in a.index if "__unit_" in c}
+        for canonical in sorted(set(b.index) - set(a.index) - renamed_units):
+            row(canonical, "appeared")
+        for canonical in sorted(set(a.index) & set(b.index)):
+            if a.at[canonical, "source_key"] != b.at[canonical, "source_key"]:
+                row(canonical, "key_renamed", a.at[canonical, "source_key"], b.at[canonical, "source_key"])
+            if a.at[canonical, "title"] != b.at[canonical, "title"]:
+                row(canonical, "title_changed", a.at[canonical, "title"], b.at[canonical, "title"])
     return out
+
+
+INDICATOR_MAP = Path(__file__).with_name("indicator_map.csv")
+MAP_COLUMNS = ["table_id", "vintage", "source_key", "canonical", "title", "unit"]
+
+
+def load_indicator_map(path: Path = INDICATOR_MAP) -> pd.DataFrame:
+    """The reviewed key -> canonical indicator mapping (per table and vintage)."""
+    if not Path(path).is_file():
+        return pd.DataFrame(columns=MAP_COLUMNS)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def derive_indicator_map(snapshots: list[KwbSnapshot]) -> pd.DataFrame:
+    """The mapping harmonisation derives for ``snapshots`` (to write or to review a diff)."""
+    cats = catalogues(snapshots, pd.DataFrame(columns=MAP_COLUMNS))
+    return pd.concat(cats)[MAP_COLUMNS].sort_values(["table_id", "vintage", "source_key"], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A KWB table whose live ``TableInfos.Modified`` differs from the newest stored download."""
+
+    year: int
+    table_id: str
+    modified: str
+    stored: str | None
+
+
+def find_revisions(years: list[int], raw_dir: Path, endpoint: CbsEndpoint) -> tuple[list[Revision], dict[int, str]]:
+    """Poll TableInfos of each year's table; return the revised ones and per-year errors.
+
+    KWB tables are revised in phases (income and benefits arrive months after population), and
+    each revision changes ``Modified``; comparing it with the stored snapshots needs no cursor.
+    """
+    revisions, errors = [], {}
+    for year in years:
+        table_id = table_for_year(year)
+        try:
+            modified = table_modified(table_id, endpoint)
+        except CbsDownloadError as exc:
+            errors[year] = str(exc)
+            continue
+        stored = None
+        folders = list_snapshots(raw_dir, table_id)
+        if folders:
+            infos = read_snapshot(folders[-1]).table_infos
+            stored = infos[0].get("Modified") if infos else None
+        if modified and modified != stored:
+            revisions.append(Revision(year, table_id, modified, stored))
+    return revisions, errors

@@ -58,3 +58,20 @@ def parent_codes(code: str) -> tuple[str | None, str | None]:
     if level == "wijk":
         return None, "GM" + code[2:6]
     return None, None
+
+
+def check_catalog(tables: list[dict]) -> dict[int, str]:
+    """Compare the registry with an ODataCatalog listing; return a problem per year, if any.
+
+    A year is fine when the catalog lists its table id with a title naming KWB and that year.
+    """
+    by_id = {str(t.get("Identifier", "")).upper(): t for t in tables}
+    problems = {}
+    for year, table_id in KWB_TABLES.items():
+        entry = by_id.get(table_id.upper())
+        title = (entry or {}).get("Title") or ""
+        if entry is None:
+            problems[year] = f"{table_id} is not in the catalog listing"
+        elif "wijken en buurten" not in title.lower() or str(year) not in title:
+            problems[year] = f"{table_id} is titled {title!r}, expected KWB {year}"
+    return problems
