@@ -4,14 +4,15 @@ import dagster as dg
 
 from pipelines.partitions import YEARS
 from pipelines.resources import DuckDBSpatialResource
-from veerkracht import warehouse
+from veerkracht import checks, warehouse
 from veerkracht.method import DEFAULT_METHOD
 
-from assets.warehouse import warehouse_core
+from assets.warehouse import check_result, warehouse_core
 
 
 @dg.asset(partitions_def=YEARS, deps=[warehouse_core], group_name="scores", kinds={"duckdb"},
-          pool="duckdb")
+          pool="duckdb", check_specs=[dg.AssetCheckSpec("scores_in_range", asset="veerkracht_scores",
+                                                        blocking=True)])
 def veerkracht_scores(context: dg.AssetExecutionContext, duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
     """Veerkracht score per area: mean national percentile rank of five indicators, or NULL with a reason."""
     year = int(context.partition_key)
@@ -26,7 +27,8 @@ def veerkracht_scores(context: dg.AssetExecutionContext, duckdb: DuckDBSpatialRe
         reasons = con.execute(
             "SELECT regexp_extract(score_null_reason, '^[a-z_0-9]+'), count(*) FROM core.score "
             "WHERE year = ? AND score IS NULL GROUP BY 1 ORDER BY 2 DESC", [year]).fetchall()
-    return dg.MaterializeResult(metadata={
+        outcomes = checks.score_checks(con, year)
+    return dg.MaterializeResult(check_results=[check_result(o) for o in outcomes], metadata={
         "method_version": method.version,
         "rows": dg.MetadataValue.int(n),
         "components": dg.MetadataValue.int(n_comp),

@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=["embedded", "cbs"],
                         default=os.environ.get("VEERKRACHT_SOURCE", "embedded"))
     parser.add_argument("--output-dir", default=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(REPO / "data" / "out")))
+    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
+                        help="multiprocess: every step in its own process, as `dagster dev` runs them")
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     args = parser.parse_args(argv)
 
@@ -39,16 +41,19 @@ def main(argv: list[str] | None = None) -> int:
 
     import dagster as dg
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import veerkracht_job
     from veerkracht.paths import OutputLayout
 
-    job = defs.resolve_job_def("veerkracht_job")
     layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
     with dg.DagsterInstance.get() as instance:
         for year in args.year or [2024]:
             started = time.perf_counter()
-            result = job.execute_in_process(partition_key=str(year), instance=instance,
-                                            raise_on_error=False)
+            if args.executor == "multiprocess":
+                result = dg.execute_job(dg.reconstructable(veerkracht_job), instance=instance,
+                                        tags={"dagster/partition": str(year)}, raise_on_error=False)
+            else:
+                result = veerkracht_job().execute_in_process(partition_key=str(year), instance=instance,
+                                                             raise_on_error=False)
             if not result.success:
                 print(f"Run for {year} failed; outputs of earlier runs are untouched.", file=sys.stderr)
                 return 1

@@ -15,3 +15,8 @@ defs = dg.Definitions(
     sensors=[kwb_revision_sensor],
     resources=resources_from_env(),
 )
+
+
+def veerkracht_job() -> dg.JobDefinition:
+    """The resolved main job; ``dg.reconstructable(veerkracht_job)`` runs it out of process."""
+    return defs.resolve_job_def("veerkracht_job")

@@ -30,6 +30,23 @@ def test_asset_graph_snapshot():
     assert years == ["2019", "2020", "2021", "2022", "2023", "2024", "2025"]
 
 
+EXPECTED_CHECKS = {
+    "warehouse_core": {"region_codes", "geometry_valid", "buurten_cover_gemeente", "coverage_no_sharp_drop",
+                       "percentages_in_range", "buurt_sums_match_gemeente", "year_over_year_continuity",
+                       "indicators_published"},
+    "veerkracht_scores": {"scores_in_range"},
+}
+
+
+def test_asset_checks_snapshot():
+    graph = defs.resolve_asset_graph()
+    found: dict[str, set[str]] = {}
+    for key in graph.asset_check_keys:
+        found.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
+    assert found == EXPECTED_CHECKS
+    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+
+
 def test_duckdb_writers_share_one_pool():
     graph = defs.resolve_asset_graph()
     pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
@@ -40,6 +57,8 @@ def test_duckdb_writers_share_one_pool():
 def test_job_and_schedule():
     job = defs.resolve_job_def("veerkracht_job")
     assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS)
+    sensor = defs.resolve_sensor_def("kwb_revision_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     schedule = defs.resolve_schedule_def("monthly_cbs_refresh")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert schedule.cron_schedule == "0 6 1 * *"
