@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="multiprocess: every step in its own process, as `dagster dev` runs them")
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     args = parser.parse_args(argv)
+    from veerkracht.registry import KWB_TABLES
+
+    years = sorted(set(args.year or [2024]), reverse=True)  # newest first: the one users look at
+    unknown = [y for y in years if y not in KWB_TABLES]
+    if unknown:
+        parser.error(f"no KWB table known for {unknown}; known years: {', '.join(map(str, KWB_TABLES))}")
 
     os.environ["VEERKRACHT_SOURCE"] = args.source
     os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
@@ -46,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
     with dg.DagsterInstance.get() as instance:
-        for year in args.year or [2024]:
+        for year in years:
             started = time.perf_counter()
             if args.executor == "multiprocess":
                 result = dg.execute_job(dg.reconstructable(veerkracht_job), instance=instance,

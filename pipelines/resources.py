@@ -8,6 +8,7 @@ Defaults come from the environment so that ``dagster dev`` and the CLI behave th
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,10 @@ class PipelineSettings(dg.ConfigurableResource):
             raise ValueError(f"cbs_on_failure must be 'use_stored' or 'fail', not {value!r}")
         return value
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Fail before any work when the output directory cannot be written."""
+        check_writable(Path(self.output_dir))
+
     @property
     def endpoint(self) -> CbsEndpoint:
         return CbsEndpoint(self.cbs_catalog_url, self.cbs_use_https, self.cbs_timeout_s,
@@ -73,6 +78,18 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with warehouse.connection(self.database, read_only=read_only) as con:
             yield con
+
+
+def check_writable(folder: Path) -> None:
+    """Raise a clear error when ``folder`` cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise dg.DagsterInvalidConfigError(
+            f"Output directory {folder} is not writable ({exc.strerror}); set VEERKRACHT_OUTPUT_DIR "
+            "or the settings resource's output_dir to a folder you can write", [], None) from exc
 
 
 def settings_from_env() -> PipelineSettings:

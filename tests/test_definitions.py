@@ -67,3 +67,17 @@ def test_job_and_schedule():
 def test_unknown_source_is_a_clear_error():
     with pytest.raises(Exception, match="Unknown KWB source 'csb'"):
         PipelineSettings(source="csb")
+
+
+def test_unwritable_output_directory_is_a_clear_error():
+    with pytest.raises(dg.DagsterInvalidConfigError, match="/proc/veerkracht is not writable"):
+        with dg.build_resources({"settings": PipelineSettings(output_dir="/proc/veerkracht")}):
+            pass
+
+
+def test_cli_rejects_unknown_year(capsys):
+    from pipelines.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--year", "2018"])
+    assert "no KWB table known for [2018]; known years: 2019" in capsys.readouterr().err
