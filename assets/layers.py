@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.partitions import YEARS
 from pipelines.resources import DuckDBSpatialResource, PipelineSettings
 from veerkracht import layers, warehouse
+from veerkracht.dictionary import apply_comments
 from veerkracht.preview import markdown_image, render_score_map
 from veerkracht.registry import LEVELS
 
@@ -22,6 +23,7 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
     with duckdb.get_connection() as con:
         metadata["marts.area rows"] = dg.MetadataValue.int(
             warehouse.build_model(con, "marts.area", "mart_area", year))
+        apply_comments(con)
         frames = {level: con.execute(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
             "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df() for level in LEVELS}

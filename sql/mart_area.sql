@@ -40,6 +40,16 @@ select
     round(c.pct_eenpersoonshuishoudens, 1) as pct_eenpersoonshuishoudens,
     i.stedelijkheid,
     s.score,
+    -- Quintile class of the score within the level (1 = least, 5 = most vulnerable fifth).
+    case when s.score is not null then
+        ntile(5) over (partition by r.level, (s.score is null) order by s.score) end as score_class,
+    case when s.score is not null then
+        percent_rank() over (partition by r.level, (s.score is null) order by s.score) >= 0.9 end as top10,
+    -- The "relative" view: where the area stands among the scored areas of its own gemeente
+    -- (0 = least, 1 = most vulnerable there); NULL for gemeenten and single scored areas.
+    case when s.score is not null and r.level <> 'gemeente' then
+        round(percent_rank() over (partition by r.level, r.gemeente_code, (s.score is null)
+                                   order by s.score), 6) end as score_within_gemeente,
     s.n_indicators,
     s.top_indicator,
     s.score_null_reason,

@@ -24,6 +24,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from veerkracht.styles import write_qml
+
 RD_NEW = "EPSG:28992"
 WGS84 = "EPSG:4326"
 #: Extent of the Netherlands in RD New (metres), used as the Hilbert curve's frame so that files
@@ -74,6 +76,9 @@ def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> 
         p, compression="zstd", schema_version="1.1.0", write_covering_bbox=True, index=False))
     _atomic(paths["gpkg"], lambda p: rd.to_file(p, layer=f"{level}_{year}", driver="GPKG",
                                                  engine="pyogrio"))
+    fields = [c for c in rd.columns if c != "geometry"]
+    for path in list(paths.values()):
+        paths[f"qml_{path.stem}"] = write_qml(path, fields)
     return paths
 
 
