@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  layers (GeoParquet, GeoPackage): {layout.layers}")
     print(f"  dashboard warehouse (DuckDB):    {layout.warehouse_db}")
     print(f"  map previews (PNG):              {layout.previews}")
+    print(f"  web map: python -m veerkracht.serve {layout.web}  ->  http://127.0.0.1:8000/")
     return 0
 
 

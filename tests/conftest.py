@@ -16,9 +16,9 @@ from veerkracht.paths import OutputLayout  # noqa: E402
 
 
 def all_assets():
-    from assets import geometries, layers, scores, statistics, warehouse
+    from assets import geometries, layers, scores, statistics, warehouse, webmap
 
-    return dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers])
+    return dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap])
 
 
 def resources_for(out_dir: Path, **settings) -> dict:

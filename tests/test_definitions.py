@@ -16,6 +16,7 @@ EXPECTED_DEPS = {
     "veerkracht_scores": {"warehouse_core"},
     "area_layers": {"veerkracht_scores"},
     "dashboard_warehouse": {"area_layers"},
+    "web_map": {"area_layers"},
 }
 
 

@@ -159,3 +159,21 @@ def test_year_without_embedded_data_fails_clearly(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=r"no KWB 2019 \(84583NED\).*source 'cbs'"):
         kwb_snapshots(2019, "embedded", embedded_dir=EMBEDDED_DIR, raw_dir=tmp_path)
+
+
+def test_qgis_style_next_to_each_layer(embedded_run):
+    import xml.etree.ElementTree as ET
+
+    from veerkracht.styles import CLASS_COLOURS
+
+    root = ET.parse(embedded_run.layers / "2024" / "buurt_2024.qml").getroot()
+    renderer = root.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "score_class"
+    assert [c.get("value") for c in renderer.iter("category")] == ["1", "2", "3", "4", "5", ""]
+    fills = [o.get("value") for o in renderer.iter("Option") if o.get("name") == "color"]
+    assert fills[:5] == [",".join(str(int(c[i:i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in CLASS_COLOURS]
+    # The web map uses the same classes and colours.
+    app = (Path(__file__).resolve().parents[1] / "veerkracht" / "web" / "app.js").read_text()
+    assert all(c in app for c in CLASS_COLOURS)
+    for level in LEVELS:
+        assert (embedded_run.layers / "2024" / f"{level}_2024_4326.qml").is_file()

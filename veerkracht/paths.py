@@ -44,6 +44,11 @@ class OutputLayout:
         return self.root / "layers"
 
     @property
+    def web(self) -> Path:
+        """The static web map: page, vendored JS, ``veerkracht_<year>.pmtiles``."""
+        return self.root / "web"
+
+    @property
     def previews(self) -> Path:
         """PNG map previews rendered from the layers."""
         return self.root / "previews"

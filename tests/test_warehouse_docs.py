@@ -1,0 +1,63 @@
+"""The example queries in docs/warehouse.md run on the published warehouse, read-only, while a
+new version is being published next to it (dashboards keep reading the previous complete file)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from veerkracht import warehouse
+from veerkracht.dictionary import COLUMNS
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
+
+
+def _queries() -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)
+
+
+def test_doc_queries_run_while_publishing(embedded_run):
+    queries = _queries()
+    assert len(queries) == 4
+    done, failures = threading.Event(), []
+
+    def publish_repeatedly():
+        try:
+            while not done.is_set():
+                warehouse.publish_copy(embedded_run.build_db, embedded_run.warehouse_db)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    publisher = threading.Thread(target=publish_repeatedly)
+    publisher.start()
+    try:
+        for _ in range(3):
+            for sql in queries:
+                with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
+                    rows = con.execute(sql).fetchall()
+                assert rows, sql
+    finally:
+        done.set()
+        publisher.join()
+    assert not failures, failures
+
+
+def test_baarn_query_answers(embedded_run):
+    with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
+        rows = con.execute(_queries()[0]).fetchall()
+    assert len(rows) == 21 and rows[0][1] == "Amerpoort Sherpa"
+
+
+def test_every_mart_column_is_documented_and_commented(embedded_run):
+    with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
+        cols = dict(con.execute("SELECT column_name, comment FROM duckdb_columns() "
+                                "WHERE schema_name = 'marts' AND table_name = 'area'").fetchall())
+        table_comment = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' "
+                                    "AND table_name = 'area'").fetchone()[0]
+    assert set(cols) == set(COLUMNS)
+    assert all(cols[c] for c in cols) and table_comment.startswith("One row per gemeente")
+    generated = (DOC.parent / "data_dictionary.md").read_text()
+    from veerkracht.dictionary import markdown
+
+    assert generated == markdown(), "docs/data_dictionary.md is stale: python -m veerkracht.dictionary"

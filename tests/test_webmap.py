@@ -1,0 +1,94 @@
+"""The web map in a real browser: headless Debian Chromium driven by Playwright, offline.
+
+Needs /usr/bin/chromium (Debian package ``chromium``; .ci/run installs it). Playwright is used
+only as a driver: no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from veerkracht.serve import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium: apt-get install chromium")
+SCREENSHOT_DIR = os.environ.get("VEERKRACHT_SCREENSHOT_DIR")  # keep screenshots (README picture)
+
+
+@pytest.fixture(scope="module")
+def page_url(embedded_run):
+    os.environ["VEERKRACHT_SERVE_QUIET"] = "1"
+    server = make_server(embedded_run.web, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()
+
+
+def test_web_folder_is_self_contained(embedded_run):
+    web = embedded_run.web
+    assert (web / "veerkracht_2024.pmtiles").stat().st_size > 1_000_000
+    assert (web / "years.json").read_text() == "[2024]"
+    html = (web / "index.html").read_text() + (web / "app.js").read_text()
+    assert "http://" not in html.replace("http://127", "") and "https://" not in html, "no CDN, no network"
+
+
+def test_range_requests_are_served(embedded_run, page_url):
+    import urllib.request
+
+    req = urllib.request.Request(page_url.replace("index.html", "veerkracht_2024.pmtiles"),
+                                 headers={"Range": "bytes=0-126"})
+    with urllib.request.urlopen(req) as resp:
+        assert resp.status == 206 and resp.read()[:7] == b"PMTiles"
+
+
+def _non_background_share(path: Path) -> float:
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).astype(int)
+    background = np.array([0xF4, 0xF6, 0xF8])
+    return float((np.abs(pixels - background).sum(axis=1) > 30).mean())
+
+
+def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_url)
+        page.wait_for_function("window.vk && window.vk.ready && window.vk.map.areTilesLoaded()", timeout=60_000)
+        national = tmp_path / "webmap_national.png"
+        page.screenshot(path=str(national))
+        n_buurten = page.evaluate("window.vk.map.queryRenderedFeatures({layers: ['buurt-fill']}).length")
+        assert n_buurten > 5000  # the whole country's buurten are drawn at national zoom
+
+        # Search a known buurt, jump to it, click its middle: the popup names it.
+        page.fill("#search", "Staatsliedenwijk")
+        page.click("#results li:has-text('buurt, Baarn')")
+        page.wait_for_function("window.vk.map.areTilesLoaded()", timeout=30_000)
+        page.wait_for_timeout(500)
+        box = page.locator("#map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        popup = page.wait_for_selector(".maplibregl-popup", timeout=10_000).inner_text()
+        assert "Staatsliedenwijk" in popup and "BU03080102" in popup and "Baarn" in popup
+        assert "huurwoningen_pct" in popup  # the top driver
+
+        # The relative view recolours without errors.
+        page.check("input[name=view][value=gemeente]")
+        page.wait_for_timeout(300)
+        detail = tmp_path / "webmap_popup.png"
+        page.screenshot(path=str(detail))
+        browser.close()
+    assert not errors, errors
+    assert _non_background_share(national) > 0.25, "the national map is (nearly) blank"
+    if SCREENSHOT_DIR:
+        for shot in (national, detail):
+            shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)

@@ -1,0 +1,122 @@
+// Veerkracht web map: PMTiles vector tiles drawn with MapLibre GL, no network beyond this folder.
+const COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];  // veerkracht/styles.py
+const NO_SCORE = "#d9d9d9";
+const LABELS = ["1 – minst kwetsbaar", "2", "3", "4", "5 – meest kwetsbaar"];
+const LEVELS = ["gemeente", "wijk", "buurt"];
+const state = { level: "buurt", view: "national", year: null, index: [] };
+
+const protocol = new pmtiles.Protocol();
+maplibregl.addProtocol("pmtiles", protocol.tile);
+
+const map = new maplibregl.Map({
+  container: "map",
+  style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#f4f6f8" } }] },
+  bounds: [[3.2, 50.7], [7.3, 53.6]],
+  attributionControl: { compact: false },
+});
+map.addControl(new maplibregl.NavigationControl(), "top-right");
+window.vk = { map, state, ready: false };
+
+function fillColour() {
+  if (state.view === "gemeente" && state.level !== "gemeente") {
+    return ["case", ["==", ["get", "score_within_gemeente"], null], NO_SCORE,
+      ["step", ["get", "score_within_gemeente"], COLOURS[0], 0.2, COLOURS[1], 0.4, COLOURS[2], 0.6, COLOURS[3], 0.8, COLOURS[4]]];
+  }
+  return ["match", ["coalesce", ["get", "score_class"], 0], 1, COLOURS[0], 2, COLOURS[1], 3, COLOURS[2], 4, COLOURS[3], 5, COLOURS[4], NO_SCORE];
+}
+
+function fillOpacity() {
+  // Scores on fewer than five indicators are less certain: draw them paler.
+  return ["case", ["<", ["coalesce", ["get", "n_indicators"], 5], 5], 0.55, 0.9];
+}
+
+function loadYear(year) {
+  state.year = year;
+  for (const level of LEVELS) {
+    for (const id of [`${level}-fill`, `${level}-line`]) if (map.getLayer(id)) map.removeLayer(id);
+  }
+  if (map.getSource("vk")) map.removeSource("vk");
+  map.addSource("vk", { type: "vector", url: `pmtiles://veerkracht_${year}.pmtiles`,
+                        attribution: "Bron: CBS, Kadaster/PDOK (CC BY 4.0)" });
+  for (const level of LEVELS) {
+    map.addLayer({ id: `${level}-fill`, type: "fill", source: "vk", "source-layer": level,
+                   paint: { "fill-color": fillColour(), "fill-opacity": fillOpacity() } });
+    map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
+                   paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
+  }
+  showLevel();
+  fetch(`search_${year}.json`).then(r => r.json()).then(items => { state.index = items; });
+}
+
+function showLevel() {
+  for (const level of LEVELS) {
+    const visible = level === state.level ? "visible" : "none";
+    map.setLayoutProperty(`${level}-fill`, "visibility", visible);
+    map.setLayoutProperty(`${level}-line`, "visibility", level === state.level || level === "gemeente" ? "visible" : "none");
+    map.setPaintProperty(`${level}-fill`, "fill-color", fillColour());
+  }
+  renderLegend();
+}
+
+function renderLegend() {
+  const title = state.view === "gemeente" && state.level !== "gemeente"
+    ? "Rang binnen de eigen gemeente" : "Landelijke klasse (kwintiel)";
+  document.getElementById("legend").innerHTML = `<b>${title}</b>` +
+    COLOURS.map((c, i) => `<div class="row"><span class="swatch" style="background:${c}"></span>${LABELS[i]}</div>`).join("") +
+    `<div class="row"><span class="swatch" style="background:${NO_SCORE}"></span>geen score</div>`;
+}
+
+function fmt(v, digits = 2) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
+
+map.on("click", (e) => {
+  const features = map.queryRenderedFeatures(e.point, { layers: [`${state.level}-fill`] });
+  if (!features.length) return;
+  const p = features[0].properties;
+  const rows = [
+    ["Code", p.code], ["Gemeente", p.gemeente_name], ["Inwoners", p.inwoners ?? "–"],
+    ["Score", fmt(p.score)], ["Klasse", p.score_class ?? "–"],
+    ["Binnen gemeente", fmt(p.score_within_gemeente)], ["Grootste factor", p.top_indicator ?? "–"],
+    ["Indicatoren", p.n_indicators ?? "–"],
+  ];
+  if (p.score_null_reason && p.score_null_reason !== "null") rows.push(["Geen score", p.score_null_reason]);
+  rows.push(["Grens", p.geometry_source]);
+  new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(e.lngLat)
+    .setHTML(`<b class="popup-name">${p.name}</b><table>${rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join("")}</table>`)
+    .addTo(map);
+});
+
+map.on("mousemove", (e) => {
+  const hit = map.queryRenderedFeatures(e.point, { layers: [`${state.level}-fill`] }).length > 0;
+  map.getCanvas().style.cursor = hit ? "pointer" : "";
+});
+
+document.getElementById("level").addEventListener("change", (e) => { state.level = e.target.value; showLevel(); });
+document.querySelectorAll("input[name=view]").forEach((el) => el.addEventListener("change", (e) => { state.view = e.target.value; showLevel(); }));
+document.getElementById("year").addEventListener("change", (e) => loadYear(e.target.value));
+
+document.getElementById("search").addEventListener("input", (e) => {
+  const q = e.target.value.trim().toLowerCase();
+  const list = document.getElementById("results");
+  list.innerHTML = "";
+  if (q.length < 2) return;
+  const hits = state.index.filter(it => it.n.toLowerCase().includes(q) || it.c.toLowerCase() === q).slice(0, 12);
+  for (const it of hits) {
+    const li = document.createElement("li");
+    li.textContent = `${it.n} (${it.l}${it.l === "gemeente" ? "" : ", " + it.g})`;
+    li.onclick = () => {
+      state.level = it.l; document.getElementById("level").value = it.l; showLevel();
+      map.fitBounds([[it.b[0], it.b[1]], [it.b[2], it.b[3]]], { padding: 60, duration: 0 });
+      list.innerHTML = "";
+    };
+    list.appendChild(li);
+  }
+});
+
+map.on("load", () => {
+  fetch("years.json").then(r => r.json()).then(years => {
+    const select = document.getElementById("year");
+    select.innerHTML = years.map(y => `<option>${y}</option>`).join("");
+    loadYear(years[0]);
+    map.once("idle", () => { window.vk.ready = true; });
+  });
+});

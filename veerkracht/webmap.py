@@ -1,0 +1,83 @@
+"""The static web map: PMTiles vector tiles (tippecanoe) plus a MapLibre page, no network needed.
+
+Belongs here: turning the 4326 GeoParquet layers of a year into ``veerkracht_<year>.pmtiles``
+(one vector layer per level), a small search index, and copying the page with its vendored
+MapLibre GL and pmtiles builds (from npm, see ``web/package.json``) next to them, so
+``python -m http.server -d data/out/web`` serves a complete map with no CDN.
+
+tippecanoe options and why: ``-zg`` picks the max zoom from the data's detail; ``--no-feature-limit``
+and ``--no-tile-size-limit`` keep every area at every zoom (a choropleth that drops buurten would
+lie); ``--detect-shared-borders`` simplifies neighbours' shared edges identically, so no slivers
+or gaps open between them; ``--coalesce`` is not used, because it merges areas.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+
+WEB_SRC = Path(__file__).with_name("web")
+#: Feature properties carried into the tiles (what the popup and the styles need).
+TILE_FIELDS = ["code", "name", "level", "gemeente_name", "inwoners", "score", "score_class", "top10",
+               "score_within_gemeente", "n_indicators", "top_indicator", "score_null_reason",
+               "geometry_source"]
+
+
+def build_tiles(layers: dict[str, Path], out: Path, max_zoom: int = 12) -> Path:
+    """Write one PMTiles archive with a vector layer per level; return its path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        args = []
+        for level, path in layers.items():
+            gdf = gpd.read_parquet(path)[TILE_FIELDS + ["geometry"]]
+            seq = Path(tmp) / f"{level}.geojsonl"
+            # One feature per line: tippecanoe streams it; 6 decimals (~10 cm) is ample.
+            seq.write_text(_geojson_seq(gdf))
+            args += ["-L", json.dumps({"file": str(seq), "layer": level,
+                                       "description": f"{level} polygons with veerkracht scores"})]
+        partial = Path(tmp) / out.name
+        cmd = ["tippecanoe", "-o", str(partial), "--force", "--quiet", "-Z", "4", "-z", str(max_zoom),
+               "--no-feature-limit", "--no-tile-size-limit", "--detect-shared-borders",
+               "--attribution", "Bron: CBS, Kadaster/PDOK (CC BY 4.0)", *args]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        os.replace(partial, out)
+    return out
+
+
+def _geojson_seq(gdf: gpd.GeoDataFrame) -> str:
+    """Newline-delimited GeoJSON features (tippecanoe reads them as a stream)."""
+    fc = json.loads(gdf.to_json(drop_id=True, na="null"))
+    return "\n".join(json.dumps(f, separators=(",", ":")) for f in fc["features"]) + "\n"
+
+
+def search_index(layers: dict[str, Path]) -> list[dict]:
+    """Names, codes, gemeente and bbox of every area, for the page's search box."""
+    items = []
+    for level, path in layers.items():
+        gdf = gpd.read_parquet(path, columns=["code", "name", "gemeente_name", "geometry"])
+        for row, bounds in zip(gdf.itertuples(), gdf.geometry.bounds.round(5).to_numpy().tolist()):
+            items.append({"c": row.code, "n": row.name, "g": row.gemeente_name, "l": level, "b": bounds})
+    return items
+
+
+def publish_web(out_dir: Path, year: int, layers: dict[str, Path]) -> dict[str, Path]:
+    """Tiles + search index of ``year`` and the page itself under ``out_dir``.
+
+    ``years.json`` lists every year whose tiles are in ``out_dir``, newest first, so the page's
+    year switch offers what was built.
+    """
+    tiles = build_tiles(layers, out_dir / f"veerkracht_{year}.pmtiles")
+    index = out_dir / f"search_{year}.json"
+    index.write_text(json.dumps(search_index(layers), ensure_ascii=False, separators=(",", ":")))
+    for name in ("index.html", "app.js", "style.css"):
+        shutil.copy(WEB_SRC / name, out_dir / name)
+    shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
+    years = sorted((int(p.stem.split("_")[1]) for p in out_dir.glob("veerkracht_*.pmtiles")), reverse=True)
+    (out_dir / "years.json").write_text(json.dumps(years))
+    return {"pmtiles": tiles, "search": index, "page": out_dir / "index.html"}
