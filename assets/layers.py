@@ -44,7 +44,7 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[area_layers], group_name="publish", kinds={"duckdb"}, pool="duckdb")
+@dg.asset(deps=[area_layers, "boundary_crosswalk"], group_name="publish", kinds={"duckdb"}, pool="duckdb")
 def dashboard_warehouse(settings: PipelineSettings, duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
     """The DuckDB file dashboards read, all years, published atomically (temp file + rename)."""
     target = warehouse.publish_copy(duckdb.database, settings.layout.warehouse_db)

@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from assets import geometries, layers, scores, statistics, warehouse, webmap
+from assets import crosswalk, geometries, layers, scores, statistics, warehouse, webmap
 from pipelines.jobs import veerkracht_job
 from pipelines.resources import resources_from_env
 from pipelines.schedules import monthly_cbs_refresh
 from pipelines.sensors import kwb_revision_sensor
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap]),
+    assets=dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap, crosswalk]),
     jobs=[veerkracht_job],
     schedules=[monthly_cbs_refresh],
     sensors=[kwb_revision_sensor],

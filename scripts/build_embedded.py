@@ -28,6 +28,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from veerkracht.geometry import clean
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "embedded"
 TABLE = "85984NED"
@@ -159,14 +161,7 @@ def build_kwb(shared: Path) -> None:
 
 
 def _clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    gdf = gdf.to_crs(RD)
-    geom = shapely.make_valid(gdf.geometry.values)
-    # make_valid may return collections with slivers of lines: keep the polygonal part only.
-    geom = [shapely.MultiPolygon(
-        [p for p in shapely.get_parts(g) if p.geom_type == "Polygon"]
-        + [pp for p in shapely.get_parts(g) if p.geom_type == "MultiPolygon" for pp in p.geoms]
-    ) for g in geom]
-    gdf = gdf.set_geometry(gpd.GeoSeries(geom, index=gdf.index, crs=RD))
+    gdf = clean(gdf.to_crs(RD))
     # Centimetre precision is far below the source accuracy and roughly halves the file size.
     gdf.geometry = shapely.set_precision(gdf.geometry.values, 0.01)
     return gdf
@@ -216,6 +211,21 @@ def build_geometries(shared: Path) -> None:
     _clean(bu).to_parquet(out / "buurt.parquet", compression="zstd", schema_version="1.1.0",
                           write_covering_bbox=True)
     print(bu["geometry_source"].value_counts().to_string())
+
+    # 2019: the other real year with all-NL gemeente and buurt boundaries (for crosswalks).
+    out19 = OUT / "geometries" / "2019"
+    out19.mkdir(parents=True, exist_ok=True)
+    gm19 = gpd.read_file(geo / "gemeenten_2019.geojson")[["gemeentecode", "gemeentenaam", "geometry"]]
+    gm19 = gm19.rename(columns={"gemeentecode": "code", "gemeentenaam": "name"})
+    gm19["geometry_source"] = "pdok_wijkenbuurten_2019_simplified"
+    _clean(gm19).to_parquet(out19 / "gemeente.parquet", compression="zstd", schema_version="1.1.0",
+                            write_covering_bbox=True)
+    bu19 = gpd.read_file(shared / "geo_buurt_2019_nl_powerbi" / "buurten_nl_2019_rd.gpkg")
+    bu19 = bu19.rename(columns={"statcode": "code", "gemeentecode": "gemeente_code"})
+    bu19["name"] = None  # the 2019 copy carries codes only
+    bu19["geometry_source"] = "pdok_wijkenbuurten_2019_quantised"
+    _clean(bu19[["code", "name", "gemeente_code", "geometry_source", "geometry"]]).to_parquet(
+        out19 / "buurt.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True)
 
 
 def main() -> None:

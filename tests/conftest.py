@@ -16,9 +16,9 @@ from veerkracht.paths import OutputLayout  # noqa: E402
 
 
 def all_assets():
-    from assets import geometries, layers, scores, statistics, warehouse, webmap
+    from assets import crosswalk, geometries, layers, scores, statistics, warehouse, webmap
 
-    return dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap])
+    return dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap, crosswalk])
 
 
 def resources_for(out_dir: Path, **settings) -> dict:

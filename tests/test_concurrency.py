@@ -35,7 +35,7 @@ def _two_concurrent_runs(tmp_path: Path, pool_limit: int) -> list[subprocess.Com
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=600), p.stdout.read()) for p in procs]
 
 
-DUCKDB_STEPS = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse"}
+DUCKDB_STEPS = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse", "boundary_crosswalk"}
 
 
 def _duckdb_step_intervals(home: Path) -> list[tuple[float, float, str, str]]:

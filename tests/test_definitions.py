@@ -15,7 +15,8 @@ EXPECTED_DEPS = {
     "warehouse_core": {"kwb_statistics", "region_geometries"},
     "veerkracht_scores": {"warehouse_core"},
     "area_layers": {"veerkracht_scores"},
-    "dashboard_warehouse": {"area_layers"},
+    "boundary_crosswalk": {"warehouse_core"},
+    "dashboard_warehouse": {"area_layers", "boundary_crosswalk"},
     "web_map": {"area_layers"},
 }
 
@@ -26,7 +27,7 @@ def test_asset_graph_snapshot():
             for k in graph.get_all_asset_keys()}
     assert deps == EXPECTED_DEPS
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
-    assert partitioned == set(EXPECTED_DEPS) - {"dashboard_warehouse"}
+    assert partitioned == set(EXPECTED_DEPS) - {"dashboard_warehouse", "boundary_crosswalk"}
     years = graph.get(dg.AssetKey("kwb_statistics")).partitions_def.get_partition_keys()
     assert years == ["2019", "2020", "2021", "2022", "2023", "2024", "2025"]
 
@@ -51,7 +52,7 @@ def test_asset_checks_snapshot():
 def test_duckdb_writers_share_one_pool():
     graph = defs.resolve_asset_graph()
     pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
-    writers = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse"}
+    writers = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse", "boundary_crosswalk"}
     assert all(pools[w] == {"duckdb"} for w in writers)
 
 

@@ -48,10 +48,18 @@ def clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def stage_geometries(year: int, levels: tuple[str, ...], embedded_dir: Path,
                      staging_dir: Path) -> dict[str, dict]:
-    """Write cleaned polygons of each level as ``geometry_<level>.parquet``; return stats."""
+    """Write cleaned polygons of each level the snapshot has for ``year``; return stats.
+
+    Not every year has every level (2019: gemeenten and buurten only); a year with none is an
+    error naming the years that do have geometries.
+    """
+    available = [lv for lv in levels if embedded_geometry_path(embedded_dir, year, lv).is_file()]
+    if not available:
+        years = sorted(p.name for p in (Path(embedded_dir) / "geometries").iterdir())
+        raise FileNotFoundError(f"No embedded geometries for {year}; the snapshot has {', '.join(years)}")
     staging_dir.mkdir(parents=True, exist_ok=True)
     stats = {}
-    for level in levels:
+    for level in available:
         gdf = read_geometries(embedded_geometry_path(embedded_dir, year, level))
         gdf["level"] = level
         gdf[["code", "level", "geometry_source", "geometry"]].to_parquet(

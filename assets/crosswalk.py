@@ -1,0 +1,66 @@
+"""Boundary crosswalks between years, so values of one year's areas can be carried onto another's."""
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.resources import DuckDBSpatialResource, PipelineSettings
+from veerkracht import warehouse
+from veerkracht.crosswalk import crosswalk
+from veerkracht.geometry import embedded_geometry_path, read_geometries
+from veerkracht.registry import LEVELS
+
+from assets.warehouse import warehouse_core
+
+
+class CrosswalkConfig(dg.Config):
+    """Which two years to connect (the embedded snapshot has boundaries of 2019 and 2024)."""
+
+    from_year: int = 2019
+    to_year: int = 2024
+
+
+@dg.asset(deps=[warehouse_core], group_name="geometry", kinds={"shapely", "duckdb"}, pool="duckdb")
+def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfig, settings: PipelineSettings,
+                       duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
+    """Area- and population-weighted crosswalk per level between two years' boundaries."""
+    out_dir = settings.layout.root / "crosswalk"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metadata: dict = {}
+    frames = []
+    with duckdb.get_connection() as con:
+        for level in LEVELS:
+            paths = [embedded_geometry_path(settings.embedded_dir, y, level) for y in (config.from_year, config.to_year)]
+            if not all(p.is_file() for p in paths):
+                continue
+            source, target = (read_geometries(p) for p in paths)
+            population = _population(con, config.to_year)
+            cw = crosswalk(source, target, target_population=population)
+            cw.insert(0, "level", level)
+            cw.to_parquet(out_dir / f"{level}_{config.from_year}_{config.to_year}.parquet", index=False)
+            frames.append(cw)
+            sources = cw.groupby("source_code")["unchanged"].first()
+            metadata[f"{level}: source areas"] = int(len(sources))
+            metadata[f"{level}: unchanged (1:1)"] = int(sources.sum())
+            metadata[f"{level}: changed"] = int((~sources).sum())
+        if not frames:
+            raise FileNotFoundError(f"No level has embedded boundaries for both {config.from_year} and {config.to_year}")
+        all_cw = pd.concat(frames, ignore_index=True)
+        con.execute("CREATE SCHEMA IF NOT EXISTS core")
+        con.register("cw", all_cw)
+        con.execute("CREATE TABLE IF NOT EXISTS core.crosswalk AS SELECT 0 AS from_year, 0 AS to_year, * FROM cw LIMIT 0")
+        con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [config.from_year, config.to_year])
+        con.execute("INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw",
+                    [config.from_year, config.to_year])
+    return dg.MaterializeResult(metadata={"from_year": config.from_year, "to_year": config.to_year,
+                                          "rows": len(all_cw), **metadata})
+
+
+def _population(con, year: int) -> pd.Series | None:
+    """Inhabitants per area of ``year`` from the warehouse, for population weights."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'core' "
+                         "AND table_name = 'fact_indicator'").fetchone()[0]
+    if not exists:
+        return None
+    rows = con.execute("SELECT code, value FROM core.fact_indicator WHERE year = ? AND canonical = 'AantalInwoners' "
+                       "AND value IS NOT NULL", [year]).df()
+    return rows.set_index("code")["value"] if len(rows) else None
