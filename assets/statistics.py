@@ -20,8 +20,8 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     snapshots = got.snapshots
     if got.download_error:
         context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
-    counts = ingest.stage_kwb(snapshots, layout.staging(year))
     cats = ingest.catalogues(snapshots)
+    counts = ingest.stage_kwb(snapshots, layout.staging(year), cats)
     drift = ingest.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))
     return dg.MaterializeResult(metadata={

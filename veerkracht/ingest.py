@@ -79,9 +79,13 @@ def kwb_snapshots(year: int, source: Source, *, embedded_dir: Path, raw_dir: Pat
     return Snapshots([read_snapshot(f) for f in folders], error)
 
 
-def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path) -> dict[str, int]:
-    """Write regions, indicator metadata and long-form values of all vintages as Parquet."""
-    cats = catalogues(snapshots)
+def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path,
+              cats: list[pd.DataFrame] | None = None) -> dict[str, int]:
+    """Write regions, indicator metadata and long-form values of all vintages as Parquet.
+
+    ``cats``: the vintages' catalogues from :func:`catalogues`, when the caller has them already.
+    """
+    cats = catalogues(snapshots) if cats is None else cats
     regions = [harmonise.regions(snap) for snap in snapshots]
     values = [harmonise.long_values(snap, cat) for snap, cat in zip(snapshots, cats)]
     tables = {
