@@ -101,6 +101,7 @@ def settings_from_env() -> PipelineSettings:
 
 
 def resources_from_env() -> dict:
+    """The Definitions' resources: settings from the environment and the build DuckDB file."""
     settings = settings_from_env()
     return {"settings": settings,
             "duckdb": DuckDBSpatialResource(database=str(settings.layout.build_db))}
