@@ -28,11 +28,14 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
     metadata: dict = {}
     frames = []
     with duckdb.get_connection() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS core")
         for level in LEVELS:
             paths = [embedded_geometry_path(settings.embedded_dir, y, level) for y in (config.from_year, config.to_year)]
             if not all(p.is_file() for p in paths):
                 continue
             source, target = (read_geometries(p) for p in paths)
+            for year, gdf in ((config.from_year, source), (config.to_year, target)):
+                _store_boundaries(con, year, level, gdf)
             population = _population(con, config.to_year)
             cw = crosswalk(source, target, target_population=population)
             cw.insert(0, "level", level)
@@ -64,3 +67,15 @@ def _population(con, year: int) -> pd.Series | None:
     rows = con.execute("SELECT code, value FROM core.fact_indicator WHERE year = ? AND canonical = 'AantalInwoners' "
                        "AND value IS NOT NULL", [year]).df()
     return rows.set_index("code")["value"] if len(rows) else None
+
+
+def _store_boundaries(con, year: int, level: str, gdf) -> None:
+    """Keep the polygons the crosswalk used in ``core.boundary`` (every year the repo has)."""
+    rows = gdf[["code", "geometry_source"]].assign(wkb=gdf.geometry.to_wkb())
+    con.register("b", rows)
+    con.execute("CREATE TABLE IF NOT EXISTS core.boundary (year INTEGER, level VARCHAR, code VARCHAR, "
+                "geometry_source VARCHAR, geom GEOMETRY('EPSG:28992'))")
+    con.execute("DELETE FROM core.boundary WHERE year = ? AND level = ?", [year, level])
+    con.execute("INSERT INTO core.boundary SELECT ?, ?, code, geometry_source, "
+                "ST_SetCRS(ST_GeomFromWKB(wkb), 'EPSG:28992') FROM b", [year, level])
+    con.unregister("b")

@@ -12,9 +12,14 @@ from veerkracht.registry import LEVELS
 def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Gemeente, wijk and buurt polygons of the year (EPSG:28992, made valid, MultiPolygon)."""
     year = int(context.partition_key)
-    stats = stage_geometries(year, LEVELS, settings.embedded_dir, settings.layout.staging(year))
+    context.log.info(f"Geometries {year}: source = {settings.geometry_source}")
+    stats = stage_geometries(year, LEVELS, settings.embedded_dir, settings.layout.staging(year),
+                             source=settings.geometry_source, raw_dir=settings.layout.root / "raw",
+                             url=settings.pdok_url or None)
     return dg.MaterializeResult(metadata={
         **{f"{level}_areas": dg.MetadataValue.int(s["areas"]) for level, s in stats.items()},
         "geometry_source": {level: s["geometry_source"] for level, s in stats.items()},
+        "areas with pseudo codes (kept; only KWB areas reach the warehouse)": {
+            level: s["pseudo_code_areas"] for level, s in stats.items()},
         "crs": "EPSG:28992",
     })

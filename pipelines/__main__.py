@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="KWB year to run (repeatable; default 2024, the embedded year)")
     parser.add_argument("--source", choices=["embedded", "cbs"],
                         default=os.environ.get("VEERKRACHT_SOURCE", "embedded"))
+    parser.add_argument("--geometry-source", choices=["embedded", "pdok"],
+                        default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"))
     parser.add_argument("--output-dir", default=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(REPO / "data" / "out")))
     parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
                         help="multiprocess: every step in its own process, as `dagster dev` runs them")
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no KWB table known for {unknown}; known years: {', '.join(map(str, KWB_TABLES))}")
 
     os.environ["VEERKRACHT_SOURCE"] = args.source
+    os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = args.geometry_source
     os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(REPO / "data" / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)

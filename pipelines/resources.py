@@ -27,6 +27,10 @@ class PipelineSettings(dg.ConfigurableResource):
     """Where statistics come from and where outputs go."""
 
     source: str = "embedded"
+    #: Where polygons come from: ``embedded`` (the snapshot) or ``pdok`` (the yearly wijk- en
+    #: buurtkaart GeoPackage, see veerkracht/pdok.py); ``pdok_url`` overrides its URL.
+    geometry_source: str = "embedded"
+    pdok_url: str = ""
     output_dir: str = str(DEFAULT_OUTPUT_DIR)
     embedded_dir: str = str(EMBEDDED_DIR)
     cbs_catalog_url: str = "opendata.cbs.nl"
@@ -42,6 +46,13 @@ class PipelineSettings(dg.ConfigurableResource):
     @classmethod
     def _known_source(cls, value: str) -> str:
         return check_source(value)
+
+    @field_validator("geometry_source")
+    @classmethod
+    def _known_geometry_source(cls, value: str) -> str:
+        if value not in ("embedded", "pdok"):
+            raise ValueError(f"Unknown geometry source {value!r}; choose 'embedded' or 'pdok'")
+        return value
 
     @field_validator("cbs_on_failure")
     @classmethod
@@ -96,6 +107,7 @@ def settings_from_env() -> PipelineSettings:
     """Settings with the environment's source and output directory (validated)."""
     return PipelineSettings(
         source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
+        geometry_source=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
         output_dir=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(DEFAULT_OUTPUT_DIR)),
     )
 

@@ -94,3 +94,17 @@ def test_carry_rate_uses_denominators_and_skips_nulls():
     assert out.loc["T", "covered_share"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="denominator"):
         carry(rates, cw, kind="rate")
+
+
+def test_crosswalk_and_both_years_polygons_in_the_warehouse(embedded_run):
+    from veerkracht import warehouse
+
+    with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
+        boundaries = dict(((y, lv), n) for y, lv, n in con.execute(
+            "SELECT year, level, count(*) FROM core.boundary GROUP BY ALL").fetchall())
+        weights = con.execute("SELECT max(abs(s - 1)) FROM (SELECT sum(weight_area) AS s FROM core.crosswalk "
+                              "WHERE level = 'buurt' GROUP BY source_code)").fetchone()[0]
+        eems = con.execute("SELECT target_code FROM core.crosswalk WHERE source_code = 'GM0024'").fetchall()
+    assert boundaries == {(2019, "gemeente"): 356, (2019, "buurt"): 13594,
+                          (2024, "gemeente"): 343, (2024, "buurt"): 14566}
+    assert weights < 1e-6 and eems == [("GM1979",)]

@@ -11,6 +11,8 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
+from veerkracht.registry import is_pseudo
+
 RD_NEW = "EPSG:28992"
 
 
@@ -46,24 +48,38 @@ def clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out[out.geometry.notna() & ~out.geometry.is_empty]
 
 
-def stage_geometries(year: int, levels: tuple[str, ...], embedded_dir: Path,
-                     staging_dir: Path) -> dict[str, dict]:
-    """Write cleaned polygons of each level the snapshot has for ``year``; return stats.
+def stage_geometries(year: int, levels: tuple[str, ...], embedded_dir: Path, staging_dir: Path, *,
+                     source: str = "embedded", raw_dir: Path | None = None,
+                     url: str | None = None, timeout: float = 120.0) -> dict[str, dict]:
+    """Write cleaned polygons of each level of ``year`` as ``geometry_<level>.parquet``; return stats.
 
-    Not every year has every level (2019: gemeenten and buurten only); a year with none is an
-    error naming the years that do have geometries.
+    ``embedded``: the snapshot's levels for that year (2019 has gemeenten and buurten only; a
+    year with none is an error naming the years that have geometries). ``pdok``: download the
+    year's wijk- en buurtkaart GeoPackage into ``raw_dir`` and read all three levels from it.
+    Areas with pseudo codes (``GM0998`` Buitenland, ``WKxxxx99`` water wijken, …) are counted
+    but kept: the code pattern alone is not proof (WK010699 and WK168199 are real KWB 2024
+    wijken), and the warehouse only joins polygons to areas that the KWB table lists.
     """
-    available = [lv for lv in levels if embedded_geometry_path(embedded_dir, year, lv).is_file()]
-    if not available:
-        years = sorted(p.name for p in (Path(embedded_dir) / "geometries").iterdir())
-        raise FileNotFoundError(f"No embedded geometries for {year}; the snapshot has {', '.join(years)}")
+    if source == "pdok":
+        from veerkracht import pdok  # network code only when asked for
+
+        gpkg = pdok.download_gpkg(year, Path(raw_dir) / "geometries" / str(year), url=url, timeout=timeout)
+        frames = {level: pdok.read_level(gpkg, level, year) for level in levels}
+    elif source == "embedded":
+        available = [lv for lv in levels if embedded_geometry_path(embedded_dir, year, lv).is_file()]
+        if not available:
+            years = sorted(p.name for p in (Path(embedded_dir) / "geometries").iterdir())
+            raise FileNotFoundError(f"No embedded geometries for {year}; the snapshot has {', '.join(years)}")
+        frames = {lv: read_geometries(embedded_geometry_path(embedded_dir, year, lv)) for lv in available}
+    else:
+        raise ValueError(f"Unknown geometry source {source!r}; choose 'embedded' or 'pdok'")
     staging_dir.mkdir(parents=True, exist_ok=True)
     stats = {}
-    for level in available:
-        gdf = read_geometries(embedded_geometry_path(embedded_dir, year, level))
-        gdf["level"] = level
+    for level, gdf in frames.items():
+        pseudo = gdf["code"].map(is_pseudo)
+        gdf = gdf.assign(level=level)
         gdf[["code", "level", "geometry_source", "geometry"]].to_parquet(
             staging_dir / f"geometry_{level}.parquet", compression="zstd", schema_version="1.1.0")
-        stats[level] = {"areas": len(gdf),
+        stats[level] = {"areas": len(gdf), "pseudo_code_areas": int(pseudo.sum()),
                         "geometry_source": gdf["geometry_source"].value_counts().to_dict()}
     return stats

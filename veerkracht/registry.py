@@ -60,6 +60,13 @@ def parent_codes(code: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def is_pseudo(code: str) -> bool:
+    """Code pattern of CBS pseudo areas: Buitenland (GM0998), water wijken (WKxxxx99), water/other
+    buurten (…9997/9998/9999). A hint, not proof: WK010699 and WK168199 are real KWB 2024 wijken."""
+    return code == "GM0998" or (code.startswith("WK") and code.endswith("99")) or (
+        code.startswith("BU") and code[-4:] in ("9997", "9998", "9999"))
+
+
 def check_catalog(tables: list[dict]) -> dict[int, str]:
     """Compare the registry with an ODataCatalog listing; return a problem per year, if any.
 
