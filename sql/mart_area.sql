@@ -50,6 +50,11 @@ select
     case when s.score is not null and r.level <> 'gemeente' then
         round(percent_rank() over (partition by r.level, r.gemeente_code, (s.score is null)
                                    order by s.score), 6) end as score_within_gemeente,
+    u.rank_p05,
+    u.rank_p50,
+    u.rank_p95,
+    u.p_top10,
+    u.uncertain,
     s.n_indicators,
     s.top_indicator,
     s.score_null_reason,
@@ -61,5 +66,6 @@ from core.dim_region as r
 left join ind as i on i.code = r.code
 left join comp as c on c.code = r.code
 left join core.score as s on s.year = r.year and s.code = r.code
+left join core.score_uncertainty as u on u.year = r.year and u.code = r.code and s.score is not null
 left join staging.geometry as g on g.year = r.year and g.code = r.code
 where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')

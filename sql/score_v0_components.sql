@@ -42,6 +42,7 @@ select
     level,
     indicator,
     value,
+    oriented,
     percent_rank() over (partition by level, indicator order by oriented) as percentile_rank
 from components
 where value is not null

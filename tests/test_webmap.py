@@ -80,6 +80,7 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
         popup = page.wait_for_selector(".maplibregl-popup", timeout=10_000).inner_text()
         assert "Staatsliedenwijk" in popup and "BU03080102" in popup and "Baarn" in popup
         assert "huurwoningen_pct" in popup  # the top driver
+        assert "Rang-interval (5–95%)\t0.66 – 0.87" in popup  # the Monte Carlo rank interval
 
         # The relative view recolours without errors.
         page.check("input[name=view][value=gemeente]")

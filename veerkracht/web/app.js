@@ -26,8 +26,8 @@ function fillColour() {
 }
 
 function fillOpacity() {
-  // Scores on fewer than five indicators are less certain: draw them paler.
-  return ["case", ["<", ["coalesce", ["get", "n_indicators"], 5], 5], 0.55, 0.9];
+  // Uncertain areas (the Monte Carlo rank interval crosses a class boundary) are drawn paler.
+  return ["case", ["==", ["get", "uncertain"], true], 0.5, 0.92];
 }
 
 function loadYear(year) {
@@ -75,6 +75,8 @@ map.on("click", (e) => {
   const rows = [
     ["Code", p.code], ["Gemeente", p.gemeente_name], ["Inwoners", p.inwoners ?? "–"],
     ["Score", fmt(p.score)], ["Klasse", p.score_class ?? "–"],
+    ["Rang-interval (5–95%)", p.rank_p05 === undefined || p.rank_p05 === null ? "–" : `${fmt(p.rank_p05)} – ${fmt(p.rank_p95)}`],
+    ["Kans top-10%", p.p_top10 === undefined || p.p_top10 === null ? "–" : `${Math.round(p.p_top10 * 100)}%`],
     ["Binnen gemeente", fmt(p.score_within_gemeente)], ["Grootste factor", p.top_indicator ?? "–"],
     ["Indicatoren", p.n_indicators ?? "–"],
   ];
