@@ -4,7 +4,6 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.resources import DuckDBSpatialResource, PipelineSettings
-from veerkracht import warehouse
 from veerkracht.crosswalk import crosswalk
 from veerkracht.geometry import embedded_geometry_path, read_geometries
 from veerkracht.registry import LEVELS

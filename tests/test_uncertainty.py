@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from veerkracht import warehouse
 from veerkracht.uncertainty import MonteCarlo, _ranks, simulate

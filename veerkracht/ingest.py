@@ -1,12 +1,18 @@
 """KWB ingest for one year: pick the source, get the snapshots, stage them as Parquet.
 
-Belongs here: the decision *where* a year's statistics come from (``embedded`` or ``cbs``) and
-writing the harmonised tables the warehouse loads. A ``cbs`` run that cannot reach CBS fails;
-it never falls back to the embedded data behind the user's back.
+Belongs here: the decision *where* a year's statistics come from (``embedded`` or ``cbs``),
+reconciling indicator keys across vintages (mapping file, units, drift report), polling CBS for
+revisions, and writing the harmonised tables the warehouse loads. A ``cbs`` run that cannot
+reach CBS uses the user's own earlier downloads and says so, or fails; it never falls back to
+the embedded data.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,11 +20,6 @@ from typing import Literal
 import pandas as pd
 
 from veerkracht import harmonise
-import logging
-import os
-import shutil
-import tempfile
-
 from veerkracht.cbs_client import CbsDownloadError, CbsEndpoint, download_kwb, table_modified
 from veerkracht.registry import table_for_year
 from veerkracht.snapshot import KwbSnapshot, list_snapshots, read_snapshot, write_snapshot
