@@ -28,6 +28,7 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
     frames = []
     with duckdb.get_connection() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS core")
+        population = _population(con, config.to_year)
         for level in LEVELS:
             paths = [embedded_geometry_path(settings.embedded_dir, y, level) for y in (config.from_year, config.to_year)]
             if not all(p.is_file() for p in paths):
@@ -35,7 +36,6 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
             source, target = (read_geometries(p) for p in paths)
             for year, gdf in ((config.from_year, source), (config.to_year, target)):
                 _store_boundaries(con, year, level, gdf)
-            population = _population(con, config.to_year)
             cw = crosswalk(source, target, target_population=population)
             cw.insert(0, "level", level)
             cw.to_parquet(out_dir / f"{level}_{config.from_year}_{config.to_year}.parquet", index=False)

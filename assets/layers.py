@@ -24,20 +24,18 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
         metadata["marts.area rows"] = dg.MetadataValue.int(
             warehouse.build_model(con, "marts.area", "mart_area", year))
         apply_comments(con)
-        frames = {level: con.execute(
+        frames = {level: layers.frame_from_wkb(con.execute(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
-            "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df() for level in LEVELS}
-    for level, rows in frames.items():
-        gdf = layers.frame_from_wkb(rows)
+            "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df()) for level in LEVELS}
+    for level, gdf in frames.items():
         paths = layers.write_layer(gdf, layout.layers, year, level)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
         metadata[f"{level} without polygon (left out of files)"] = int(gdf.geometry.isna().sum())
         metadata[f"{level} file"] = dg.MetadataValue.path(str(paths["parquet_4326"]))
         metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
-    gm = layers.frame_from_wkb(frames["gemeente"])
-    metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in gm.to_crs("EPSG:4326").total_bounds]
-    preview = render_score_map(layers.frame_from_wkb(frames["buurt"]),
+    metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in frames["gemeente"].to_crs("EPSG:4326").total_bounds]
+    preview = render_score_map(frames["buurt"],
                                layout.previews / f"buurt_{year}.png",
                                f"Veerkracht score per buurt, {year}")
     metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))

@@ -29,13 +29,13 @@ TILE_FIELDS = ["code", "name", "level", "gemeente_name", "inwoners", "score", "s
                "top_indicator", "score_null_reason", "geometry_source"]
 
 
-def build_tiles(layers: dict[str, Path], out: Path, max_zoom: int = 12) -> Path:
-    """Write one PMTiles archive with a vector layer per level; return its path."""
+def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 12) -> Path:
+    """Write one PMTiles archive with a vector layer per level (frames in EPSG:4326); return its path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         args = []
-        for level, path in layers.items():
-            gdf = gpd.read_parquet(path)[TILE_FIELDS + ["geometry"]]
+        for level, frame in layers.items():
+            gdf = frame[TILE_FIELDS + ["geometry"]]
             seq = Path(tmp) / f"{level}.geojsonl"
             # One feature per line: tippecanoe streams it; 6 decimals (~10 cm) is ample.
             seq.write_text(_geojson_seq(gdf))
@@ -56,11 +56,10 @@ def _geojson_seq(gdf: gpd.GeoDataFrame) -> str:
     return "\n".join(json.dumps(f, separators=(",", ":")) for f in fc["features"]) + "\n"
 
 
-def search_index(layers: dict[str, Path]) -> list[dict]:
+def search_index(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
     """Names, codes, gemeente and bbox of every area, for the page's search box."""
     items = []
-    for level, path in layers.items():
-        gdf = gpd.read_parquet(path, columns=["code", "name", "gemeente_name", "geometry"])
+    for level, gdf in layers.items():
         for row, bounds in zip(gdf.itertuples(), gdf.geometry.bounds.round(5).to_numpy().tolist()):
             items.append({"c": row.code, "n": row.name, "g": row.gemeente_name, "l": level, "b": bounds})
     return items
@@ -72,9 +71,10 @@ def publish_web(out_dir: Path, year: int, layers: dict[str, Path]) -> dict[str, 
     ``years.json`` lists every year whose tiles are in ``out_dir``, newest first, so the page's
     year switch offers what was built.
     """
-    tiles = build_tiles(layers, out_dir / f"veerkracht_{year}.pmtiles")
+    frames = {level: gpd.read_parquet(path) for level, path in layers.items()}  # read each file once
+    tiles = build_tiles(frames, out_dir / f"veerkracht_{year}.pmtiles")
     index = out_dir / f"search_{year}.json"
-    index.write_text(json.dumps(search_index(layers), ensure_ascii=False, separators=(",", ":")))
+    index.write_text(json.dumps(search_index(frames), ensure_ascii=False, separators=(",", ":")))
     for name in ("index.html", "app.js", "style.css"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
