@@ -1,10 +1,12 @@
 """Stage 1, KWB statistics: from CBS (cbsodata) or the embedded snapshot to harmonised Parquet."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from pipelines.partitions import YEARS
 from pipelines.resources import PipelineSettings
-from veerkracht import ingest
+from veerkracht import ingest, pressure
 from veerkracht.registry import table_for_year
 
 
@@ -21,7 +23,8 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     if got.download_error:
         context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
     cats = ingest.catalogues(snapshots)
-    counts = ingest.stage_kwb(snapshots, layout.staging(year), cats)
+    crime = pressure.crime_tables(Path(settings.embedded_dir) / "extra", year)
+    counts = ingest.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
     drift = ingest.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))
     return dg.MaterializeResult(metadata={
@@ -29,6 +32,7 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
         "download_error": got.download_error or "",
         "table_id": table_for_year(year),
         "vintages": ", ".join(s.vintage for s in snapshots),
+        "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",
         "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
         **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
         "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,

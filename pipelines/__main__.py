@@ -26,11 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--geometry-source", choices=["embedded", "pdok"],
                         default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"))
     parser.add_argument("--output-dir", default=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(REPO / "data" / "out")))
+    parser.add_argument("--method", default=os.environ.get("VEERKRACHT_METHOD_SPEC", str(REPO / "methods" / "veerkracht-v1.toml")),
+                        help="method spec file (TOML); see methods/ and docs/methodology.md")
     parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
                         help="multiprocess: every step in its own process, as `dagster dev` runs them")
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     args = parser.parse_args(argv)
     from veerkracht.registry import KWB_TABLES
+    from veerkracht.spec import SpecError, load_spec
+
+    try:
+        load_spec(args.method)
+    except SpecError as exc:
+        parser.error(str(exc))
 
     years = sorted(set(args.year or [2024]), reverse=True)  # newest first: the one users look at
     unknown = [y for y in years if y not in KWB_TABLES]
@@ -40,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["VEERKRACHT_SOURCE"] = args.source
     os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = args.geometry_source
     os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
+    os.environ["VEERKRACHT_METHOD_SPEC"] = str(Path(args.method).resolve())
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(REPO / "data" / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     # Dagster reads dagster.yaml only from $DAGSTER_HOME: keep that copy equal to the repo's.

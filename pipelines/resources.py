@@ -2,7 +2,8 @@
 
 Defaults come from the environment so that ``dagster dev`` and the CLI behave the same:
 ``VEERKRACHT_SOURCE`` (``embedded`` or ``cbs``, default ``embedded``) and
-``VEERKRACHT_OUTPUT_DIR`` (default ``data/out`` in the repository).
+``VEERKRACHT_OUTPUT_DIR`` (default ``data/out`` in the repository) and ``VEERKRACHT_METHOD_SPEC``
+(the method spec file, default ``methods/veerkracht-v1.toml``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from veerkracht import warehouse
 from veerkracht.cbs_client import CbsEndpoint
 from veerkracht.ingest import check_source
 from veerkracht.paths import DEFAULT_OUTPUT_DIR, EMBEDDED_DIR, OutputLayout
+from veerkracht.spec import DEFAULT_SPEC, MethodSpec, load_spec
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -41,6 +43,8 @@ class PipelineSettings(dg.ConfigurableResource):
     #: When a ``cbs`` download fails: ``use_stored`` (earlier downloads of the table, with a
     #: warning in the log and the asset metadata) or ``fail``.
     cbs_on_failure: str = "use_stored"
+    #: The method spec (TOML) the scores are computed with; its hash is stored with every score.
+    method_spec: str = str(DEFAULT_SPEC)
 
     @field_validator("source")
     @classmethod
@@ -61,6 +65,12 @@ class PipelineSettings(dg.ConfigurableResource):
             raise ValueError(f"cbs_on_failure must be 'use_stored' or 'fail', not {value!r}")
         return value
 
+    @field_validator("method_spec")
+    @classmethod
+    def _valid_spec(cls, value: str) -> str:
+        load_spec(value)  # raises SpecError naming the file and the entry
+        return value
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Fail before any work when the output directory cannot be written."""
         check_writable(Path(self.output_dir))
@@ -69,6 +79,10 @@ class PipelineSettings(dg.ConfigurableResource):
     def endpoint(self) -> CbsEndpoint:
         return CbsEndpoint(self.cbs_catalog_url, self.cbs_use_https, self.cbs_timeout_s,
                            self.cbs_retries, self.cbs_backoff_s)
+
+    @property
+    def method(self) -> MethodSpec:
+        return load_spec(self.method_spec)
 
     @property
     def layout(self) -> OutputLayout:
@@ -109,6 +123,7 @@ def settings_from_env() -> PipelineSettings:
         source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
         geometry_source=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
         output_dir=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(DEFAULT_OUTPUT_DIR)),
+        method_spec=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
     )
 
 

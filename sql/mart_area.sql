@@ -1,6 +1,6 @@
 -- marts.area: what a dashboard or map needs, one row per gemeente, wijk and buurt and year:
--- names, parents, key indicators with the vintage they came from, the score and why it is NULL,
--- and the polygon (EPSG:28992) with the kind of geometry it is.
+-- names, parents, key indicators with the vintage they came from, the scores of both axes and why
+-- they are NULL, rank intervals, explanations, and the polygon (EPSG:28992) with its kind.
 with ind as (
     select
         code,
@@ -9,17 +9,25 @@ with ind as (
         max(value) filter (where canonical = 'Koopwoningen')                           as koopwoningen_pct,
         max(value) filter (where canonical = 'GemiddeldeWOZWaardeVanWoningen')         as woz_x1000_euro,
         max(value) filter (where canonical = 'GemiddeldInkomenPerInwoner')             as inkomen_per_inwoner_x1000_euro,
+        max(value) filter (where canonical = 'InBezitWoningcorporatie')                as corporatie_pct,
         max(value) filter (where canonical = 'MateVanStedelijkheid')::integer          as stedelijkheid,
+        100.0 * max(value) filter (where canonical = 'k_65JaarOfOuder')
+            / nullif(max(value) filter (where canonical = 'AantalInwoners'), 0)        as pct_65plus,
+        100.0 * max(value) filter (where canonical = 'Eenpersoonshuishoudens')
+            / nullif(max(value) filter (where canonical = 'HuishoudensTotaal'), 0)     as pct_eenpersoons,
+        1000.0 * max(value) filter (where canonical = 'Misdrijven')
+            / nullif(max(value) filter (where canonical = 'AantalInwoners'), 0)        as misdrijven_per_1000,
         string_agg(distinct vintage, ', ' order by vintage)                            as vintages_used
     from core.fact_indicator
     where year = $year
     group by code
 ),
-comp as (
+expl as (
     select code,
-        max(value) filter (where indicator = 'pct_65plus')      as pct_65plus,
-        max(value) filter (where indicator = 'pct_eenpersoons') as pct_eenpersoonshuishoudens
-    from core.score_component
+        arg_min(title, rank)                                    as top_indicator,
+        string_agg(title || ' ' || round(value, 1) || ' ' || unit || ' (p' || round(100 * percentile_rank)::integer || ')',
+                   '; ' order by rank)                          as explanation
+    from core.score_explanation
     where year = $year
     group by code
 )
@@ -36,10 +44,12 @@ select
     i.koopwoningen_pct,
     i.woz_x1000_euro,
     i.inkomen_per_inwoner_x1000_euro,
-    round(c.pct_65plus, 1)          as pct_65plus,
-    round(c.pct_eenpersoonshuishoudens, 1) as pct_eenpersoonshuishoudens,
+    i.corporatie_pct,
+    round(i.pct_65plus, 1)          as pct_65plus,
+    round(i.pct_eenpersoons, 1)     as pct_eenpersoonshuishoudens,
+    round(i.misdrijven_per_1000, 1) as misdrijven_per_1000_inwoners,
     i.stedelijkheid,
-    s.score,
+    round(s.score, 6)               as score,
     -- Quintile class of the score within the level (1 = least, 5 = most vulnerable fifth).
     case when s.score is not null then
         ntile(5) over (partition by r.level, (s.score is null) order by s.score) end as score_class,
@@ -50,21 +60,29 @@ select
     case when s.score is not null and r.level <> 'gemeente' then
         round(percent_rank() over (partition by r.level, r.gemeente_code, (s.score is null)
                                    order by s.score), 6) end as score_within_gemeente,
+    round(s.kwetsbaarheid_goalpost, 6) as kwetsbaarheid_goalpost,
+    round(s.druk, 6)                as druk,
+    round(s.druk_goalpost, 6)       as druk_goalpost,
+    s.bivariate_class,
+    s.n_flags,
     u.rank_p05,
     u.rank_p50,
     u.rank_p95,
     u.p_top10,
     u.uncertain,
     s.n_indicators,
-    s.top_indicator,
+    e.top_indicator,
+    e.explanation,
     s.score_null_reason,
+    s.druk_null_reason,
     s.method_version,
+    s.spec_hash,
     i.vintages_used,
     r.geometry_source,
     g.geom                          as geometry
 from core.dim_region as r
 left join ind as i on i.code = r.code
-left join comp as c on c.code = r.code
+left join expl as e on e.code = r.code
 left join core.score as s on s.year = r.year and s.code = r.code
 left join core.score_uncertainty as u on u.year = r.year and u.code = r.code and s.score is not null
 left join staging.geometry as g on g.year = r.year and g.code = r.code

@@ -95,11 +95,12 @@ def warehouse_checks(con: duckdb.DuckDBPyConnection, year: int) -> list[CheckOut
 
 
 def score_checks(con: duckdb.DuckDBPyConnection, year: int) -> list[CheckOutcome]:
-    """Scores in [0, 1]; the share of NULL scores per level and reason is reported."""
+    """Scores in [0, 1], each with a score or a reason (never both, never neither); the share of
+    NULL scores per level and reason is reported."""
     rows = query(con, "score_sanity", year=int(year))
-    bad = rows[rows["out_of_range"] > 0]
+    bad = rows[(rows["out_of_range"] > 0) | (rows["score_reason_mismatch"] > 0)]
     nulls = rows[rows["reason"].notna()]
     areas = rows.groupby("level")["areas"].sum()
     shares = {f"{r.level}: {r.reason}": round(float(r.n_null / areas[r.level]), 4) for r in nulls.itertuples()}
-    return [_outcome("scores_in_range", bad, "ERROR", "Every score lies in [0, 1].",
+    return [_outcome("scores_in_range", bad, "ERROR", "Every score lies in [0, 1] and has a value or a NULL reason, not both.",
                      null_share_by_reason=shares)]

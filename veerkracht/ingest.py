@@ -80,19 +80,22 @@ def kwb_snapshots(year: int, source: Source, *, embedded_dir: Path, raw_dir: Pat
     return Snapshots([read_snapshot(f) for f in folders], error)
 
 
-def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path,
-              cats: list[pd.DataFrame] | None = None) -> dict[str, int]:
+def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path, cats: list[pd.DataFrame] | None = None,
+              extra: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> dict[str, int]:
     """Write regions, indicator metadata and long-form values of all vintages as Parquet.
 
     ``cats``: the vintages' catalogues from :func:`catalogues`, when the caller has them already.
+    ``extra``: (indicator rows, value rows) of another source on the same areas, such as the
+    crime counts of :mod:`veerkracht.pressure`, staged alongside the KWB values.
     """
     cats = catalogues(snapshots) if cats is None else cats
     regions = [harmonise.regions(snap) for snap in snapshots]
     values = [harmonise.long_values(snap, cat) for snap, cat in zip(snapshots, cats)]
+    extra_cat, extra_values = extra if extra is not None else (pd.DataFrame(), pd.DataFrame())
     tables = {
         "kwb_region": pd.concat(regions, ignore_index=True),
-        "kwb_indicator": pd.concat(cats, ignore_index=True),
-        "kwb_value": pd.concat(values, ignore_index=True).astype({"null_reason": "string"}),
+        "kwb_indicator": pd.concat([*cats, extra_cat], ignore_index=True),
+        "kwb_value": pd.concat([*values, extra_values], ignore_index=True).astype({"null_reason": "string"}),
     }
     # Write all three, then rename them into place: a failure part-way leaves the previous
     # staged files as they were.

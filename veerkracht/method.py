@@ -1,29 +1,124 @@
-"""The veerkracht score: which method, with which parameters.
+"""The veerkracht method: score one year in the warehouse as the spec says.
 
-The first score (``v0``) is deliberately simple and lives in one SQL model,
-``sql/score_v0.sql``; this module only names it and holds its parameters so that a later method
-can replace both in one place. See docs/methodology.md for the formulas.
+Belongs here: the order in which the ``sql/score_*.sql`` models run, the spec's tables in the
+warehouse (``core.method_*``), choosing the goalpost year, and the Monte Carlo and diagnostics
+that run on the models' output. The formulas live in the SQL files and the choices in the spec
+(``methods/*.toml``, :mod:`veerkracht.spec`); docs/methodology.md explains both.
+
+Models, in order (each one table, rebuilt per year):
+
+``score_value``            spec indicators per area: value, shrunk value, oriented, NULL reason
+``score_indicator_status`` per level: published or not (unpublished ones leave their theme)
+``score_indicator``        percentile ranks and goalposts of eligible areas
+``score_theme``            theme scores and completeness
+``score_axis``             kwetsbaarheid and druk: value, national rank, reason, SVI flags
+``score``                  one row per area: both axes, bivariate class, reasons
+``score_explanation``      the top contributing indicators per area
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+import pandas as pd
+
+from veerkracht import warehouse
+from veerkracht.spec import MethodSpec
+from veerkracht.uncertainty import simulate
+
+MODELS = [("core.score_value", "score_value"), ("core.score_indicator_status", "score_indicator_status"),
+          ("core.score_indicator", "score_indicator"), ("core.score_theme", "score_theme"),
+          ("core.score_axis", "score_axis"), ("core.score", "score"),
+          ("core.score_explanation", "score_explanation")]
+#: How many contributing indicators are stored per area.
+TOP_N = 3
+
 
 @dataclass(frozen=True)
-class ScoreMethod:
-    """A score method: its SQL model and parameters (all stored with every score)."""
+class ScoreRun:
+    """What scoring one year produced (row counts per table, the goalpost year used)."""
 
-    version: str = "v0-mean-percentile-rank"
-    sql_model: str = "score_v0"
-    #: Areas with fewer inhabitants are not scored (small numbers; CBS rounds counts to 5).
-    min_population: int = 200
-    #: Of the five indicators, at least this many must have a value.
-    min_indicators: int = 3
-
-    def params(self) -> dict:
-        return {"method_version": self.version, "min_population": self.min_population,
-                "min_indicators": self.min_indicators}
+    year: int
+    rows: dict[str, int]
+    goalpost_year: int
+    intervals: pd.DataFrame
 
 
-DEFAULT_METHOD = ScoreMethod()
+def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
+    """Write the spec's themes and indicators (and its full text) to ``core.method_*``."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS core")
+    text = open(spec.path).read() if spec.path else ""
+    tables = {
+        "core.method_spec": pd.DataFrame([{"spec_hash": spec.spec_hash, "sha256": spec.sha256,
+                                           "name": spec.name, "version": spec.version,
+                                           "path": spec.path, "spec_toml": text}]),
+        "core.method_theme": spec.theme_table(),
+        "core.method_indicator": spec.indicator_table(),
+    }
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in tables.items():
+            con.register("spec_rows", frame)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM spec_rows LIMIT 0")
+            con.execute(f"DELETE FROM {table} WHERE spec_hash = ?", [spec.spec_hash])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM spec_rows")
+            con.unregister("spec_rows")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> int:
+    """The spec's base year when its values are in the warehouse, else ``year`` itself.
+
+    Goalposts are only comparable across years when they come from one base year; a year scored
+    before its base year gets its own bounds, and ``core.score_indicator.goalpost_year`` says so.
+    """
+    base = spec.goalpost_base_year
+    if base == year:
+        return year
+    n = con.execute("SELECT count(*) FROM core.score_value WHERE year = ? AND spec_hash = ?",
+                    [base, spec.spec_hash]).fetchone()[0]
+    return base if n else year
+
+
+def score_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int,
+               with_uncertainty: bool = True) -> ScoreRun:
+    """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo."""
+    register_spec(con, spec)
+    params = {**spec.sql_params(), "method_version": spec.label, "bivariate": spec.bivariate,
+              "lo_q": spec.goalpost_quantiles[0], "hi_q": spec.goalpost_quantiles[1], "top_n": TOP_N}
+    rows: dict[str, int] = {}
+    gp_year = year
+    for table, model in MODELS:
+        if table == "core.score_indicator":
+            gp_year = goalpost_year(con, spec, year)
+        rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
+    intervals = uncertainty_intervals(con, spec, year) if with_uncertainty else pd.DataFrame()
+    if with_uncertainty:
+        mc = spec.uncertainty
+        rows["core.score_uncertainty"] = warehouse.replace_year(
+            con, "core.score_uncertainty", year,
+            f"SELECT *, {mc.runs} AS mc_runs, {mc.seed} AS mc_seed, '{spec.spec_hash}' AS spec_hash "
+            "FROM intervals", intervals=intervals)
+    return ScoreRun(year, rows, gp_year, intervals)
+
+
+def uncertainty_intervals(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:
+    """Monte Carlo rank intervals of the kwetsbaarheid axis, per level (see uncertainty.py)."""
+    comp = con.execute("""
+        SELECT i.level, i.code, i.theme, i.indicator, i.percentile_rank, i.percentile_rank_raw,
+               i.goalpost, i.goalpost_raw
+        FROM core.score_indicator AS i
+        JOIN core.score_axis AS a ON a.year = i.year AND a.code = i.code AND a.axis = i.axis
+                                 AND a.spec_hash = i.spec_hash
+        JOIN core.score_theme AS t ON t.year = i.year AND t.code = i.code AND t.theme = i.theme
+                                  AND t.spec_hash = i.spec_hash
+        WHERE i.year = ? AND i.spec_hash = ? AND i.axis = 'kwetsbaarheid' AND a.rank IS NOT NULL
+              AND t.complete
+        ORDER BY i.level, i.code, i.indicator""", [year, spec.spec_hash]).df()
+    frames = [simulate(g, spec).assign(level=level) for level, g in comp.groupby("level", sort=True)]
+    cols = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain", "level"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)

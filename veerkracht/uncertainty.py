@@ -1,39 +1,33 @@
 """Monte Carlo uncertainty of the score: how much an area's rank depends on the method's choices.
 
-Belongs here: the simulation over one level's score components (numpy, vectorised over runs).
-Each run draws its own method: indicator weights from a Dirichlet around equal weights,
-normalisation (national percentile rank, or min-max goalposts on the oriented values),
-aggregation (arithmetic or geometric mean), and with probability ``p_leave_out`` one indicator
-left out. The run's score is ranked among the level's scored areas. Per area we report the
-median percentile rank, the 5–95 % interval, the probability of being in the top decile, and
-``uncertain`` when the interval spans more than one quintile class (it crosses a class
-boundary).
+Belongs here: the simulation over one level's normalised indicators (numpy, vectorised over
+runs). Each run draws its own variant of the spec's method (the perturbations and their
+probabilities are in the spec's ``[uncertainty]`` table):
 
-Runs are seeded (``numpy.random.default_rng(seed)``), so the same inputs, method and seed give
-bit-identical results.
+- indicator and theme weights from Dirichlet distributions centred on the spec's weights;
+- with probability ``p_leave_out`` one indicator left out;
+- the other normalisation (goalposts instead of percentile ranks, or back);
+- no shrinkage of small-area rates;
+- the other aggregation across themes (arithmetic instead of geometric, or back).
+
+The run's kwetsbaarheid is ranked among the level's scored areas. Per area we report the
+median percentile rank, the 5-95 % interval, the probability of being in the top decile, and
+``uncertain`` when the interval spans more than one quintile class (it crosses a class
+boundary). Seeded (``numpy.random.default_rng``): same inputs, spec and seed give bit-identical
+results.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from veerkracht.spec import MethodSpec
 
-@dataclass(frozen=True)
-class MonteCarlo:
-    """Parameters of the simulation (stored with the results)."""
-
-    runs: int = 1000
-    seed: int = 20241
-    #: Dirichlet concentration per indicator: higher keeps weights closer to equal.
-    weight_concentration: float = 5.0
-    p_goalposts: float = 0.5
-    p_geometric: float = 0.5
-    p_leave_out: float = 0.5
-    #: Floor for the geometric mean, so a rank of 0 does not zero the whole score.
-    geometric_floor: float = 0.01
+#: The four value columns: (normalisation, shrinkage) -> column of core.score_indicator.
+VALUE_COLUMNS = {("percentile", True): "percentile_rank", ("percentile", False): "percentile_rank_raw",
+                 ("goalpost", True): "goalpost", ("goalpost", False): "goalpost_raw"}
+OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -51,57 +45,84 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def simulate(components: pd.DataFrame, mc: MonteCarlo = MonteCarlo(), min_indicators: int = 3) -> pd.DataFrame:
-    """Rank intervals for the areas of one level.
+def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
+    """Rank intervals for the scored areas of one level.
 
-    ``components``: long rows ``code, indicator, oriented, percentile_rank`` (higher = more
-    vulnerable). Areas with fewer than ``min_indicators`` components are not simulated.
+    ``components``: long rows ``code, theme, indicator`` and the four value columns of
+    :data:`VALUE_COLUMNS` (higher = more vulnerable), for the complete themes of scored areas.
     """
-    wide_rank = components.pivot(index="code", columns="indicator", values="percentile_rank")
-    wide_val = components.pivot(index="code", columns="indicator", values="oriented")
-    keep = wide_rank.notna().sum(axis=1) >= min_indicators
-    wide_rank, wide_val = wide_rank[keep], wide_val[keep]
-    codes = wide_rank.index.to_numpy()
-    p = wide_rank.to_numpy(dtype=float)                       # areas x indicators
-    lo, hi = np.nanmin(wide_val.to_numpy(dtype=float), axis=0), np.nanmax(wide_val.to_numpy(dtype=float), axis=0)
-    g = (wide_val.to_numpy(dtype=float) - lo) / np.where(hi > lo, hi - lo, 1.0)  # min-max goalposts
-    n_area, n_ind = p.shape
-    if n_area < 2:
-        return pd.DataFrame(columns=["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"])
+    mc = spec.uncertainty
+    if components["code"].nunique() < 2:
+        return pd.DataFrame(columns=OUTPUT_COLUMNS)
+    indicators = sorted(components["indicator"].unique())
+    by_name = {i.name: i for i in spec.indicators}
+    themes = sorted({by_name[i].theme for i in indicators})
+    theme_of = np.array([themes.index(by_name[i].theme) for i in indicators])
+    base_w = np.array([by_name[i].weight for i in indicators])
+    base_tw = np.array([next(t.weight for t in spec.themes if t.name == name) for name in themes])
+    wide = {key: components.pivot(index="code", columns="indicator", values=col).reindex(columns=indicators)
+            for key, col in VALUE_COLUMNS.items()}
+    codes = wide[("percentile", True)].index.to_numpy()
+    n_area, n_ind, n_theme = len(codes), len(indicators), len(themes)
 
     rng = np.random.default_rng(mc.seed)
-    weights = rng.dirichlet(np.full(n_ind, mc.weight_concentration), size=mc.runs)      # runs x ind
+    conc = mc.weight_concentration
+    weights = rng.dirichlet(conc * n_ind * base_w / base_w.sum(), size=mc.runs) * n_ind        # runs x ind
+    theme_w = rng.dirichlet(conc * n_theme * base_tw / base_tw.sum(), size=mc.runs) * n_theme  # runs x theme
     leave = rng.random(mc.runs) < mc.p_leave_out
     dropped = rng.integers(0, n_ind, size=mc.runs)
     weights[leave, dropped[leave]] = 0.0
-    use_goalposts = rng.random(mc.runs) < mc.p_goalposts
-    use_geometric = rng.random(mc.runs) < mc.p_geometric
+    other_norm = rng.random(mc.runs) < mc.p_other_normalisation
+    no_shrink = rng.random(mc.runs) < mc.p_no_shrinkage
+    other_agg = rng.random(mc.runs) < mc.p_other_aggregation
+    norm = np.where(other_norm, _other(spec.normalisation, ("percentile", "goalpost")), spec.normalisation)
+    across = np.where(other_agg, _other(spec.across_themes, ("arithmetic", "geometric")), spec.across_themes)
 
     scores = np.empty((mc.runs, n_area))
-    for norm_flag, values in ((False, p), (True, g)):
+    for (normalisation, shrink), frame in wide.items():
+        values = frame.to_numpy(dtype=float)
         present = ~np.isnan(values)
         v = np.nan_to_num(values)
-        for geo_flag in (False, True):
-            sel = (use_goalposts == norm_flag) & (use_geometric == geo_flag)
-            if not sel.any():
-                continue
-            w = weights[sel]                                                     # r x ind
-            wsum = present.astype(float) @ w.T                                   # area x r
-            if geo_flag:
-                logs = np.log(np.maximum(v, mc.geometric_floor)) * present
-                s = np.exp((logs @ w.T) / np.where(wsum > 0, wsum, 1.0))
-            else:
-                s = (v @ w.T) / np.where(wsum > 0, wsum, 1.0)
-            s[wsum <= 0] = np.nan
-            scores[sel] = s.T
+        if spec.within_theme == "geometric":
+            v = np.log(np.maximum(v, spec.geometric_floor)) * present
+        for aggregation in ("arithmetic", "geometric"):
+            sel = (norm == normalisation) & (no_shrink != shrink) & (across == aggregation)
+            if sel.any():
+                scores[sel] = _aggregate(v, present, weights[sel], theme_w[sel], theme_of, n_theme,
+                                         spec.within_theme, aggregation, spec.geometric_floor).T
     # An area with none of a run's indicators ranks in the middle of that run, not at an end.
     scores = np.where(np.isnan(scores), np.nanmedian(scores, axis=1, keepdims=True), scores)
     ranks = _ranks(scores)                                                       # runs x area
     q05, q50, q95 = np.quantile(ranks, [0.05, 0.5, 0.95], axis=0)
-    classes = lambda r: np.minimum((r * 5).astype(int), 4)  # noqa: E731 - quintile class 0..4
+    n_classes = spec.quantiles
+    classes = lambda r: np.minimum((r * n_classes).astype(int), n_classes - 1)  # noqa: E731
     return pd.DataFrame({
         "code": codes,
         "rank_p05": q05.round(4), "rank_p50": q50.round(4), "rank_p95": q95.round(4),
-        "p_top10": (ranks >= 0.9).mean(axis=0).round(4),
+        "p_top10": (ranks >= 1 - spec.top_share).mean(axis=0).round(4),
         "uncertain": classes(q95) != classes(q05),
     })
+
+
+def _aggregate(v: np.ndarray, present: np.ndarray, w: np.ndarray, tw: np.ndarray, theme_of: np.ndarray,
+               n_theme: int, within: str, across: str, floor: float) -> np.ndarray:
+    """Axis values (area x runs) for runs with indicator weights ``w`` and theme weights ``tw``."""
+    num = np.zeros((v.shape[0], w.shape[0]))
+    den = np.zeros_like(num)
+    for t in range(n_theme):
+        cols = theme_of == t
+        t_den = present[:, cols].astype(float) @ w[:, cols].T                  # area x runs
+        t_val = (v[:, cols] @ w[:, cols].T) / np.where(t_den > 0, t_den, 1.0)
+        if within == "geometric":
+            t_val = np.exp(t_val)
+        has = t_den > 0
+        t_val = np.log(np.maximum(t_val, floor)) if across == "geometric" else t_val
+        num += np.where(has, t_val * tw[None, :, t], 0.0)
+        den += np.where(has, tw[None, :, t], 0.0)
+    out = num / np.where(den > 0, den, 1.0)
+    out = np.exp(out) if across == "geometric" else out
+    return np.where(den > 0, out, np.nan)
+
+
+def _other(value: str, pair: tuple[str, str]) -> str:
+    return pair[1] if value == pair[0] else pair[0]

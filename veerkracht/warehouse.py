@@ -9,6 +9,7 @@ themselves are plain SQL files, one per table, each a single SELECT parametrised
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,14 +61,16 @@ def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int
     """(Re)build the ``year`` slice of ``table`` from ``sql/<name>.sql``; return its row count.
 
     Delete-then-insert per year keeps other years intact, so yearly partitions and backfills
-    can run one at a time against the same file.
+    can run one at a time against the same file. Of ``params``, only those the model names
+    (``$name``) are passed: DuckDB rejects unused parameters, and callers can pass one set.
     """
     query = model_sql(name)
-    args = {"year": int(year), **params}
+    args = {k: v for k, v in {"year": int(year), **params}.items() if re.search(rf"\${k}\b", query)}
     schema = table.split(".")[0]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute("BEGIN TRANSACTION")
     try:
+        _drop_if_schema_changed(con, table, f"SELECT * FROM ({query}) LIMIT 0", args)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", args)
         con.execute(f"DELETE FROM {table} WHERE year = $year", {"year": int(year)})
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", args)
@@ -89,6 +92,7 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation
     query = f"SELECT {int(year)}::INTEGER AS year, * FROM ({relation_sql})"
     con.execute("BEGIN TRANSACTION")
     try:
+        _drop_if_schema_changed(con, table, f"{query} LIMIT 0")
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {query} LIMIT 0")
         con.execute(f"DELETE FROM {table} WHERE year = {int(year)}")
         con.execute(f"INSERT INTO {table} BY NAME {query}")
@@ -100,6 +104,25 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation
         for name in objects:
             con.unregister(name)
     return con.execute(f"SELECT count(*) FROM {table} WHERE year = {int(year)}").fetchone()[0]
+
+
+def _drop_if_schema_changed(con: duckdb.DuckDBPyConnection, table: str, empty_query: str,
+                            args: dict | None = None) -> None:
+    """Drop ``table`` when its columns differ from what the model now produces.
+
+    A new code version may add or rename columns; keeping the old table would fail the insert.
+    Its other years are dropped with it (they were built by the old code) and are rebuilt when
+    those years run again.
+    """
+    schema, name = table.split(".")
+    old = con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                      "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                      [schema, name]).fetchall()
+    if not old:
+        return
+    new = con.execute(f"DESCRIBE {empty_query}", args or {}).fetchall()
+    if [(c[0], c[1]) for c in new] != old:
+        con.execute(f"DROP TABLE {table}")
 
 
 def publish_copy(source: Path, target: Path) -> Path:

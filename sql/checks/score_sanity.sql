@@ -1,6 +1,12 @@
--- Per level: scores outside [0, 1], and how many areas have no score for each reason.
+-- Per level: scores outside [0, 1] (either axis, its value and its goalpost variant), areas with
+-- neither a score nor a reason or with both, and how many areas have no score for each reason.
 select level,
-    count(*) filter (where score < 0 or score > 1)      as out_of_range,
+    count(*) filter (where greatest(score, kwetsbaarheid_value, kwetsbaarheid_goalpost,
+                                    druk, druk_value, druk_goalpost) > 1
+                        or least(score, kwetsbaarheid_value, kwetsbaarheid_goalpost,
+                                 druk, druk_value, druk_goalpost) < 0) as out_of_range,
+    count(*) filter (where (score is null) = (score_null_reason is null)
+                        or (druk is null) = (druk_null_reason is null)) as score_reason_mismatch,
     count(*)                                            as areas,
     count(score)                                        as scored,
     regexp_extract(score_null_reason, '^[a-z_0-9]+')    as reason,

@@ -1,0 +1,34 @@
+-- core.score_indicator: the normalised indicators of every eligible area with a value, per year
+-- and level. percentile_rank = (rank - 1) / (N - 1) among the eligible areas of the level with a
+-- value (ties share the lowest rank, like SVI); goalpost = (x - lo) / (hi - lo) clipped to [0, 1],
+-- with lo/hi the $lo_q/$hi_q quantiles of year $goalpost_year (fixed bounds: comparable across
+-- years; the clipping is the outlier rule). *_raw: the same without shrinkage.
+with v as (
+    select * from core.score_value
+    where year = $year and spec_hash = $spec_hash and eligible and oriented is not null
+),
+bounds as (
+    select level, indicator,
+           quantile_cont(oriented, $lo_q) as lo, quantile_cont(oriented, $hi_q) as hi,
+           quantile_cont(oriented_raw, $lo_q) as lo_raw, quantile_cont(oriented_raw, $hi_q) as hi_raw
+    from core.score_value
+    where year = $goalpost_year and spec_hash = $spec_hash and eligible and oriented is not null
+    group by level, indicator
+)
+select
+    $year::integer                                              as year,
+    v.code,
+    v.level,
+    v.axis,
+    v.theme,
+    v.indicator,
+    v.value,
+    v.value_shrunk,
+    percent_rank() over (partition by v.level, v.indicator order by v.oriented)     as percentile_rank,
+    percent_rank() over (partition by v.level, v.indicator order by v.oriented_raw) as percentile_rank_raw,
+    greatest(0, least(1, (v.oriented - b.lo) / nullif(b.hi - b.lo, 0)))            as goalpost,
+    greatest(0, least(1, (v.oriented_raw - b.lo_raw) / nullif(b.hi_raw - b.lo_raw, 0))) as goalpost_raw,
+    $goalpost_year::integer                                     as goalpost_year,
+    $spec_hash                                                  as spec_hash
+from v
+left join bounds as b on b.level = v.level and b.indicator = v.indicator

@@ -1,0 +1,212 @@
+"""The method spec: one TOML file (``methods/*.toml``) that holds the whole veerkracht method.
+
+Belongs here: reading and validating a spec into frozen data classes, its content hash, and the
+two tables (themes, indicators) the SQL models join on. No computation and no warehouse I/O:
+scoring lives in :mod:`veerkracht.method` and ``sql/score_*.sql``.
+
+Why TOML: it is in the standard library (``tomllib``), allows comments next to every choice,
+and has no implicit typing surprises (YAML's ``no`` -> False). The hash is taken over the
+*parsed* content, so editing a comment does not change it but changing any number does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+
+METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+DEFAULT_SPEC = METHODS_DIR / "veerkracht-v1.toml"
+
+AGGREGATIONS = ("arithmetic", "geometric")
+NORMALISATIONS = ("percentile", "goalpost")
+TRANSFORMS = ("none", "log")
+
+
+class SpecError(ValueError):
+    """The spec file is invalid; the message names the file and the offending entry."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: how to compute it from canonical KWB indicators and how to orient it."""
+
+    name: str
+    theme: str
+    title: str
+    source: str
+    denominator: str = ""
+    scale: float = 1.0
+    unit: str = ""
+    direction: int = 1
+    transform: str = "none"
+    size: str = ""
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    axis: str
+    title: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class MonteCarloSpec:
+    """How the uncertainty analysis perturbs the method (see :mod:`veerkracht.uncertainty`)."""
+
+    runs: int = 1000
+    seed: int = 20241
+    weight_concentration: float = 5.0
+    p_other_normalisation: float = 0.5
+    p_other_aggregation: float = 0.5
+    p_no_shrinkage: float = 0.5
+    p_leave_out: float = 0.5
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A parsed, validated method spec. ``sha256`` identifies its content."""
+
+    name: str
+    version: str
+    description: str
+    min_population: int
+    min_indicator_share: float
+    min_theme_share: float
+    normalisation: str
+    goalpost_base_year: int
+    goalpost_quantiles: tuple[float, float]
+    within_theme: str
+    across_themes: str
+    geometric_floor: float
+    flag_percentile: float
+    shrinkage: bool
+    prior_size: float
+    quantiles: int
+    top_share: float
+    bivariate: int
+    axes: dict[str, str]
+    themes: tuple[Theme, ...]
+    indicators: tuple[Indicator, ...]
+    uncertainty: MonteCarloSpec = field(default_factory=MonteCarloSpec)
+    sha256: str = ""
+    path: str = ""
+
+    @property
+    def spec_hash(self) -> str:
+        """Short content hash stored with every score (the full one is in core.method_spec)."""
+        return self.sha256[:12]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.version}"
+
+    def theme_table(self) -> pd.DataFrame:
+        return pd.DataFrame([{**t.__dict__, "spec_hash": self.spec_hash} for t in self.themes])
+
+    def indicator_table(self) -> pd.DataFrame:
+        rows = [{**i.__dict__, "axis": self._axis_of(i.theme), "spec_hash": self.spec_hash}
+                for i in self.indicators]
+        return pd.DataFrame(rows).astype({"scale": float, "weight": float, "direction": int})
+
+    def sql_params(self) -> dict:
+        """The scalar parameters the ``sql/score_*.sql`` models take."""
+        return {
+            "spec_hash": self.spec_hash, "min_population": self.min_population,
+            "min_indicator_share": self.min_indicator_share, "min_theme_share": self.min_theme_share,
+            "normalisation": self.normalisation, "within_theme": self.within_theme,
+            "across_themes": self.across_themes, "floor": self.geometric_floor,
+            "flag_percentile": self.flag_percentile, "shrinkage": self.shrinkage,
+            "prior_size": self.prior_size,
+        }
+
+    def _axis_of(self, theme: str) -> str:
+        return next(t.axis for t in self.themes if t.name == theme)
+
+
+def load_spec(path: str | Path = DEFAULT_SPEC) -> MethodSpec:
+    """Read and validate a spec file; raise :class:`SpecError` naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        known = ", ".join(sorted(p.name for p in METHODS_DIR.glob("*.toml")))
+        raise SpecError(f"No method spec at {path} (specs in {METHODS_DIR}: {known})")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        spec = _parse(raw)
+    except (KeyError, TypeError) as exc:
+        raise SpecError(f"{path}: missing or mistyped entry {exc}") from exc
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from exc
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+    return replace(spec, sha256=digest, path=str(path))
+
+
+def _parse(raw: dict) -> MethodSpec:
+    m, el, norm, agg = raw["method"], raw["eligibility"], raw["normalisation"], raw["aggregation"]
+    shr, cls = raw["shrinkage"], raw["classes"]
+    axes = {name: a.get("title", name) for name, a in raw["axes"].items()}
+    themes = tuple(Theme(name=n, axis=t["axis"], title=t.get("title", n), weight=float(t.get("weight", 1.0)))
+                   for n, t in raw["themes"].items())
+    indicators = tuple(Indicator(**i) for i in raw["indicators"])
+    _choose("normalisation.method", norm["method"], NORMALISATIONS)
+    _choose("aggregation.within_theme", agg["within_theme"], AGGREGATIONS)
+    _choose("aggregation.across_themes", agg["across_themes"], AGGREGATIONS)
+    for t in themes:
+        if t.axis not in axes:
+            raise SpecError(f"theme {t.name!r} names unknown axis {t.axis!r} (axes: {', '.join(axes)})")
+        if t.weight <= 0:
+            raise SpecError(f"theme {t.name!r}: weight must be > 0, got {t.weight}")
+    names = [i.name for i in indicators]
+    if len(set(names)) != len(names):
+        raise SpecError(f"duplicate indicator names: {sorted({n for n in names if names.count(n) > 1})}")
+    theme_names = {t.name for t in themes}
+    for i in indicators:
+        if i.theme not in theme_names:
+            raise SpecError(f"indicator {i.name!r} names unknown theme {i.theme!r}")
+        if i.direction not in (1, -1):
+            raise SpecError(f"indicator {i.name!r}: direction must be 1 or -1, got {i.direction}")
+        _choose(f"indicator {i.name!r} transform", i.transform, TRANSFORMS)
+        if i.weight <= 0 or i.scale == 0:
+            raise SpecError(f"indicator {i.name!r}: weight must be > 0 and scale non-zero")
+    shares = {k: _fraction(f"eligibility.{k}", el[k]) for k in ("min_indicator_share", "min_theme_share")}
+    lo_q, hi_q = norm["goalpost_quantiles"]
+    if not 0 <= lo_q < hi_q <= 1:
+        raise SpecError(f"normalisation.goalpost_quantiles must be 0 <= lo < hi <= 1, got {[lo_q, hi_q]}")
+    return MethodSpec(
+        name=m["name"], version=str(m["version"]), description=m.get("description", ""),
+        min_population=int(el["min_population"]), min_indicator_share=shares["min_indicator_share"],
+        min_theme_share=shares["min_theme_share"], normalisation=norm["method"],
+        goalpost_base_year=int(norm["goalpost_base_year"]), goalpost_quantiles=(float(lo_q), float(hi_q)),
+        within_theme=agg["within_theme"], across_themes=agg["across_themes"],
+        geometric_floor=float(agg["geometric_floor"]), flag_percentile=float(agg["flag_percentile"]),
+        shrinkage=bool(shr["enabled"]), prior_size=float(shr["prior_size"]),
+        quantiles=int(cls["quantiles"]), top_share=float(cls["top_share"]), bivariate=int(cls["bivariate"]),
+        axes=axes, themes=themes, indicators=indicators,
+        uncertainty=MonteCarloSpec(**raw.get("uncertainty", {})),
+    )
+
+
+def _fraction(what: str, value: float | str) -> float:
+    """A share in (0, 1], written as a number or a fraction such as ``"2/3"`` (exact thirds)."""
+    try:
+        share = float(Fraction(value)) if isinstance(value, str) else float(value)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise SpecError(f"{what} must be a number or a fraction like \"2/3\", got {value!r}") from exc
+    if not 0 < share <= 1:
+        raise SpecError(f"{what} must be in (0, 1], got {value!r}")
+    return share
+
+
+def _choose(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SpecError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
