@@ -20,9 +20,10 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
     year = int(context.partition_key)
     layout = settings.layout
     metadata: dict = {}
+    spec = settings.method
     with duckdb.get_connection() as con:
-        metadata["marts.area rows"] = dg.MetadataValue.int(
-            warehouse.build_model(con, "marts.area", "mart_area", year))
+        metadata["marts.area rows"] = dg.MetadataValue.int(warehouse.build_model(
+            con, "marts.area", "mart_area", year, quantiles=spec.quantiles, top_share=spec.top_share))
         apply_comments(con)
         frames = {level: layers.frame_from_wkb(con.execute(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
@@ -37,7 +38,7 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
     metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in frames["gemeente"].to_crs("EPSG:4326").total_bounds]
     preview = render_score_map(frames["buurt"],
                                layout.previews / f"buurt_{year}.png",
-                               f"Veerkracht score per buurt, {year}")
+                               f"Kwetsbaarheid per buurt, {year} ({spec.label})")
     metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))
     return dg.MaterializeResult(metadata=metadata)
 

@@ -50,11 +50,10 @@ select
     round(i.misdrijven_per_1000, 1) as misdrijven_per_1000_inwoners,
     i.stedelijkheid,
     round(s.score, 6)               as score,
-    -- Quintile class of the score within the level (1 = least, 5 = most vulnerable fifth).
-    case when s.score is not null then
-        ntile(5) over (partition by r.level, (s.score is null) order by s.score) end as score_class,
-    case when s.score is not null then
-        percent_rank() over (partition by r.level, (s.score is null) order by s.score) >= 0.9 end as top10,
+    -- Quintile class of the score (a national percentile rank): 1 = least, 5 = most vulnerable
+    -- fifth. From the rank, not ntile(): ntile splits ties arbitrarily, a class must not.
+    least(floor(s.score * $quantiles + 1e-9)::integer + 1, $quantiles) as score_class,
+    s.score >= 1 - $top_share - 1e-9 as top10,
     -- The "relative" view: where the area stands among the scored areas of its own gemeente
     -- (0 = least, 1 = most vulnerable there); NULL for gemeenten and single scored areas.
     case when s.score is not null and r.level <> 'gemeente' then

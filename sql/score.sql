@@ -42,8 +42,9 @@ select
     n_flags,
     -- Bivariate class for a 3 x 3 map: K = tercile of kwetsbaarheid, D = tercile of druk (1..3).
     case when kwetsbaarheid is not null and druk is not null then
-        'K' || least(floor(kwetsbaarheid * $bivariate)::integer + 1, $bivariate)
-        || 'D' || least(floor(druk * $bivariate)::integer + 1, $bivariate) end as bivariate_class,
+        -- (+1e-9: a rank of exactly 1/3 is 0.333..., which times 3 must land in class 2.)
+        'K' || least(floor(kwetsbaarheid * $bivariate + 1e-9)::integer + 1, $bivariate)
+        || 'D' || least(floor(druk * $bivariate + 1e-9)::integer + 1, $bivariate) end as bivariate_class,
     coalesce(eligibility_reason, k_reason)                      as score_null_reason,
     coalesce(eligibility_reason, d_reason)                      as druk_null_reason,
     $method_version                                             as method_version,

@@ -60,8 +60,8 @@ select
     v.code,
     v.level,
     v.axis,
-    case when v.scored then round(percent_rank() over (partition by v.level, v.axis, v.scored
-                                                       order by v.value), 9) end as rank,
+    case when v.scored then percent_rank() over (partition by v.level, v.axis, v.scored
+                                                 order by v.value) end as rank,
     case when v.scored then round(v.value, 9) end               as value,
     case when v.scored then round(v.value_percentile, 9) end    as value_percentile,
     case when v.scored then round(v.value_goalpost, 9) end      as value_goalpost,

@@ -79,12 +79,16 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         popup = page.wait_for_selector(".maplibregl-popup", timeout=10_000).inner_text()
         assert "Staatsliedenwijk" in popup and "BU03080102" in popup and "Baarn" in popup
-        assert "huurwoningen_pct" in popup  # the top driver
-        assert "Rang-interval (5–95%)\t0.66 – 0.87" in popup  # the Monte Carlo rank interval
+        assert "Woningen in bezit van een woningcorporatie 48.0 % (p86)" in popup  # the top contributor
+        assert "Rang-interval (5–95%)\t0.71 – 0.87" in popup  # the Monte Carlo rank interval
+        assert "Bivariaat\tK3D2" in popup
 
-        # The relative view recolours without errors.
+        # The relative and the bivariate views recolour without errors; the legend follows.
         page.check("input[name=view][value=gemeente]")
         page.wait_for_timeout(300)
+        page.check("input[name=view][value=bivariate]")
+        page.wait_for_timeout(300)
+        assert "Kwetsbaarheid × druk" in page.inner_text("#legend")
         detail = tmp_path / "webmap_popup.png"
         page.screenshot(path=str(detail))
         browser.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-MARTS_AREA = "One row per gemeente, wijk and buurt and year: names, parents, key KWB indicators, the veerkracht score and why it is missing, and the polygon."
+MARTS_AREA = "One row per gemeente, wijk and buurt and year: names, parents, key KWB indicators, the veerkracht scores (kwetsbaarheid, druk) with rank intervals and explanations, why a score is missing, and the polygon."
 
 #: column -> (description, unit or '', source)
 COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -27,20 +27,30 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "inkomen_per_inwoner_x1000_euro": ("Gemiddeld inkomen per inwoner", "x 1 000 euro", "KWB GemiddeldInkomenPerInwoner"),
     "pct_65plus": ("Share of inhabitants aged 65 or over", "%", "KWB k_65JaarOfOuder / AantalInwoners"),
     "pct_eenpersoonshuishoudens": ("Share of single-person households", "%", "KWB Eenpersoonshuishoudens / HuishoudensTotaal"),
+    "corporatie_pct": ("Homes owned by a housing corporation", "%", "KWB InBezitWoningcorporatie"),
+    "misdrijven_per_1000_inwoners": ("Registered crimes in the year per 1,000 inhabitants (unshrunk)", "per 1 000 inwoners", "Politie/CBS 47022NED / KWB AantalInwoners"),
     "stedelijkheid": ("Mate van stedelijkheid (1 very strongly urban .. 5 not urban)", "code", "KWB MateVanStedelijkheid"),
-    "score": ("Veerkracht score v0: mean national percentile rank of up to five indicators (0 least, 1 most vulnerable of its level)", "0..1", "sql/score_v0.sql"),
-    "score_class": ("Quintile of the score within the level (1 least .. 5 most vulnerable fifth)", "class", "sql/mart_area.sql"),
+    "score": ("The veerkracht score: kwetsbaarheid, the national percentile rank of the vulnerability axis among the scored areas of the level (0 least, 1 most vulnerable)", "0..1", "sql/score_axis.sql"),
+    "score_class": ("Quintile class of the score (1 least .. 5 most vulnerable fifth)", "class", "sql/mart_area.sql"),
     "top10": ("Score in the most vulnerable 10% of its level", "flag", "sql/mart_area.sql"),
     "score_within_gemeente": ("Percentile rank of the score among the areas of the same level in the same gemeente (the relative view)", "0..1", "sql/mart_area.sql"),
+    "kwetsbaarheid_goalpost": ("Kwetsbaarheid axis value from goalpost-normalised indicators (bounds fixed in the base year: comparable across years)", "0..1", "sql/score_axis.sql"),
+    "druk": ("Druk (pressure): national percentile rank of the pressure axis (registered crime per 1,000 inhabitants, shrunk)", "0..1", "sql/score_axis.sql"),
+    "druk_goalpost": ("Druk axis value from goalpost-normalised indicators (comparable across years)", "0..1", "sql/score_axis.sql"),
+    "bivariate_class": ("Bivariate map class: K<tercile of kwetsbaarheid>D<tercile of druk>, K1D1 .. K3D3", "class", "sql/score.sql"),
+    "n_flags": ("SVI-style count of the area's kwetsbaarheid indicators at or above the national 90th percentile", "aantal", "sql/score_axis.sql"),
     "rank_p05": ("5th percentile of the area's national percentile rank over 1,000 Monte Carlo variants of the method", "0..1", "veerkracht/uncertainty.py"),
     "rank_p50": ("Median national percentile rank over the Monte Carlo variants", "0..1", "veerkracht/uncertainty.py"),
     "rank_p95": ("95th percentile of the national percentile rank over the Monte Carlo variants", "0..1", "veerkracht/uncertainty.py"),
     "p_top10": ("Share of Monte Carlo variants that put the area in the most vulnerable 10% of its level", "0..1", "veerkracht/uncertainty.py"),
     "uncertain": ("The 5-95% rank interval crosses a quintile class boundary: the class depends on method choices", "flag", "veerkracht/uncertainty.py"),
-    "n_indicators": ("Number of indicators the score is based on (of 5)", "aantal", "sql/score_v0.sql"),
-    "top_indicator": ("Indicator with the highest percentile rank: the main driver of the score", "", "sql/score_v0.sql"),
-    "score_null_reason": ("Why score is NULL (NULL when there is a score)", "", "sql/score_v0.sql"),
-    "method_version": ("Score method", "", "veerkracht/method.py"),
+    "n_indicators": ("Number of kwetsbaarheid indicators the area has a value for", "aantal", "sql/score_axis.sql"),
+    "top_indicator": ("The indicator that contributes most to the area's kwetsbaarheid", "", "sql/score_explanation.sql"),
+    "explanation": ("The three largest contributors: indicator, value, unit and national percentile (p0..p100)", "", "sql/score_explanation.sql"),
+    "score_null_reason": ("Why score is NULL (NULL when there is a score)", "", "sql/score.sql"),
+    "druk_null_reason": ("Why druk is NULL (NULL when there is a value)", "", "sql/score.sql"),
+    "method_version": ("Method name and version from the spec file", "", "methods/*.toml"),
+    "spec_hash": ("First 12 hex digits of the SHA-256 of the method spec's content (core.method_spec has the full text)", "", "veerkracht/spec.py"),
     "vintages_used": ("KWB vintages (release dates) the area's values came from", "", "core.fact_indicator"),
     "geometry_source": ("Kind of polygon: full detail (PDOK, municipal) or approximate reconstruction", "", "data/embedded"),
     "geometry": ("Area polygon", "EPSG:28992", "CBS/PDOK wijk- en buurtkaart"),

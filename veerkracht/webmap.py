@@ -25,8 +25,8 @@ import geopandas as gpd
 WEB_SRC = Path(__file__).with_name("web")
 #: Feature properties carried into the tiles (what the popup and the styles need).
 TILE_FIELDS = ["code", "name", "level", "gemeente_name", "inwoners", "score", "score_class", "top10",
-               "score_within_gemeente", "rank_p05", "rank_p95", "p_top10", "uncertain", "n_indicators",
-               "top_indicator", "score_null_reason", "geometry_source"]
+               "score_within_gemeente", "druk", "bivariate_class", "rank_p05", "rank_p95", "p_top10",
+               "uncertain", "n_flags", "explanation", "score_null_reason", "geometry_source"]
 
 
 def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 12) -> Path:

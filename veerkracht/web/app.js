@@ -3,6 +3,13 @@ const COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];  // vee
 const NO_SCORE = "#d9d9d9";
 const LABELS = ["1 – minst kwetsbaar", "2", "3", "4", "5 – meest kwetsbaar"];
 const LEVELS = ["gemeente", "wijk", "buurt"];
+// Bivariate 3 x 3 (kwetsbaarheid tercile K x druk tercile D), a Stevens-style blue-red scheme:
+// grey = low on both, red = kwetsbaar, blue = druk, dark purple = both high.
+const BIVARIATE = {
+  K1D1: "#e8e8e8", K2D1: "#e4acac", K3D1: "#c85a5a",
+  K1D2: "#b0d5df", K2D2: "#ad9ea5", K3D2: "#985356",
+  K1D3: "#64acbe", K2D3: "#627f8c", K3D3: "#574249",
+};
 const state = { level: "buurt", view: "national", year: null, index: [] };
 
 const protocol = new pmtiles.Protocol();
@@ -18,6 +25,9 @@ map.addControl(new maplibregl.NavigationControl(), "top-right");
 window.vk = { map, state, ready: false };
 
 function fillColour() {
+  if (state.view === "bivariate") {
+    return ["match", ["coalesce", ["get", "bivariate_class"], ""], ...Object.entries(BIVARIATE).flat(), NO_SCORE];
+  }
   if (state.view === "gemeente" && state.level !== "gemeente") {
     return ["case", ["==", ["get", "score_within_gemeente"], null], NO_SCORE,
       ["step", ["get", "score_within_gemeente"], COLOURS[0], 0.2, COLOURS[1], 0.4, COLOURS[2], 0.6, COLOURS[3], 0.8, COLOURS[4]]];
@@ -59,6 +69,13 @@ function showLevel() {
 }
 
 function renderLegend() {
+  if (state.view === "bivariate") {
+    const cell = (k, d) => `<span class="swatch" title="K${k}D${d}" style="background:${BIVARIATE[`K${k}D${d}`]}"></span>`;
+    const rows = [3, 2, 1].map((d) => `<div class="row">${[1, 2, 3].map((k) => cell(k, d)).join("")}${d === 3 ? " druk hoog" : d === 1 ? " druk laag" : ""}</div>`);
+    document.getElementById("legend").innerHTML = "<b>Kwetsbaarheid × druk (tertielen)</b>" + rows.join("") +
+      `<div class="row">kwetsbaarheid laag → hoog</div><div class="row"><span class="swatch" style="background:${NO_SCORE}"></span>geen score</div>`;
+    return;
+  }
   const title = state.view === "gemeente" && state.level !== "gemeente"
     ? "Rang binnen de eigen gemeente" : "Landelijke klasse (kwintiel)";
   document.getElementById("legend").innerHTML = `<b>${title}</b>` +
@@ -74,11 +91,13 @@ map.on("click", (e) => {
   const p = features[0].properties;
   const rows = [
     ["Code", p.code], ["Gemeente", p.gemeente_name], ["Inwoners", p.inwoners ?? "–"],
-    ["Score", fmt(p.score)], ["Klasse", p.score_class ?? "–"],
+    ["Kwetsbaarheid", fmt(p.score)], ["Klasse", p.score_class ?? "–"], ["Druk", fmt(p.druk)],
+    ["Bivariaat", p.bivariate_class ?? "–"],
     ["Rang-interval (5–95%)", p.rank_p05 === undefined || p.rank_p05 === null ? "–" : `${fmt(p.rank_p05)} – ${fmt(p.rank_p95)}`],
     ["Kans top-10%", p.p_top10 === undefined || p.p_top10 === null ? "–" : `${Math.round(p.p_top10 * 100)}%`],
-    ["Binnen gemeente", fmt(p.score_within_gemeente)], ["Grootste factor", p.top_indicator ?? "–"],
-    ["Indicatoren", p.n_indicators ?? "–"],
+    ["Binnen gemeente", fmt(p.score_within_gemeente)],
+    ["Boven p90 (SVI)", p.n_flags ?? "–"],
+    ["Vooral door", p.explanation ?? "–"],
   ];
   if (p.score_null_reason && p.score_null_reason !== "null") rows.push(["Geen score", p.score_null_reason]);
   rows.push(["Grens", p.geometry_source]);

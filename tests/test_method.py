@@ -1,0 +1,246 @@
+"""The method's SQL on a tiny hand-made table (tests/fixtures/tiny_method.toml), against values
+computed by hand: percentile ranks with ties, shrinkage, goalposts, theme means, the geometric
+mean across themes with its floor, SVI flags, the missing-data rules, bivariate classes and
+explanations. Then determinism, hypothesis properties, and the real spec's behaviour."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from veerkracht import method, warehouse
+from veerkracht.spec import DEFAULT_SPEC, SpecError, load_spec
+
+TINY = Path(__file__).parent / "fixtures" / "tiny_method.toml"
+COLUMNS = ["AantalInwoners", "X1", "X2", "HH", "X3", "X4", "CRIME"]
+# Buurten of wijk WK000101 in gemeente GM0001. B5 is too small; B6 has HH = 0 (a2: denominator 0).
+AREAS = {
+    "BU00010101": (1000, 10, 50, 100, 5, 100, 10),
+    "BU00010102": (1000, 20, 50, 100, 5, 200, 20),
+    "BU00010103": (1000, 30, 25, 100, None, 400, 30),
+    "BU00010104": (1000, 40, None, 100, None, None, None),
+    "BU00010105": (100, 50, 10, 100, 1, 50, 5),
+    "BU00010106": (1000, 30, 75, 0, 9, 800, 40),
+}
+WIJK = ("WK000101", {"AantalInwoners": 5000, "X1": 25})
+
+
+def load_tables(con, areas: dict, order: list[int] | None = None) -> None:
+    """(Re)create core.dim_region and core.fact_indicator from ``areas`` (+ the wijk and gemeente)."""
+    regions = [("GM0001", "gemeente", None, None), (WIJK[0], "wijk", None, "GM0001")]
+    regions += [(code, "buurt", WIJK[0], "GM0001") for code in areas]
+    con.execute("CREATE SCHEMA IF NOT EXISTS core")
+    con.execute("CREATE OR REPLACE TABLE core.dim_region (year INT, code VARCHAR, level VARCHAR, "
+                "wijk_code VARCHAR, gemeente_code VARCHAR)")
+    con.executemany("INSERT INTO core.dim_region VALUES (2024, ?, ?, ?, ?)", regions)
+    rows = [(code, col, v) for code, vals in areas.items() for col, v in zip(COLUMNS, vals)]
+    rows += [(WIJK[0], col, v) for col, v in WIJK[1].items()]
+    if order is not None:
+        rows = [rows[i] for i in order]
+    con.execute("CREATE OR REPLACE TABLE core.fact_indicator (year INT, code VARCHAR, canonical VARCHAR, "
+                "value DOUBLE, null_reason VARCHAR)")
+    con.executemany("INSERT INTO core.fact_indicator VALUES (2024, ?, ?, ?, CASE WHEN ? IS NULL "
+                    "THEN 'suppressed' END)", [(c, k, v, v) for c, k, v in rows])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    con = warehouse.connect()
+    load_tables(con, AREAS)
+    run = method.score_year(con, load_spec(TINY), 2024)
+    yield con, run
+    con.close()
+
+
+def _col(con, sql: str) -> dict:
+    return dict(con.execute(sql).fetchall())
+
+
+def test_percentile_ranks_with_ties_and_shrinkage(tiny):
+    con, _ = tiny
+    a1 = _col(con, "SELECT code, percentile_rank FROM core.score_indicator WHERE indicator = 'a1' AND level = 'buurt'")
+    # a1 = 10, 20, 30, 40, (B5 too small), 30 -> ties share the lowest rank, N = 5
+    assert a1 == pytest.approx({"BU00010101": 0, "BU00010102": 0.25, "BU00010103": 0.5,
+                                "BU00010104": 1.0, "BU00010106": 0.5})
+    # a2 = -(X2 / HH * 100) (direction -1): -50, -50, -25; B4 has no X2, B6 divides by 0
+    a2 = _col(con, "SELECT code, percentile_rank FROM core.score_indicator WHERE indicator = 'a2'")
+    assert a2 == pytest.approx({"BU00010101": 0, "BU00010102": 0, "BU00010103": 1.0})
+    reasons = _col(con, "SELECT code, null_reason FROM core.score_value WHERE indicator = 'a2' AND level = 'buurt'")
+    assert reasons["BU00010104"] == "suppressed" and reasons["BU00010106"] == "denominator_zero"
+    # Shrinkage toward the wijk's 25 with n = 1000 inhabitants, k = 100: (1000 x + 100 * 25) / 1100
+    shrunk = _col(con, "SELECT code, value_shrunk FROM core.score_value WHERE indicator = 'a1' AND level = 'buurt'")
+    assert shrunk["BU00010101"] == pytest.approx((1000 * 10 + 100 * 25) / 1100)
+    assert shrunk["BU00010105"] == pytest.approx((100 * 50 + 100 * 25) / 200)  # small: halfway
+    # Indicators without a size are not shrunk; b1 is -ln(X4) (log after shrinking, lower = worse)
+    b1 = _col(con, "SELECT code, percentile_rank FROM core.score_indicator WHERE indicator = 'b1'")
+    assert b1 == pytest.approx({"BU00010106": 0, "BU00010103": 1 / 3, "BU00010102": 2 / 3, "BU00010101": 1})
+
+
+def test_goalposts_from_base_year_bounds(tiny):
+    con, run = tiny
+    assert run.goalpost_year == 2024
+    gp = _col(con, "SELECT code, goalpost_raw FROM core.score_indicator WHERE indicator = 'a1' AND level = 'buurt'")
+    # quantiles [0, 1] = min 10 and max 40 of the unshrunk values: (x - 10) / 30
+    assert gp == pytest.approx({"BU00010101": 0, "BU00010102": 1 / 3, "BU00010103": 2 / 3,
+                                "BU00010104": 1, "BU00010106": 2 / 3})
+
+
+def test_unpublished_indicator_leaves_its_theme(tiny):
+    con, _ = tiny
+    status = _col(con, "SELECT indicator, status FROM core.score_indicator_status WHERE level = 'buurt'")
+    assert status["c1"] == "not_published" and status["a1"] == "published"
+    themes = {r[0] for r in con.execute("SELECT DISTINCT theme FROM core.score_theme WHERE level = 'buurt'").fetchall()}
+    assert themes == {"a", "b", "p"}  # c has nothing published: not a theme anyone fails
+
+
+def test_theme_and_axis_values(tiny):
+    con, _ = tiny
+    a = _col(con, "SELECT code, score_percentile FROM core.score_theme WHERE theme = 'a' AND complete")
+    # mean of the present ranks; 2 of 3 indicators needed: B4 has only a1
+    assert a == pytest.approx({"BU00010101": 0, "BU00010102": 0.25 / 3, "BU00010103": 0.75,
+                               "BU00010106": 0.75, "WK000101": 0})
+    value = _col(con, "SELECT code, value FROM core.score_axis WHERE axis = 'kwetsbaarheid' AND level = 'buurt'")
+    # geometric mean of themes a and b, each at least the floor 0.01
+    assert value["BU00010101"] == pytest.approx(math.sqrt(0.01 * 1.0), abs=1e-9)
+    assert value["BU00010102"] == pytest.approx(math.sqrt(0.25 / 3 * 2 / 3), abs=1e-9)
+    assert value["BU00010103"] == pytest.approx(math.sqrt(0.75 * 1 / 3), abs=1e-9)
+    assert value["BU00010106"] == pytest.approx(math.sqrt(0.75 * 0.01), abs=1e-9)
+    assert value["BU00010104"] is None
+
+
+def test_scores_reasons_flags_and_classes(tiny):
+    con, _ = tiny
+    got = {r[0]: r[1:] for r in con.execute(
+        "SELECT code, score, druk, n_flags, bivariate_class, score_null_reason, druk_null_reason "
+        "FROM core.score").fetchall()}
+    # kwetsbaarheid ranks: B6 0.087 < B1 0.1 < B2 0.236 < B3 0.5
+    assert got["BU00010106"][:4] == (0.0, 1.0, 1, "K1D3")
+    assert got["BU00010101"][:4] == (pytest.approx(1 / 3), 0.0, 1, "K2D1")
+    assert got["BU00010102"][:4] == (pytest.approx(2 / 3), pytest.approx(1 / 3), 0, "K3D2")
+    assert got["BU00010103"][:4] == (1.0, pytest.approx(2 / 3), 1, "K3D3")
+    assert got["BU00010104"][0] is None and got["BU00010104"][4] == (
+        "too_few_complete_themes (0 of 2, need 2; incomplete: a 1 of 3, b 0 of 1)")
+    assert got["BU00010104"][5].startswith("too_few_complete_themes (0 of 1")
+    assert got["BU00010105"][4:] == ("fewer_than_200_inhabitants", "fewer_than_200_inhabitants")
+    assert got["GM0001"][4] == "no_population_figure (missing)"
+    # The wijk has only a1 at its level: one published theme, complete; druk is not published there.
+    assert got["WK000101"][0] == 0.0
+    assert got["WK000101"][5] == "not_published (no indicator of this axis for the wijks of 2024)"
+
+
+def test_explanations(tiny):
+    con, _ = tiny
+    rows = con.execute("SELECT rank, indicator, value, percentile_rank, contribution_share "
+                       "FROM core.score_explanation WHERE code = 'BU00010103' ORDER BY rank").fetchall()
+    # theme shares 1/2 each; within a: a1 (0.5) and a2 (1.0) half each; b: b1 (1/3) alone
+    parts = {"a2": 0.25 * 1.0, "b1": 0.5 / 3, "a1": 0.25 * 0.5}
+    total = sum(parts.values())
+    assert [r[1] for r in rows] == ["a2", "b1", "a1"]
+    assert [r[4] for r in rows] == pytest.approx([round(parts[r[1]] / total, 4) for r in rows])
+    assert rows[0][2] == 25.0 and rows[0][3] == 1.0
+
+
+def test_same_inputs_spec_and_seed_give_identical_scores(tiny):
+    con, first = tiny
+    before = con.execute("SELECT * FROM core.score ORDER BY code").df()
+    again = method.score_year(con, load_spec(TINY), 2024)
+    pd.testing.assert_frame_equal(before, con.execute("SELECT * FROM core.score ORDER BY code").df())
+    pd.testing.assert_frame_equal(first.intervals, again.intervals)
+
+
+def test_spec_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.read_text().replace('direction = -1\ntransform = "log"', 'direction = 2'))
+    with pytest.raises(SpecError, match=r"bad.toml: indicator 'b1': direction must be 1 or -1"):
+        load_spec(bad)
+    bad.write_text(TINY.read_text().replace('theme = "p"', 'theme = "q"'))
+    with pytest.raises(SpecError, match="names unknown theme 'q'"):
+        load_spec(bad)
+    with pytest.raises(SpecError, match="No method spec"):
+        load_spec(tmp_path / "missing.toml")
+    comment_only = tmp_path / "same.toml"
+    comment_only.write_text("# another comment\n" + TINY.read_text())
+    assert load_spec(comment_only).sha256 == load_spec(TINY).sha256  # content, not layout
+
+
+# ---------------------------------------------------------------- properties (hypothesis)
+_value = st.one_of(st.none(), st.integers(1, 500).map(float))
+_area = st.tuples(st.integers(200, 5000).map(float), _value, _value, st.integers(1, 500).map(float),
+                  _value, _value, _value)
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    con = warehouse.connect()
+    yield con
+    con.close()
+
+
+def _scores(con, areas: dict, order: list[int] | None = None) -> dict:
+    load_tables(con, areas, order)
+    method.score_year(con, load_spec(TINY), 2024, with_uncertainty=False)
+    return {r[0]: r[1:] for r in con.execute(
+        "SELECT code, score, druk, kwetsbaarheid_value FROM core.score WHERE level = 'buurt'").fetchall()}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(areas=st.lists(_area, min_size=3, max_size=8), which=st.integers(0, 7), bump=st.integers(1, 400))
+def test_raising_a_vulnerability_indicator_never_lowers_the_score(scratch, areas, which, bump):
+    table = {f"BU000101{i:02d}": a for i, a in enumerate(areas)}
+    code = list(table)[which % len(table)]
+    before = _scores(scratch, table)
+    if before[code][0] is None or table[code][1] is None:
+        return
+    raised = dict(table)
+    raised[code] = (table[code][0], table[code][1] + bump, *table[code][2:])  # X1: higher = worse
+    after = _scores(scratch, raised)
+    assert after[code][0] >= before[code][0]
+    assert after[code][2] >= before[code][2] - 1e-9
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(areas=st.lists(_area, min_size=2, max_size=8), seed=st.randoms(use_true_random=False))
+def test_scores_do_not_depend_on_row_order_and_lie_in_0_1(scratch, areas, seed):
+    table = {f"BU000101{i:02d}": a for i, a in enumerate(areas)}
+    n_rows = len(table) * len(COLUMNS) + len(WIJK[1])
+    order = list(range(n_rows))
+    seed.shuffle(order)
+    plain, shuffled = _scores(scratch, table), _scores(scratch, table, order)
+    assert plain == shuffled
+    assert all(0 <= v <= 1 for row in plain.values() for v in row if v is not None)
+
+
+# ---------------------------------------------------------------- the real spec on real data
+def test_second_spec_gives_a_different_score_without_code_changes(embedded_run, tmp_path):
+    """methods/sensitivity-arithmetic.toml rescored on a copy of the real build database."""
+    import shutil
+
+    db = tmp_path / "build.duckdb"
+    shutil.copy(embedded_run.build_db, db)
+    other = load_spec(DEFAULT_SPEC.with_name("sensitivity-arithmetic.toml"))
+    with warehouse.connection(db) as con:
+        default = con.execute("SELECT code, score, spec_hash FROM core.score WHERE year = 2024").df()
+        method.score_year(con, other, 2024, with_uncertainty=False)
+        alt = con.execute("SELECT code, score, spec_hash, method_version FROM core.score WHERE year = 2024").df()
+    both = default.merge(alt, on="code", suffixes=("", "_alt")).dropna(subset=["score", "score_alt"])
+    assert set(alt["spec_hash"]) == {other.spec_hash} != set(default["spec_hash"])
+    assert set(alt["method_version"]) == {other.label}
+    assert len(both) > 10_000 and (both["score"] - both["score_alt"]).abs().max() > 0.05
+    assert both["score"].corr(both["score_alt"], method="spearman") > 0.5  # related, not equal
+
+
+def test_every_real_area_has_a_score_or_a_reason(embedded_run):
+    with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
+        rows = con.execute("SELECT level, score, score_null_reason, druk, druk_null_reason, spec_hash, "
+                           "method_version FROM core.score").df()
+        explained = con.execute("SELECT count(DISTINCT code) FROM core.score_explanation").fetchone()[0]
+    assert ((rows["score"].isna()) != (rows["score_null_reason"].isna())).all()
+    assert ((rows["druk"].isna()) != (rows["druk_null_reason"].isna())).all()
+    assert set(rows["spec_hash"]) == {load_spec().spec_hash}
+    assert explained == rows["score"].notna().sum()
+    assert rows.groupby("level")["score"].count().to_dict() == {"buurt": 10671, "gemeente": 342, "wijk": 3113}
