@@ -1,0 +1,167 @@
+"""Benchmark: ``python -m bench [--scale smoke|nl|30x ...]`` prints a table of times and ratios.
+
+Scales (SYNTHETIC values from the real distributions, see bench/synthetic.py; the real embedded
+data is the input of the Dagster job and of the synthetic generator):
+
+- ``smoke``: ~500 grid buurten, one year: CI runs this (no timing assertions).
+- ``nl``: all NL on the real 2024 boundaries (342 / 3,393 / 14,574), 7 SYNTHETIC years, plus
+  the Dagster job end to end on the real embedded data (in-process and multiprocess executor).
+- ``30x``: ~450,000 grid buurten (+ wijken, gemeenten), one year.
+
+Every ratio is measured within one run (these machines are noisy). Each scale runs in its own
+process so its peak RSS is its own. No timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"nl_e2e_s": 20.0, "nl_floor_ratio": 3.0, "score_mc_s": 5.0, "crosswalk_s": 10.0,
+           "dashboard_p95_ms": 20.0, "x30_e2e_s": 180.0, "x30_rss_gb": 4.0, "baseline_ratio": 5.0}
+
+
+def _real_staging(work: Path) -> Path:
+    """Stage the real embedded 2024 data (the input of the generator) without Dagster."""
+    from pipelines.resources import PipelineSettings  # noqa: F401 - same defaults as the job
+    from veerkracht import geometry, ingest, pressure
+    from veerkracht.paths import EMBEDDED_DIR
+
+    out = work / "real" / "2024"
+    snaps = ingest.kwb_snapshots(2024, "embedded", embedded_dir=EMBEDDED_DIR, raw_dir=work / "raw").snapshots
+    cats = ingest.catalogues(snaps)
+    ingest.stage_kwb(snaps, out, cats, extra=pressure.crime_tables(EMBEDDED_DIR / "extra", 2024))
+    geometry.stage_geometries(2024, ("gemeente", "wijk", "buurt"), EMBEDDED_DIR, out)
+    return out
+
+
+def run_scale(scale: str, work: Path) -> dict:
+    from bench import baseline, stages, synthetic
+
+    result: dict = {"scale": scale}
+    real = _real_staging(work)
+    copulas = synthetic.fit_copulas(real)
+    if scale == "nl":
+        regions, geoms = synthetic.real_areas(real)
+        years = list(range(2019, 2026))
+    else:
+        regions, geoms = synthetic.grid_areas(0.035 if scale == "smoke" else 30)
+        years = [2024]
+    staged = {y: synthetic.write_year(work / "synthetic" / str(y), synthetic.staging_tables(regions, copulas, y, 1),
+                                      geoms) for y in years}
+    result["areas_per_year"] = len(regions)
+    result["years"] = len(years)
+
+    timer = stages.Timer()
+    start = time.perf_counter()
+    db = stages.run_pipeline(staged, work / "pipeline", timer)
+    # Crosswalk between two boundary sets: real 2019 -> 2024 buurten at NL scale, a shifted grid
+    # (every buurt changes) otherwise.
+    if scale == "nl":
+        from veerkracht.geometry import embedded_geometry_path, read_geometries
+        from veerkracht.paths import EMBEDDED_DIR
+        src = read_geometries(embedded_geometry_path(EMBEDDED_DIR, 2019, "buurt"))
+        tgt = read_geometries(embedded_geometry_path(EMBEDDED_DIR, 2024, "buurt"))
+    else:
+        src = geoms[geoms["level"] == "buurt"]
+        shifted = synthetic.grid_areas(0.035 if scale == "smoke" else 30, shift_m=37.0)[1]
+        tgt = shifted[shifted["level"] == "buurt"]
+    stages.run_crosswalk(src, tgt, timer)
+    result["pipeline_s"] = time.perf_counter() - start
+    result["stages"] = timer.seconds
+    result["score_mc_per_year_s"] = (timer.seconds["score (SQL models)"]
+                                     + timer.seconds["Monte Carlo (1,000 runs)"]) / len(years)
+
+    floor = stages.Timer()
+    stages.io_floor(staged, work / "floor", floor)
+    result["floor_s"] = floor.seconds["I/O floor"]
+
+    gm = regions.loc[regions["level"] == "gemeente", "code"].tolist()[:50]
+    result["dashboard_ms"] = stages.dashboard_latency(db, years[-1], gm)
+    result["dashboard_writing_ms"] = stages.dashboard_latency(db, years[-1], gm, build=work / "pipeline" / "build.duckdb")
+
+    if scale != "30x":  # row-wise ranks are O(n^2): hours at 450,000 areas
+        base = stages.Timer()
+        with base("baseline"):
+            for y, folder in staged.items():
+                baseline.layers_year(baseline.score_year(folder), folder, work / "baseline", y)
+            baseline.crosswalk(src, tgt)
+        result["baseline_s"] = base.seconds["baseline"]
+        result["pipeline_same_steps_s"] = sum(v for k, v in timer.seconds.items() if not k.startswith("Monte"))
+    result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    if scale == "nl":
+        result["dagster"] = {ex: _dagster_job(work / f"dagster_{ex}", ex) for ex in ("in_process", "multiprocess")}
+    return result
+
+
+def _dagster_job(out: Path, executor: str) -> float:
+    """The real job end to end (python -m pipelines) on the embedded data, in a fresh output dir."""
+    env = {**os.environ, "DAGSTER_HOME": str(out / "home")}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pipelines", "--output-dir", str(out), "--executor", executor],
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def table(results: list[dict]) -> str:
+    lines = ["SYNTHETIC inputs (values drawn from the real KWB 2024 distributions); Dagster job on the real embedded data.", ""]
+    for r in results:
+        lines.append(f"== scale {r['scale']}: {r['areas_per_year']:,} areas x {r['years']} year(s)")
+        for stage, s in r["stages"].items():
+            lines.append(f"   {stage:<38} {s:8.2f} s")
+        lines.append(f"   {'pipeline total (stages)':<38} {r['pipeline_s']:8.2f} s")
+        lines.append(f"   {'I/O floor (DuckDB read + write)':<38} {r['floor_s']:8.2f} s")
+        if "baseline_s" in r:
+            lines.append(f"   {'pandas/geopandas baseline':<38} {r['baseline_s']:8.2f} s")
+        lines.append(f"   {'score + Monte Carlo per year':<38} {r['score_mc_per_year_s']:8.2f} s")
+        d, w = r["dashboard_ms"], r["dashboard_writing_ms"]
+        lines.append(f"   dashboard query p50/p95: {d['p50']:.1f} / {d['p95']:.1f} ms; while a run publishes: "
+                     f"{w['p50']:.1f} / {w['p95']:.1f} ms (opening a read-only connection: {d['open_p50']:.0f} ms)")
+        lines.append(f"   peak RSS {r['peak_rss_gb']:.2f} GB")
+        lines.append(f"   ratio pipeline / I/O floor       {r['pipeline_s'] / r['floor_s']:6.1f} x")
+        if "baseline_s" in r:
+            lines.append(f"   ratio baseline / pipeline        {r['baseline_s'] / r['pipeline_same_steps_s']:6.1f} x"
+                         "  (same steps: pipeline without its Monte Carlo)")
+        for ex, s in r.get("dagster", {}).items():
+            lines.append(f"   Dagster job, real 2024, {ex:<13} {s:8.2f} s (incl. tiles, crosswalk, web map)")
+        lines.append("")
+    lines.append("Targets (issue 8): " + ", ".join(f"{k} <= {v}" for k, v in TARGETS.items()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="append", choices=["smoke", "nl", "30x"],
+                        help="repeatable; default: nl and 30x")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one scale, print JSON
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    if args.one:
+        with tempfile.TemporaryDirectory(prefix="veerkracht-bench-") as tmp:
+            print("RESULT " + json.dumps(run_scale(args.one, Path(tmp))))
+        return 0
+    results = []
+    for scale in args.scale or ["nl", "30x"]:
+        proc = subprocess.run([sys.executable, "-m", "bench", "--one", scale], cwd=REPO,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+        line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+        results.append(json.loads(line[len("RESULT "):]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

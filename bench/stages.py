@@ -1,0 +1,150 @@
+"""The pipeline's stages, timed one by one on staged inputs (real or SYNTHETIC), plus the I/O floor
+and the dashboard latency. The same domain functions the Dagster assets call, minus Dagster."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import shutil
+import statistics
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from veerkracht import layers, method, warehouse
+from veerkracht.crosswalk import crosswalk
+from veerkracht.spec import load_spec
+
+CORE_MODELS = [("core.dim_region", "dim_region"), ("core.dim_indicator", "dim_indicator"),
+               ("core.fact_indicator", "fact_indicator")]
+DASHBOARD_QUERY = ("SELECT code, name, inwoners, score, score_class, score_within_gemeente, top_indicator "
+                   "FROM marts.area WHERE year = ? AND gemeente_code = ? AND level = 'buurt' "
+                   "ORDER BY score DESC NULLS LAST")
+
+
+class Timer:
+    """Wall-clock seconds per named stage (summed when a stage runs once per year)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        start = time.perf_counter()
+        yield
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer, *, uncertainty: bool = True) -> Path:
+    """Warehouse, scores (+ Monte Carlo), marts and GeoParquet layers for every staged year; publish."""
+    spec = load_spec()
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "build.duckdb"
+    with warehouse.connection(db) as con:
+        for year, folder in sorted(staged.items()):
+            with timer("ingest (staged Parquet -> DuckDB)"):
+                for name in ("kwb_region", "kwb_indicator", "kwb_value"):
+                    warehouse.replace_year(con, f"staging.{name}", year,
+                                           f"SELECT * FROM read_parquet('{folder / name}.parquet')")
+                warehouse.replace_year(con, "staging.geometry", year,
+                                       f"SELECT code, level, geometry_source, geometry AS geom "
+                                       f"FROM read_parquet('{folder}/geometry_*.parquet')")
+            with timer("warehouse SQL"):
+                for table, model in CORE_MODELS:
+                    warehouse.build_model(con, table, model, year)
+            with timer("score (SQL models)"):
+                method.score_year(con, spec, year, with_uncertainty=False)
+            if uncertainty:
+                with timer("Monte Carlo (1,000 runs)"):
+                    iv = method.uncertainty_intervals(con, spec, year)
+                    warehouse.replace_year(con, "core.score_uncertainty", year,
+                                           "SELECT *, 1000 AS mc_runs, 0 AS mc_seed, '' AS spec_hash FROM iv", iv=iv)
+            else:
+                con.execute("CREATE TABLE IF NOT EXISTS core.score_uncertainty (year INT, code VARCHAR, "
+                            "rank_p05 DOUBLE, rank_p50 DOUBLE, rank_p95 DOUBLE, p_top10 DOUBLE, uncertain BOOLEAN)")
+            with timer("layers (mart + GeoParquet/GPKG)"):
+                warehouse.build_model(con, "marts.area", "mart_area", year, quantiles=5, top_share=0.1)
+                for level in ("gemeente", "wijk", "buurt"):
+                    gdf = layers.frame_from_wkb(con.execute(
+                        "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
+                        "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df())
+                    layers.write_layer(gdf, work / "layers", year, level)
+    with timer("publish (atomic copy)"):
+        warehouse.publish_copy(db, work / "warehouse.duckdb")
+    return work / "warehouse.duckdb"
+
+
+def run_crosswalk(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, timer: Timer) -> int:
+    with timer("crosswalk (buurten, two years)"):
+        return len(crosswalk(source, target))
+
+
+def io_floor(staged: dict[int, Path], work: Path, timer: Timer) -> None:
+    """DuckDB reading the same inputs and writing the same outputs with no transformation."""
+    out = work / "floor"
+    out.mkdir(parents=True, exist_ok=True)
+    with warehouse.connection(out / "floor.duckdb") as con:
+        for year, folder in staged.items():
+            with timer("I/O floor"):
+                for name in ("kwb_region", "kwb_indicator", "kwb_value"):
+                    con.execute(f"CREATE OR REPLACE TABLE {name}_{year} AS "
+                                f"SELECT * FROM read_parquet('{folder / name}.parquet')")
+                for level in ("gemeente", "wijk", "buurt"):
+                    src = folder / f"geometry_{level}.parquet"
+                    # The layers: one GeoParquet per level in each of two CRSs, plus a GeoPackage's
+                    # worth of bytes (a second Parquet copy stands in for it).
+                    for k in range(3):
+                        con.execute(f"COPY (SELECT * FROM read_parquet('{src}')) TO "
+                                    f"'{out / f'{level}_{year}_{k}.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+    with timer("I/O floor"):
+        shutil.copy(out / "floor.duckdb", out / "floor_published.duckdb")
+
+
+def _publish_loop(build: str, target: str, stop) -> None:
+    while not stop.is_set():
+        warehouse.publish_copy(Path(build), Path(target))
+
+
+def dashboard_latency(db: Path, year: int, gemeenten: list[str], n: int = 300,
+                      build: Path | None = None) -> dict[str, float]:
+    """p50/p95 ms of one dashboard query on a read-only connection, as a dashboard keeps one open
+    (reopened every 50 queries to pick up new publications), and the p50 of opening one (DuckDB
+    + spatial). With ``build``, a second process re-publishes ``build`` onto ``db`` in a loop
+    (temp file + atomic rename) while the queries run."""
+    stop, writer = None, None
+    if build is not None:
+        ctx = mp.get_context("spawn")
+        stop = ctx.Event()
+        writer = ctx.Process(target=_publish_loop, args=(str(build), str(db), stop))
+        writer.start()
+        time.sleep(2.0)
+    times, opens = [], []
+    try:
+        con = None
+        for i in range(n):
+            if i % 50 == 0:
+                if con is not None:
+                    con.close()
+                start = time.perf_counter()
+                con = warehouse.connect(db, read_only=True)
+                opens.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            con.execute(DASHBOARD_QUERY, [year, gemeenten[i % len(gemeenten)]]).fetchall()
+            times.append((time.perf_counter() - start) * 1000)
+        con.close()
+    finally:
+        if writer is not None:
+            stop.set()
+            writer.join(60)
+    return {"p50": statistics.median(times), "p95": statistics.quantiles(times, n=20)[18],
+            "open_p50": statistics.median(opens)}
+
+
+def layer_frames(folder: Path, level: str = "buurt") -> gpd.GeoDataFrame:
+    return gpd.read_parquet(folder / f"geometry_{level}.parquet")
+
+
+def area_count(folder: Path) -> int:
+    return len(pd.read_parquet(folder / "kwb_region.parquet", columns=["code"]))
