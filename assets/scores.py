@@ -2,11 +2,10 @@
 
 import dagster as dg
 
+from assets.warehouse import check_result, warehouse_core
 from pipelines.partitions import YEARS
 from pipelines.resources import DuckDBSpatialResource, PipelineSettings
 from veerkracht import checks, diagnostics, method
-
-from assets.warehouse import check_result, warehouse_core
 
 
 @dg.asset(partitions_def=YEARS, deps=[warehouse_core], group_name="scores", kinds={"duckdb"},

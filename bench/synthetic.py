@@ -16,8 +16,8 @@ into gemeenten (scale 30 = ~450,000 buurten, the size of a national 100 m grid o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import NormalDist
 from pathlib import Path
+from statistics import NormalDist
 
 import geopandas as gpd
 import numpy as np
@@ -43,7 +43,7 @@ class Copula:
     missing: np.ndarray        # k: real share missing
 
     @classmethod
-    def fit(cls, wide: pd.DataFrame) -> "Copula":
+    def fit(cls, wide: pd.DataFrame) -> Copula:
         values = wide[INDICATORS].to_numpy(dtype=float)
         missing = np.isnan(values).mean(axis=0)
         qs = np.linspace(0, 1, 1001)

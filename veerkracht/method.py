@@ -19,6 +19,7 @@ Models, in order (each one table, rebuilt per year):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -48,7 +49,7 @@ class ScoreRun:
 def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
     """Write the spec's themes and indicators (and its full text) to ``core.method_*``."""
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
-    text = open(spec.path).read() if spec.path else ""
+    text = Path(spec.path).read_text() if spec.path else ""
     tables = {
         "core.method_spec": pd.DataFrame([{"spec_hash": spec.spec_hash, "sha256": spec.sha256,
                                            "name": spec.name, "version": spec.version,

@@ -95,7 +95,7 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
     ranks = _ranks(scores)                                                       # runs x area
     q05, q50, q95 = np.quantile(ranks, [0.05, 0.5, 0.95], axis=0)
     n_classes = spec.quantiles
-    classes = lambda r: np.minimum((r * n_classes + 1e-9).astype(int), n_classes - 1)  # noqa: E731
+    classes = lambda r: np.minimum((r * n_classes + 1e-9).astype(int), n_classes - 1)
     return pd.DataFrame({
         "code": codes,
         "rank_p05": q05.round(4), "rank_p50": q50.round(4), "rank_p95": q95.round(4),
