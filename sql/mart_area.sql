@@ -63,6 +63,10 @@ select
     round(s.druk, 6)                as druk,
     round(s.druk_goalpost, 6)       as druk_goalpost,
     s.bivariate_class,
+    ch.change_class,
+    ch.d_kwetsbaarheid,
+    ch.d_druk,
+    ch.change_null_reason,
     s.n_flags,
     u.rank_p05,
     u.rank_p50,
@@ -82,6 +86,7 @@ select
 from core.dim_region as r
 left join ind as i on i.code = r.code
 left join expl as e on e.code = r.code
+left join core.score_change as ch on ch.year = r.year and ch.code = r.code
 left join core.score as s on s.year = r.year and s.code = r.code
 left join core.score_uncertainty as u on u.year = r.year and u.code = r.code and s.score is not null
 left join staging.geometry as g on g.year = r.year and g.code = r.code

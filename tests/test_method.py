@@ -244,3 +244,48 @@ def test_every_real_area_has_a_score_or_a_reason(embedded_run):
     assert set(rows["spec_hash"]) == {load_spec().spec_hash}
     assert explained == rows["score"].notna().sum()
     assert rows.groupby("level")["score"].count().to_dict() == {"buurt": 10671, "gemeente": 342, "wijk": 3113}
+
+
+def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
+    """2024 (base year of the goalposts) first, then 2023 with other values, then 2024 again:
+    the change class compares 2024 with 2023 on the goalpost scale."""
+    spec = load_spec(TINY)
+    load_tables(scratch, AREAS)
+    method.score_year(scratch, spec, 2024, with_uncertainty=False)
+    first = _col(scratch, "SELECT code, change_null_reason FROM core.score_change WHERE year = 2024")
+    assert set(first.values()) <= {"no_earlier_year_scored"}
+    # 2023: B1 had much more crime (druk was higher then) and the same everything else.
+    earlier = dict(AREAS)
+    earlier["BU00010101"] = (*AREAS["BU00010101"][:6], 40)
+    load_tables(scratch, earlier)
+    scratch.execute("UPDATE core.dim_region SET year = 2023; UPDATE core.fact_indicator SET year = 2023")
+    keep = scratch.execute("SELECT * FROM core.dim_region").df(), scratch.execute("SELECT * FROM core.fact_indicator").df()
+    load_tables(scratch, AREAS)
+    scratch.register("k0", keep[0])
+    scratch.register("k1", keep[1])
+    scratch.execute("INSERT INTO core.dim_region SELECT * FROM k0")
+    scratch.execute("INSERT INTO core.fact_indicator SELECT * FROM k1")
+    method.score_year(scratch, spec, 2023, with_uncertainty=False)
+    assert scratch.execute("SELECT DISTINCT goalpost_year FROM core.score_indicator WHERE year = 2023").fetchall() == [(2024,)]
+    method.score_year(scratch, spec, 2024, with_uncertainty=False)
+    got = {r[0]: r[1:] for r in scratch.execute(
+        "SELECT code, base_year, change_basis, d_kwetsbaarheid, d_druk, change_class, change_null_reason "
+        "FROM core.score_change WHERE year = 2024").fetchall()}
+    # B1 crime 40 -> 10 per 1,000: goalpost (10 - 10) / (40 - 10) = 0 now (0.01 after the
+    # geometric mean's floor), 1 before.
+    assert got["BU00010101"][:2] == (2023, "same_code")
+    assert got["BU00010101"][3] == pytest.approx(-0.99) and got["BU00010101"][4] == "K=D-"
+    assert got["BU00010102"][4] == "K=D="
+    assert got["BU00010104"][5] == "not_scored_in_2024"
+    # With a crosswalk 2023 -> 2024, B2 now covers B2 and B1 of 2023 in equal parts.
+    scratch.execute("""INSERT INTO core.crosswalk (from_year, to_year, level, source_code, target_code, overlap_m2)
+        VALUES (2023, 2024, 'buurt', 'BU00010101', 'BU00010102', 50), (2023, 2024, 'buurt', 'BU00010102', 'BU00010102', 50)""")
+    method.score_year(scratch, spec, 2024, with_uncertainty=False)
+    b2 = scratch.execute("SELECT change_basis, d_druk, change_null_reason FROM core.score_change "
+                         "WHERE year = 2024 AND code IN ('BU00010102', 'BU00010103') ORDER BY code").fetchall()
+    druk = _col(scratch, "SELECT code, druk_goalpost FROM core.score WHERE year = 2023")
+    now = scratch.execute("SELECT druk_goalpost FROM core.score WHERE year = 2024 AND code = 'BU00010102'").fetchone()[0]
+    assert b2[0][0] == "crosswalk"
+    assert b2[0][1] == pytest.approx(now - (druk["BU00010101"] + druk["BU00010102"]) / 2, abs=1e-6)
+    assert b2[1][2] == "no_earlier_area (2023)"  # B3 is not in this crosswalk
+    scratch.execute("DELETE FROM core.crosswalk")

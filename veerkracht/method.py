@@ -14,6 +14,7 @@ Models, in order (each one table, rebuilt per year):
 ``score_axis``             kwetsbaarheid and druk: value, national rank, reason, SVI flags
 ``score``                  one row per area: both axes, bivariate class, reasons
 ``score_explanation``      the top contributing indicators per area
+``score_change``           change since the latest earlier scored year (class K±D±)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from veerkracht.uncertainty import simulate
 MODELS = [("core.score_value", "score_value"), ("core.score_indicator_status", "score_indicator_status"),
           ("core.score_indicator", "score_indicator"), ("core.score_theme", "score_theme"),
           ("core.score_axis", "score_axis"), ("core.score", "score"),
-          ("core.score_explanation", "score_explanation")]
+          ("core.score_explanation", "score_explanation"), ("core.score_change", "score_change")]
 #: How many contributing indicators are stored per area.
 TOP_N = 3
 
@@ -71,6 +72,14 @@ def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
         raise
 
 
+def ensure_crosswalk_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``core.crosswalk`` as the crosswalk asset writes it, empty until that asset has run."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS core")
+    con.execute("CREATE TABLE IF NOT EXISTS core.crosswalk (from_year INTEGER, to_year INTEGER, "
+                "level VARCHAR, source_code VARCHAR, target_code VARCHAR, weight_area DOUBLE, "
+                "weight_pop DOUBLE, overlap_m2 DOUBLE, coverage_source DOUBLE, unchanged BOOLEAN)")
+
+
 def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> int:
     """The spec's base year when its values are in the warehouse, else ``year`` itself.
 
@@ -89,8 +98,10 @@ def score_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int,
                with_uncertainty: bool = True) -> ScoreRun:
     """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo."""
     register_spec(con, spec)
+    ensure_crosswalk_table(con)
     params = {**spec.sql_params(), "method_version": spec.label, "bivariate": spec.bivariate,
-              "lo_q": spec.goalpost_quantiles[0], "hi_q": spec.goalpost_quantiles[1], "top_n": TOP_N}
+              "lo_q": spec.goalpost_quantiles[0], "hi_q": spec.goalpost_quantiles[1], "top_n": TOP_N,
+              "change_threshold": spec.change_threshold}
     rows: dict[str, int] = {}
     gp_year = year
     for table, model in MODELS:

@@ -92,6 +92,7 @@ class MethodSpec:
     quantiles: int
     top_share: float
     bivariate: int
+    change_threshold: float
     axes: dict[str, str]
     themes: tuple[Theme, ...]
     indicators: tuple[Indicator, ...]
@@ -191,6 +192,7 @@ def _parse(raw: dict) -> MethodSpec:
         geometric_floor=float(agg["geometric_floor"]), flag_percentile=float(agg["flag_percentile"]),
         shrinkage=bool(shr["enabled"]), prior_size=float(shr["prior_size"]),
         quantiles=int(cls["quantiles"]), top_share=float(cls["top_share"]), bivariate=int(cls["bivariate"]),
+        change_threshold=float(cls.get("change_threshold", 0.05)),
         axes=axes, themes=themes, indicators=indicators,
         uncertainty=MonteCarloSpec(**raw.get("uncertainty", {})),
     )
