@@ -88,6 +88,7 @@ left join ind as i on i.code = r.code
 left join expl as e on e.code = r.code
 left join core.score_change as ch on ch.year = r.year and ch.code = r.code
 left join core.score as s on s.year = r.year and s.code = r.code
-left join core.score_uncertainty as u on u.year = r.year and u.code = r.code and s.score is not null
+-- (Intervals exist for scored areas only; a condition on s here would force a nested-loop join.)
+left join core.score_uncertainty as u on u.year = r.year and u.code = r.code
 left join staging.geometry as g on g.year = r.year and g.code = r.code
 where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')

@@ -28,12 +28,15 @@ from veerkracht.spec import MethodSpec
 VALUE_COLUMNS = {("percentile", True): "percentile_rank", ("percentile", False): "percentile_rank_raw",
                  ("goalpost", True): "goalpost", ("goalpost", False): "goalpost_raw"}
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
+#: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary).
+CHUNK_RUNS = 100
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
     """Percentile rank (rank-1)/(N-1) per row, ties at the lowest rank (like percent_rank)."""
     n = scores.shape[1]
-    order = np.argsort(scores, axis=1, kind="stable")
+    # Ties are resolved from the sorted values below, so the sort need not be stable (faster).
+    order = np.argsort(scores, axis=1)
     sorted_vals = np.take_along_axis(scores, order, axis=1)
     # The lowest position of each run of equal values: ties share the lowest rank.
     first = np.ones_like(sorted_vals, dtype=bool)
@@ -78,28 +81,43 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
     norm = np.where(other_norm, _other(spec.normalisation, ("percentile", "goalpost")), spec.normalisation)
     across = np.where(other_agg, _other(spec.across_themes, ("arithmetic", "geometric")), spec.across_themes)
 
-    scores = np.empty((mc.runs, n_area))
-    for (normalisation, shrink), frame in wide.items():
+    matrices = {}
+    for key, frame in wide.items():
         values = frame.to_numpy(dtype=float)
         present = ~np.isnan(values)
         v = np.nan_to_num(values)
         if spec.within_theme == "geometric":
             v = np.log(np.maximum(v, spec.geometric_floor)) * present
-        for aggregation in ("arithmetic", "geometric"):
-            sel = (norm == normalisation) & (no_shrink != shrink) & (across == aggregation)
-            if sel.any():
-                scores[sel] = _aggregate(v, present, weights[sel], theme_w[sel], theme_of, n_theme,
-                                         spec.within_theme, aggregation, spec.geometric_floor).T
-    # An area with none of a run's indicators ranks in the middle of that run, not at an end.
-    scores = np.where(np.isnan(scores), np.nanmedian(scores, axis=1, keepdims=True), scores)
-    ranks = _ranks(scores)                                                       # runs x area
-    q05, q50, q95 = np.quantile(ranks, [0.05, 0.5, 0.95], axis=0)
+        matrices[key] = (v, present)
+
+    # Runs in chunks: memory stays ~CHUNK_RUNS x areas floats however many areas there are; the
+    # ranks of all runs are kept as uint16 (1/65535 resolution, results are rounded to 1e-4).
+    ranks16 = np.empty((mc.runs, n_area), dtype=np.uint16)
+    in_top = np.zeros(n_area)
+    for start in range(0, mc.runs, CHUNK_RUNS):
+        chunk = slice(start, min(start + CHUNK_RUNS, mc.runs))
+        scores = np.empty((chunk.stop - chunk.start, n_area))
+        for (normalisation, shrink), (v, present) in matrices.items():
+            for aggregation in ("arithmetic", "geometric"):
+                sel = (norm[chunk] == normalisation) & (no_shrink[chunk] != shrink) & (across[chunk] == aggregation)
+                if sel.any():
+                    scores[sel] = _aggregate(v, present, weights[chunk][sel], theme_w[chunk][sel], theme_of,
+                                             n_theme, spec.within_theme, aggregation, spec.geometric_floor).T
+        # An area with none of a run's indicators ranks in the middle of that run, not at an end.
+        scores = np.where(np.isnan(scores), np.nanmedian(scores, axis=1, keepdims=True), scores)
+        ranks = _ranks(scores)                                                   # runs x area
+        in_top += (ranks >= 1 - spec.top_share).sum(axis=0)
+        ranks16[chunk] = np.rint(ranks * 65535).astype(np.uint16)
+    q05, q50, q95 = np.empty(n_area), np.empty(n_area), np.empty(n_area)
+    for start in range(0, n_area, 20_000):
+        cols = slice(start, start + 20_000)
+        q05[cols], q50[cols], q95[cols] = np.quantile(ranks16[:, cols], [0.05, 0.5, 0.95], axis=0) / 65535
     n_classes = spec.quantiles
     classes = lambda r: np.minimum((r * n_classes + 1e-9).astype(int), n_classes - 1)
     return pd.DataFrame({
         "code": codes,
         "rank_p05": q05.round(4), "rank_p50": q50.round(4), "rank_p95": q95.round(4),
-        "p_top10": (ranks >= 1 - spec.top_share).mean(axis=0).round(4),
+        "p_top10": (in_top / mc.runs).round(4),
         "uncertain": classes(q95) != classes(q05),
     })
 
