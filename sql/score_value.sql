@@ -13,7 +13,11 @@ region as (
     where year = $year and level in ('gemeente', 'wijk', 'buurt')
 ),
 fact as (
-    select code, canonical, value, null_reason from core.fact_indicator where year = $year
+    -- Only the indicators the spec reads: keeps the three joins below small.
+    select code, canonical, value, null_reason from core.fact_indicator
+    where year = $year and canonical in (
+        select source from spec union select denominator from spec union select size from spec
+        union select 'AantalInwoners')
 ),
 pop as (
     select code, value as inwoners from fact where canonical = 'AantalInwoners'

@@ -289,3 +289,18 @@ def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
     assert b2[0][1] == pytest.approx(now - (druk["BU00010101"] + druk["BU00010102"]) / 2, abs=1e-6)
     assert b2[1][2] == "no_earlier_area (2023)"  # B3 is not in this crosswalk
     scratch.execute("DELETE FROM core.crosswalk")
+
+
+def test_real_scores_are_bit_identical_when_recomputed(embedded_run, tmp_path):
+    """Same snapshot + spec + seed -> the same scores and Monte Carlo intervals, to the bit."""
+    import shutil
+
+    db = tmp_path / "again.duckdb"
+    shutil.copy(embedded_run.build_db, db)
+    tables = ("core.score", "core.score_uncertainty", "core.score_explanation", "core.score_indicator")
+    with warehouse.connection(db) as con:
+        before = {t: con.execute(f"SELECT * FROM {t} WHERE year = 2024 ORDER BY ALL").df() for t in tables}
+        method.score_year(con, load_spec(), 2024)
+        after = {t: con.execute(f"SELECT * FROM {t} WHERE year = 2024 ORDER BY ALL").df() for t in tables}
+    for t in tables:
+        pd.testing.assert_frame_equal(before[t], after[t], check_exact=True, obj=t)

@@ -136,7 +136,13 @@ def test_previous_warehouse_survives_a_failed_publish(embedded_run, tmp_path):
     with pytest.raises(Exception):
         warehouse.publish_copy(tmp_path / "does-not-exist.duckdb", target)
     assert target.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["veerkracht.duckdb"]
+    # A damaged source is copied byte for byte, then fails the check before the rename.
+    garbage = tmp_path / "damaged.duckdb"
+    garbage.write_bytes(embedded_run.build_db.read_bytes()[:4096] + b"\0" * 100_000)
+    with pytest.raises(Exception):
+        warehouse.publish_copy(garbage, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.duckdb", "veerkracht.duckdb"]
 
 
 def test_published_warehouse_readable_while_build_file_is_written(embedded_run):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,22 +130,25 @@ def publish_copy(source: Path, target: Path) -> Path:
     """Copy the database ``source`` to ``target`` atomically (temp file + rename).
 
     A reader that opened ``target`` before keeps reading the previous complete file; a failure
-    or kill before the rename leaves ``target`` untouched.
+    or kill before the rename leaves ``target`` untouched. When ``source`` is closed and fully
+    checkpointed (no ``.wal`` beside it) its bytes are copied, which is several times faster
+    than re-encoding; the copy is opened once before the rename, so a damaged copy is never
+    published. Otherwise DuckDB copies it table by table (``COPY FROM DATABASE``).
     """
-    target = Path(target)
+    source, target = Path(source), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(fd)
     os.unlink(tmp_name)  # DuckDB must create the file itself
     tmp = Path(tmp_name)
     try:
-        con = duckdb.connect(str(tmp), config=CONFIG)
+        if Path(str(source) + ".wal").exists():
+            _copy_by_duckdb(source, tmp)
+        else:
+            shutil.copyfile(source, tmp)
+        con = duckdb.connect(str(tmp), read_only=True)
         try:
-            load_spatial(con)
-            con.execute(f"ATTACH '{Path(source)}' AS src (READ_ONLY)")
-            con.execute("COPY FROM DATABASE src TO " + _current_db(con))
-            con.execute("DETACH src")
-            con.execute("CHECKPOINT")
+            con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()
         finally:
             con.close()
         os.replace(tmp, target)
@@ -152,6 +156,18 @@ def publish_copy(source: Path, target: Path) -> Path:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return target
+
+
+def _copy_by_duckdb(source: Path, tmp: Path) -> None:
+    con = duckdb.connect(str(tmp), config=CONFIG)
+    try:
+        load_spatial(con)
+        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        con.execute("COPY FROM DATABASE src TO " + _current_db(con))
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
 
 
 def _current_db(con: duckdb.DuckDBPyConnection) -> str:
