@@ -49,6 +49,7 @@ def run_scale(scale: str, work: Path) -> dict:
     result: dict = {"scale": scale}
     real = _real_staging(work)
     copulas = synthetic.fit_copulas(real)
+    generate_start = time.perf_counter()
     if scale == "nl":
         regions, geoms = synthetic.real_areas(real)
         years = list(range(2019, 2026))
@@ -57,6 +58,8 @@ def run_scale(scale: str, work: Path) -> dict:
         years = [2024]
     staged = {y: synthetic.write_year(work / "synthetic" / str(y), synthetic.staging_tables(regions, copulas, y, 1),
                                       geoms) for y in years}
+    result["generate_s"] = time.perf_counter() - generate_start
+    result["rss_after_generating_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     result["areas_per_year"] = len(regions)
     result["years"] = len(years)
 
@@ -77,6 +80,7 @@ def run_scale(scale: str, work: Path) -> dict:
     stages.run_crosswalk(src, tgt, timer)
     result["pipeline_s"] = time.perf_counter() - start
     result["stages"] = timer.seconds
+    result["peak_rss_after_stage_gb"] = timer.peak_rss_gb
     result["score_mc_per_year_s"] = (timer.seconds["score (SQL models)"]
                                      + timer.seconds["Monte Carlo (1,000 runs)"]) / len(years)
 
@@ -115,8 +119,10 @@ def table(results: list[dict]) -> str:
     lines = ["SYNTHETIC inputs (values drawn from the real KWB 2024 distributions); Dagster job on the real embedded data.", ""]
     for r in results:
         lines.append(f"== scale {r['scale']}: {r['areas_per_year']:,} areas x {r['years']} year(s)")
+        lines.append(f"   (generating the SYNTHETIC input: {r['generate_s']:.1f} s, peak RSS after it "
+                     f"{r['rss_after_generating_gb']:.2f} GB; not counted below)")
         for stage, s in r["stages"].items():
-            lines.append(f"   {stage:<38} {s:8.2f} s")
+            lines.append(f"   {stage:<38} {s:8.2f} s   peak RSS so far {r['peak_rss_after_stage_gb'][stage]:.2f} GB")
         lines.append(f"   {'pipeline total (stages)':<38} {r['pipeline_s']:8.2f} s")
         lines.append(f"   {'I/O floor (DuckDB read + write)':<38} {r['floor_s']:8.2f} s")
         if "baseline_s" in r:

@@ -4,6 +4,7 @@ and the dashboard latency. The same domain functions the Dagster assets call, mi
 from __future__ import annotations
 
 import multiprocessing as mp
+import resource
 import shutil
 import statistics
 import time
@@ -25,16 +26,19 @@ DASHBOARD_QUERY = ("SELECT code, name, inwoners, score, score_class, score_withi
 
 
 class Timer:
-    """Wall-clock seconds per named stage (summed when a stage runs once per year)."""
+    """Wall-clock seconds per named stage (summed when a stage runs once per year), and the
+    process's peak RSS (GB) when each stage ended: the first stage that raises it is the culprit."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_rss_gb: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, stage: str):
         start = time.perf_counter()
         yield
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+        self.peak_rss_gb[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
 def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer, *, uncertainty: bool = True) -> Path:

@@ -19,6 +19,9 @@ results.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -29,7 +32,7 @@ VALUE_COLUMNS = {("percentile", True): "percentile_rank", ("percentile", False):
                  ("goalpost", True): "goalpost", ("goalpost", False): "goalpost_raw"}
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
 #: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary).
-CHUNK_RUNS = 100
+CHUNK_RUNS = 50
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -90,11 +93,13 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
             v = np.log(np.maximum(v, spec.geometric_floor)) * present
         matrices[key] = (v, present)
 
-    # Runs in chunks: memory stays ~CHUNK_RUNS x areas floats however many areas there are; the
-    # ranks of all runs are kept as uint16 (1/65535 resolution, results are rounded to 1e-4).
+    # Runs in chunks: memory stays ~CHUNK_RUNS x areas floats per worker however many areas there
+    # are; the ranks of all runs are kept as uint16 (1/65535 resolution, results are rounded to
+    # 1e-4). Chunks run on threads: numpy's sorts and matrix products release the GIL, and each
+    # chunk writes its own rows, so the result does not depend on the number of threads.
     ranks16 = np.empty((mc.runs, n_area), dtype=np.uint16)
-    in_top = np.zeros(n_area)
-    for start in range(0, mc.runs, CHUNK_RUNS):
+
+    def run_chunk(start: int) -> np.ndarray:
         chunk = slice(start, min(start + CHUNK_RUNS, mc.runs))
         scores = np.empty((chunk.stop - chunk.start, n_area))
         for (normalisation, shrink), (v, present) in matrices.items():
@@ -106,8 +111,11 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
         # An area with none of a run's indicators ranks in the middle of that run, not at an end.
         scores = np.where(np.isnan(scores), np.nanmedian(scores, axis=1, keepdims=True), scores)
         ranks = _ranks(scores)                                                   # runs x area
-        in_top += (ranks >= 1 - spec.top_share).sum(axis=0)
         ranks16[chunk] = np.rint(ranks * 65535).astype(np.uint16)
+        return (ranks >= 1 - spec.top_share).sum(axis=0)
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        in_top = sum(pool.map(run_chunk, range(0, mc.runs, CHUNK_RUNS)))
     q05, q50, q95 = np.empty(n_area), np.empty(n_area), np.empty(n_area)
     for start in range(0, n_area, 20_000):
         cols = slice(start, start + 20_000)
