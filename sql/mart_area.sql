@@ -52,7 +52,9 @@ select
     round(s.score, 6)               as score,
     -- Quintile class of the score (a national percentile rank): 1 = least, 5 = most vulnerable
     -- fifth. From the rank, not ntile(): ntile splits ties arbitrarily, a class must not.
-    least(floor(s.score * $quantiles + 1e-9)::integer + 1, $quantiles) as score_class,
+    -- (The case matters: DuckDB's least() skips NULLs, so least(NULL, 5) would be 5.)
+    case when s.score is not null then
+        least(floor(s.score * $quantiles + 1e-9)::integer + 1, $quantiles) end as score_class,
     s.score >= 1 - $top_share - 1e-9 as top10,
     -- The "relative" view: where the area stands among the scored areas of its own gemeente
     -- (0 = least, 1 = most vulnerable there); NULL for gemeenten and single scored areas.

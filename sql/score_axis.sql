@@ -21,10 +21,11 @@ per_axis as (
              else sum(weight * score_percentile) filter (where complete)
                   / sum(weight) filter (where complete) end     as value_percentile,
         case when $across_themes = 'geometric'
-             then exp(sum(weight * ln(greatest(score_goalpost, $floor))) filter (where complete)
-                      / sum(weight) filter (where complete))
-             else sum(weight * score_goalpost) filter (where complete)
-                  / sum(weight) filter (where complete) end     as value_goalpost,
+             then exp(sum(weight * ln(greatest(score_goalpost, $floor)))
+                          filter (where complete and score_goalpost is not null)
+                      / sum(weight) filter (where complete and score_goalpost is not null))
+             else sum(weight * score_goalpost) filter (where complete and score_goalpost is not null)
+                  / sum(weight) filter (where complete and score_goalpost is not null) end as value_goalpost,
         string_agg(theme || ' ' || n_present || ' of ' || n_published, ', ' order by theme)
             filter (where not complete)                         as incomplete_themes
     from theme

@@ -26,8 +26,11 @@ select
     v.value_shrunk,
     percent_rank() over (partition by v.level, v.indicator order by v.oriented)     as percentile_rank,
     percent_rank() over (partition by v.level, v.indicator order by v.oriented_raw) as percentile_rank_raw,
-    greatest(0, least(1, (v.oriented - b.lo) / nullif(b.hi - b.lo, 0)))            as goalpost,
-    greatest(0, least(1, (v.oriented_raw - b.lo_raw) / nullif(b.hi_raw - b.lo_raw, 0))) as goalpost_raw,
+    -- NULL without bounds (no base-year values at this level) or with hi = lo (a constant):
+    -- the case is needed because DuckDB's least()/greatest() skip NULLs.
+    case when b.hi > b.lo then greatest(0, least(1, (v.oriented - b.lo) / (b.hi - b.lo))) end as goalpost,
+    case when b.hi_raw > b.lo_raw then
+        greatest(0, least(1, (v.oriented_raw - b.lo_raw) / (b.hi_raw - b.lo_raw))) end  as goalpost_raw,
     $goalpost_year::integer                                     as goalpost_year,
     $spec_hash                                                  as spec_hash
 from v

@@ -22,9 +22,13 @@ agg as (
         case when $within_theme = 'geometric'
              then exp(sum(m.weight * ln(greatest(i.percentile_rank, $floor))) / sum(m.weight))
              else sum(m.weight * i.percentile_rank) / sum(m.weight) end as score_percentile,
+        -- Goalposts can be NULL (no bounds): average over those that exist. (filter, not
+        -- greatest(NULL, floor), which DuckDB evaluates to the floor.)
         case when $within_theme = 'geometric'
-             then exp(sum(m.weight * ln(greatest(i.goalpost, $floor))) / sum(m.weight))
-             else sum(m.weight * i.goalpost) / sum(m.weight) end as score_goalpost
+             then exp(sum(m.weight * ln(greatest(i.goalpost, $floor))) filter (where i.goalpost is not null)
+                      / sum(m.weight) filter (where i.goalpost is not null))
+             else sum(m.weight * i.goalpost) filter (where i.goalpost is not null)
+                  / sum(m.weight) filter (where i.goalpost is not null) end as score_goalpost
     from core.score_indicator as i
     join spec as m on m.name = i.indicator
     where i.year = $year and i.spec_hash = $spec_hash

@@ -88,6 +88,11 @@ def test_goalposts_from_base_year_bounds(tiny):
     # quantiles [0, 1] = min 10 and max 40 of the unshrunk values: (x - 10) / 30
     assert gp == pytest.approx({"BU00010101": 0, "BU00010102": 1 / 3, "BU00010103": 2 / 3,
                                 "BU00010104": 1, "BU00010106": 2 / 3})
+    # The wijk level has one area: lo = hi, no goalpost (NULL, not 0 or 1), and its theme and
+    # axis goalpost values are NULL too, while its percentile-based score exists.
+    wijk = con.execute("SELECT goalpost FROM core.score_indicator WHERE level = 'wijk'").fetchall()
+    assert wijk == [(None,)]
+    assert con.execute("SELECT score, kwetsbaarheid_goalpost FROM core.score WHERE code = 'WK000101'").fetchone() == (0.0, None)
 
 
 def test_unpublished_indicator_leaves_its_theme(tiny):
@@ -238,12 +243,18 @@ def test_every_real_area_has_a_score_or_a_reason(embedded_run):
     with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
         rows = con.execute("SELECT level, score, score_null_reason, druk, druk_null_reason, spec_hash, "
                            "method_version FROM core.score").df()
+        classes = con.execute("SELECT score, score_class, top10, bivariate_class, druk FROM marts.area").df()
         explained = con.execute("SELECT count(DISTINCT code) FROM core.score_explanation").fetchone()[0]
     assert ((rows["score"].isna()) != (rows["score_null_reason"].isna())).all()
     assert ((rows["druk"].isna()) != (rows["druk_null_reason"].isna())).all()
     assert set(rows["spec_hash"]) == {load_spec().spec_hash}
     assert explained == rows["score"].notna().sum()
     assert rows.groupby("level")["score"].count().to_dict() == {"buurt": 10671, "gemeente": 342, "wijk": 3113}
+    # Classes exist exactly where the score does (an unscored area must never look "class 5").
+    assert (classes["score"].isna() == classes["score_class"].isna()).all()
+    assert (classes["score"].isna() == classes["top10"].isna()).all()
+    assert (classes["bivariate_class"].isna() == (classes["score"].isna() | classes["druk"].isna())).all()
+    assert (classes["score_class"].dropna().value_counts(normalize=True) - 0.2).abs().max() < 0.01
 
 
 def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
