@@ -22,12 +22,10 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
     metadata: dict = {}
     spec = settings.method
     with duckdb.get_connection() as con:
-        metadata["marts.area rows"] = dg.MetadataValue.int(warehouse.build_model(
-            con, "marts.area", "mart_area", year, quantiles=spec.quantiles, top_share=spec.top_share))
+        metadata["marts.area rows"] = dg.MetadataValue.int(
+            layers.build_area_mart(con, year, spec.quantiles, spec.top_share))
         apply_comments(con)
-        frames = {level: layers.frame_from_wkb(con.execute(
-            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
-            "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df()) for level in LEVELS}
+        frames = {level: layers.read_level(con, year, level) for level in LEVELS}
     for level, gdf in frames.items():
         paths = layers.write_layer(gdf, layout.layers, year, level)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))

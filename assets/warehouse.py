@@ -9,11 +9,6 @@ from veerkracht import checks, warehouse
 from assets.geometries import region_geometries
 from assets.statistics import kwb_statistics
 
-CORE_MODELS = [("core.dim_region", "dim_region"), ("core.dim_indicator", "dim_indicator"),
-               ("core.fact_indicator", "fact_indicator"),
-               ("core.indicator_availability", "indicator_availability")]
-
-
 WAREHOUSE_CHECKS = ["region_codes", "geometry_valid", "buurten_cover_gemeente", "coverage_no_sharp_drop",
                     "percentages_in_range", "buurt_sums_match_gemeente", "year_over_year_continuity",
                     "indicators_published"]
@@ -28,16 +23,9 @@ def warehouse_core(context: dg.AssetExecutionContext, settings: PipelineSettings
     """Regions, indicators (long form, vintages combined) and availability of the year in DuckDB."""
     year = int(context.partition_key)
     staged = settings.layout.staging(year)
-    rows = {}
     with duckdb.get_connection() as con:
-        for name in ("kwb_region", "kwb_indicator", "kwb_value"):
-            rows[f"staging.{name}"] = warehouse.replace_year(
-                con, f"staging.{name}", year, f"SELECT * FROM read_parquet('{staged / name}.parquet')")
-        rows["staging.geometry"] = warehouse.replace_year(
-            con, "staging.geometry", year,
-            f"SELECT code, level, geometry_source, geometry AS geom "
-            f"FROM read_parquet('{staged}/geometry_*.parquet')")
-        for table, model in CORE_MODELS:
+        rows = warehouse.load_staged_year(con, year, staged)
+        for table, model in warehouse.CORE_MODELS:
             rows[table] = warehouse.build_model(con, table, model, year)
         levels = dict(con.execute(
             "SELECT level, count(*) FROM core.dim_region WHERE year = ? GROUP BY level", [year]).fetchall())

@@ -18,8 +18,6 @@ from veerkracht import layers, method, warehouse
 from veerkracht.crosswalk import crosswalk
 from veerkracht.spec import load_spec
 
-CORE_MODELS = [("core.dim_region", "dim_region"), ("core.dim_indicator", "dim_indicator"),
-               ("core.fact_indicator", "fact_indicator")]
 DASHBOARD_QUERY = ("SELECT code, name, inwoners, score, score_class, score_within_gemeente, top_indicator "
                    "FROM marts.area WHERE year = ? AND gemeente_code = ? AND level = 'buurt' "
                    "ORDER BY score DESC NULLS LAST")
@@ -41,7 +39,7 @@ class Timer:
         self.peak_rss_gb[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer, *, uncertainty: bool = True) -> Path:
+def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
     """Warehouse, scores (+ Monte Carlo), marts and GeoParquet layers for every staged year; publish."""
     spec = load_spec()
     work.mkdir(parents=True, exist_ok=True)
@@ -49,32 +47,18 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer, *, uncertain
     with warehouse.connection(db) as con:
         for year, folder in sorted(staged.items()):
             with timer("ingest (staged Parquet -> DuckDB)"):
-                for name in ("kwb_region", "kwb_indicator", "kwb_value"):
-                    warehouse.replace_year(con, f"staging.{name}", year,
-                                           f"SELECT * FROM read_parquet('{folder / name}.parquet')")
-                warehouse.replace_year(con, "staging.geometry", year,
-                                       f"SELECT code, level, geometry_source, geometry AS geom "
-                                       f"FROM read_parquet('{folder}/geometry_*.parquet')")
+                warehouse.load_staged_year(con, year, folder)
             with timer("warehouse SQL"):
-                for table, model in CORE_MODELS:
+                for table, model in warehouse.CORE_MODELS:
                     warehouse.build_model(con, table, model, year)
             with timer("score (SQL models)"):
                 method.score_year(con, spec, year, with_uncertainty=False)
-            if uncertainty:
-                with timer("Monte Carlo (1,000 runs)"):
-                    iv = method.uncertainty_intervals(con, spec, year)
-                    warehouse.replace_year(con, "core.score_uncertainty", year,
-                                           "SELECT *, 1000 AS mc_runs, 0 AS mc_seed, '' AS spec_hash FROM iv", iv=iv)
-            else:
-                con.execute("CREATE TABLE IF NOT EXISTS core.score_uncertainty (year INT, code VARCHAR, "
-                            "rank_p05 DOUBLE, rank_p50 DOUBLE, rank_p95 DOUBLE, p_top10 DOUBLE, uncertain BOOLEAN)")
+            with timer("Monte Carlo (1,000 runs)"):
+                method.store_uncertainty(con, spec, year)
             with timer("layers (mart + GeoParquet/GPKG)"):
-                warehouse.build_model(con, "marts.area", "mart_area", year, quantiles=5, top_share=0.1)
+                layers.build_area_mart(con, year, spec.quantiles, spec.top_share)
                 for level in ("gemeente", "wijk", "buurt"):
-                    gdf = layers.frame_from_wkb(con.execute(
-                        "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
-                        "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df())
-                    layers.write_layer(gdf, work / "layers", year, level)
+                    layers.write_layer(layers.read_level(con, year, level), work / "layers", year, level)
     with timer("publish (atomic copy)"):
         warehouse.publish_copy(db, work / "warehouse.duckdb")
     return work / "warehouse.duckdb"

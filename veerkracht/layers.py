@@ -24,6 +24,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from veerkracht import warehouse
 from veerkracht.styles import write_qml
 
 RD_NEW = "EPSG:28992"
@@ -41,6 +42,18 @@ def layer_paths(out_dir: Path, year: int, level: str) -> dict[str, Path]:
         "parquet_28992": base / f"{level}_{year}_28992.parquet",
         "gpkg": base / f"{level}_{year}.gpkg",
     }
+
+
+def build_area_mart(con, year: int, quantiles: int, top_share: float) -> int:
+    """(Re)build the ``year`` rows of ``marts.area`` (``sql/mart_area.sql``); return their number."""
+    return warehouse.build_model(con, "marts.area", "mart_area", year, quantiles=quantiles, top_share=top_share)
+
+
+def read_level(con, year: int, level: str) -> gpd.GeoDataFrame:
+    """The ``marts.area`` rows of one year and level as a GeoDataFrame (EPSG:28992), by code."""
+    return frame_from_wkb(con.execute(
+        "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
+        "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df())
 
 
 def frame_from_wkb(rows: pd.DataFrame, wkb_column: str = "wkb", crs: str = RD_NEW) -> gpd.GeoDataFrame:

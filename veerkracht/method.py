@@ -108,14 +108,21 @@ def score_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int,
         if table == "core.score_indicator":
             gp_year = goalpost_year(con, spec, year)
         rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
-    intervals = uncertainty_intervals(con, spec, year) if with_uncertainty else pd.DataFrame()
+    intervals = pd.DataFrame()
     if with_uncertainty:
-        mc = spec.uncertainty
-        rows["core.score_uncertainty"] = warehouse.replace_year(
-            con, "core.score_uncertainty", year,
-            f"SELECT *, {mc.runs} AS mc_runs, {mc.seed} AS mc_seed, '{spec.spec_hash}' AS spec_hash "
-            "FROM intervals", intervals=intervals)
+        intervals = store_uncertainty(con, spec, year)
+        rows["core.score_uncertainty"] = len(intervals)
     return ScoreRun(year, rows, gp_year, intervals)
+
+
+def store_uncertainty(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:
+    """Compute the Monte Carlo intervals of ``year`` and replace them in ``core.score_uncertainty``."""
+    intervals = uncertainty_intervals(con, spec, year)
+    mc = spec.uncertainty
+    warehouse.replace_year(con, "core.score_uncertainty", year,
+                           f"SELECT *, {mc.runs} AS mc_runs, {mc.seed} AS mc_seed, "
+                           f"'{spec.spec_hash}' AS spec_hash FROM intervals", intervals=intervals)
+    return intervals
 
 
 def uncertainty_intervals(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:

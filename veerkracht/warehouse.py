@@ -33,6 +33,12 @@ CONFIG = {"storage_compatibility_version": "latest", "autoinstall_known_extensio
           "checkpoint_threshold": "1GB"}
 
 
+#: The core models of one year, in order: (table, sql/<model>.sql).
+CORE_MODELS = [("core.dim_region", "dim_region"), ("core.dim_indicator", "dim_indicator"),
+               ("core.fact_indicator", "fact_indicator"),
+               ("core.indicator_availability", "indicator_availability")]
+
+
 def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
     """Load DuckDB spatial from the ``duckdb-extension-spatial`` wheel (no network)."""
     duckdb_extensions.import_extension("spatial", con=con)
@@ -133,6 +139,18 @@ def _drop_if_schema_changed(con: duckdb.DuckDBPyConnection, table: str, empty_qu
     new = con.execute(f"DESCRIBE {empty_query}", args or {}).fetchall()
     if [(c[0], c[1]) for c in new] != old:
         con.execute(f"DROP TABLE {table}")
+
+
+def load_staged_year(con: duckdb.DuckDBPyConnection, year: int, staged: Path) -> dict[str, int]:
+    """Replace the ``year`` rows of ``staging.*`` by the staged Parquet in ``staged``."""
+    rows = {}
+    for name in ("kwb_region", "kwb_indicator", "kwb_value"):
+        rows[f"staging.{name}"] = replace_year(con, f"staging.{name}", year,
+                                               f"SELECT * FROM read_parquet('{staged / name}.parquet')")
+    rows["staging.geometry"] = replace_year(
+        con, "staging.geometry", year,
+        f"SELECT code, level, geometry_source, geometry AS geom FROM read_parquet('{staged}/geometry_*.parquet')")
+    return rows
 
 
 def publish_copy(source: Path, target: Path) -> Path:
