@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.resources import DuckDBSpatialResource, PipelineSettings
+from veerkracht import warehouse
 from veerkracht.crosswalk import crosswalk
 from veerkracht.geometry import embedded_geometry_path, read_geometries
 from veerkracht.registry import LEVELS
@@ -47,12 +48,7 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
         if not frames:
             raise FileNotFoundError(f"No level has embedded boundaries for both {config.from_year} and {config.to_year}")
         all_cw = pd.concat(frames, ignore_index=True)
-        con.execute("CREATE SCHEMA IF NOT EXISTS core")
-        con.register("cw", all_cw)
-        con.execute("CREATE TABLE IF NOT EXISTS core.crosswalk AS SELECT 0 AS from_year, 0 AS to_year, * FROM cw LIMIT 0")
-        con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [config.from_year, config.to_year])
-        con.execute("INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw",
-                    [config.from_year, config.to_year])
+        warehouse.store_crosswalk(con, all_cw, config.from_year, config.to_year)
     return dg.MaterializeResult(metadata={"from_year": config.from_year, "to_year": config.to_year,
                                           "rows": len(all_cw), **metadata})
 

@@ -23,7 +23,7 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
     spec = settings.method
     with duckdb.get_connection() as con:
         metadata["marts.area rows"] = dg.MetadataValue.int(
-            layers.build_area_mart(con, year, spec.quantiles, spec.top_share))
+            layers.build_area_mart(con, year, spec))
         apply_comments(con)
         frames = {level: layers.read_level(con, year, level) for level in LEVELS}
     for level, gdf in frames.items():

@@ -31,7 +31,6 @@ TARGETS = {"nl_e2e_s": 20.0, "nl_floor_ratio": 3.0, "score_mc_s": 5.0, "crosswal
 
 def _real_staging(work: Path) -> Path:
     """Stage the real embedded 2024 data (the input of the generator) without Dagster."""
-    from pipelines.resources import PipelineSettings  # noqa: F401 - same defaults as the job
     from veerkracht import geometry, ingest, pressure
     from veerkracht.paths import EMBEDDED_DIR
 

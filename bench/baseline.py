@@ -31,7 +31,7 @@ def score_year(folder: Path) -> pd.DataFrame:
     wide["parent"] = np.where(wide["level"] == "buurt", wide["wijk_code"],
                               np.where(wide["level"] == "wijk", wide["gemeente_code"], None))
     eligible = wide["AantalInwoners"] >= spec.min_population
-    themes: dict[str, list[pd.Series]] = {}
+    themes: dict[str, list[tuple[pd.Series, float]]] = {}
     for ind in spec.indicators:
         if ind.source not in wide:
             continue
@@ -45,8 +45,12 @@ def score_year(folder: Path) -> pd.DataFrame:
             x = shrunk.where(parent_x.notna() & n.notna(), x)
         o = ind.direction * (np.log(x.where(x > 0)) if ind.transform == "log" else x)
         ranks = o.where(eligible).groupby(wide["level"]).transform(_row_wise_rank)
-        themes.setdefault(ind.theme, []).append(ranks * ind.weight / ind.weight)
-    theme_scores = {t: pd.concat(cols, axis=1).mean(axis=1) for t, cols in themes.items()}
+        themes.setdefault(ind.theme, []).append((ranks, ind.weight))
+    theme_scores = {}
+    for t, cols in themes.items():  # weighted mean of the indicators each area has
+        values = pd.concat([r for r, _ in cols], axis=1)
+        weights = pd.Series([w for _, w in cols], index=values.columns)
+        theme_scores[t] = (values * weights).sum(axis=1, min_count=1) / values.notna().mul(weights).sum(axis=1)
     kw = [s for t, s in theme_scores.items() if next(x.axis for x in spec.themes if x.name == t) == "kwetsbaarheid"]
     value = np.exp(np.log(pd.concat(kw, axis=1).clip(lower=spec.geometric_floor)).mean(axis=1))
     score = value.where(eligible).groupby(wide["level"]).transform(_row_wise_rank)

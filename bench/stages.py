@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 
 from veerkracht import layers, method, warehouse
 from veerkracht.crosswalk import crosswalk
@@ -56,7 +55,7 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
             with timer("Monte Carlo (1,000 runs)"):
                 method.store_uncertainty(con, spec, year)
             with timer("layers (mart + GeoParquet/GPKG)"):
-                layers.build_area_mart(con, year, spec.quantiles, spec.top_share)
+                layers.build_area_mart(con, year, spec)
                 for level in ("gemeente", "wijk", "buurt"):
                     layers.write_layer(layers.read_level(con, year, level), work / "layers", year, level)
     with timer("publish (atomic copy)"):
@@ -128,11 +127,3 @@ def dashboard_latency(db: Path, year: int, gemeenten: list[str], n: int = 300,
             writer.join(60)
     return {"p50": statistics.median(times), "p95": statistics.quantiles(times, n=20)[18],
             "open_p50": statistics.median(opens)}
-
-
-def layer_frames(folder: Path, level: str = "buurt") -> gpd.GeoDataFrame:
-    return gpd.read_parquet(folder / f"geometry_{level}.parquet")
-
-
-def area_count(folder: Path) -> int:
-    return len(pd.read_parquet(folder / "kwb_region.parquet", columns=["code"]))

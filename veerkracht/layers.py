@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from veerkracht import warehouse
+from veerkracht.spec import MethodSpec
 from veerkracht.styles import write_qml
 
 RD_NEW = "EPSG:28992"
@@ -44,9 +45,10 @@ def layer_paths(out_dir: Path, year: int, level: str) -> dict[str, Path]:
     }
 
 
-def build_area_mart(con, year: int, quantiles: int, top_share: float) -> int:
-    """(Re)build the ``year`` rows of ``marts.area`` (``sql/mart_area.sql``); return their number."""
-    return warehouse.build_model(con, "marts.area", "mart_area", year, quantiles=quantiles, top_share=top_share)
+def build_area_mart(con, year: int, spec: MethodSpec) -> int:
+    """(Re)build the ``year`` rows of ``marts.area`` (``sql/mart_area.sql``, classes as ``spec``
+    says); return their number."""
+    return warehouse.build_model(con, "marts.area", "mart_area", year, **spec.sql_params())
 
 
 def read_level(con, year: int, level: str) -> gpd.GeoDataFrame:

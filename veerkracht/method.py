@@ -27,7 +27,7 @@ import pandas as pd
 
 from veerkracht import warehouse
 from veerkracht.spec import MethodSpec
-from veerkracht.uncertainty import simulate
+from veerkracht.uncertainty import OUTPUT_COLUMNS, simulate
 
 MODELS = [("core.score_value", "score_value"), ("core.score_indicator_status", "score_indicator_status"),
           ("core.score_indicator", "score_indicator"), ("core.score_theme", "score_theme"),
@@ -72,14 +72,6 @@ def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
         raise
 
 
-def ensure_crosswalk_table(con: duckdb.DuckDBPyConnection) -> None:
-    """``core.crosswalk`` as the crosswalk asset writes it, empty until that asset has run."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS core")
-    con.execute("CREATE TABLE IF NOT EXISTS core.crosswalk (from_year INTEGER, to_year INTEGER, "
-                "level VARCHAR, source_code VARCHAR, target_code VARCHAR, weight_area DOUBLE, "
-                "weight_pop DOUBLE, overlap_m2 DOUBLE, coverage_source DOUBLE, unchanged BOOLEAN)")
-
-
 def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> int:
     """The spec's base year when its values are in the warehouse, else ``year`` itself.
 
@@ -98,10 +90,8 @@ def score_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int,
                with_uncertainty: bool = True) -> ScoreRun:
     """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo."""
     register_spec(con, spec)
-    ensure_crosswalk_table(con)
-    params = {**spec.sql_params(), "method_version": spec.label, "bivariate": spec.bivariate,
-              "lo_q": spec.goalpost_quantiles[0], "hi_q": spec.goalpost_quantiles[1], "top_n": TOP_N,
-              "change_threshold": spec.change_threshold}
+    warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
+    params = {**spec.sql_params(), "top_n": TOP_N}
     rows: dict[str, int] = {}
     gp_year = year
     for table, model in MODELS:
@@ -139,5 +129,5 @@ def uncertainty_intervals(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year
               AND t.complete
         ORDER BY i.level, i.code, i.indicator""", [year, spec.spec_hash]).df()
     frames = [simulate(g, spec).assign(level=level) for level, g in comp.groupby("level", sort=True)]
-    cols = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain", "level"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=[*OUTPUT_COLUMNS, "level"]))

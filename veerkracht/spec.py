@@ -118,14 +118,18 @@ class MethodSpec:
         return pd.DataFrame(rows).astype({"scale": float, "weight": float, "direction": int})
 
     def sql_params(self) -> dict:
-        """The scalar parameters the ``sql/score_*.sql`` models take."""
+        """The scalar parameters of the ``sql/score_*.sql`` and ``sql/mart_area.sql`` models
+        (each model is passed the ones it names)."""
         return {
-            "spec_hash": self.spec_hash, "min_population": self.min_population,
+            "spec_hash": self.spec_hash, "method_version": self.label,
+            "min_population": self.min_population,
             "min_indicator_share": self.min_indicator_share, "min_theme_share": self.min_theme_share,
-            "normalisation": self.normalisation, "within_theme": self.within_theme,
+            "normalisation": self.normalisation, "lo_q": self.goalpost_quantiles[0],
+            "hi_q": self.goalpost_quantiles[1], "within_theme": self.within_theme,
             "across_themes": self.across_themes, "floor": self.geometric_floor,
             "flag_percentile": self.flag_percentile, "shrinkage": self.shrinkage,
-            "prior_size": self.prior_size,
+            "prior_size": self.prior_size, "quantiles": self.quantiles, "top_share": self.top_share,
+            "bivariate": self.bivariate, "change_threshold": self.change_threshold,
         }
 
     def _axis_of(self, theme: str) -> str:

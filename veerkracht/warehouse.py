@@ -153,6 +153,33 @@ def load_staged_year(con: duckdb.DuckDBPyConnection, year: int, staged: Path) ->
     return rows
 
 
+def ensure_crosswalk_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``core.crosswalk``: one row per (years, level, source, target) piece, empty until a
+    crosswalk is stored. Created here so the score models can read it before any crosswalk ran."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS core")
+    con.execute("CREATE TABLE IF NOT EXISTS core.crosswalk (from_year INTEGER, to_year INTEGER, "
+                "level VARCHAR, source_code VARCHAR, target_code VARCHAR, weight_area DOUBLE, "
+                "weight_pop DOUBLE, overlap_m2 DOUBLE, coverage_source DOUBLE, unchanged BOOLEAN)")
+
+
+def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year: int) -> None:
+    """Replace the ``from_year -> to_year`` rows of ``core.crosswalk`` by the frame ``cw``
+    (columns of :func:`veerkracht.crosswalk.crosswalk` plus ``level``)."""
+    ensure_crosswalk_table(con)
+    con.register("cw_rows", cw)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [from_year, to_year])
+        con.execute("INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw_rows",
+                    [from_year, to_year])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("cw_rows")
+
+
 def publish_copy(source: Path, target: Path) -> Path:
     """Copy the database ``source`` to ``target`` atomically (temp file + rename).
 
