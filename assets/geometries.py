@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from pipelines.partitions import YEARS
-from pipelines.resources import PipelineSettings
-from veerkracht.geometry import stage_geometries
-from veerkracht.registry import LEVELS
+from assets.partitions import YEARS
+from assets.resources import PipelineSettings
+from veerkracht.geo.stage import stage_geometries
+from veerkracht.codes import LEVELS
 
 
 @dg.asset(partitions_def=YEARS, group_name="ingest", kinds={"geopandas", "parquet"})
@@ -14,7 +14,7 @@ def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSetti
     year = int(context.partition_key)
     context.log.info(f"Geometries {year}: source = {settings.geometry_source}")
     stats = stage_geometries(year, LEVELS, settings.embedded_dir, settings.layout.staging(year),
-                             source=settings.geometry_source, raw_dir=settings.layout.root / "raw",
+                             source=settings.geometry_source, raw_dir=settings.layout.raw,
                              url=settings.pdok_url or None)
     return dg.MaterializeResult(metadata={
         **{f"{level}_areas": dg.MetadataValue.int(s["areas"]) for level, s in stats.items()},

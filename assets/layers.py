@@ -2,12 +2,13 @@
 
 import dagster as dg
 
-from pipelines.partitions import YEARS
-from pipelines.resources import DuckDBSpatialResource, PipelineSettings
-from veerkracht import layers, warehouse
-from veerkracht.dictionary import apply_comments
-from veerkracht.preview import markdown_image, render_score_map
-from veerkracht.registry import LEVELS
+from assets.partitions import YEARS
+from assets.resources import DuckDBSpatialResource, PipelineSettings
+from veerkracht import warehouse
+from veerkracht.publish import layers
+from veerkracht.publish.dictionary import apply_comments
+from veerkracht.publish.preview import markdown_image, render_score_map
+from veerkracht.codes import LEVELS
 
 from assets.scores import veerkracht_scores
 
@@ -15,13 +16,13 @@ from assets.scores import veerkracht_scores
 @dg.asset(partitions_def=YEARS, deps=[veerkracht_scores], group_name="publish",
           kinds={"duckdb", "geoparquet"}, pool="duckdb")
 def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
+                build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
     """marts.area rows of the year and one GeoParquet (EPSG:4326 + 28992) and GeoPackage per level."""
     year = int(context.partition_key)
     layout = settings.layout
     metadata: dict = {}
     spec = settings.method
-    with duckdb.get_connection() as con:
+    with build_db.get_connection() as con:
         metadata["marts.area rows"] = dg.MetadataValue.int(
             layers.build_area_mart(con, year, spec))
         apply_comments(con)
@@ -42,9 +43,9 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
 
 
 @dg.asset(deps=[area_layers, "boundary_crosswalk"], group_name="publish", kinds={"duckdb"}, pool="duckdb")
-def dashboard_warehouse(settings: PipelineSettings, duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
+def dashboard_warehouse(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
     """The DuckDB file dashboards read, all years, published atomically (temp file + rename)."""
-    target = warehouse.publish_copy(duckdb.database, settings.layout.warehouse_db)
+    target = warehouse.publish_copy(build_db.database, settings.layout.warehouse_db)
     with warehouse.connection(target, read_only=True) as con:
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM marts.area ORDER BY 1").fetchall()]
         n = con.execute("SELECT count(*) FROM marts.area").fetchone()[0]

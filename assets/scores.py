@@ -2,22 +2,23 @@
 
 import dagster as dg
 
-from assets.warehouse import check_result, warehouse_core
-from pipelines.partitions import YEARS
-from pipelines.resources import DuckDBSpatialResource, PipelineSettings
-from veerkracht import checks, diagnostics, method
+from assets.checks import check_result, check_specs
+from assets.warehouse import warehouse_core
+from assets.partitions import YEARS
+from assets.resources import DuckDBSpatialResource, PipelineSettings
+from veerkracht import checks
+from veerkracht.method import diagnostics, scoring
 
 
 @dg.asset(partitions_def=YEARS, deps=[warehouse_core], group_name="scores", kinds={"duckdb"},
-          pool="duckdb", check_specs=[dg.AssetCheckSpec("scores_in_range", asset="veerkracht_scores",
-                                                        blocking=True)])
+          pool="duckdb", check_specs=check_specs("scores", "veerkracht_scores"))
 def veerkracht_scores(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                      duckdb: DuckDBSpatialResource) -> dg.MaterializeResult:
+                      build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
     """Kwetsbaarheid and druk per area as the method spec says, with rank intervals and explanations."""
     year = int(context.partition_key)
     spec = settings.method
-    with duckdb.get_connection() as con:
-        run = method.score_year(con, spec, year)
+    with build_db.get_connection() as con:
+        run = scoring.score_year(con, spec, year)
         by_level = con.execute(
             "SELECT level, count(kwetsbaarheid), count(druk), count(*) - count(kwetsbaarheid) FROM core.score "
             "WHERE year = ? GROUP BY level ORDER BY level", [year]).fetchall()
@@ -25,7 +26,7 @@ def veerkracht_scores(context: dg.AssetExecutionContext, settings: PipelineSetti
             "SELECT level || ': ' || regexp_extract(score_null_reason, '^[a-z_0-9]+'), count(*) FROM core.score "
             "WHERE year = ? AND score IS NULL GROUP BY 1 ORDER BY 2 DESC", [year]).fetchall()
         diag = diagnostics.indicator_diagnostics(con, year, spec.spec_hash)
-        outcomes = checks.score_checks(con, year)
+        outcomes = checks.run_stage(con, "scores", year)
     if run.goalpost_year != spec.goalpost_base_year:
         context.log.warning(f"Goalposts from {run.goalpost_year}: base year {spec.goalpost_base_year} "
                             "is not scored yet, so goalpost scores are not comparable across years")

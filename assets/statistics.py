@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.partitions import YEARS
-from pipelines.resources import PipelineSettings
-from veerkracht import ingest, pressure
+from assets.partitions import YEARS
+from assets.resources import PipelineSettings
+from veerkracht.ingest import kwb, pressure
 from veerkracht.registry import table_for_year
 
 
@@ -16,16 +16,16 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     year = int(context.partition_key)
     layout = settings.layout
     context.log.info(f"KWB {year} ({table_for_year(year)}): source = {settings.source}")
-    got = ingest.kwb_snapshots(year, settings.source, embedded_dir=settings.embedded_dir,
+    got = kwb.kwb_snapshots(year, settings.source, embedded_dir=settings.embedded_dir,
                                raw_dir=layout.raw_kwb, endpoint=settings.endpoint,
                                on_failure=settings.cbs_on_failure)
     snapshots = got.snapshots
     if got.download_error:
         context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
-    cats = ingest.catalogues(snapshots)
+    cats = kwb.catalogues(snapshots)
     crime = pressure.crime_tables(Path(settings.embedded_dir) / "extra", year)
-    counts = ingest.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
-    drift = ingest.drift_report(cats)
+    counts = kwb.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
+    drift = kwb.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))
     return dg.MaterializeResult(metadata={
         "source": settings.source,

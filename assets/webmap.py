@@ -2,17 +2,17 @@
 
 import dagster as dg
 
-from pipelines.partitions import YEARS
-from pipelines.resources import PipelineSettings
-from veerkracht import layers, webmap
-from veerkracht.registry import LEVELS
+from assets.partitions import YEARS
+from assets.resources import PipelineSettings
+from veerkracht.publish import layers, webmap
+from veerkracht.codes import LEVELS
 
 from assets.layers import area_layers
 
 
 @dg.asset(partitions_def=YEARS, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
 def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page: python -m veerkracht.serve."""
+    """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page: python -m veerkracht.publish.serve."""
     year = int(context.partition_key)
     layout = settings.layout
     sources = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
@@ -20,5 +20,5 @@ def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg
     return dg.MaterializeResult(metadata={
         "page": dg.MetadataValue.path(str(out["page"])),
         "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
-        "serve": f"python -m veerkracht.serve {layout.web}",
+        "serve": f"python -m veerkracht.publish.serve {layout.web}",
     })

@@ -31,14 +31,15 @@ TARGETS = {"nl_e2e_s": 20.0, "nl_floor_ratio": 3.0, "score_mc_s": 5.0, "crosswal
 
 def _real_staging(work: Path) -> Path:
     """Stage the real embedded 2024 data (the input of the generator) without Dagster."""
-    from veerkracht import geometry, ingest, pressure
+    from veerkracht.geo.stage import stage_geometries
+    from veerkracht.ingest import kwb, pressure
     from veerkracht.paths import EMBEDDED_DIR
 
     out = work / "real" / "2024"
-    snaps = ingest.kwb_snapshots(2024, "embedded", embedded_dir=EMBEDDED_DIR, raw_dir=work / "raw").snapshots
-    cats = ingest.catalogues(snaps)
-    ingest.stage_kwb(snaps, out, cats, extra=pressure.crime_tables(EMBEDDED_DIR / "extra", 2024))
-    geometry.stage_geometries(2024, ("gemeente", "wijk", "buurt"), EMBEDDED_DIR, out)
+    snaps = kwb.kwb_snapshots(2024, "embedded", embedded_dir=EMBEDDED_DIR, raw_dir=work / "raw").snapshots
+    cats = kwb.catalogues(snaps)
+    kwb.stage_kwb(snaps, out, cats, extra=pressure.crime_tables(EMBEDDED_DIR / "extra", 2024))
+    stage_geometries(2024, ("gemeente", "wijk", "buurt"), EMBEDDED_DIR, out)
     return out
 
 
@@ -88,7 +89,8 @@ def run_scale(scale: str, work: Path) -> dict:
     # Crosswalk between two boundary sets: real 2019 -> 2024 buurten at NL scale, a shifted grid
     # (every buurt changes) otherwise.
     if scale == "nl":
-        from veerkracht.geometry import embedded_geometry_path, read_geometries
+        from veerkracht.geo.embedded import embedded_geometry_path
+        from veerkracht.geo.geometry import read_geometries
         from veerkracht.paths import EMBEDDED_DIR
         src = read_geometries(embedded_geometry_path(EMBEDDED_DIR, 2019, "buurt"))
         tgt = read_geometries(embedded_geometry_path(EMBEDDED_DIR, 2024, "buurt"))

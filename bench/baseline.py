@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from veerkracht.spec import load_spec
+from veerkracht.method.spec import load_spec
 
 
 def _row_wise_rank(s: pd.Series) -> pd.Series:

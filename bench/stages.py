@@ -13,9 +13,11 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from veerkracht import layers, method, warehouse
-from veerkracht.crosswalk import crosswalk
-from veerkracht.spec import load_spec
+from veerkracht import warehouse
+from veerkracht.method import scoring as method
+from veerkracht.publish import layers
+from veerkracht.geo.crosswalk import crosswalk
+from veerkracht.method.spec import load_spec
 
 DASHBOARD_QUERY = ("SELECT code, name, inwoners, score, score_class, score_within_gemeente, top_indicator "
                    "FROM marts.area WHERE year = ? AND gemeente_code = ? AND level = 'buurt' "

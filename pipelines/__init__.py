@@ -1,4 +1,5 @@
-"""The Dagster code location of veerkracht: Definitions, resources, partitions, jobs, schedules.
+"""The Dagster code location of veerkracht: Definitions, jobs, schedules, sensors and the CLI.
 
-Wiring only: asset logic lives in ``assets/``, domain logic in the ``veerkracht`` package.
+Wiring only: assets, their resources, partitions and checks live in ``assets/``; domain logic in
+the ``veerkracht`` package. Imports run one way: pipelines -> assets -> veerkracht -> sql.
 """

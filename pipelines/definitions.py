@@ -1,22 +1,32 @@
-"""The Definitions object Dagster loads (``dagster dev -m pipelines.definitions``)."""
+"""The Definitions object Dagster loads (``dagster dev -m pipelines.definitions``).
+
+``build_defs`` is the one place that says what the code location holds; tests and the CLI call
+it with their own resources instead of repeating the list of asset modules.
+"""
 
 import dagster as dg
 
-from assets import crosswalk, geometries, layers, scores, statistics, warehouse, webmap
+from assets import ASSET_MODULES
+from assets.resources import resources_from_env
 from pipelines.jobs import veerkracht_job
-from pipelines.resources import resources_from_env
 from pipelines.schedules import monthly_cbs_refresh
 from pipelines.sensors import kwb_revision_sensor
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap, crosswalk]),
-    jobs=[veerkracht_job],
-    schedules=[monthly_cbs_refresh],
-    sensors=[kwb_revision_sensor],
-    resources=resources_from_env(),
-)
+
+def build_defs(resources: dict | None = None) -> dg.Definitions:
+    """Assets, checks, the main job, schedule and sensor; ``resources`` default to the environment's."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
+        jobs=[veerkracht_job],
+        schedules=[monthly_cbs_refresh],
+        sensors=[kwb_revision_sensor],
+        resources=resources if resources is not None else resources_from_env(),
+    )
 
 
-def veerkracht_job() -> dg.JobDefinition:
-    """The resolved main job; ``dg.reconstructable(veerkracht_job)`` runs it out of process."""
+defs = build_defs()
+
+
+def veerkracht_job_def() -> dg.JobDefinition:
+    """The resolved main job; ``dg.reconstructable(veerkracht_job_def)`` runs it out of process."""
     return defs.resolve_job_def("veerkracht_job")

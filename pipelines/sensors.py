@@ -3,8 +3,8 @@
 import dagster as dg
 
 from pipelines.jobs import veerkracht_job
-from pipelines.resources import PipelineSettings
-from veerkracht.ingest import find_revisions
+from assets.resources import PipelineSettings
+from veerkracht.ingest.kwb import find_revisions
 from veerkracht.registry import KWB_TABLES
 
 

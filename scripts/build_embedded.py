@@ -28,7 +28,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from veerkracht.geometry import clean
+from veerkracht.geo.geometry import clean
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "embedded"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from veerkracht.ingest import INDICATOR_MAP, derive_indicator_map
+from veerkracht.ingest.kwb import INDICATOR_MAP, derive_indicator_map
 from veerkracht.paths import EMBEDDED_DIR
-from veerkracht.snapshot import list_snapshots, read_snapshot
+from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 
 
 def main() -> None:

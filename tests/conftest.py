@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pipelines.resources import DuckDBSpatialResource, PipelineSettings  # noqa: E402
+from assets.resources import DuckDBSpatialResource, PipelineSettings  # noqa: E402
 from veerkracht.paths import OutputLayout  # noqa: E402
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 
-from veerkracht.snapshot import KwbSnapshot
+from veerkracht.ingest.snapshot import KwbSnapshot
 
 BULK = "/ODataFeed/odata"
 FIXTURES = Path(__file__).parent / "fixtures"

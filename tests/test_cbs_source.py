@@ -12,12 +12,12 @@ import pytest
 from conftest import all_assets, resources_for
 from odata_server import ODataFixture, RecordedFeed
 
-from veerkracht.cbs_client import (CbsDownloadError, CbsEndpoint, catalog_tables, download_kwb,
+from veerkracht.ingest.cbs_client import (CbsDownloadError, CbsEndpoint, catalog_tables, download_kwb,
                                    table_modified, table_part)
-from veerkracht.ingest import find_revisions
+from veerkracht.ingest.kwb import find_revisions
 from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.registry import check_catalog
-from veerkracht.snapshot import list_snapshots, read_snapshot
+from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 
 VINTAGES = [read_snapshot(p) for p in list_snapshots(EMBEDDED_DIR / "kwb", "85984NED")]
 FAST = {"cbs_timeout_s": 5, "cbs_retries": 2, "cbs_backoff_s": 0.01}

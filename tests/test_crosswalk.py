@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from veerkracht.crosswalk import carry, crosswalk
-from veerkracht.geometry import embedded_geometry_path, read_geometries
+from veerkracht.geo.crosswalk import carry, crosswalk
+from veerkracht.geo.geometry import embedded_geometry_path, read_geometries
 from veerkracht.paths import EMBEDDED_DIR
 
 

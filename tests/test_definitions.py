@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import defs
-from pipelines.resources import PipelineSettings
+from assets.resources import PipelineSettings
 
 # Reviewed snapshot of the graph: a change here is a deliberate change of the product.
 EXPECTED_DEPS = {

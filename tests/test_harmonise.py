@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from veerkracht import harmonise
-from veerkracht.ingest import catalogues, derive_indicator_map, drift_report, load_indicator_map
+from veerkracht.ingest import harmonise
+from veerkracht.ingest.kwb import catalogues, derive_indicator_map, drift_report, load_indicator_map
 from veerkracht.paths import EMBEDDED_DIR
-from veerkracht.registry import normalise_code, parent_codes, table_for_year
-from veerkracht.snapshot import list_snapshots, read_snapshot
+from veerkracht.codes import normalise_code, parent_codes
+from veerkracht.registry import table_for_year
+from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 
 APRIL_2025, REVISION_2026 = (read_snapshot(p) for p in list_snapshots(EMBEDDED_DIR / "kwb", "85984NED"))
 

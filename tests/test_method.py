@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from veerkracht import method, warehouse
-from veerkracht.spec import DEFAULT_SPEC, SpecError, load_spec
+from veerkracht.method.spec import DEFAULT_SPEC, SpecError, load_spec
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_method.toml"
 COLUMNS = ["AantalInwoners", "X1", "X2", "HH", "X3", "X4", "CRIME"]

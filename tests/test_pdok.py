@@ -14,11 +14,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from veerkracht import pdok
-from veerkracht.geometry import embedded_geometry_path, stage_geometries
+from veerkracht.geo import pdok
+from veerkracht.geo.geometry import embedded_geometry_path, stage_geometries
 from veerkracht.paths import EMBEDDED_DIR
-from veerkracht.registry import LEVELS, is_pseudo
-from veerkracht.serve import make_server
+from veerkracht.codes import LEVELS, is_pseudo
+from veerkracht.publish.serve import make_server
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from veerkracht import warehouse
 from veerkracht.paths import EMBEDDED_DIR
-from veerkracht.snapshot import list_snapshots, read_snapshot
+from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 
 LEVELS = ("gemeente", "wijk", "buurt")
 
@@ -161,7 +161,7 @@ def test_preview_png_written(embedded_run):
 
 
 def test_year_without_embedded_data_fails_clearly(tmp_path):
-    from veerkracht.ingest import kwb_snapshots
+    from veerkracht.ingest.kwb import kwb_snapshots
 
     with pytest.raises(FileNotFoundError, match=r"no KWB 2019 \(84583NED\).*source 'cbs'"):
         kwb_snapshots(2019, "embedded", embedded_dir=EMBEDDED_DIR, raw_dir=tmp_path)
@@ -170,7 +170,7 @@ def test_year_without_embedded_data_fails_clearly(tmp_path):
 def test_qgis_style_next_to_each_layer(embedded_run):
     import xml.etree.ElementTree as ET
 
-    from veerkracht.styles import CLASS_COLOURS
+    from veerkracht.publish.styles import CLASS_COLOURS
 
     root = ET.parse(embedded_run.layers / "2024" / "buurt_2024.qml").getroot()
     renderer = root.find("renderer-v2")

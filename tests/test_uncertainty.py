@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from veerkracht import warehouse
-from veerkracht.spec import MethodSpec, load_spec
-from veerkracht.uncertainty import _ranks, simulate
+from veerkracht.method.spec import MethodSpec, load_spec
+from veerkracht.method.uncertainty import _ranks, simulate
 
 
 def test_ranks_match_percent_rank_with_ties():

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from veerkracht import warehouse
-from veerkracht.dictionary import COLUMNS
+from veerkracht.publish.dictionary import COLUMNS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 
@@ -58,6 +58,6 @@ def test_every_mart_column_is_documented_and_commented(embedded_run):
     assert set(cols) == set(COLUMNS)
     assert all(cols[c] for c in cols) and table_comment.startswith("One row per gemeente")
     generated = (DOC.parent / "data_dictionary.md").read_text()
-    from veerkracht.dictionary import markdown
+    from veerkracht.publish.dictionary import markdown
 
     assert generated == markdown(), "docs/data_dictionary.md is stale: python -m veerkracht.dictionary"

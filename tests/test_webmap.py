@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veerkracht.serve import make_server
+from veerkracht.publish.serve import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium: apt-get install chromium")

@@ -1,16 +1,48 @@
-"""Where things live: the embedded snapshot in the repository and the run outputs.
+"""Where things live: the package's own data (SQL models, method specs, the embedded snapshot)
+and the run outputs.
 
-One small data class so that assets, tests and the README agree on paths; no I/O here.
+Belongs here: finding package data the same way in a checkout and in an installed wheel, and
+the layout of the output folder; no other I/O. In a wheel, ``pyproject.toml`` maps the top-level
+``sql/``, ``methods/``, ``data/embedded/`` and ``dagster.yaml`` into ``veerkracht/_share/``
+(package data); in a checkout (also an editable install) they are read where they are.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EMBEDDED_DIR = REPO_ROOT / "data" / "embedded"
-DEFAULT_OUTPUT_DIR = REPO_ROOT / "data" / "out"
+_PACKAGE = Path(str(files("veerkracht")))
+_SHARE = _PACKAGE / "_share"
+#: The checkout this package sits in (None when installed as a wheel).
+CHECKOUT = _PACKAGE.parent if (_PACKAGE.parent / "pyproject.toml").is_file() else None
+
+
+def _data(checkout_relative: str, share_name: str) -> Path:
+    packaged = _SHARE / share_name
+    if packaged.exists():
+        return packaged
+    if CHECKOUT is not None:
+        return CHECKOUT / checkout_relative
+    raise FileNotFoundError(f"Package data {share_name!r} is missing from {_SHARE}: reinstall veerkracht")
+
+
+SQL_DIR = _data("sql", "sql")
+METHODS_DIR = _data("methods", "methods")
+EMBEDDED_DIR = _data("data/embedded", "embedded")
+DAGSTER_YAML = _data("dagster.yaml", "root/dagster.yaml")
+#: Outputs go under the checkout's data/out, or ./veerkracht-out for an installed package;
+#: VEERKRACHT_OUTPUT_DIR (or the settings resource) overrides both.
+DEFAULT_OUTPUT_DIR = (CHECKOUT / "data" / "out") if CHECKOUT is not None else Path.cwd() / "veerkracht-out"
+DEFAULT_DAGSTER_HOME = (CHECKOUT / "data" / "dagster_home") if CHECKOUT is not None \
+    else Path.cwd() / "veerkracht-dagster-home"
+
+
+def output_dir_from_env() -> Path:
+    """``$VEERKRACHT_OUTPUT_DIR`` or the default output folder."""
+    return Path(os.environ.get("VEERKRACHT_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
 
 
 @dataclass(frozen=True)
@@ -20,9 +52,14 @@ class OutputLayout:
     root: Path
 
     @property
+    def raw(self) -> Path:
+        """Immutable downloads: ``kwb/<table>/<vintage>/`` and ``geometries/<year>/``."""
+        return self.root / "raw"
+
+    @property
     def raw_kwb(self) -> Path:
         """Immutable downloaded KWB snapshots, ``<table>/<vintage>/``."""
-        return self.root / "raw" / "kwb"
+        return self.raw / "kwb"
 
     def staging(self, year: int) -> Path:
         """Harmonised Parquet of one year, the input of the warehouse."""
@@ -42,6 +79,11 @@ class OutputLayout:
     def layers(self) -> Path:
         """GeoParquet and GeoPackage layers, ``<year>/<level>_<year>_<epsg>.parquet``."""
         return self.root / "layers"
+
+    @property
+    def crosswalk(self) -> Path:
+        """Boundary crosswalks between years, ``<level>_<from>_<to>.parquet``."""
+        return self.root / "crosswalk"
 
     @property
     def web(self) -> Path:

@@ -1,70 +1,69 @@
-"""Static facts about CBS tables and region levels; no I/O.
+"""The year registry: one row per KWB reporting year, and every fact that depends on the year.
 
-Which KWB table holds which year, how SoortRegio labels map onto our levels, and how a region
-code encodes its parents. Anything that reads or downloads lives elsewhere.
+Belongs here: which CBS table holds a year's KWB, where PDOK publishes that year's wijk- en
+buurtkaart, which pressure (crime) extract covers it, and what the embedded snapshot ships for
+it. Adding a year is adding one :class:`KwbYear` row (and, if it is embedded, its files under
+``data/embedded/``; ``tests/unit/test_registry.py`` checks that rows and files agree). No I/O.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-#: "Kerncijfers wijken en buurten" table per reporting year (CBS OData v3 identifiers).
-KWB_TABLES: dict[int, str] = {
-    2019: "84583NED",
-    2020: "84799NED",
-    2021: "85039NED",
-    2022: "85318NED",
-    2023: "85618NED",
-    2024: "85984NED",
-    2025: "86165NED",
-}
+from veerkracht.codes import LEVELS
 
-LEVELS: tuple[str, ...] = ("gemeente", "wijk", "buurt")
+#: PDOK's ATOM download naming for the wijken-en-buurten dataset since 2022. Not reachable from
+#: the development machine (no internet): a moved file fails with the URL in the error, and the
+#: settings resource's ``pdok_url`` overrides it.
+_PDOK = "https://service.pdok.nl/cbs/wijkenbuurten/{y}/atom/downloads/wijkenbuurten_{y}_v1.gpkg"
 
-#: SoortRegio_2 labels (space padded in the feed) -> our level names.
-SOORT_REGIO: dict[str, str] = {"land": "land", "gemeente": "gemeente", "wijk": "wijk", "buurt": "buurt"}
 
-_CODE = re.compile(r"^(NL|GM|WK|BU)[0-9A-Z]+$")
-_PREFIX_LEVEL = {"NL": "land", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
+@dataclass(frozen=True)
+class KwbYear:
+    """Everything the pipeline needs to know about one reporting year."""
+
+    year: int
+    #: "Kerncijfers wijken en buurten" table of the year (CBS OData v3 identifier).
+    kwb_table: str
+    #: The year's CBS/PDOK wijk- en buurtkaart GeoPackage, if PDOK publishes one in that form.
+    wijkbuurtkaart_url: str | None = None
+    #: Politie/CBS 47022NED extract on this year's boundaries, under ``data/embedded/extra``.
+    crime_extract: str | None = None
+    #: Whether ``data/embedded/kwb/<table>/`` ships this year's statistics.
+    embedded_kwb: bool = False
+    #: Levels whose polygons ``data/embedded/geometries/<year>/`` ships.
+    embedded_geometry: tuple[str, ...] = ()
+
+
+YEARS: tuple[KwbYear, ...] = (
+    KwbYear(2019, "84583NED", embedded_geometry=("gemeente", "buurt")),
+    KwbYear(2020, "84799NED"),
+    KwbYear(2021, "85039NED"),
+    KwbYear(2022, "85318NED", _PDOK.format(y=2022)),
+    KwbYear(2023, "85618NED", _PDOK.format(y=2023)),
+    KwbYear(2024, "85984NED", _PDOK.format(y=2024), crime_extract="misdrijven_47022NED_kwb2024.parquet",
+            embedded_kwb=True, embedded_geometry=LEVELS),
+    KwbYear(2025, "86165NED", _PDOK.format(y=2025)),
+)
+BY_YEAR: dict[int, KwbYear] = {row.year: row for row in YEARS}
+#: Year -> KWB table id (a view of :data:`YEARS`).
+KWB_TABLES: dict[int, str] = {row.year: row.kwb_table for row in YEARS}
+#: Years whose statistics the embedded snapshot ships, newest first.
+EMBEDDED_YEARS: tuple[int, ...] = tuple(sorted((r.year for r in YEARS if r.embedded_kwb), reverse=True))
+
+
+def year_info(year: int) -> KwbYear:
+    """The registry row of ``year``, or a ValueError naming the known years."""
+    try:
+        return BY_YEAR[int(year)]
+    except (KeyError, ValueError):
+        known = ", ".join(str(y) for y in BY_YEAR)
+        raise ValueError(f"No KWB table known for year {year!r}; known years: {known}") from None
 
 
 def table_for_year(year: int) -> str:
     """Return the KWB table id of ``year`` or raise a ValueError naming the known years."""
-    try:
-        return KWB_TABLES[int(year)]
-    except (KeyError, ValueError):
-        known = ", ".join(str(y) for y in KWB_TABLES)
-        raise ValueError(f"No KWB table known for year {year!r}; known years: {known}") from None
-
-
-def normalise_code(code: str) -> str:
-    """Strip CBS padding from a region code (``'GM0363    '`` -> ``'GM0363'``) and check it."""
-    stripped = str(code).strip().upper()
-    if not _CODE.match(stripped):
-        raise ValueError(f"Not a CBS region code: {code!r}")
-    return stripped
-
-
-def level_of(code: str) -> str:
-    """Level of a normalised region code, from its prefix."""
-    return _PREFIX_LEVEL[code[:2]]
-
-
-def parent_codes(code: str) -> tuple[str | None, str | None]:
-    """(wijk code, gemeente code) of a normalised code; codes may be alphanumeric (BU0363AA01)."""
-    level = level_of(code)
-    if level == "buurt":
-        return "WK" + code[2:8], "GM" + code[2:6]
-    if level == "wijk":
-        return None, "GM" + code[2:6]
-    return None, None
-
-
-def is_pseudo(code: str) -> bool:
-    """Code pattern of CBS pseudo areas: Buitenland (GM0998), water wijken (WKxxxx99), water/other
-    buurten (…9997/9998/9999). A hint, not proof: WK010699 and WK168199 are real KWB 2024 wijken."""
-    return code == "GM0998" or (code.startswith("WK") and code.endswith("99")) or (
-        code.startswith("BU") and code[-4:] in ("9997", "9998", "9999"))
+    return year_info(year).kwb_table
 
 
 def check_catalog(tables: list[dict]) -> dict[int, str]:

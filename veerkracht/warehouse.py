@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 import duckdb
 import duckdb_extensions
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+from veerkracht.atomic import atomic_path
+from veerkracht.paths import SQL_DIR
 #: DuckDB's memory limit for the pipeline's (writing) connections. DuckDB's default is 80 % of
 #: RAM, which it will fill as buffer on large inputs; with a limit it spills joins and
 #: aggregates to ``<database>.tmp`` instead. 30x the national size scores within 2 GB.
@@ -65,6 +65,25 @@ def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.Duc
         con.close()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, or ROLLBACK on any error and re-raise that error.
+
+    When DuckDB has already aborted the transaction itself (a full disk, a fatal I/O error),
+    ROLLBACK fails with "no transaction is active"; that must not replace the original error.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the transaction is gone already; the original error says why
+        raise
+
+
 def model_sql(name: str) -> str:
     """Text of ``sql/<name>.sql``."""
     path = SQL_DIR / f"{name}.sql"
@@ -84,16 +103,11 @@ def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int
     args = {k: v for k, v in {"year": int(year), **params}.items() if re.search(rf"\${k}\b", query)}
     schema = table.split(".")[0]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         _drop_if_schema_changed(con, table, f"SELECT * FROM ({query}) LIMIT 0", args)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", args)
         con.execute(f"DELETE FROM {table} WHERE year = $year", {"year": int(year)})
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", args)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
 
 
@@ -106,16 +120,12 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation
     schema = table.split(".")[0]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     query = f"SELECT {int(year)}::INTEGER AS year, * FROM ({relation_sql})"
-    con.execute("BEGIN TRANSACTION")
     try:
-        _drop_if_schema_changed(con, table, f"{query} LIMIT 0")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {query} LIMIT 0")
-        con.execute(f"DELETE FROM {table} WHERE year = {int(year)}")
-        con.execute(f"INSERT INTO {table} BY NAME {query}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            _drop_if_schema_changed(con, table, f"{query} LIMIT 0")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {query} LIMIT 0")
+            con.execute(f"DELETE FROM {table} WHERE year = {int(year)}")
+            con.execute(f"INSERT INTO {table} BY NAME {query}")
     finally:
         for name in objects:
             con.unregister(name)
@@ -168,16 +178,39 @@ def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year:
     ensure_crosswalk_table(con)
     con.register("cw_rows", cw)
     try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [from_year, to_year])
-        con.execute("INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw_rows",
-                    [from_year, to_year])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [from_year, to_year])
+            con.execute("INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw_rows",
+                        [from_year, to_year])
     finally:
         con.unregister("cw_rows")
+
+
+def store_boundaries(con: duckdb.DuckDBPyConnection, year: int, level: str, gdf) -> None:
+    """Replace the ``year``/``level`` polygons of ``core.boundary`` (the polygons a crosswalk used,
+    so both years' boundaries stay in the warehouse) by the GeoDataFrame ``gdf`` (EPSG:28992)."""
+    rows = gdf[["code", "geometry_source"]].assign(wkb=gdf.geometry.to_wkb())
+    con.execute("CREATE SCHEMA IF NOT EXISTS core")
+    con.execute("CREATE TABLE IF NOT EXISTS core.boundary (year INTEGER, level VARCHAR, code VARCHAR, "
+                "geometry_source VARCHAR, geom GEOMETRY('EPSG:28992'))")
+    con.register("boundary_rows", rows)
+    try:
+        with transaction(con):
+            con.execute("DELETE FROM core.boundary WHERE year = ? AND level = ?", [year, level])
+            con.execute("INSERT INTO core.boundary SELECT ?, ?, code, geometry_source, "
+                        "ST_SetCRS(ST_GeomFromWKB(wkb), 'EPSG:28992') FROM boundary_rows", [year, level])
+    finally:
+        con.unregister("boundary_rows")
+
+
+def population(con: duckdb.DuckDBPyConnection, year: int):
+    """Inhabitants per area code of ``year`` (a pandas Series), or None before the warehouse has them."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'core' "
+                         "AND table_name = 'fact_indicator'").fetchone()[0]
+    if not exists:
+        return None
+    rows = con.execute(model_sql("population"), {"year": int(year)}).df()
+    return rows.set_index("code")["value"] if len(rows) else None
 
 
 def publish_copy(source: Path, target: Path) -> Path:
@@ -190,26 +223,20 @@ def publish_copy(source: Path, target: Path) -> Path:
     published. Otherwise DuckDB copies it table by table (``COPY FROM DATABASE``).
     """
     source, target = Path(source), Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(fd)
-    os.unlink(tmp_name)  # DuckDB must create the file itself
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target, verify=_verify_database) as tmp:
         if Path(str(source) + ".wal").exists():
             _copy_by_duckdb(source, tmp)
         else:
             shutil.copyfile(source, tmp)
-        con = duckdb.connect(str(tmp), read_only=True)
-        try:
-            con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()
-        finally:
-            con.close()
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-        Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return target
+
+
+def _verify_database(path: Path) -> None:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()
+    finally:
+        con.close()
 
 
 def _copy_by_duckdb(source: Path, tmp: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from veerkracht.dictionary import COLUMNS
+from veerkracht.publish.dictionary import COLUMNS
 
 CLASS_COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
 NO_SCORE_COLOUR = "#d9d9d9"

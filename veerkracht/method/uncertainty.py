@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from veerkracht.spec import MethodSpec
+from veerkracht.method.spec import MethodSpec
 
 #: The four value columns: (normalisation, shrinkage) -> column of core.score_indicator.
 VALUE_COLUMNS = {("percentile", True): "percentile_rank", ("percentile", False): "percentile_rank_raw",

@@ -1,4 +1,4 @@
-"""Serve the web map locally: ``python -m veerkracht.serve [folder] [--port 8000]``.
+"""Serve the web map locally: ``python -m veerkracht.publish.serve [folder] [--port 8000]``.
 
 Like ``python -m http.server``, plus HTTP Range requests, which PMTiles needs to read single
 tiles out of the archive (the standard library's server always sends the whole file).

@@ -1,4 +1,4 @@
-"""Yearly partitions shared by every per-year asset: one static key per KWB year."""
+"""Yearly partitions shared by every per-year asset: one static key per year of the registry."""
 
 import dagster as dg
 

@@ -18,14 +18,14 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 import cbsodata
 import pandas as pd
 import requests
 
-from veerkracht.snapshot import KwbSnapshot
+from veerkracht.ingest.snapshot import KwbSnapshot
+from veerkracht.retry import RetryPolicy
 
 DEFAULT_CATALOG = "opendata.cbs.nl"
 log = logging.getLogger(__name__)
@@ -82,20 +82,14 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _with_retries(what: str, url: str, endpoint: CbsEndpoint, call):
-    attempt = 0
-    while True:
-        try:
-            with _catalog(endpoint):
-                return call()
-        except (requests.RequestException, json.JSONDecodeError, KeyError, ValueError) as exc:
-            if _transient(exc) and attempt < endpoint.retries:
-                wait = endpoint.backoff_s * 2**attempt
-                attempt += 1
-                log.warning("%s from %s failed (%s); retry %d of %d in %.1f s",
-                            what, url, exc, attempt, endpoint.retries, wait)
-                time.sleep(wait)
-                continue
-            raise CbsDownloadError(_describe(what, url, exc, attempt)) from exc
+    def attempt():
+        with _catalog(endpoint):
+            return call()
+
+    return RetryPolicy(endpoint.retries, endpoint.backoff_s).call(
+        attempt, what=f"{what} from {url}", transient=_transient,
+        catch=(requests.RequestException, json.JSONDecodeError, KeyError, ValueError),
+        fail=lambda exc, attempts: CbsDownloadError(_describe(what, url, exc, attempts - 1)))
 
 
 def _describe(what: str, url: str, exc: BaseException, retries_done: int) -> str:

@@ -46,6 +46,15 @@ class KwbSnapshot:
         return bool(self.manifest.get("null_may_hide_zero", False))
 
 
+@dataclass(frozen=True)
+class Snapshots:
+    """The vintages to combine for one year, and how they were obtained."""
+
+    snapshots: list[KwbSnapshot]
+    #: Set when a ``cbs`` download failed and stored snapshots were used instead.
+    download_error: str | None = None
+
+
 def read_snapshot(folder: Path) -> KwbSnapshot:
     """Read a snapshot folder written by :func:`write_snapshot` (or the embedded one)."""
     folder = Path(folder)

@@ -14,13 +14,14 @@ or gaps open between them; ``--coalesce`` is not used, because it merges areas.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+
+from veerkracht.atomic import atomic_path
 
 WEB_SRC = Path(__file__).with_name("web")
 #: Feature properties carried into the tiles (what the popup and the styles need).
@@ -41,12 +42,11 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             seq.write_text(_geojson_seq(gdf))
             args += ["-L", json.dumps({"file": str(seq), "layer": level,
                                        "description": f"{level} polygons with veerkracht scores"})]
-        partial = Path(tmp) / out.name
-        cmd = ["tippecanoe", "-o", str(partial), "--force", "--quiet", "-Z", "4", "-z", str(max_zoom),
-               "--no-feature-limit", "--no-tile-size-limit", "--detect-shared-borders",
-               "--attribution", "Bron: CBS, Kadaster/PDOK (CC BY 4.0)", *args]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        os.replace(partial, out)
+        with atomic_path(out) as partial:
+            cmd = ["tippecanoe", "-o", str(partial), "--force", "--quiet", "-Z", "4", "-z", str(max_zoom),
+                   "--no-feature-limit", "--no-tile-size-limit", "--detect-shared-borders",
+                   "--attribution", "Bron: CBS, Kadaster/PDOK (CC BY 4.0)", *args]
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
 
 
@@ -74,10 +74,12 @@ def publish_web(out_dir: Path, year: int, layers: dict[str, Path]) -> dict[str, 
     frames = {level: gpd.read_parquet(path) for level, path in layers.items()}  # read each file once
     tiles = build_tiles(frames, out_dir / f"veerkracht_{year}.pmtiles")
     index = out_dir / f"search_{year}.json"
-    index.write_text(json.dumps(search_index(frames), ensure_ascii=False, separators=(",", ":")))
+    with atomic_path(index) as tmp:
+        tmp.write_text(json.dumps(search_index(frames), ensure_ascii=False, separators=(",", ":")))
     for name in ("index.html", "app.js", "style.css"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
     years = sorted((int(p.stem.split("_")[1]) for p in out_dir.glob("veerkracht_*.pmtiles")), reverse=True)
-    (out_dir / "years.json").write_text(json.dumps(years))
+    with atomic_path(out_dir / "years.json") as tmp:
+        tmp.write_text(json.dumps(years))
     return {"pmtiles": tiles, "search": index, "page": out_dir / "index.html"}

@@ -26,8 +26,8 @@ import duckdb
 import pandas as pd
 
 from veerkracht import warehouse
-from veerkracht.spec import MethodSpec
-from veerkracht.uncertainty import OUTPUT_COLUMNS, simulate
+from veerkracht.method.spec import MethodSpec
+from veerkracht.method.uncertainty import OUTPUT_COLUMNS, simulate
 
 MODELS = [("core.score_value", "score_value"), ("core.score_indicator_status", "score_indicator_status"),
           ("core.score_indicator", "score_indicator"), ("core.score_theme", "score_theme"),
@@ -58,18 +58,13 @@ def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
         "core.method_theme": spec.theme_table(),
         "core.method_indicator": spec.indicator_table(),
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with warehouse.transaction(con):
         for table, frame in tables.items():
             con.register("spec_rows", frame)
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM spec_rows LIMIT 0")
             con.execute(f"DELETE FROM {table} WHERE spec_hash = ?", [spec.spec_hash])
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM spec_rows")
             con.unregister("spec_rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> int:
@@ -116,18 +111,9 @@ def store_uncertainty(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: in
 
 
 def uncertainty_intervals(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:
-    """Monte Carlo rank intervals of the kwetsbaarheid axis, per level (see uncertainty.py)."""
-    comp = con.execute("""
-        SELECT i.level, i.code, i.theme, i.indicator, i.percentile_rank, i.percentile_rank_raw,
-               i.goalpost, i.goalpost_raw
-        FROM core.score_indicator AS i
-        JOIN core.score_axis AS a ON a.year = i.year AND a.code = i.code AND a.axis = i.axis
-                                 AND a.spec_hash = i.spec_hash
-        JOIN core.score_theme AS t ON t.year = i.year AND t.code = i.code AND t.theme = i.theme
-                                  AND t.spec_hash = i.spec_hash
-        WHERE i.year = ? AND i.spec_hash = ? AND i.axis = 'kwetsbaarheid' AND a.rank IS NOT NULL
-              AND t.complete
-        ORDER BY i.level, i.code, i.indicator""", [year, spec.spec_hash]).df()
+    """Monte Carlo rank intervals of the kwetsbaarheid axis, per level (see uncertainty.py), from the
+    indicator components of ``sql/mc_components.sql``."""
+    comp = con.execute(warehouse.model_sql("mc_components"), {"year": int(year), "spec_hash": spec.spec_hash}).df()
     frames = [simulate(g, spec).assign(level=level) for level, g in comp.groupby("level", sort=True)]
     return (pd.concat(frames, ignore_index=True) if frames
             else pd.DataFrame(columns=[*OUTPUT_COLUMNS, "level"]))

@@ -1,48 +1,36 @@
 """Publishing area layers for GIS: GeoParquet 1.1 (EPSG:4326 and EPSG:28992) and GeoPackage.
 
-Belongs here: turning the ``marts.area`` rows of one year and level into files, each written
-to a temporary name and renamed into place so a failed run never leaves a half-written layer.
-
-Options and their caveats:
-
-* GeoParquet is written by geopandas with ``schema_version="1.1.0"`` (geopandas would stamp
-  1.0.0 otherwise), WKB encoding (the most portable), a ``bbox`` covering column so readers can
-  filter by extent (QGIS < 3.44 shows the struct column as an unknown field; harmless), and
-  zstd compression.
-* Rows are sorted along a Hilbert curve over the extent of the Netherlands, so neighbouring
-  areas sit in the same row group and bbox filters read little.
-* The GeoPackage is for QGIS builds without GDAL's Parquet driver (many macOS and Linux
-  packages); it holds the same columns, EPSG:28992.
+Belongs here: turning the ``marts.area`` rows of one year and level into one file per output
+format of :mod:`veerkracht.sources` (the writers are :mod:`veerkracht.publish.geoparquet` and
+:mod:`veerkracht.publish.geopackage`), each written to a temporary name and renamed into place
+so a failed run never leaves a half-written layer. Rows are sorted along a Hilbert curve over
+the extent of the Netherlands, so neighbouring areas sit in the same row group and bbox filters
+read little; a QGIS style (.qml) is written next to every file.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
-from veerkracht import warehouse
-from veerkracht.spec import MethodSpec
-from veerkracht.styles import write_qml
-
-RD_NEW = "EPSG:28992"
-WGS84 = "EPSG:4326"
+from veerkracht import sources, warehouse
+from veerkracht.atomic import atomic_path
+from veerkracht.geo import RD_NEW
+from veerkracht.method.spec import MethodSpec
+from veerkracht.publish.styles import write_qml
 #: Extent of the Netherlands in RD New (metres), used as the Hilbert curve's frame so that files
 #: of different years and levels order areas the same way.
 NL_EXTENT_RD = (0.0, 300_000.0, 300_000.0, 625_000.0)
 
 
 def layer_paths(out_dir: Path, year: int, level: str) -> dict[str, Path]:
-    """File names of one layer: ``<level>_<year>_{4326,28992}.parquet`` and ``.gpkg``."""
+    """File of one layer per output format (``parquet_4326``, ``parquet_28992``, ``gpkg``, …)."""
     base = Path(out_dir) / str(year)
-    return {
-        "parquet_4326": base / f"{level}_{year}_4326.parquet",
-        "parquet_28992": base / f"{level}_{year}_28992.parquet",
-        "gpkg": base / f"{level}_{year}.gpkg",
-    }
+    return {f.name: base / f.filename.format(level=level, year=year)
+            for f in sources.SOURCES if f.kind == "format"}
 
 
 def build_area_mart(con, year: int, spec: MethodSpec) -> int:
@@ -75,34 +63,19 @@ def hilbert_sorted(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> dict[str, Path]:
-    """Write one level/year layer in all formats; return the paths.
+    """Write one level/year layer in every output format; return the paths (and their styles).
 
     Areas without a polygon are left out of the files (they stay in ``marts.area``): a GIS
     layer row without geometry breaks the GeoParquet bbox covering and draws nothing anyway.
     """
     paths = layer_paths(out_dir, year, level)
-    paths["gpkg"].parent.mkdir(parents=True, exist_ok=True)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     rd = hilbert_sorted(gdf.to_crs(RD_NEW))
-    _atomic(paths["parquet_28992"], lambda p: rd.to_parquet(
-        p, compression="zstd", schema_version="1.1.0", write_covering_bbox=True, index=False))
-    wgs = rd.to_crs(WGS84)
-    _atomic(paths["parquet_4326"], lambda p: wgs.to_parquet(
-        p, compression="zstd", schema_version="1.1.0", write_covering_bbox=True, index=False))
-    _atomic(paths["gpkg"], lambda p: rd.to_file(p, layer=f"{level}_{year}", driver="GPKG",
-                                                 engine="pyogrio"))
+    for name, path in paths.items():
+        fmt = sources.get("format", name)
+        with atomic_path(path) as tmp:
+            fmt.load().write(rd, tmp, layer=f"{level}_{year}", **fmt.options)
     fields = [c for c in rd.columns if c != "geometry"]
     for path in list(paths.values()):
         paths[f"qml_{path.stem}"] = write_qml(path, fields)
     return paths
-
-
-def _atomic(target: Path, write) -> None:
-    # Keep the extension: GDAL picks drivers by it.
-    tmp = target.with_name(f".partial-{target.name}")
-    tmp.unlink(missing_ok=True)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from veerkracht.registry import normalise_code, parent_codes
+from veerkracht.codes import normalise_code, parent_codes
 
 NUMERIC_TYPES = ("Long", "Double")
 

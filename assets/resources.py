@@ -1,9 +1,11 @@
-"""Resources: run settings (source, paths, CBS connection) and the DuckDB warehouse.
+"""Resources the assets use: run settings (sources, paths, CBS connection) and the DuckDB build file.
 
-Defaults come from the environment so that ``dagster dev`` and the CLI behave the same:
-``VEERKRACHT_SOURCE`` (``embedded`` or ``cbs``, default ``embedded``) and
-``VEERKRACHT_OUTPUT_DIR`` (default ``data/out`` in the repository) and ``VEERKRACHT_METHOD_SPEC``
-(the method spec file, default ``methods/veerkracht-v1.toml``).
+They hand plain domain objects to the assets (an :class:`~veerkracht.paths.OutputLayout`, a
+:class:`~veerkracht.method.spec.MethodSpec`, a :class:`~veerkracht.ingest.cbs_client.CbsEndpoint`,
+a DuckDB connection). Defaults come from the environment so that ``dagster dev`` and the CLI
+behave the same: ``VEERKRACHT_SOURCE`` and ``VEERKRACHT_GEOMETRY_SOURCE`` (names from
+:mod:`veerkracht.sources`, default ``embedded``), ``VEERKRACHT_OUTPUT_DIR`` (default ``data/out``
+in a checkout) and ``VEERKRACHT_METHOD_SPEC`` (default ``methods/veerkracht-v1.toml``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import dagster as dg
 import duckdb
 from pydantic import field_validator
 
-from veerkracht import warehouse
-from veerkracht.cbs_client import CbsEndpoint
-from veerkracht.ingest import check_source
-from veerkracht.paths import DEFAULT_OUTPUT_DIR, EMBEDDED_DIR, OutputLayout
-from veerkracht.spec import DEFAULT_SPEC, MethodSpec, load_spec
+from veerkracht import sources, warehouse
+from veerkracht.ingest.cbs_client import CbsEndpoint
+from veerkracht.paths import EMBEDDED_DIR, OutputLayout, output_dir_from_env
+from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, load_spec
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -30,10 +31,10 @@ class PipelineSettings(dg.ConfigurableResource):
 
     source: str = "embedded"
     #: Where polygons come from: ``embedded`` (the snapshot) or ``pdok`` (the yearly wijk- en
-    #: buurtkaart GeoPackage, see veerkracht/pdok.py); ``pdok_url`` overrides its URL.
+    #: buurtkaart GeoPackage, see veerkracht/geo/pdok.py); ``pdok_url`` overrides its URL.
     geometry_source: str = "embedded"
     pdok_url: str = ""
-    output_dir: str = str(DEFAULT_OUTPUT_DIR)
+    output_dir: str = str(output_dir_from_env())
     embedded_dir: str = str(EMBEDDED_DIR)
     cbs_catalog_url: str = "opendata.cbs.nl"
     cbs_use_https: bool = True
@@ -49,14 +50,12 @@ class PipelineSettings(dg.ConfigurableResource):
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
-        return check_source(value)
+        return sources.get("statistics", value).name
 
     @field_validator("geometry_source")
     @classmethod
     def _known_geometry_source(cls, value: str) -> str:
-        if value not in ("embedded", "pdok"):
-            raise ValueError(f"Unknown geometry source {value!r}; choose 'embedded' or 'pdok'")
-        return value
+        return sources.get("geometry", value).name
 
     @field_validator("cbs_on_failure")
     @classmethod
@@ -122,13 +121,16 @@ def settings_from_env() -> PipelineSettings:
     return PipelineSettings(
         source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
         geometry_source=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
-        output_dir=os.environ.get("VEERKRACHT_OUTPUT_DIR", str(DEFAULT_OUTPUT_DIR)),
+        output_dir=str(output_dir_from_env()),
         method_spec=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
     )
 
 
+def resources_for(settings: PipelineSettings) -> dict:
+    """The resources every asset needs, for ``settings``: the settings and their build DuckDB file."""
+    return {"settings": settings, "build_db": DuckDBSpatialResource(database=str(settings.layout.build_db))}
+
+
 def resources_from_env() -> dict:
-    """The Definitions' resources: settings from the environment and the build DuckDB file."""
-    settings = settings_from_env()
-    return {"settings": settings,
-            "duckdb": DuckDBSpatialResource(database=str(settings.layout.build_db))}
+    """The Definitions' default resources: settings from the environment."""
+    return resources_for(settings_from_env())

@@ -1,83 +1,43 @@
-"""KWB ingest for one year: pick the source, get the snapshots, stage them as Parquet.
+"""KWB ingest for one year: get the snapshots from the chosen source, stage them as Parquet.
 
-Belongs here: the decision *where* a year's statistics come from (``embedded`` or ``cbs``),
-reconciling indicator keys across vintages (mapping file, units, drift report), polling CBS for
-revisions, and writing the harmonised tables the warehouse loads. A ``cbs`` run that cannot
-reach CBS uses the user's own earlier downloads and says so, or fails; it never falls back to
-the embedded data.
+Belongs here: the dispatch to a statistics source of :mod:`veerkracht.sources` (the sources
+themselves are :mod:`veerkracht.ingest.embedded` and :mod:`veerkracht.ingest.cbs`), reconciling
+indicator keys across vintages (mapping file, units, drift report), polling CBS for revisions,
+and writing the harmonised tables the warehouse loads.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import shutil
-import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
-from veerkracht import harmonise
-from veerkracht.cbs_client import CbsDownloadError, CbsEndpoint, download_kwb, table_modified
+from veerkracht import sources
+from veerkracht.atomic import atomic_path
+from veerkracht.ingest import harmonise
+from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
+from veerkracht.ingest.snapshot import KwbSnapshot, Snapshots, list_snapshots, read_snapshot
 from veerkracht.registry import table_for_year
-from veerkracht.snapshot import KwbSnapshot, list_snapshots, read_snapshot, write_snapshot
-
-Source = Literal["embedded", "cbs"]
-SOURCES: tuple[str, ...] = ("embedded", "cbs")
-
-
-def check_source(source: str) -> Source:
-    """Return ``source`` if it is known, else raise a ValueError listing the choices."""
-    if source not in SOURCES:
-        raise ValueError(f"Unknown KWB source {source!r}; choose one of {', '.join(SOURCES)}")
-    return source  # type: ignore[return-value]
-
 
 OnFailure = Literal["use_stored", "fail"]
-log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Snapshots:
-    """The vintages to combine for one year, and how they were obtained."""
-
-    snapshots: list[KwbSnapshot]
-    #: Set when a ``cbs`` download failed and stored snapshots were used instead.
-    download_error: str | None = None
+def check_source(source: str) -> str:
+    """Return ``source`` if it is a statistics source of the registry, else a ValueError listing them."""
+    return sources.get("statistics", source).name
 
 
-def kwb_snapshots(year: int, source: Source, *, embedded_dir: Path, raw_dir: Path,
+def kwb_snapshots(year: int, source: str, *, embedded_dir: Path, raw_dir: Path,
                   endpoint: CbsEndpoint = CbsEndpoint(), on_failure: OnFailure = "use_stored") -> Snapshots:
-    """All snapshots (vintages) of ``year``'s KWB table to combine, oldest first.
-
-    ``embedded``: the vintages shipped in ``embedded_dir/kwb``. ``cbs``: download the current
-    table and store it as a new immutable snapshot under ``raw_dir`` (earlier downloads are kept:
-    CBS publishes a year's table in phases), then return every stored vintage. When the download
-    fails and ``on_failure`` is ``use_stored``, the earlier downloads of that table are used and
-    the error is returned with them so the run can say so; with no stored download, or with
-    ``fail``, the error is raised. It never falls back to the embedded snapshot.
+    """All snapshots (vintages) of ``year``'s KWB table to combine, oldest first, from ``source``
+    (a statistics source of :mod:`veerkracht.sources`: ``embedded`` or ``cbs``, see their modules).
     """
-    table_id = table_for_year(year)
-    check_source(source)
-    error = None
-    if source == "cbs":
-        try:
-            write_snapshot(download_kwb(table_id, endpoint), raw_dir)
-        except CbsDownloadError as exc:
-            if on_failure == "fail" or not list_snapshots(raw_dir, table_id):
-                raise
-            error = str(exc)
-            log.warning("%s; using the snapshots stored under %s instead", error, raw_dir)
-        folders = list_snapshots(raw_dir, table_id)
-    else:
-        folders = list_snapshots(Path(embedded_dir) / "kwb", table_id)
-        if not folders:
-            raise FileNotFoundError(
-                f"The embedded snapshot has no KWB {year} ({table_id}) under {embedded_dir}/kwb; "
-                "run with source 'cbs' to download it")
-    return Snapshots([read_snapshot(f) for f in folders], error)
+    reader = sources.get("statistics", source).load()
+    return reader.snapshots(year, embedded_dir=embedded_dir, raw_dir=raw_dir, endpoint=endpoint,
+                            on_failure=on_failure)
 
 
 def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path, cats: list[pd.DataFrame] | None = None,
@@ -99,15 +59,10 @@ def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path, cats: list[pd.Dat
     }
     # Write all three, then rename them into place: a failure part-way leaves the previous
     # staged files as they were.
-    staging_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=staging_dir))
-    try:
+    with ExitStack() as stack:
         for name, frame in tables.items():
-            frame.to_parquet(tmp / f"{name}.parquet", compression="zstd", index=False)
-        for name in tables:
-            os.replace(tmp / f"{name}.parquet", staging_dir / f"{name}.parquet")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            tmp = stack.enter_context(atomic_path(Path(staging_dir) / f"{name}.parquet"))
+            frame.to_parquet(tmp, compression="zstd", index=False)
     return {name: len(frame) for name, frame in tables.items()}
 
 

@@ -6,9 +6,9 @@ boundaries), so the warehouse and the method treat it like any other indicator. 
 the sum of their buurten, and only when every buurt of the wijk has a count: a partial sum would
 be a silent undercount.
 
-What is *not* here: a live download. The extract in ``data/embedded/extra`` holds KWB-2024 areas
-only; for other years there is no pressure data and the druk axis is NULL with reason
-``not_published``.
+What is *not* here: a live download. Which extract in ``data/embedded/extra`` covers which KWB
+year is the year registry's ``crime_extract`` (today 2024 only); for other years there is no
+pressure data and the druk axis is NULL with reason ``not_published``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from veerkracht.registry import parent_codes
+from veerkracht.codes import parent_codes
+from veerkracht.registry import year_info
 
 TABLE_ID = "47022NED"
 CANONICAL = "Misdrijven"
-#: Which KWB year's boundaries each extract uses.
-EXTRACTS = {2024: "misdrijven_47022NED_kwb2024.parquet"}
 
 
 def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -31,7 +30,7 @@ def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame
 
     Both are empty when no extract covers ``year``.
     """
-    name = EXTRACTS.get(year)
+    name = year_info(year).crime_extract
     path = Path(extra_dir) / name if name else None
     if path is None or not path.is_file():
         return pd.DataFrame(), pd.DataFrame()

@@ -2,7 +2,7 @@
 
 Belongs here: reading and validating a spec into frozen data classes, its content hash, and the
 two tables (themes, indicators) the SQL models join on. No computation and no warehouse I/O:
-scoring lives in :mod:`veerkracht.method` and ``sql/score_*.sql``.
+scoring lives in :mod:`veerkracht.method.scoring` and ``sql/score_*.sql``.
 
 Why TOML: it is in the standard library (``tomllib``), allows comments next to every choice,
 and has no implicit typing surprises (YAML's ``no`` -> False). The hash is taken over the
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from veerkracht.paths import METHODS_DIR
+
 DEFAULT_SPEC = METHODS_DIR / "veerkracht-v1.toml"
 
 AGGREGATIONS = ("arithmetic", "geometric")
