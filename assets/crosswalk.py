@@ -19,8 +19,12 @@ class CrosswalkConfig(dg.Config):
 
 
 @dg.asset(deps=[warehouse_core], group_name="geometry", kinds={"shapely", "duckdb"}, pool="duckdb")
-def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfig, settings: PipelineSettings,
-                       build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+def boundary_crosswalk(
+    context: dg.AssetExecutionContext,
+    config: CrosswalkConfig,
+    settings: PipelineSettings,
+    build_db: DuckDBSpatialResource,
+) -> dg.MaterializeResult:
     """Area- and population-weighted crosswalk per level between two years' boundaries, from the
     run's geometry source (levels the source lacks for either year are skipped and named)."""
     reader = sources.get("geometry", settings.geometry_source).load()
@@ -30,13 +34,19 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
     levels = tuple(lv for lv in LEVELS if lv in have[0] and lv in have[1])
     skipped = [lv for lv in LEVELS if lv not in levels]
     if not levels:
-        raise FileNotFoundError(f"Geometry source {settings.geometry_source!r} has no level with boundaries "
-                                f"for both {config.from_year} and {config.to_year}")
+        raise FileNotFoundError(
+            f"Geometry source {settings.geometry_source!r} has no level with boundaries "
+            f"for both {config.from_year} and {config.to_year}"
+        )
     if skipped:
-        context.log.info(f"Crosswalk {years}: no {', '.join(skipped)} boundaries for both years in "
-                         f"geometry source {settings.geometry_source!r}")
-    frames = [reader.read_year(y, levels, embedded_dir=settings.embedded_dir, raw_dir=settings.layout.raw, url=url)
-              for y in years]
+        context.log.info(
+            f"Crosswalk {years}: no {', '.join(skipped)} boundaries for both years in "
+            f"geometry source {settings.geometry_source!r}"
+        )
+    frames = [
+        reader.read_year(y, levels, embedded_dir=settings.embedded_dir, raw_dir=settings.layout.raw, url=url)
+        for y in years
+    ]
     out_dir = settings.layout.crosswalk
     out_dir.mkdir(parents=True, exist_ok=True)
     metadata: dict = {"geometry_source": settings.geometry_source, "levels skipped (no boundaries)": skipped}
@@ -45,7 +55,7 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
         population = warehouse.population(con, config.to_year)
         for level in levels:
             source, target = frames[0][level], frames[1][level]
-            for year, gdf in zip(years, (source, target)):
+            for year, gdf in zip(years, (source, target), strict=False):
                 warehouse.store_boundaries(con, year, level, gdf)
             cw = crosswalk(source, target, target_population=population)
             cw.insert(0, "level", level)
@@ -58,5 +68,6 @@ def boundary_crosswalk(context: dg.AssetExecutionContext, config: CrosswalkConfi
             metadata[f"{level}: changed"] = int((~per_source).sum())
         all_cw = pd.concat(parts, ignore_index=True)
         warehouse.store_crosswalk(con, all_cw, config.from_year, config.to_year)
-    return dg.MaterializeResult(metadata={"from_year": config.from_year, "to_year": config.to_year,
-                                          "rows": len(all_cw), **metadata})
+    return dg.MaterializeResult(
+        metadata={"from_year": config.from_year, "to_year": config.to_year, "rows": len(all_cw), **metadata}
+    )

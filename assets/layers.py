@@ -4,27 +4,31 @@ import dagster as dg
 
 from assets.partitions import YEARS
 from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.scores import veerkracht_scores
 from veerkracht import warehouse
+from veerkracht.codes import LEVELS
 from veerkracht.publish import layers
 from veerkracht.publish.dictionary import apply_comments
 from veerkracht.publish.preview import markdown_image, render_score_map
-from veerkracht.codes import LEVELS
-
-from assets.scores import veerkracht_scores
 
 
-@dg.asset(partitions_def=YEARS, deps=[veerkracht_scores], group_name="publish",
-          kinds={"duckdb", "geoparquet"}, pool="duckdb")
-def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=YEARS,
+    deps=[veerkracht_scores],
+    group_name="publish",
+    kinds={"duckdb", "geoparquet"},
+    pool="duckdb",
+)
+def area_layers(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
+) -> dg.MaterializeResult:
     """marts.area rows of the year and one GeoParquet (EPSG:4326 + 28992) and GeoPackage per level."""
     year = int(context.partition_key)
     layout = settings.layout
     metadata: dict = {}
     spec = settings.method
     with build_db.get_connection() as con:
-        metadata["marts.area rows"] = dg.MetadataValue.int(
-            layers.build_area_mart(con, year, spec))
+        metadata["marts.area rows"] = dg.MetadataValue.int(layers.build_area_mart(con, year, spec))
         apply_comments(con)
         frames = {level: layers.read_level(con, year, level) for level in LEVELS}
     for level, gdf in frames.items():
@@ -35,9 +39,11 @@ def area_layers(context: dg.AssetExecutionContext, settings: PipelineSettings,
         metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
     metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in frames["gemeente"].to_crs("EPSG:4326").total_bounds]
-    preview = render_score_map(frames["buurt"],
-                               layout.previews / f"buurt_{year}.png",
-                               f"Kwetsbaarheid per buurt, {year} ({spec.label})")
+    preview = render_score_map(
+        frames["buurt"],
+        layout.previews / f"buurt_{year}.png",
+        f"Kwetsbaarheid per buurt, {year} ({spec.label})",
+    )
     metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))
     return dg.MaterializeResult(metadata=metadata)
 
@@ -49,7 +55,11 @@ def dashboard_warehouse(settings: PipelineSettings, build_db: DuckDBSpatialResou
     with warehouse.connection(target, read_only=True) as con:
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM marts.area ORDER BY 1").fetchall()]
         n = con.execute("SELECT count(*) FROM marts.area").fetchone()[0]
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(target)), "years": years,
-        "marts.area rows": dg.MetadataValue.int(n),
-        "MB": round(target.stat().st_size / 1e6, 2)})
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "years": years,
+            "marts.area rows": dg.MetadataValue.int(n),
+            "MB": round(target.stat().st_size / 1e6, 2),
+        }
+    )

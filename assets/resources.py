@@ -22,8 +22,8 @@ from pydantic import field_validator
 
 from veerkracht import sources, warehouse
 from veerkracht.ingest.cbs_client import CbsEndpoint
-from veerkracht.paths import EMBEDDED_DIR, OutputLayout, output_dir_from_env
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, load_spec
+from veerkracht.paths import EMBEDDED_DIR, OutputLayout, output_dir_from_env
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -76,8 +76,9 @@ class PipelineSettings(dg.ConfigurableResource):
 
     @property
     def endpoint(self) -> CbsEndpoint:
-        return CbsEndpoint(self.cbs_catalog_url, self.cbs_use_https, self.cbs_timeout_s,
-                           self.cbs_retries, self.cbs_backoff_s)
+        return CbsEndpoint(
+            self.cbs_catalog_url, self.cbs_use_https, self.cbs_timeout_s, self.cbs_retries, self.cbs_backoff_s
+        )
 
     @property
     def method(self) -> MethodSpec:
@@ -113,7 +114,10 @@ def check_writable(folder: Path) -> None:
     except OSError as exc:
         raise dg.DagsterInvalidConfigError(
             f"Output directory {folder} is not writable ({exc.strerror}); set VEERKRACHT_OUTPUT_DIR "
-            "or the settings resource's output_dir to a folder you can write", [], None) from exc
+            "or the settings resource's output_dir to a folder you can write",
+            [],
+            None,
+        ) from exc
 
 
 def settings_from_env() -> PipelineSettings:

@@ -3,53 +3,77 @@
 import dagster as dg
 
 from assets.checks import check_result, check_specs
-from assets.warehouse import warehouse_core
 from assets.partitions import YEARS
 from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.warehouse import warehouse_core
 from veerkracht import checks
 from veerkracht.method import diagnostics, scoring
 
 
-@dg.asset(partitions_def=YEARS, deps=[warehouse_core], group_name="scores", kinds={"duckdb"},
-          pool="duckdb", check_specs=check_specs("scores", "veerkracht_scores"))
-def veerkracht_scores(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                      build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=YEARS,
+    deps=[warehouse_core],
+    group_name="scores",
+    kinds={"duckdb"},
+    pool="duckdb",
+    check_specs=check_specs("scores", "veerkracht_scores"),
+)
+def veerkracht_scores(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
+) -> dg.MaterializeResult:
     """Kwetsbaarheid and druk per area as the method spec says, with rank intervals and explanations."""
     year = int(context.partition_key)
     spec = settings.method
     with build_db.get_connection() as con:
         run = scoring.score_year(con, spec, year)
         by_level = con.execute(
-            "SELECT level, count(kwetsbaarheid), count(druk), count(*) - count(kwetsbaarheid) FROM core.score "
-            "WHERE year = ? GROUP BY level ORDER BY level", [year]).fetchall()
+            "SELECT level, count(kwetsbaarheid), count(druk), count(*) - count(kwetsbaarheid) "
+            "FROM core.score "
+            "WHERE year = ? GROUP BY level ORDER BY level",
+            [year],
+        ).fetchall()
         reasons = con.execute(
-            "SELECT level || ': ' || regexp_extract(score_null_reason, '^[a-z_0-9]+'), count(*) FROM core.score "
-            "WHERE year = ? AND score IS NULL GROUP BY 1 ORDER BY 2 DESC", [year]).fetchall()
+            "SELECT level || ': ' || regexp_extract(score_null_reason, '^[a-z_0-9]+'), count(*) "
+            "FROM core.score "
+            "WHERE year = ? AND score IS NULL GROUP BY 1 ORDER BY 2 DESC",
+            [year],
+        ).fetchall()
         diag = diagnostics.indicator_diagnostics(con, year, spec.spec_hash)
         outcomes = checks.run_stage(con, "scores", year)
     if run.goalpost_year != spec.goalpost_base_year:
-        context.log.warning(f"Goalposts from {run.goalpost_year}: base year {spec.goalpost_base_year} "
-                            "is not scored yet, so goalpost scores are not comparable across years")
+        context.log.warning(
+            f"Goalposts from {run.goalpost_year}: base year {spec.goalpost_base_year} "
+            "is not scored yet, so goalpost scores are not comparable across years"
+        )
     iv = run.intervals
     not_published = diag["coverage"].query("status == 'not_published'")
-    return dg.MaterializeResult(check_results=[check_result(o) for o in outcomes], metadata={
-        "method": spec.label,
-        "spec_hash": spec.spec_hash,
-        "spec_file": spec.path,
-        "goalpost_year": run.goalpost_year,
-        **{f"rows {t}": dg.MetadataValue.int(n) for t, n in run.rows.items()},
-        **{f"scored {lvl}": f"kwetsbaarheid {k}, druk {d}, NULL {z}" for lvl, k, d, z in by_level},
-        "null_reasons": {r: c for r, c in reasons},
-        "indicators not published (left out of their theme)": dg.MetadataValue.md(
-            not_published[["level", "indicator", "main_null_reason"]].to_markdown(index=False)),
-        "indicator coverage": dg.MetadataValue.md(diag["coverage"].to_markdown(index=False)),
-        "correlations within themes (|r| > 0.9 flagged)": dg.MetadataValue.md(
-            diag["correlation"].to_markdown(index=False)),
-        "skew and kurtosis (raw, after clipping at goalposts)": dg.MetadataValue.md(
-            diag["distribution"].to_markdown(index=False)),
-        "monte_carlo": f"{spec.uncertainty.runs} runs, seed {spec.uncertainty.seed}",
-        "uncertain share (rank interval crosses a class boundary)": {
-            lvl: round(float(g["uncertain"].mean()), 3) for lvl, g in iv.groupby("level")},
-        "median 5-95% rank interval width": {
-            lvl: round(float((g["rank_p95"] - g["rank_p05"]).median()), 3) for lvl, g in iv.groupby("level")},
-    })
+    return dg.MaterializeResult(
+        check_results=[check_result(o) for o in outcomes],
+        metadata={
+            "method": spec.label,
+            "spec_hash": spec.spec_hash,
+            "spec_file": spec.path,
+            "goalpost_year": run.goalpost_year,
+            **{f"rows {t}": dg.MetadataValue.int(n) for t, n in run.rows.items()},
+            **{f"scored {lvl}": f"kwetsbaarheid {k}, druk {d}, NULL {z}" for lvl, k, d, z in by_level},
+            "null_reasons": {r: c for r, c in reasons},
+            "indicators not published (left out of their theme)": dg.MetadataValue.md(
+                not_published[["level", "indicator", "main_null_reason"]].to_markdown(index=False)
+            ),
+            "indicator coverage": dg.MetadataValue.md(diag["coverage"].to_markdown(index=False)),
+            "correlations within themes (|r| > 0.9 flagged)": dg.MetadataValue.md(
+                diag["correlation"].to_markdown(index=False)
+            ),
+            "skew and kurtosis (raw, after clipping at goalposts)": dg.MetadataValue.md(
+                diag["distribution"].to_markdown(index=False)
+            ),
+            "monte_carlo": f"{spec.uncertainty.runs} runs, seed {spec.uncertainty.seed}",
+            "uncertain share (rank interval crosses a class boundary)": {
+                lvl: round(float(g["uncertain"].mean()), 3) for lvl, g in iv.groupby("level")
+            },
+            "median 5-95% rank interval width": {
+                lvl: round(float((g["rank_p95"] - g["rank_p05"]).median()), 3)
+                for lvl, g in iv.groupby("level")
+            },
+        },
+    )

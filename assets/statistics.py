@@ -16,9 +16,14 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     year = int(context.partition_key)
     layout = settings.layout
     context.log.info(f"KWB {year} ({table_for_year(year)}): source = {settings.source}")
-    got = kwb.kwb_snapshots(year, settings.source, embedded_dir=settings.embedded_dir,
-                               raw_dir=layout.raw_kwb, endpoint=settings.endpoint,
-                               on_failure=settings.cbs_on_failure)
+    got = kwb.kwb_snapshots(
+        year,
+        settings.source,
+        embedded_dir=settings.embedded_dir,
+        raw_dir=layout.raw_kwb,
+        endpoint=settings.endpoint,
+        on_failure=settings.cbs_on_failure,
+    )
     snapshots = got.snapshots
     if got.download_error:
         context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
@@ -27,17 +32,19 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     counts = kwb.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
     drift = kwb.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))
-    return dg.MaterializeResult(metadata={
-        "source": settings.source,
-        "download_error": got.download_error or "",
-        "table_id": table_for_year(year),
-        "vintages": ", ".join(s.vintage for s in snapshots),
-        "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",
-        "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
-        **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
-        "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,
-        "key_drift": dg.MetadataValue.md(_drift_md(drift)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "source": settings.source,
+            "download_error": got.download_error or "",
+            "table_id": table_for_year(year),
+            "vintages": ", ".join(s.vintage for s in snapshots),
+            "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",
+            "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
+            **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
+            "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,
+            "key_drift": dg.MetadataValue.md(_drift_md(drift)),
+        }
+    )
 
 
 def _drift_md(drift: list[dict]) -> str:
@@ -47,7 +54,12 @@ def _drift_md(drift: list[dict]) -> str:
     for d in drift:
         counts[d["change"]] = counts.get(d["change"], 0) + 1
     head = ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
-    rows = [f"| {d['vintages']} | {d['canonical']} | {d['change']} | {d['old'] or d['old_key'] or ''} "
-            f"| {d['new'] or d['new_key'] or ''} |" for d in drift if d["change"] != "vanished"]
-    return (f"{head}\n\n| vintages | canonical | change | old | new |\n|---|---|---|---|---|\n"
-            + "\n".join(rows))
+    rows = [
+        f"| {d['vintages']} | {d['canonical']} | {d['change']} | {d['old'] or d['old_key'] or ''} "
+        f"| {d['new'] or d['new_key'] or ''} |"
+        for d in drift
+        if d["change"] != "vanished"
+    ]
+    return f"{head}\n\n| vintages | canonical | change | old | new |\n|---|---|---|---|---|\n" + "\n".join(
+        rows
+    )

@@ -2,19 +2,25 @@
 
 import dagster as dg
 
-from assets.partitions import YEARS
-from assets.resources import DuckDBSpatialResource, PipelineSettings
-from veerkracht import checks, warehouse
-
 from assets.checks import check_result, check_specs
 from assets.geometries import region_geometries
+from assets.partitions import YEARS
+from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.statistics import kwb_statistics
+from veerkracht import checks, warehouse
 
-@dg.asset(partitions_def=YEARS, deps=[kwb_statistics, region_geometries], group_name="warehouse",
-          kinds={"duckdb"}, pool="duckdb",
-          check_specs=check_specs("warehouse", "warehouse_core"))
-def warehouse_core(context: dg.AssetExecutionContext, settings: PipelineSettings,
-                   build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+
+@dg.asset(
+    partitions_def=YEARS,
+    deps=[kwb_statistics, region_geometries],
+    group_name="warehouse",
+    kinds={"duckdb"},
+    pool="duckdb",
+    check_specs=check_specs("warehouse", "warehouse_core"),
+)
+def warehouse_core(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
+) -> dg.MaterializeResult:
     """Regions, indicators (long form, vintages combined) and availability of the year in DuckDB."""
     year = int(context.partition_key)
     staged = settings.layout.staging(year)
@@ -22,11 +28,17 @@ def warehouse_core(context: dg.AssetExecutionContext, settings: PipelineSettings
         rows = warehouse.load_staged_year(con, year, staged)
         for table, model in warehouse.CORE_MODELS:
             rows[table] = warehouse.build_model(con, table, model, year)
-        levels = dict(con.execute(
-            "SELECT level, count(*) FROM core.dim_region WHERE year = ? GROUP BY level", [year]).fetchall())
+        levels = dict(
+            con.execute(
+                "SELECT level, count(*) FROM core.dim_region WHERE year = ? GROUP BY level", [year]
+            ).fetchall()
+        )
         checks.record_availability(con, year)
         outcomes = checks.run_stage(con, "warehouse", year)
-    return dg.MaterializeResult(check_results=[check_result(o) for o in outcomes], metadata={
-        **{f"rows {t}": dg.MetadataValue.int(n) for t, n in rows.items()},
-        **{f"regions {lvl}": dg.MetadataValue.int(n) for lvl, n in levels.items()},
-    })
+    return dg.MaterializeResult(
+        check_results=[check_result(o) for o in outcomes],
+        metadata={
+            **{f"rows {t}": dg.MetadataValue.int(n) for t, n in rows.items()},
+            **{f"regions {lvl}": dg.MetadataValue.int(n) for lvl, n in levels.items()},
+        },
+    )

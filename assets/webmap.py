@@ -2,12 +2,11 @@
 
 import dagster as dg
 
+from assets.layers import area_layers
 from assets.partitions import YEARS
 from assets.resources import PipelineSettings
-from veerkracht.publish import layers, webmap
 from veerkracht.codes import LEVELS
-
-from assets.layers import area_layers
+from veerkracht.publish import layers, webmap
 
 
 @dg.asset(partitions_def=YEARS, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
@@ -17,8 +16,10 @@ def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg
     layout = settings.layout
     sources = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
     out = webmap.publish_web(layout.web, year, sources)
-    return dg.MaterializeResult(metadata={
-        "page": dg.MetadataValue.path(str(out["page"])),
-        "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
-        "serve": f"python -m veerkracht.publish.serve {layout.web}",
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "page": dg.MetadataValue.path(str(out["page"])),
+            "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
+            "serve": f"python -m veerkracht.publish.serve {layout.web}",
+        }
+    )

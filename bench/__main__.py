@@ -25,8 +25,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TARGETS = {"nl_e2e_s": 20.0, "nl_floor_ratio": 3.0, "score_mc_s": 5.0, "crosswalk_s": 10.0,
-           "dashboard_p95_ms": 20.0, "x30_e2e_s": 180.0, "x30_rss_gb": 4.0, "baseline_ratio": 5.0}
+TARGETS = {
+    "nl_e2e_s": 20.0,
+    "nl_floor_ratio": 3.0,
+    "score_mc_s": 5.0,
+    "crosswalk_s": 10.0,
+    "dashboard_p95_ms": 20.0,
+    "x30_e2e_s": 180.0,
+    "x30_rss_gb": 4.0,
+    "baseline_ratio": 5.0,
+}
 
 
 def _real_staging(work: Path) -> Path:
@@ -61,11 +69,20 @@ def generate(scale: str, work: Path) -> None:
         shifted = synthetic.grid_areas(size, shift_m=37.0)[1]  # every buurt changes: crosswalk load
         shifted[shifted["level"] == "buurt"].to_parquet(work / "synthetic" / "shifted_buurt.parquet")
     for y in years:
-        synthetic.write_year(work / "synthetic" / str(y), synthetic.staging_tables(regions, copulas, y, 1), geoms)
-    (work / "synthetic" / "meta.json").write_text(json.dumps({
-        "areas_per_year": len(regions), "years": len(years), "years_list": years,
-        "generate_s": time.perf_counter() - start,
-        "rss_after_generating_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+        synthetic.write_year(
+            work / "synthetic" / str(y), synthetic.staging_tables(regions, copulas, y, 1), geoms
+        )
+    (work / "synthetic" / "meta.json").write_text(
+        json.dumps(
+            {
+                "areas_per_year": len(regions),
+                "years": len(years),
+                "years_list": years,
+                "generate_s": time.perf_counter() - start,
+                "rss_after_generating_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+            }
+        )
+    )
 
 
 def run_scale(scale: str, work: Path) -> dict:
@@ -92,6 +109,7 @@ def run_scale(scale: str, work: Path) -> dict:
         from veerkracht.geo.embedded import embedded_geometry_path
         from veerkracht.geo.geometry import read_geometries
         from veerkracht.paths import EMBEDDED_DIR
+
         src = read_geometries(embedded_geometry_path(EMBEDDED_DIR, 2019, "buurt"))
         tgt = read_geometries(embedded_geometry_path(EMBEDDED_DIR, 2024, "buurt"))
     else:
@@ -101,8 +119,9 @@ def run_scale(scale: str, work: Path) -> dict:
     result["pipeline_s"] = time.perf_counter() - start
     result["stages"] = timer.seconds
     result["peak_rss_after_stage_gb"] = timer.peak_rss_gb
-    result["score_mc_per_year_s"] = (timer.seconds["score (SQL models)"]
-                                     + timer.seconds["Monte Carlo (1,000 runs)"]) / len(years)
+    result["score_mc_per_year_s"] = (
+        timer.seconds["score (SQL models)"] + timer.seconds["Monte Carlo (1,000 runs)"]
+    ) / len(years)
 
     floor = stages.Timer()
     stages.io_floor(staged, work / "floor", floor)
@@ -110,7 +129,9 @@ def run_scale(scale: str, work: Path) -> dict:
 
     gm = regions.loc[regions["level"] == "gemeente", "code"].tolist()[:50]
     result["dashboard_ms"] = stages.dashboard_latency(db, years[-1], gm)
-    result["dashboard_writing_ms"] = stages.dashboard_latency(db, years[-1], gm, build=work / "pipeline" / "build.duckdb")
+    result["dashboard_writing_ms"] = stages.dashboard_latency(
+        db, years[-1], gm, build=work / "pipeline" / "build.duckdb"
+    )
 
     if scale != "30x":  # row-wise ranks are O(n^2): hours at 450,000 areas
         base = stages.Timer()
@@ -119,10 +140,14 @@ def run_scale(scale: str, work: Path) -> dict:
                 baseline.layers_year(baseline.score_year(folder), folder, work / "baseline", y)
             baseline.crosswalk(src, tgt)
         result["baseline_s"] = base.seconds["baseline"]
-        result["pipeline_same_steps_s"] = sum(v for k, v in timer.seconds.items() if not k.startswith("Monte"))
+        result["pipeline_same_steps_s"] = sum(
+            v for k, v in timer.seconds.items() if not k.startswith("Monte")
+        )
     result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     if scale == "nl":
-        result["dagster"] = {ex: _dagster_job(work / f"dagster_{ex}", ex) for ex in ("in_process", "multiprocess")}
+        result["dagster"] = {
+            ex: _dagster_job(work / f"dagster_{ex}", ex) for ex in ("in_process", "multiprocess")
+        }
     return result
 
 
@@ -130,32 +155,49 @@ def _dagster_job(out: Path, executor: str) -> float:
     """The real job end to end (python -m pipelines) on the embedded data, in a fresh output dir."""
     env = {**os.environ, "DAGSTER_HOME": str(out / "home")}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipelines", "--output-dir", str(out), "--executor", executor],
-                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "pipelines", "--output-dir", str(out), "--executor", executor],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
 def table(results: list[dict]) -> str:
-    lines = ["SYNTHETIC inputs (values drawn from the real KWB 2024 distributions); Dagster job on the real embedded data.", ""]
+    lines = [
+        "SYNTHETIC inputs (values drawn from the real KWB 2024 distributions); Dagster job on "
+        "the real embedded data.",
+        "",
+    ]
     for r in results:
         lines.append(f"== scale {r['scale']}: {r['areas_per_year']:,} areas x {r['years']} year(s)")
-        lines.append(f"   (generating the SYNTHETIC input, in its own process: {r['generate_s']:.1f} s, "
-                     f"peak RSS {r['rss_after_generating_gb']:.2f} GB; not counted below)")
+        lines.append(
+            f"   (generating the SYNTHETIC input, in its own process: {r['generate_s']:.1f} s, "
+            f"peak RSS {r['rss_after_generating_gb']:.2f} GB; not counted below)"
+        )
         for stage, s in r["stages"].items():
-            lines.append(f"   {stage:<38} {s:8.2f} s   peak RSS so far {r['peak_rss_after_stage_gb'][stage]:.2f} GB")
+            lines.append(
+                f"   {stage:<38} {s:8.2f} s   peak RSS so far {r['peak_rss_after_stage_gb'][stage]:.2f} GB"
+            )
         lines.append(f"   {'pipeline total (stages)':<38} {r['pipeline_s']:8.2f} s")
         lines.append(f"   {'I/O floor (DuckDB read + write)':<38} {r['floor_s']:8.2f} s")
         if "baseline_s" in r:
             lines.append(f"   {'pandas/geopandas baseline':<38} {r['baseline_s']:8.2f} s")
         lines.append(f"   {'score + Monte Carlo per year':<38} {r['score_mc_per_year_s']:8.2f} s")
         d, w = r["dashboard_ms"], r["dashboard_writing_ms"]
-        lines.append(f"   dashboard query p50/p95: {d['p50']:.1f} / {d['p95']:.1f} ms; while a run publishes: "
-                     f"{w['p50']:.1f} / {w['p95']:.1f} ms (opening a read-only connection: {d['open_p50']:.0f} ms)")
+        lines.append(
+            f"   dashboard query p50/p95: {d['p50']:.1f} / {d['p95']:.1f} ms; while a run publishes: "
+            f"{w['p50']:.1f} / {w['p95']:.1f} ms (opening a read-only connection: {d['open_p50']:.0f} ms)"
+        )
         lines.append(f"   peak RSS {r['peak_rss_gb']:.2f} GB")
         lines.append(f"   ratio pipeline / I/O floor       {r['pipeline_s'] / r['floor_s']:6.1f} x")
         if "baseline_s" in r:
-            lines.append(f"   ratio baseline / pipeline        {r['baseline_s'] / r['pipeline_same_steps_s']:6.1f} x"
-                         "  (same steps: pipeline without its Monte Carlo)")
+            lines.append(
+                f"   ratio baseline / pipeline        {r['baseline_s'] / r['pipeline_same_steps_s']:6.1f} x"
+                "  (same steps: pipeline without its Monte Carlo)"
+            )
         for ex, s in r.get("dagster", {}).items():
             lines.append(f"   Dagster job, real 2024, {ex:<13} {s:8.2f} s (incl. tiles, crosswalk, web map)")
         lines.append("")
@@ -165,8 +207,9 @@ def table(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", action="append", choices=["smoke", "nl", "30x"],
-                        help="repeatable; default: nl and 30x")
+    parser.add_argument(
+        "--scale", action="append", choices=["smoke", "nl", "30x"], help="repeatable; default: nl and 30x"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one scale, print JSON
     parser.add_argument("--generate", nargs=2, help=argparse.SUPPRESS)  # internal: scale, folder
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -180,13 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     for scale in args.scale or ["nl", "30x"]:
-        proc = subprocess.run([sys.executable, "-m", "bench", "--one", scale], cwd=REPO,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "--one", scale],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
             return proc.returncode
         line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-        results.append(json.loads(line[len("RESULT "):]))
+        results.append(json.loads(line[len("RESULT ") :]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(table(results))

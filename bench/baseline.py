@@ -28,8 +28,11 @@ def score_year(folder: Path) -> pd.DataFrame:
     wide = values.pivot_table(index="code", columns="canonical", values="value", aggfunc="last")
     wide = regions.set_index("code")[["level", "wijk_code", "gemeente_code"]].join(wide)
     wide = wide[wide["level"].isin(["gemeente", "wijk", "buurt"])]
-    wide["parent"] = np.where(wide["level"] == "buurt", wide["wijk_code"],
-                              np.where(wide["level"] == "wijk", wide["gemeente_code"], None))
+    wide["parent"] = np.where(
+        wide["level"] == "buurt",
+        wide["wijk_code"],
+        np.where(wide["level"] == "wijk", wide["gemeente_code"], None),
+    )
     eligible = wide["AantalInwoners"] >= spec.min_population
     themes: dict[str, list[tuple[pd.Series, float]]] = {}
     for ind in spec.indicators:
@@ -50,8 +53,14 @@ def score_year(folder: Path) -> pd.DataFrame:
     for t, cols in themes.items():  # weighted mean of the indicators each area has
         values = pd.concat([r for r, _ in cols], axis=1)
         weights = pd.Series([w for _, w in cols], index=values.columns)
-        theme_scores[t] = (values * weights).sum(axis=1, min_count=1) / values.notna().mul(weights).sum(axis=1)
-    kw = [s for t, s in theme_scores.items() if next(x.axis for x in spec.themes if x.name == t) == "kwetsbaarheid"]
+        theme_scores[t] = (values * weights).sum(axis=1, min_count=1) / values.notna().mul(weights).sum(
+            axis=1
+        )
+    kw = [
+        s
+        for t, s in theme_scores.items()
+        if next(x.axis for x in spec.themes if x.name == t) == "kwetsbaarheid"
+    ]
     value = np.exp(np.log(pd.concat(kw, axis=1).clip(lower=spec.geometric_floor)).mean(axis=1))
     score = value.where(eligible).groupby(wide["level"]).transform(_row_wise_rank)
     return pd.DataFrame({"level": wide["level"], "score": score})
@@ -61,7 +70,9 @@ def layers_year(scores: pd.DataFrame, folder: Path, out: Path, year: int) -> Non
     out.mkdir(parents=True, exist_ok=True)
     for level in ("gemeente", "wijk", "buurt"):
         gdf = gpd.read_parquet(folder / f"geometry_{level}.parquet")
-        gdf = gdf.merge(scores[scores["level"] == level].drop(columns="level"), left_on="code", right_index=True)
+        gdf = gdf.merge(
+            scores[scores["level"] == level].drop(columns="level"), left_on="code", right_index=True
+        )
         gdf.to_parquet(out / f"{level}_{year}_28992.parquet")
         gdf.to_crs("EPSG:4326").to_parquet(out / f"{level}_{year}_4326.parquet")
 

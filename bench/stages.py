@@ -14,14 +14,16 @@ from pathlib import Path
 import geopandas as gpd
 
 from veerkracht import warehouse
-from veerkracht.method import scoring as method
-from veerkracht.publish import layers
 from veerkracht.geo.crosswalk import crosswalk
+from veerkracht.method import scoring as method
 from veerkracht.method.spec import load_spec
+from veerkracht.publish import layers
 
-DASHBOARD_QUERY = ("SELECT code, name, inwoners, score, score_class, score_within_gemeente, top_indicator "
-                   "FROM marts.area WHERE year = ? AND gemeente_code = ? AND level = 'buurt' "
-                   "ORDER BY score DESC NULLS LAST")
+DASHBOARD_QUERY = (
+    "SELECT code, name, inwoners, score, score_class, score_within_gemeente, top_indicator "
+    "FROM marts.area WHERE year = ? AND gemeente_code = ? AND level = 'buurt' "
+    "ORDER BY score DESC NULLS LAST"
+)
 
 
 class Timer:
@@ -78,15 +80,19 @@ def io_floor(staged: dict[int, Path], work: Path, timer: Timer) -> None:
         for year, folder in staged.items():
             with timer("I/O floor"):
                 for name in ("kwb_region", "kwb_indicator", "kwb_value"):
-                    con.execute(f"CREATE OR REPLACE TABLE {name}_{year} AS "
-                                f"SELECT * FROM read_parquet('{folder / name}.parquet')")
+                    con.execute(
+                        f"CREATE OR REPLACE TABLE {name}_{year} AS "
+                        f"SELECT * FROM read_parquet('{folder / name}.parquet')"
+                    )
                 for level in ("gemeente", "wijk", "buurt"):
                     src = folder / f"geometry_{level}.parquet"
                     # The layers: one GeoParquet per level in each of two CRSs, plus a GeoPackage's
                     # worth of bytes (a second Parquet copy stands in for it).
                     for k in range(3):
-                        con.execute(f"COPY (SELECT * FROM read_parquet('{src}')) TO "
-                                    f"'{out / f'{level}_{year}_{k}.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+                        con.execute(
+                            f"COPY (SELECT * FROM read_parquet('{src}')) TO "
+                            f"'{out / f'{level}_{year}_{k}.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+                        )
     with timer("I/O floor"):
         shutil.copy(out / "floor.duckdb", out / "floor_published.duckdb")
 
@@ -96,8 +102,9 @@ def _publish_loop(build: str, target: str, stop) -> None:
         warehouse.publish_copy(Path(build), Path(target))
 
 
-def dashboard_latency(db: Path, year: int, gemeenten: list[str], n: int = 300,
-                      build: Path | None = None) -> dict[str, float]:
+def dashboard_latency(
+    db: Path, year: int, gemeenten: list[str], n: int = 300, build: Path | None = None
+) -> dict[str, float]:
     """p50/p95 ms of one dashboard query on a read-only connection, as a dashboard keeps one open
     (reopened every 50 queries to pick up new publications), and the p50 of opening one (DuckDB
     + spatial). With ``build``, a second process re-publishes ``build`` onto ``db`` in a loop
@@ -127,5 +134,8 @@ def dashboard_latency(db: Path, year: int, gemeenten: list[str], n: int = 300,
         if writer is not None:
             stop.set()
             writer.join(60)
-    return {"p50": statistics.median(times), "p95": statistics.quantiles(times, n=20)[18],
-            "open_p50": statistics.median(opens)}
+    return {
+        "p50": statistics.median(times),
+        "p95": statistics.quantiles(times, n=20)[18],
+        "open_p50": statistics.median(opens),
+    }

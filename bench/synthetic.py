@@ -28,9 +28,19 @@ RD_NEW = "EPSG:28992"
 #: The Netherlands' extent in EPSG:28992 (m).
 NL_BOUNDS = (13_000.0, 306_000.0, 278_000.0, 620_000.0)
 #: What the default method reads (sources, denominators, sizes).
-INDICATORS = ["AantalInwoners", "HuishoudensTotaal", "k_0Tot15Jaar", "k_65JaarOfOuder", "Eenpersoonshuishoudens",
-              "GemiddeldeHuishoudensgrootte", "InBezitWoningcorporatie", "Koopwoningen",
-              "GemiddeldeWOZWaardeVanWoningen", "GemiddeldInkomenPerInwoner", "Misdrijven"]
+INDICATORS = [
+    "AantalInwoners",
+    "HuishoudensTotaal",
+    "k_0Tot15Jaar",
+    "k_65JaarOfOuder",
+    "Eenpersoonshuishoudens",
+    "GemiddeldeHuishoudensgrootte",
+    "InBezitWoningcorporatie",
+    "Koopwoningen",
+    "GemiddeldeWOZWaardeVanWoningen",
+    "GemiddeldInkomenPerInwoner",
+    "Misdrijven",
+]
 LEVELS = ("gemeente", "wijk", "buurt")
 
 
@@ -38,20 +48,23 @@ LEVELS = ("gemeente", "wijk", "buurt")
 class Copula:
     """Empirical marginals + normal-score correlation of one level's real indicator values."""
 
-    quantiles: np.ndarray      # 1001 x k: the real marginals
-    chol: np.ndarray           # k x k
-    missing: np.ndarray        # k: real share missing
+    quantiles: np.ndarray  # 1001 x k: the real marginals
+    chol: np.ndarray  # k x k
+    missing: np.ndarray  # k: real share missing
 
     @classmethod
     def fit(cls, wide: pd.DataFrame) -> Copula:
         values = wide[INDICATORS].to_numpy(dtype=float)
         missing = np.isnan(values).mean(axis=0)
         qs = np.linspace(0, 1, 1001)
-        quantiles = np.column_stack([np.nanquantile(col, qs) if np.isfinite(col).any() else np.zeros_like(qs)
-                                     for col in values.T])
+        quantiles = np.column_stack(
+            [np.nanquantile(col, qs) if np.isfinite(col).any() else np.zeros_like(qs) for col in values.T]
+        )
         ranks = pd.DataFrame(values).rank(pct=True).to_numpy()
         inv = np.vectorize(NormalDist().inv_cdf, otypes=[float])
-        scores = np.where(np.isnan(ranks), np.nan, inv(np.nan_to_num(np.clip(ranks, 1e-4, 1 - 1e-4), nan=0.5)))
+        scores = np.where(
+            np.isnan(ranks), np.nan, inv(np.nan_to_num(np.clip(ranks, 1e-4, 1 - 1e-4), nan=0.5))
+        )
         corr = pd.DataFrame(scores).corr(min_periods=30).fillna(0.0).to_numpy().copy()
         np.fill_diagonal(corr, 1.0)
         eigval, eigvec = np.linalg.eigh(corr)  # pairwise correlations need not be PSD: clip
@@ -77,8 +90,11 @@ def fit_copulas(staging_dir: Path) -> dict[str, Copula]:
     """One copula per level from a real staged year (``data/out/staging/2024``)."""
     values = pd.read_parquet(Path(staging_dir) / "kwb_value.parquet")
     regions = pd.read_parquet(Path(staging_dir) / "kwb_region.parquet").drop_duplicates("code")
-    newest = (values.dropna(subset=["value"]).sort_values("vintage")
-              .drop_duplicates(["code", "canonical"], keep="last"))
+    newest = (
+        values.dropna(subset=["value"])
+        .sort_values("vintage")
+        .drop_duplicates(["code", "canonical"], keep="last")
+    )
     wide = newest.pivot(index="code", columns="canonical", values="value").reindex(columns=INDICATORS)
     wide = wide.join(regions.set_index("code")["level"])
     return {level: Copula.fit(wide[wide["level"] == level]) for level in LEVELS}
@@ -106,8 +122,14 @@ def grid_areas(scale: float, shift_m: float = 0.0) -> tuple[pd.DataFrame, gpd.Ge
 
     def add(code, level, wijk, gemeente, i0, j0, size):
         rows.append((code, level, wijk, gemeente))
-        polys.append(shapely.box(x0 + shift_m + i0 * cell, y0 + shift_m + j0 * cell,
-                                 x0 + shift_m + (i0 + size) * cell, y0 + shift_m + (j0 + size) * cell))
+        polys.append(
+            shapely.box(
+                x0 + shift_m + i0 * cell,
+                y0 + shift_m + j0 * cell,
+                x0 + shift_m + (i0 + size) * cell,
+                y0 + shift_m + (j0 + size) * cell,
+            )
+        )
 
     gm_cells = 40
     for gi in range(int(np.ceil(nx / gm_cells))):
@@ -121,17 +143,29 @@ def grid_areas(scale: float, shift_m: float = 0.0) -> tuple[pd.DataFrame, gpd.Ge
                     add(wk, "wijk", None, gm, gi * gm_cells + wi * 4, gj * gm_cells + wj * 4, 4)
                     for bi in range(4):
                         for bj in range(4):
-                            add(f"BU{g:04d}{wi * 10 + wj:02d}{bi * 4 + bj:02d}", "buurt", wk, gm,
-                                gi * gm_cells + wi * 4 + bi, gj * gm_cells + wj * 4 + bj, 1)
+                            add(
+                                f"BU{g:04d}{wi * 10 + wj:02d}{bi * 4 + bj:02d}",
+                                "buurt",
+                                wk,
+                                gm,
+                                gi * gm_cells + wi * 4 + bi,
+                                gj * gm_cells + wj * 4 + bj,
+                                1,
+                            )
     regions = pd.DataFrame(rows, columns=["code", "level", "wijk_code", "gemeente_code"])
-    geoms = gpd.GeoDataFrame(regions[["code", "level"]].assign(geometry_source="synthetic_grid"),
-                             geometry=shapely.MultiPolygon([[p] for p in []]) if False else
-                             [shapely.MultiPolygon([p]) for p in polys], crs=RD_NEW)
+    geoms = gpd.GeoDataFrame(
+        regions[["code", "level"]].assign(geometry_source="synthetic_grid"),
+        geometry=shapely.MultiPolygon([[p] for p in []])
+        if False
+        else [shapely.MultiPolygon([p]) for p in polys],
+        crs=RD_NEW,
+    )
     return regions, geoms
 
 
-def staging_tables(regions: pd.DataFrame, copulas: dict[str, Copula], year: int,
-                   seed: int) -> dict[str, pd.DataFrame]:
+def staging_tables(
+    regions: pd.DataFrame, copulas: dict[str, Copula], year: int, seed: int
+) -> dict[str, pd.DataFrame]:
     """kwb_region / kwb_indicator / kwb_value frames for one SYNTHETIC year."""
     rng = np.random.default_rng([seed, year])
     vintage = f"synthetic-{seed}"
@@ -139,22 +173,44 @@ def staging_tables(regions: pd.DataFrame, copulas: dict[str, Copula], year: int,
     for level in LEVELS:
         codes = regions.loc[regions["level"] == level, "code"].to_numpy()
         sample = copulas[level].sample(len(codes), rng)
-        frames.append(pd.DataFrame({
-            "code": np.repeat(codes, len(INDICATORS)),
-            "canonical": np.tile(INDICATORS, len(codes)),
-            "value": sample.reshape(-1),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "code": np.repeat(codes, len(INDICATORS)),
+                    "canonical": np.tile(INDICATORS, len(codes)),
+                    "value": sample.reshape(-1),
+                }
+            )
+        )
     values = pd.concat(frames, ignore_index=True)
-    values = values.assign(source_key=values["canonical"], vintage=vintage,
-                           null_reason=np.where(values["value"].isna(), "synthetic_missing", None))
-    region = regions.assign(name="SYNTHETIC " + regions["code"], gemeente_name="SYNTHETIC",
-                            table_id="SYNTHETIC", vintage=vintage)
-    indicator = pd.DataFrame({"source_key": INDICATORS, "stem": INDICATORS, "title": INDICATORS,
-                              "unit": "", "decimals": 0, "datatype": "Double", "topic_group": "SYNTHETIC",
-                              "canonical": INDICATORS, "mapped": True, "table_id": "SYNTHETIC",
-                              "vintage": vintage})
-    return {"kwb_region": region, "kwb_indicator": indicator,
-            "kwb_value": values.astype({"null_reason": "string"})}
+    values = values.assign(
+        source_key=values["canonical"],
+        vintage=vintage,
+        null_reason=np.where(values["value"].isna(), "synthetic_missing", None),
+    )
+    region = regions.assign(
+        name="SYNTHETIC " + regions["code"], gemeente_name="SYNTHETIC", table_id="SYNTHETIC", vintage=vintage
+    )
+    indicator = pd.DataFrame(
+        {
+            "source_key": INDICATORS,
+            "stem": INDICATORS,
+            "title": INDICATORS,
+            "unit": "",
+            "decimals": 0,
+            "datatype": "Double",
+            "topic_group": "SYNTHETIC",
+            "canonical": INDICATORS,
+            "mapped": True,
+            "table_id": "SYNTHETIC",
+            "vintage": vintage,
+        }
+    )
+    return {
+        "kwb_region": region,
+        "kwb_indicator": indicator,
+        "kwb_value": values.astype({"null_reason": "string"}),
+    }
 
 
 def write_year(out: Path, tables: dict[str, pd.DataFrame], geoms: gpd.GeoDataFrame) -> Path:
@@ -164,5 +220,6 @@ def write_year(out: Path, tables: dict[str, pd.DataFrame], geoms: gpd.GeoDataFra
         frame.to_parquet(out / f"{name}.parquet", compression="zstd", index=False)
     for level in LEVELS:
         geoms[geoms["level"] == level][["code", "level", "geometry_source", "geometry"]].to_parquet(
-            out / f"geometry_{level}.parquet", compression="zstd", schema_version="1.1.0")
+            out / f"geometry_{level}.parquet", compression="zstd", schema_version="1.1.0"
+        )
     return out

@@ -24,18 +24,35 @@ from veerkracht.registry import EMBEDDED_YEARS, KWB_TABLES
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
-    parser.add_argument("--year", action="append", type=int,
-                        help="KWB year to run (repeatable; default: the embedded years "
-                             f"{', '.join(map(str, EMBEDDED_YEARS))})")
-    parser.add_argument("--source", choices=sources.names("statistics"),
-                        default=os.environ.get("VEERKRACHT_SOURCE", "embedded"))
-    parser.add_argument("--geometry-source", choices=sources.names("geometry"),
-                        default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"))
+    parser.add_argument(
+        "--year",
+        action="append",
+        type=int,
+        help="KWB year to run (repeatable; default: the embedded years "
+        f"{', '.join(map(str, EMBEDDED_YEARS))})",
+    )
+    parser.add_argument(
+        "--source",
+        choices=sources.names("statistics"),
+        default=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
+    )
+    parser.add_argument(
+        "--geometry-source",
+        choices=sources.names("geometry"),
+        default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
+    )
     parser.add_argument("--output-dir", default=str(output_dir_from_env()))
-    parser.add_argument("--method", default=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
-                        help="method spec file (TOML); see methods/ and docs/methodology.md")
-    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
-                        help="multiprocess: every step in its own process, as `dagster dev` runs them")
+    parser.add_argument(
+        "--method",
+        default=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
+        help="method spec file (TOML); see methods/ and docs/methodology.md",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["in_process", "multiprocess"],
+        default="in_process",
+        help="multiprocess: every step in its own process, as `dagster dev` runs them",
+    )
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     args = parser.parse_args(argv)
     from veerkracht.method.spec import SpecError, load_spec
@@ -72,11 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         for year in years:
             started = time.perf_counter()
             if args.executor == "multiprocess":
-                result = dg.execute_job(dg.reconstructable(veerkracht_job_def), instance=instance,
-                                        tags={"dagster/partition": str(year)}, raise_on_error=False)
+                result = dg.execute_job(
+                    dg.reconstructable(veerkracht_job_def),
+                    instance=instance,
+                    tags={"dagster/partition": str(year)},
+                    raise_on_error=False,
+                )
             else:
-                result = veerkracht_job_def().execute_in_process(partition_key=str(year), instance=instance,
-                                                             raise_on_error=False)
+                result = veerkracht_job_def().execute_in_process(
+                    partition_key=str(year), instance=instance, raise_on_error=False
+                )
             if not result.success:
                 print(f"Run for {year} failed; outputs of earlier runs are untouched.", file=sys.stderr)
                 return 1

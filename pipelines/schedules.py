@@ -11,5 +11,7 @@ def monthly_cbs_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Re-download the newest KWB year from CBS on the 1st of every month (KWB is revised in phases)."""
     year = str(max(KWB_TABLES))
     return dg.RunRequest(
-        run_key=f"{year}-{context.scheduled_execution_time:%Y-%m}", partition_key=year,
-        run_config={"resources": {"settings": {"config": {"source": "cbs"}}}})
+        run_key=f"{year}-{context.scheduled_execution_time:%Y-%m}",
+        partition_key=year,
+        run_config={"resources": {"settings": {"config": {"source": "cbs"}}}},
+    )

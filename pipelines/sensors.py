@@ -2,14 +2,15 @@
 
 import dagster as dg
 
-from pipelines.jobs import veerkracht_job
 from assets.resources import PipelineSettings
+from pipelines.jobs import veerkracht_job
 from veerkracht.ingest.kwb import find_revisions
 from veerkracht.registry import KWB_TABLES
 
 
-@dg.sensor(job=veerkracht_job, minimum_interval_seconds=6 * 3600,
-           default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    job=veerkracht_job, minimum_interval_seconds=6 * 3600, default_status=dg.DefaultSensorStatus.STOPPED
+)
 def kwb_revision_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
     """Poll TableInfos.Modified of every KWB table; run the years whose table changed."""
     revisions, errors = find_revisions(sorted(KWB_TABLES), settings.layout.raw_kwb, settings.endpoint)
@@ -18,7 +19,12 @@ def kwb_revision_sensor(context: dg.SensorEvaluationContext, settings: PipelineS
     if not revisions:
         return dg.SkipReason(f"No revised KWB tables ({len(errors)} could not be checked)")
     # Newest year first: that is the one users look at.
-    return [dg.RunRequest(run_key=f"{r.table_id}@{r.modified}", partition_key=str(r.year),
-                          run_config={"resources": {"settings": {"config": {"source": "cbs"}}}},
-                          tags={"kwb_modified": r.modified, "kwb_stored": r.stored or "none"})
-            for r in sorted(revisions, key=lambda r: -r.year)]
+    return [
+        dg.RunRequest(
+            run_key=f"{r.table_id}@{r.modified}",
+            partition_key=str(r.year),
+            run_config={"resources": {"settings": {"config": {"source": "cbs"}}}},
+            tags={"kwb_modified": r.modified, "kwb_stored": r.stored or "none"},
+        )
+        for r in sorted(revisions, key=lambda r: -r.year)
+    ]

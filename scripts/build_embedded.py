@@ -83,31 +83,46 @@ def build_kwb(shared: Path) -> None:
     # Vintage 1: the April-2025 release, all 130 columns, NL + 171 complete gemeenten.
     raw = pd.read_csv(
         shared / "kwb2024_85984NED_partial_dertje" / "85984NED_171_complete_gemeenten.csv",
-        sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False,
+        sep=";",
+        encoding="utf-8-sig",
+        dtype=str,
+        keep_default_na=False,
     )
     data = _typed(raw, props_2025)
     data["ID"] = data["ID"].astype("int64")
-    _write_vintage(V2025, data, props_2025, infos_2025, {
-        "table_id": TABLE, "vintage": V2025, "rows": len(data),
-        "source": "CBS StatLine 85984NED TypedDataSet as fetched in April 2025 via cbsodata "
-                  "(github.com/dertje/cbs_datasets, commit fda6426); truncated at the 10,000-row "
-                  "OData page by that script, so it holds Nederland + 171 complete gemeenten "
-                  "(Aa en Hunze .. Losser). DataProperties/TableInfos: the real ones of that release "
-                  "(github.com/niquedegraaff/Wikipedia-Generator-CBS-Kerncijfers-Wijken-en-Buurten, 5598198).",
-        "region_column": "WijkenEnBuurten holds labels (cbsodata.get_data replaces dimension keys by titles); "
-                         "the code is Codering_3, space padded.",
-        "null_meaning": "null = blank in StatLine (not applicable, or not yet published when the whole "
-                        "column is empty); '.' = unknown, unreliable or secret.",
-        "licence": "CC BY 4.0, (c) CBS",
-    })
+    _write_vintage(
+        V2025,
+        data,
+        props_2025,
+        infos_2025,
+        {
+            "table_id": TABLE,
+            "vintage": V2025,
+            "rows": len(data),
+            "source": "CBS StatLine 85984NED TypedDataSet as fetched in April 2025 via cbsodata "
+            "(github.com/dertje/cbs_datasets, commit fda6426); truncated at the 10,000-row "
+            "OData page by that script, so it holds Nederland + 171 complete gemeenten "
+            "(Aa en Hunze .. Losser). DataProperties/TableInfos: the real ones of that release "
+            "(github.com/niquedegraaff/Wikipedia-Generator-CBS-Kerncijfers-Wijken-en-Buurten, 5598198).",
+            "region_column": "WijkenEnBuurten holds labels (cbsodata.get_data replaces "
+            "dimension keys by titles); "
+            "the code is Codering_3, space padded.",
+            "null_meaning": "null = blank in StatLine (not applicable, or not yet published when the whole "
+            "column is empty); '.' = unknown, unreliable or secret.",
+            "licence": "CC BY 4.0, (c) CBS",
+        },
+    )
 
     # Vintage 2: the 2026 revision, 18 KWB keys, all NL (342 GM / 3,393 WK / 14,574 BU).
     sel = pd.read_csv(
         shared / "kwb2024_all_buurten_woonikveilig" / "kwb2024_selection_gm_wk_bu.csv",
-        dtype=str, keep_default_na=False,
+        dtype=str,
+        keep_default_na=False,
     )
     # Non-KWB columns (crime, health) also end in digits (misdrijven_2021): keep the KWB keys only.
-    kwb_keys = [c for c in sel.columns if re.search(r"_\d+$", c) and not c.startswith(("misdrijven_", "pct_"))]
+    kwb_keys = [
+        c for c in sel.columns if re.search(r"_\d+$", c) and not c.startswith(("misdrijven_", "pct_"))
+    ]
     by_stem = {_stem(p["Key"]): p for p in props_2025 if p.get("Type") == "Topic"}
     props_2026 = [p for p in props_2025 if p.get("Type") == "GeoDetail"]
     props_2026 += [dict(by_stem[_stem(k)]) for k in STRUCTURAL[1:]]
@@ -120,36 +135,52 @@ def build_kwb(shared: Path) -> None:
             "revision's own DataProperties are not available offline."
         )
         props_2026.append(entry)
-    frame = pd.DataFrame({
-        "ID": range(len(sel)),
-        "WijkenEnBuurten": sel["naam"],
-        "Gemeentenaam_1": sel["gemeentenaam"],
-        "SoortRegio_2": sel["level"].map(LEVEL_LABEL),
-        "Codering_3": sel["code"],
-    })
+    frame = pd.DataFrame(
+        {
+            "ID": range(len(sel)),
+            "WijkenEnBuurten": sel["naam"],
+            "Gemeentenaam_1": sel["gemeentenaam"],
+            "SoortRegio_2": sel["level"].map(LEVEL_LABEL),
+            "Codering_3": sel["code"],
+        }
+    )
     for key in kwb_keys:
         # The flattened copy writes counts as floats (243768.0); _typed casts Long back to int.
         frame[key] = sel[key]
     data = _typed(frame, props_2026)
-    infos_2026 = [{
-        "Identifier": TABLE, "Title": infos_2025[0]["Title"], "Modified": None,
-        "Period": "2024", "Language": "nl", "Catalog": "CBS",
-        "Provenance": "Revision of 85984NED as downloaded on 2026-07-19 (peildatum) by "
-                      "github.com/loukanton/woonikveilig (df5ed99); its TableInfos were not kept, "
-                      "so Modified is unknown.",
-    }]
-    _write_vintage(V2026, data, props_2026, infos_2026, {
-        "table_id": TABLE, "vintage": V2026, "rows": len(data),
-        "source": "CBS 85984NED, later revision, 18 KWB keys for all 342 gemeenten / 3,393 wijken / "
-                  "14,574 buurten, via github.com/loukanton/woonikveilig (commit df5ed99, data/gemeente/*.json "
-                  "flattened back to OData keys by the collectors of ../shared/cbs).",
-        "region_column": "WijkenEnBuurten holds labels; Codering_3 the code (unpadded in this copy); "
-                         "Gemeentenaam_1/SoortRegio_2 rebuilt from the copy's gemeentenaam/level fields.",
-        "null_meaning": "null = missing in the copy; its builder also turned 0 and negative values into "
-                        "null, so a null here may hide a real 0.",
-        "null_may_hide_zero": True,
-        "licence": "CC BY 4.0, (c) CBS",
-    })
+    infos_2026 = [
+        {
+            "Identifier": TABLE,
+            "Title": infos_2025[0]["Title"],
+            "Modified": None,
+            "Period": "2024",
+            "Language": "nl",
+            "Catalog": "CBS",
+            "Provenance": "Revision of 85984NED as downloaded on 2026-07-19 (peildatum) by "
+            "github.com/loukanton/woonikveilig (df5ed99); its TableInfos were not kept, "
+            "so Modified is unknown.",
+        }
+    ]
+    _write_vintage(
+        V2026,
+        data,
+        props_2026,
+        infos_2026,
+        {
+            "table_id": TABLE,
+            "vintage": V2026,
+            "rows": len(data),
+            "source": "CBS 85984NED, later revision, 18 KWB keys for all 342 gemeenten / 3,393 wijken / "
+            "14,574 buurten, via github.com/loukanton/woonikveilig (commit df5ed99, data/gemeente/*.json "
+            "flattened back to OData keys by the collectors of ../shared/cbs).",
+            "region_column": "WijkenEnBuurten holds labels; Codering_3 the code (unpadded in this copy); "
+            "Gemeentenaam_1/SoortRegio_2 rebuilt from the copy's gemeentenaam/level fields.",
+            "null_meaning": "null = missing in the copy; its builder also turned 0 and negative values into "
+            "null, so a null here may hide a real 0.",
+            "null_may_hide_zero": True,
+            "licence": "CC BY 4.0, (c) CBS",
+        },
+    )
 
     # Registered crime (Politie via CBS 47022NED) for the same areas: the 'druk' data.
     crime_cols = [c for c in sel.columns if c.startswith("misdrijven_")]
@@ -175,21 +206,27 @@ def build_geometries(shared: Path) -> None:
     gm = gpd.read_file(geo / "gemeenten_2024.geojson")[["gemeentecode", "gemeentenaam", "geometry"]]
     gm = gm.rename(columns={"gemeentecode": "code", "gemeentenaam": "name"})
     gm["geometry_source"] = "pdok_wijkenbuurten_2024_simplified"
-    _clean(gm).to_parquet(out / "gemeente.parquet", compression="zstd", schema_version="1.1.0",
-                          write_covering_bbox=True)
+    _clean(gm).to_parquet(
+        out / "gemeente.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True
+    )
 
     wk = gpd.read_file(geo / "wijken_2024_rd.gpkg")[["wijkcode", "wijknaam", "gemeentecode", "geometry"]]
     wk = wk.rename(columns={"wijkcode": "code", "wijknaam": "name", "gemeentecode": "gemeente_code"})
     wk["geometry_source"] = "pdok_wijkenbuurten_2024_simplified"
-    _clean(wk).to_parquet(out / "wijk.parquet", compression="zstd", schema_version="1.1.0",
-                          write_covering_bbox=True)
+    _clean(wk).to_parquet(
+        out / "wijk.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True
+    )
 
-    recon = gpd.read_file(shared / "geo_buurt_2024_nl_reconstructed" / "buurten_2024_woonikveilig_reconstructed_rd.gpkg")
+    recon = gpd.read_file(
+        shared / "geo_buurt_2024_nl_reconstructed" / "buurten_2024_woonikveilig_reconstructed_rd.gpkg"
+    )
     recon = recon.rename(columns={"bu_code": "code", "bu_naam": "name", "gm_code": "gemeente_code"})
     recon["geometry_source"] = "reconstructed_approximate"
     recon.loc[~recon["fit_ok"].astype(bool), "geometry_source"] = "reconstructed_approximate_fit_failed"
 
-    ams = gpd.read_file(shared / "geo_buurt_amsterdam_GM0363_2022indeling" / "buurten_amsterdam_gebieden.geojson")
+    ams = gpd.read_file(
+        shared / "geo_buurt_amsterdam_GM0363_2022indeling" / "buurten_amsterdam_gebieden.geojson"
+    )
     ams = ams[ams["eindGeldigheid"].isna()].drop(columns="code")  # municipal code, not CBS
     ams = ams.rename(columns={"cbsCode": "code", "naam": "name"})
     ams["geometry_source"] = "municipal_amsterdam_full_detail"
@@ -200,16 +237,20 @@ def build_geometries(shared: Path) -> None:
     ehv = ehv.rename(columns={"bu_code": "code", "buurtnaam": "name"})
     ehv["geometry_source"] = "municipal_eindhoven_full_detail"
 
-    detail = pd.concat([g.to_crs(RD)[["code", "name", "geometry_source", "geometry"]] for g in (ams, baarn, ehv)])
+    detail = pd.concat(
+        [g.to_crs(RD)[["code", "name", "geometry_source", "geometry"]] for g in (ams, baarn, ehv)]
+    )
     # Only replace a reconstructed buurt by a full-detail one with the same 2024 code.
     detail = detail[detail["code"].isin(recon["code"])]
     keep = recon[~recon["code"].isin(detail["code"])]
     detail = detail.merge(recon[["code", "gemeente_code"]], on="code")
-    bu = pd.concat([keep[["code", "name", "gemeente_code", "geometry_source", "geometry"]], detail],
-                   ignore_index=True)
+    bu = pd.concat(
+        [keep[["code", "name", "gemeente_code", "geometry_source", "geometry"]], detail], ignore_index=True
+    )
     bu = gpd.GeoDataFrame(bu, geometry="geometry", crs=RD).sort_values("code", ignore_index=True)
-    _clean(bu).to_parquet(out / "buurt.parquet", compression="zstd", schema_version="1.1.0",
-                          write_covering_bbox=True)
+    _clean(bu).to_parquet(
+        out / "buurt.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True
+    )
     print(bu["geometry_source"].value_counts().to_string())
 
     # 2019: the other real year with all-NL gemeente and buurt boundaries (for crosswalks).
@@ -218,14 +259,16 @@ def build_geometries(shared: Path) -> None:
     gm19 = gpd.read_file(geo / "gemeenten_2019.geojson")[["gemeentecode", "gemeentenaam", "geometry"]]
     gm19 = gm19.rename(columns={"gemeentecode": "code", "gemeentenaam": "name"})
     gm19["geometry_source"] = "pdok_wijkenbuurten_2019_simplified"
-    _clean(gm19).to_parquet(out19 / "gemeente.parquet", compression="zstd", schema_version="1.1.0",
-                            write_covering_bbox=True)
+    _clean(gm19).to_parquet(
+        out19 / "gemeente.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True
+    )
     bu19 = gpd.read_file(shared / "geo_buurt_2019_nl_powerbi" / "buurten_nl_2019_rd.gpkg")
     bu19 = bu19.rename(columns={"statcode": "code", "gemeentecode": "gemeente_code"})
     bu19["name"] = None  # the 2019 copy carries codes only
     bu19["geometry_source"] = "pdok_wijkenbuurten_2019_quantised"
     _clean(bu19[["code", "name", "gemeente_code", "geometry_source", "geometry"]]).to_parquet(
-        out19 / "buurt.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True)
+        out19 / "buurt.parquet", compression="zstd", schema_version="1.1.0", write_covering_bbox=True
+    )
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ RUN_COLUMNS = {"recorded_at", "path", "spec_file", "spec_toml"}
 
 
 def _tables(con: duckdb.DuckDBPyConnection, db: str) -> set[str]:
-    rows = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?",
-                       [db]).fetchall()
+    rows = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [db]
+    ).fetchall()
     return {f"{s}.{t}" for s, t in rows}
 
 
@@ -50,10 +51,12 @@ def compare_warehouses(old: Path, new: Path, ignore: set[str]) -> list[str]:
             problems.append(f"{table}: columns differ: {sorted(set(cols_a) ^ set(cols_b))}")
             continue
         cols = ", ".join(f'"{c}"' for c in cols_a if c not in RUN_COLUMNS)
-        n_ab = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM a.{table} EXCEPT ALL "
-                           f"SELECT {cols} FROM b.{table})").fetchone()[0]
-        n_ba = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM b.{table} EXCEPT ALL "
-                           f"SELECT {cols} FROM a.{table})").fetchone()[0]
+        n_ab = con.execute(
+            f"SELECT count(*) FROM (SELECT {cols} FROM a.{table} EXCEPT ALL SELECT {cols} FROM b.{table})"
+        ).fetchone()[0]
+        n_ba = con.execute(
+            f"SELECT count(*) FROM (SELECT {cols} FROM b.{table} EXCEPT ALL SELECT {cols} FROM a.{table})"
+        ).fetchone()[0]
         if n_ab or n_ba:
             problems.append(f"{table}: {n_ab} rows only in old, {n_ba} rows only in new")
     con.close()
@@ -87,11 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", type=Path)
     parser.add_argument("new", type=Path)
-    parser.add_argument("--ignore-table", action="append", default=[],
-                        help="schema.table to leave out (a table a named defect fix changed)")
+    parser.add_argument(
+        "--ignore-table",
+        action="append",
+        default=[],
+        help="schema.table to leave out (a table a named defect fix changed)",
+    )
     args = parser.parse_args(argv)
-    problems = compare_warehouses(args.old / "warehouse" / "veerkracht.duckdb",
-                                  args.new / "warehouse" / "veerkracht.duckdb", set(args.ignore_table))
+    problems = compare_warehouses(
+        args.old / "warehouse" / "veerkracht.duckdb",
+        args.new / "warehouse" / "veerkracht.duckdb",
+        set(args.ignore_table),
+    )
     problems += compare_layers(args.old / "layers", args.new / "layers")
     for p in problems:
         print(p)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from veerkracht.ingest.kwb import INDICATOR_MAP, derive_indicator_map
-from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
+from veerkracht.paths import EMBEDDED_DIR
 
 
 def main() -> None:

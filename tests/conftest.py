@@ -1,4 +1,10 @@
-"""Shared fixtures: one full materialisation of the graph on the embedded data, in a temp dir."""
+"""Shared test set-up: the helpers folder on the path and a throw-away Dagster instance.
+
+Layout: ``tests/unit/<stage>/`` mirrors ``veerkracht/<stage>/`` and runs in well under a minute
+without building the whole graph; ``tests/integration/`` holds the end-to-end tests (marked
+``integration``), which share one materialisation of the graph on the embedded real data.
+``python -m pytest tests/unit`` runs the fast half; ``-m integration`` the other.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +12,16 @@ import os
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
-from assets.resources import DuckDBSpatialResource, PipelineSettings  # noqa: E402
-from veerkracht.paths import OutputLayout  # noqa: E402
-
-
-def all_assets():
-    from assets import crosswalk, geometries, layers, scores, statistics, warehouse, webmap
-
-    return dg.load_assets_from_modules([statistics, geometries, warehouse, scores, layers, webmap, crosswalk])
-
-
-def resources_for(out_dir: Path, **settings) -> dict:
-    s = PipelineSettings(output_dir=str(out_dir), **settings)
-    return {"settings": s, "duckdb": DuckDBSpatialResource(database=str(s.layout.build_db))}
+from testpaths import REPO  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def dagster_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("dagster_home")
-    (home / "dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
-
-
-@pytest.fixture(scope="session")
-def embedded_run(tmp_path_factory, dagster_home) -> OutputLayout:
-    """The whole asset graph materialised for 2024 from the embedded snapshot."""
-    out = tmp_path_factory.mktemp("out")
-    with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(all_assets(), resources=resources_for(out), partition_key="2024",
-                                instance=instance)
-    assert result.success
-    return OutputLayout(out)

@@ -64,7 +64,9 @@ class Check:
         return self.severity == "ERROR"
 
 
-def _compared_with(con: duckdb.DuckDBPyConnection, year: int, rows: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def _compared_with(
+    con: duckdb.DuckDBPyConnection, year: int, rows: pd.DataFrame
+) -> tuple[pd.DataFrame, dict]:
     earlier = con.execute("SELECT max(year) FROM core.fact_indicator WHERE year < ?", [year]).fetchone()[0]
     return rows, {"compared_with": earlier or "no earlier year"}
 
@@ -77,32 +79,84 @@ def _score_sanity(con: duckdb.DuckDBPyConnection, year: int, rows: pd.DataFrame)
     bad = rows[(rows["out_of_range"] > 0) | (rows["score_reason_mismatch"] > 0)]
     nulls = rows[rows["reason"].notna()]
     areas = rows.groupby("level")["areas"].sum()
-    shares = {f"{r.level}: {r.reason}": round(float(r.n_null / areas[r.level]), 4) for r in nulls.itertuples()}
+    shares = {
+        f"{r.level}: {r.reason}": round(float(r.n_null / areas[r.level]), 4) for r in nulls.itertuples()
+    }
     return bad, {"null_share_by_reason": shares}
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("region_codes", "warehouse", "region_codes", "ERROR",
-          "Codes unique per level and year, in CBS format; every buurt/wijk has existing parents."),
-    Check("geometry_valid", "warehouse", "geometry_errors", "ERROR",
-          "Polygons valid, non-empty, EPSG:28992, inside the Netherlands."),
-    Check("buurten_cover_gemeente", "warehouse", "buurt_cover", "WARN",
-          "Summed buurt area within {tolerance:.0%} of the gemeente area.", {"tolerance": 0.05}),
-    Check("coverage_no_sharp_drop", "warehouse", "coverage_drop", "ERROR",
-          "No indicator lost more than {max_drop:.0%} of its areas with a value since the previous "
-          "materialisation.", {"max_drop": 0.2}),
-    Check("percentages_in_range", "warehouse", "percent_range", "ERROR",
-          "Values with unit % lie in 0..100 (no counts published as percentages)."),
-    Check("buurt_sums_match_gemeente", "warehouse", "buurt_sums", "WARN",
-          "Inhabitants summed over buurten within {tolerance:.0%} of the gemeente figure.", {"tolerance": 0.05}),
-    Check("year_over_year_continuity", "warehouse", "year_jumps", "WARN",
-          "Gemeente and national counts change by at most {threshold:.0%} from the previous year.",
-          {"threshold": 0.25}, _compared_with),
-    Check("indicators_published", "warehouse", "indicators_published", "WARN",
-          "Every indicator has at least one value per level (else: not published yet).",
-          summarise=_per_level),
-    Check("scores_in_range", "scores", "score_sanity", "ERROR",
-          "Every score lies in [0, 1] and has a value or a NULL reason, not both.", summarise=_score_sanity),
+    Check(
+        "region_codes",
+        "warehouse",
+        "region_codes",
+        "ERROR",
+        "Codes unique per level and year, in CBS format; every buurt/wijk has existing parents.",
+    ),
+    Check(
+        "geometry_valid",
+        "warehouse",
+        "geometry_errors",
+        "ERROR",
+        "Polygons valid, non-empty, EPSG:28992, inside the Netherlands.",
+    ),
+    Check(
+        "buurten_cover_gemeente",
+        "warehouse",
+        "buurt_cover",
+        "WARN",
+        "Summed buurt area within {tolerance:.0%} of the gemeente area.",
+        {"tolerance": 0.05},
+    ),
+    Check(
+        "coverage_no_sharp_drop",
+        "warehouse",
+        "coverage_drop",
+        "ERROR",
+        "No indicator lost more than {max_drop:.0%} of its areas with a value since the previous "
+        "materialisation.",
+        {"max_drop": 0.2},
+    ),
+    Check(
+        "percentages_in_range",
+        "warehouse",
+        "percent_range",
+        "ERROR",
+        "Values with unit % lie in 0..100 (no counts published as percentages).",
+    ),
+    Check(
+        "buurt_sums_match_gemeente",
+        "warehouse",
+        "buurt_sums",
+        "WARN",
+        "Inhabitants summed over buurten within {tolerance:.0%} of the gemeente figure.",
+        {"tolerance": 0.05},
+    ),
+    Check(
+        "year_over_year_continuity",
+        "warehouse",
+        "year_jumps",
+        "WARN",
+        "Gemeente and national counts change by at most {threshold:.0%} from the previous year.",
+        {"threshold": 0.25},
+        _compared_with,
+    ),
+    Check(
+        "indicators_published",
+        "warehouse",
+        "indicators_published",
+        "WARN",
+        "Every indicator has at least one value per level (else: not published yet).",
+        summarise=_per_level,
+    ),
+    Check(
+        "scores_in_range",
+        "scores",
+        "score_sanity",
+        "ERROR",
+        "Every score lies in [0, 1] and has a value or a NULL reason, not both.",
+        summarise=_score_sanity,
+    ),
 )
 
 
@@ -133,8 +187,14 @@ def run(con: duckdb.DuckDBPyConnection, check: Check, year: int) -> CheckOutcome
     if check.summarise is not None:
         rows, extra = check.summarise(con, int(year), rows)
         metadata.update(extra)
-    return CheckOutcome(check.name, rows.empty, check.severity, check.text,
-                        {"offending": len(rows), **metadata}, rows.head(50))
+    return CheckOutcome(
+        check.name,
+        rows.empty,
+        check.severity,
+        check.text,
+        {"offending": len(rows), **metadata},
+        rows.head(50),
+    )
 
 
 def run_stage(con: duckdb.DuckDBPyConnection, stage: str, year: int) -> list[CheckOutcome]:
@@ -145,7 +205,12 @@ def run_stage(con: duckdb.DuckDBPyConnection, stage: str, year: int) -> list[Che
 def record_availability(con: duckdb.DuckDBPyConnection, year: int) -> None:
     """Append this materialisation's indicator availability to ``core.availability_history``
     (what ``coverage_no_sharp_drop`` compares the next materialisation with)."""
-    con.execute("CREATE TABLE IF NOT EXISTS core.availability_history AS "
-                "SELECT *, now() AS recorded_at FROM core.indicator_availability LIMIT 0")
-    con.execute("INSERT INTO core.availability_history BY NAME "
-                "SELECT *, now() AS recorded_at FROM core.indicator_availability WHERE year = ?", [year])
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS core.availability_history AS "
+        "SELECT *, now() AS recorded_at FROM core.indicator_availability LIMIT 0"
+    )
+    con.execute(
+        "INSERT INTO core.availability_history BY NAME "
+        "SELECT *, now() AS recorded_at FROM core.indicator_availability WHERE year = ?",
+        [year],
+    )

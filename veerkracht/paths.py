@@ -36,8 +36,9 @@ DAGSTER_YAML = _data("dagster.yaml", "root/dagster.yaml")
 #: Outputs go under the checkout's data/out, or ./veerkracht-out for an installed package;
 #: VEERKRACHT_OUTPUT_DIR (or the settings resource) overrides both.
 DEFAULT_OUTPUT_DIR = (CHECKOUT / "data" / "out") if CHECKOUT is not None else Path.cwd() / "veerkracht-out"
-DEFAULT_DAGSTER_HOME = (CHECKOUT / "data" / "dagster_home") if CHECKOUT is not None \
-    else Path.cwd() / "veerkracht-dagster-home"
+DEFAULT_DAGSTER_HOME = (
+    (CHECKOUT / "data" / "dagster_home") if CHECKOUT is not None else Path.cwd() / "veerkracht-dagster-home"
+)
 
 
 def output_dir_from_env() -> Path:

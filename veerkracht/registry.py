@@ -41,8 +41,14 @@ YEARS: tuple[KwbYear, ...] = (
     KwbYear(2021, "85039NED"),
     KwbYear(2022, "85318NED", _PDOK.format(y=2022)),
     KwbYear(2023, "85618NED", _PDOK.format(y=2023)),
-    KwbYear(2024, "85984NED", _PDOK.format(y=2024), crime_extract="misdrijven_47022NED_kwb2024.parquet",
-            embedded_kwb=True, embedded_geometry=LEVELS),
+    KwbYear(
+        2024,
+        "85984NED",
+        _PDOK.format(y=2024),
+        crime_extract="misdrijven_47022NED_kwb2024.parquet",
+        embedded_kwb=True,
+        embedded_geometry=LEVELS,
+    ),
     KwbYear(2025, "86165NED", _PDOK.format(y=2025)),
 )
 BY_YEAR: dict[int, KwbYear] = {row.year: row for row in YEARS}

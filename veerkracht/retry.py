@@ -24,9 +24,15 @@ class RetryPolicy:
     retries: int = 3
     backoff_s: float = 2.0
 
-    def call(self, fn: Callable[[], T], *, what: str, transient: Callable[[BaseException], bool],
-             fail: Callable[[BaseException, int], Exception],
-             catch: tuple[type[BaseException], ...] = (Exception,)) -> T:
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        what: str,
+        transient: Callable[[BaseException], bool],
+        fail: Callable[[BaseException, int], Exception],
+        catch: tuple[type[BaseException], ...] = (Exception,),
+    ) -> T:
         """Return ``fn()``; retry transient failures; raise ``fail(exc, attempts)`` at the end."""
         attempt = 0
         while True:
@@ -36,8 +42,9 @@ class RetryPolicy:
                 if transient(exc) and attempt < self.retries:
                     wait = self.backoff_s * 2**attempt
                     attempt += 1
-                    log.warning("%s failed (%s); retry %d of %d in %.1f s", what, exc, attempt,
-                                self.retries, wait)
+                    log.warning(
+                        "%s failed (%s); retry %d of %d in %.1f s", what, exc, attempt, self.retries, wait
+                    )
                     time.sleep(wait)
                     continue
                 raise fail(exc, attempt + 1) from exc

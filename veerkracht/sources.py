@@ -40,23 +40,54 @@ class Source:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("statistics", "embedded", "veerkracht.ingest.embedded",
-           "the real KWB snapshot shipped in data/embedded (offline)"),
-    Source("statistics", "cbs", "veerkracht.ingest.cbs",
-           "the live CBS OData API via cbsodata; every download kept as an immutable snapshot"),
-    Source("geometry", "embedded", "veerkracht.geo.embedded",
-           "the polygons shipped in data/embedded/geometries (offline)"),
-    Source("geometry", "pdok", "veerkracht.geo.pdok",
-           "the year's CBS/PDOK wijk- en buurtkaart GeoPackage, downloaded and kept"),
-    Source("format", "parquet_4326", "veerkracht.publish.geoparquet",
-           "GeoParquet 1.1, EPSG:4326 (web maps, geopandas, DuckDB)",
-           filename="{level}_{year}_4326.parquet", options={"crs": "EPSG:4326"}),
-    Source("format", "parquet_28992", "veerkracht.publish.geoparquet",
-           "GeoParquet 1.1, EPSG:28992 (measuring in metres)",
-           filename="{level}_{year}_28992.parquet", options={"crs": "EPSG:28992"}),
-    Source("format", "gpkg", "veerkracht.publish.geopackage",
-           "GeoPackage, EPSG:28992 (QGIS builds without GDAL's Parquet driver)",
-           filename="{level}_{year}.gpkg", options={"crs": "EPSG:28992"}),
+    Source(
+        "statistics",
+        "embedded",
+        "veerkracht.ingest.embedded",
+        "the real KWB snapshot shipped in data/embedded (offline)",
+    ),
+    Source(
+        "statistics",
+        "cbs",
+        "veerkracht.ingest.cbs",
+        "the live CBS OData API via cbsodata; every download kept as an immutable snapshot",
+    ),
+    Source(
+        "geometry",
+        "embedded",
+        "veerkracht.geo.embedded",
+        "the polygons shipped in data/embedded/geometries (offline)",
+    ),
+    Source(
+        "geometry",
+        "pdok",
+        "veerkracht.geo.pdok",
+        "the year's CBS/PDOK wijk- en buurtkaart GeoPackage, downloaded and kept",
+    ),
+    Source(
+        "format",
+        "parquet_4326",
+        "veerkracht.publish.geoparquet",
+        "GeoParquet 1.1, EPSG:4326 (web maps, geopandas, DuckDB)",
+        filename="{level}_{year}_4326.parquet",
+        options={"crs": "EPSG:4326"},
+    ),
+    Source(
+        "format",
+        "parquet_28992",
+        "veerkracht.publish.geoparquet",
+        "GeoParquet 1.1, EPSG:28992 (measuring in metres)",
+        filename="{level}_{year}_28992.parquet",
+        options={"crs": "EPSG:28992"},
+    ),
+    Source(
+        "format",
+        "gpkg",
+        "veerkracht.publish.geopackage",
+        "GeoPackage, EPSG:28992 (QGIS builds without GDAL's Parquet driver)",
+        filename="{level}_{year}.gpkg",
+        options={"crs": "EPSG:28992"},
+    ),
 )
 
 

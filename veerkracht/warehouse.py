@@ -20,6 +20,7 @@ import duckdb_extensions
 
 from veerkracht.atomic import atomic_path
 from veerkracht.paths import SQL_DIR
+
 #: DuckDB's memory limit for the pipeline's (writing) connections. DuckDB's default is 80 % of
 #: RAM, which it will fill as buffer on large inputs; with a limit it spills joins and
 #: aggregates to ``<database>.tmp`` instead. 30x the national size scores within 2 GB.
@@ -28,15 +29,22 @@ MEMORY_LIMIT = os.environ.get("VEERKRACHT_DUCKDB_MEMORY_LIMIT", "2GB")
 #: models are rebuilt one after another, and checkpointing after each cost a quarter of the
 #: scoring time. Closing the connection still checkpoints; a killed run leaves a WAL that
 #: DuckDB replays on the next open.
-CONFIG = {"storage_compatibility_version": "latest", "autoinstall_known_extensions": False,
-          "autoload_known_extensions": False, "memory_limit": MEMORY_LIMIT,
-          "checkpoint_threshold": "1GB"}
+CONFIG = {
+    "storage_compatibility_version": "latest",
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "memory_limit": MEMORY_LIMIT,
+    "checkpoint_threshold": "1GB",
+}
 
 
 #: The core models of one year, in order: (table, sql/<model>.sql).
-CORE_MODELS = [("core.dim_region", "dim_region"), ("core.dim_indicator", "dim_indicator"),
-               ("core.fact_indicator", "fact_indicator"),
-               ("core.indicator_availability", "indicator_availability")]
+CORE_MODELS = [
+    ("core.dim_region", "dim_region"),
+    ("core.dim_indicator", "dim_indicator"),
+    ("core.fact_indicator", "fact_indicator"),
+    ("core.indicator_availability", "indicator_availability"),
+]
 
 
 def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
@@ -111,8 +119,7 @@ def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int
     return con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
 
 
-def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation_sql: str,
-                 **objects) -> int:
+def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation_sql: str, **objects) -> int:
     """Replace the ``year`` rows of staging ``table`` by ``relation_sql`` (which may name the
     pandas frames passed in ``objects``); return the number of rows inserted."""
     for name, obj in objects.items():
@@ -132,8 +139,9 @@ def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation
     return con.execute(f"SELECT count(*) FROM {table} WHERE year = {int(year)}").fetchone()[0]
 
 
-def _drop_if_schema_changed(con: duckdb.DuckDBPyConnection, table: str, empty_query: str,
-                            args: dict | None = None) -> None:
+def _drop_if_schema_changed(
+    con: duckdb.DuckDBPyConnection, table: str, empty_query: str, args: dict | None = None
+) -> None:
     """Drop ``table`` when its columns differ from what the model now produces.
 
     A new code version may add or rename columns; keeping the old table would fail the insert.
@@ -141,9 +149,11 @@ def _drop_if_schema_changed(con: duckdb.DuckDBPyConnection, table: str, empty_qu
     those years run again.
     """
     schema, name = table.split(".")
-    old = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                      "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                      [schema, name]).fetchall()
+    old = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
     if not old:
         return
     new = con.execute(f"DESCRIBE {empty_query}", args or {}).fetchall()
@@ -155,11 +165,16 @@ def load_staged_year(con: duckdb.DuckDBPyConnection, year: int, staged: Path) ->
     """Replace the ``year`` rows of ``staging.*`` by the staged Parquet in ``staged``."""
     rows = {}
     for name in ("kwb_region", "kwb_indicator", "kwb_value"):
-        rows[f"staging.{name}"] = replace_year(con, f"staging.{name}", year,
-                                               f"SELECT * FROM read_parquet('{staged / name}.parquet')")
+        rows[f"staging.{name}"] = replace_year(
+            con, f"staging.{name}", year, f"SELECT * FROM read_parquet('{staged / name}.parquet')"
+        )
     rows["staging.geometry"] = replace_year(
-        con, "staging.geometry", year,
-        f"SELECT code, level, geometry_source, geometry AS geom FROM read_parquet('{staged}/geometry_*.parquet')")
+        con,
+        "staging.geometry",
+        year,
+        f"SELECT code, level, geometry_source, geometry AS geom FROM "
+        f"read_parquet('{staged}/geometry_*.parquet')",
+    )
     return rows
 
 
@@ -167,9 +182,11 @@ def ensure_crosswalk_table(con: duckdb.DuckDBPyConnection) -> None:
     """``core.crosswalk``: one row per (years, level, source, target) piece, empty until a
     crosswalk is stored. Created here so the score models can read it before any crosswalk ran."""
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
-    con.execute("CREATE TABLE IF NOT EXISTS core.crosswalk (from_year INTEGER, to_year INTEGER, "
-                "level VARCHAR, source_code VARCHAR, target_code VARCHAR, weight_area DOUBLE, "
-                "weight_pop DOUBLE, overlap_m2 DOUBLE, coverage_source DOUBLE, unchanged BOOLEAN)")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS core.crosswalk (from_year INTEGER, to_year INTEGER, "
+        "level VARCHAR, source_code VARCHAR, target_code VARCHAR, weight_area DOUBLE, "
+        "weight_pop DOUBLE, overlap_m2 DOUBLE, coverage_source DOUBLE, unchanged BOOLEAN)"
+    )
 
 
 def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year: int) -> None:
@@ -179,9 +196,13 @@ def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year:
     con.register("cw_rows", cw)
     try:
         with transaction(con):
-            con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [from_year, to_year])
-            con.execute("INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw_rows",
-                        [from_year, to_year])
+            con.execute(
+                "DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [from_year, to_year]
+            )
+            con.execute(
+                "INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw_rows",
+                [from_year, to_year],
+            )
     finally:
         con.unregister("cw_rows")
 
@@ -191,22 +212,29 @@ def store_boundaries(con: duckdb.DuckDBPyConnection, year: int, level: str, gdf)
     so both years' boundaries stay in the warehouse) by the GeoDataFrame ``gdf`` (EPSG:28992)."""
     rows = gdf[["code", "geometry_source"]].assign(wkb=gdf.geometry.to_wkb())
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
-    con.execute("CREATE TABLE IF NOT EXISTS core.boundary (year INTEGER, level VARCHAR, code VARCHAR, "
-                "geometry_source VARCHAR, geom GEOMETRY('EPSG:28992'))")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS core.boundary (year INTEGER, level VARCHAR, code VARCHAR, "
+        "geometry_source VARCHAR, geom GEOMETRY('EPSG:28992'))"
+    )
     con.register("boundary_rows", rows)
     try:
         with transaction(con):
             con.execute("DELETE FROM core.boundary WHERE year = ? AND level = ?", [year, level])
-            con.execute("INSERT INTO core.boundary SELECT ?, ?, code, geometry_source, "
-                        "ST_SetCRS(ST_GeomFromWKB(wkb), 'EPSG:28992') FROM boundary_rows", [year, level])
+            con.execute(
+                "INSERT INTO core.boundary SELECT ?, ?, code, geometry_source, "
+                "ST_SetCRS(ST_GeomFromWKB(wkb), 'EPSG:28992') FROM boundary_rows",
+                [year, level],
+            )
     finally:
         con.unregister("boundary_rows")
 
 
 def population(con: duckdb.DuckDBPyConnection, year: int):
     """Inhabitants per area code of ``year`` (a pandas Series), or None before the warehouse has them."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'core' "
-                         "AND table_name = 'fact_indicator'").fetchone()[0]
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'core' "
+        "AND table_name = 'fact_indicator'"
+    ).fetchone()[0]
     if not exists:
         return None
     rows = con.execute(model_sql("population"), {"year": int(year)}).df()

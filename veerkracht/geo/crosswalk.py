@@ -9,9 +9,13 @@ Weights. For source area s and target area t with overlap ``a(s∩t)``:
 * ``weight_area = a(s∩t) / Σ_t' a(s∩t')`` -- the share of s (as far as the target set covers
   it) that lies in t; sums to 1 over the targets of each source.
 * ``weight_pop`` -- the same with each piece weighted by the target's population density
-  (a dasymetric estimate: people live where the target year says they live), where the target
-  has an inhabitant count; else equal to ``weight_area``.
-* ``coverage_source = Σ_t a(s∩t) / a(s)`` -- how much of s the target set covers at all.
+  (a dasymetric estimate: people live where the target year says they live). Only where every
+  target of the source has an inhabitant count: one target without a count would get its area
+  weight while the others share the whole of 1, so the weights would sum to more than 1. Such
+  sources (and sources whose targets have no inhabitants at all) keep their area weights.
+* ``coverage_source = a(s ∩ ∪_t t) / a(s)`` -- how much of s the target set covers at all. The
+  union matters: boundary sets drawn at different generalisations overlap their neighbours, and
+  a plain sum of the overlaps can exceed the source's area.
 
 Slivers: boundary sets drawn at different generalisations (the 2024 buurten are an approximate
 reconstruction) overlap their neighbours by thin slivers. Pieces smaller than
@@ -28,11 +32,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-RD_NEW = "EPSG:28992"
+from veerkracht.geo import RD_NEW
 
 
-def crosswalk(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, *, min_share: float = 0.02,
-              same_code_share: float = 0.9, target_population: pd.Series | None = None) -> pd.DataFrame:
+def crosswalk(
+    source: gpd.GeoDataFrame,
+    target: gpd.GeoDataFrame,
+    *,
+    min_share: float = 0.02,
+    same_code_share: float = 0.9,
+    target_population: pd.Series | None = None,
+) -> pd.DataFrame:
     """Crosswalk (source_code, target_code, weights, overlap) from two layers with a ``code`` column."""
     if source.crs is None or target.crs is None:
         raise ValueError("Both layers need a CRS")
@@ -44,15 +54,21 @@ def crosswalk(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, *, min_share: 
     area = shapely.area(pieces)
     src_area = shapely.area(src.geometry.values)
     tgt_area = shapely.area(tgt.geometry.values)
-    cw = pd.DataFrame({
-        "source_code": src["code"].values[i_src], "target_code": tgt["code"].values[i_tgt],
-        "overlap_m2": area, "source_area_m2": src_area[i_src], "target_area_m2": tgt_area[i_tgt],
-    })
+    cw = pd.DataFrame(
+        {
+            "piece": np.arange(len(pieces)),
+            "source_code": src["code"].values[i_src],
+            "target_code": tgt["code"].values[i_tgt],
+            "overlap_m2": area,
+            "source_area_m2": src_area[i_src],
+            "target_area_m2": tgt_area[i_tgt],
+        }
+    )
     cw = cw[cw["overlap_m2"] > 0]
     share_s = cw["overlap_m2"] / cw["source_area_m2"]
     share_t = cw["overlap_m2"] / cw["target_area_m2"]
     cw = cw[(share_s >= min_share) | (share_t >= min_share)].copy()
-    cw["coverage_source"] = cw.groupby("source_code")["overlap_m2"].transform("sum") / cw["source_area_m2"]
+    cw["coverage_source"] = _coverage(cw, pieces)
 
     # Unchanged areas: same code, and either the same polygon (IoU ~ 1, even where the layer's
     # own neighbours overlap it) or that target takes nearly all of the source.
@@ -68,17 +84,42 @@ def crosswalk(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, *, min_share: 
         density = cw["target_code"].map(target_population) / cw["target_area_m2"]
         est = cw["overlap_m2"] * density
         total = est.groupby(cw["source_code"]).transform("sum")
-        cw["weight_pop"] = np.where(total > 0, est / total.where(total > 0), np.nan)
-        cw["weight_pop"] = cw["weight_pop"].fillna(cw["weight_area"])
+        complete = est.notna().groupby(cw["source_code"]).transform("all") & (total > 0)
+        cw["weight_pop"] = (est / total).where(complete, cw["weight_area"])
     else:
         cw["weight_pop"] = cw["weight_area"]
     cw["unchanged"] = cw["source_code"].isin(unchanged)
-    cols = ["source_code", "target_code", "weight_area", "weight_pop", "overlap_m2", "coverage_source", "unchanged"]
+    cols = [
+        "source_code",
+        "target_code",
+        "weight_area",
+        "weight_pop",
+        "overlap_m2",
+        "coverage_source",
+        "unchanged",
+    ]
     return cw[cols].sort_values(["source_code", "target_code"], ignore_index=True)
 
 
-def carry(values: pd.DataFrame, cw: pd.DataFrame, *, kind: str, weight: str = "weight_area",
-          denominator: pd.Series | None = None, target_area: pd.Series | None = None) -> pd.DataFrame:
+def _coverage(cw: pd.DataFrame, pieces: np.ndarray) -> pd.Series:
+    """Share of each source's area covered by the union of its pieces (at most 1)."""
+    multi = cw["source_code"].duplicated(keep=False)
+    union = {code: shapely.area(shapely.union_all(pieces[rows.to_numpy()]))
+             for code, rows in cw[multi].groupby("source_code")["piece"]}
+    covered = cw["source_code"].map(union).fillna(cw["overlap_m2"])
+    # The union lies inside the source; clip only float noise.
+    return (covered / cw["source_area_m2"]).clip(upper=1.0)
+
+
+def carry(
+    values: pd.DataFrame,
+    cw: pd.DataFrame,
+    *,
+    kind: str,
+    weight: str = "weight_area",
+    denominator: pd.Series | None = None,
+    target_area: pd.Series | None = None,
+) -> pd.DataFrame:
     """Carry one indicator from source areas onto target areas.
 
     ``values``: columns ``code`` and ``value`` (source areas; NULL values are skipped, never 0).
@@ -106,5 +147,7 @@ def carry(values: pd.DataFrame, cw: pd.DataFrame, *, kind: str, weight: str = "w
         g = m.groupby("target_code")
         out = pd.DataFrame({"value": g["num"].sum() / g["d"].sum(), "n_sources": g["source_code"].nunique()})
     if target_area is not None:
-        out["covered_share"] = (m.groupby("target_code")["overlap_m2"].sum() / out.index.map(target_area)).clip(upper=1)
+        out["covered_share"] = (
+            m.groupby("target_code")["overlap_m2"].sum() / out.index.map(target_area)
+        ).clip(upper=1)
     return out.reset_index()

@@ -25,8 +25,15 @@ def levels_available(year: int, *, embedded_dir: Path, url: str | None = None) -
     return tuple(lv for lv in LEVELS if (folder / f"{lv}.parquet").is_file())
 
 
-def read_year(year: int, levels: tuple[str, ...], *, embedded_dir: Path, raw_dir: Path | None = None,
-              url: str | None = None, timeout: float = 120.0) -> dict[str, gpd.GeoDataFrame]:
+def read_year(
+    year: int,
+    levels: tuple[str, ...],
+    *,
+    embedded_dir: Path,
+    raw_dir: Path | None = None,
+    url: str | None = None,
+    timeout: float = 120.0,
+) -> dict[str, gpd.GeoDataFrame]:
     """Cleaned polygons of the requested ``levels`` the snapshot has for ``year`` (2019 has
     gemeenten and buurten only); a year with none is an error naming the years it has."""
     available = [lv for lv in levels if lv in levels_available(year, embedded_dir=embedded_dir)]

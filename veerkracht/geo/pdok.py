@@ -30,9 +30,11 @@ from veerkracht.retry import RetryPolicy
 #: Year -> GeoPackage URL (a view of the year registry).
 WIJKBUURTKAART_URLS: dict[int, str] = {r.year: r.wijkbuurtkaart_url for r in YEARS if r.wijkbuurtkaart_url}
 #: Layer and field names in the GeoPackage (PDOK's 2022+ schema), per level.
-LAYERS = {"gemeente": ("gemeenten", "gemeentecode", "gemeentenaam"),
-          "wijk": ("wijken", "wijkcode", "wijknaam"),
-          "buurt": ("buurten", "buurtcode", "buurtnaam")}
+LAYERS = {
+    "gemeente": ("gemeenten", "gemeentecode", "gemeentenaam"),
+    "wijk": ("wijken", "wijkcode", "wijknaam"),
+    "buurt": ("buurten", "buurtcode", "buurtnaam"),
+}
 _GPKG_MAGIC = b"SQLite format 3\x00"
 
 
@@ -40,8 +42,15 @@ class PdokDownloadError(RuntimeError):
     """A wijk- en buurtkaart download failed; the message names year, URL and cause."""
 
 
-def download_gpkg(year: int, dest_dir: Path, *, url: str | None = None, timeout: float = 120.0,
-                  retries: int = 3, backoff_s: float = 2.0) -> Path:
+def download_gpkg(
+    year: int,
+    dest_dir: Path,
+    *,
+    url: str | None = None,
+    timeout: float = 120.0,
+    retries: int = 3,
+    backoff_s: float = 2.0,
+) -> Path:
     """Download the year's GeoPackage to ``dest_dir/wijkenbuurten_<year>.gpkg``; return the path.
 
     Streams to a temporary file and renames it into place only when complete and a GeoPackage,
@@ -49,15 +58,20 @@ def download_gpkg(year: int, dest_dir: Path, *, url: str | None = None, timeout:
     """
     if url is None:
         if year not in WIJKBUURTKAART_URLS:
-            raise PdokDownloadError(f"No wijk- en buurtkaart URL known for {year}; known years: "
-                                    f"{', '.join(map(str, WIJKBUURTKAART_URLS))} (pass url=)")
+            raise PdokDownloadError(
+                f"No wijk- en buurtkaart URL known for {year}; known years: "
+                f"{', '.join(map(str, WIJKBUURTKAART_URLS))} (pass url=)"
+            )
         url = WIJKBUURTKAART_URLS[year]
     target = Path(dest_dir) / f"wijkenbuurten_{year}.gpkg"
 
     def fetch() -> str:
         digest = hashlib.sha256()
-        with atomic_path(target, verify=_is_gpkg(year, url)) as tmp, tmp.open("wb") as out, \
-                requests.get(url, stream=True, timeout=timeout) as resp:
+        with (
+            atomic_path(target, verify=_is_gpkg(year, url)) as tmp,
+            tmp.open("wb") as out,
+            requests.get(url, stream=True, timeout=timeout) as resp,
+        ):
             resp.raise_for_status()
             for chunk in resp.iter_content(1 << 20):
                 out.write(chunk)
@@ -66,13 +80,24 @@ def download_gpkg(year: int, dest_dir: Path, *, url: str | None = None, timeout:
         return digest.hexdigest()
 
     sha256 = RetryPolicy(retries, backoff_s).call(
-        fetch, what=f"Download of wijk- en buurtkaart {year} from {url}", transient=_transient,
-        catch=(requests.RequestException,), fail=lambda exc, n: PdokDownloadError(
+        fetch,
+        what=f"Download of wijk- en buurtkaart {year} from {url}",
+        transient=_transient,
+        catch=(requests.RequestException,),
+        fail=lambda exc, n: PdokDownloadError(
             f"Download of wijk- en buurtkaart {year} from {url} failed"
-            f"{f' after {n} attempts' if n > 1 else ''}: {_status_text(exc)}{exc}"))
-    (Path(dest_dir) / f"wijkenbuurten_{year}.json").write_text(json.dumps({
-        "url": url, "sha256": sha256,
-        "downloaded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}))
+            f"{f' after {n} attempts' if n > 1 else ''}: {_status_text(exc)}{exc}"
+        ),
+    )
+    (Path(dest_dir) / f"wijkenbuurten_{year}.json").write_text(
+        json.dumps(
+            {
+                "url": url,
+                "sha256": sha256,
+                "downloaded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+    )
     return target
 
 
@@ -91,17 +116,26 @@ def _is_gpkg(year: int, url: str):
         with path.open("rb") as f:
             if f.read(16) != _GPKG_MAGIC:
                 raise PdokDownloadError(f"Wijk- en buurtkaart {year} from {url}: not a GeoPackage")
+
     return verify
 
 
-def levels_available(year: int, *, embedded_dir: Path | None = None, url: str | None = None) -> tuple[str, ...]:
+def levels_available(
+    year: int, *, embedded_dir: Path | None = None, url: str | None = None
+) -> tuple[str, ...]:
     """All levels for a year PDOK publishes a GeoPackage for (or any year, given ``url``)."""
     return LEVELS if (url or year in WIJKBUURTKAART_URLS) else ()
 
 
-def read_year(year: int, levels: tuple[str, ...], *, embedded_dir: Path | None = None,
-              raw_dir: Path | None = None, url: str | None = None,
-              timeout: float = 120.0) -> dict[str, gpd.GeoDataFrame]:
+def read_year(
+    year: int,
+    levels: tuple[str, ...],
+    *,
+    embedded_dir: Path | None = None,
+    raw_dir: Path | None = None,
+    url: str | None = None,
+    timeout: float = 120.0,
+) -> dict[str, gpd.GeoDataFrame]:
     """Download the year's GeoPackage into ``raw_dir/geometries/<year>/`` and read ``levels``."""
     if raw_dir is None:
         raise ValueError("The pdok geometry source needs raw_dir to keep its download in")
@@ -119,11 +153,15 @@ def read_level(path: Path, level: str, year: int) -> gpd.GeoDataFrame:
     if "water" in gdf.columns:
         # PDOK splits areas into land and water parts (water = 'JA'/'NEE'); the maps show land.
         gdf = gdf[gdf["water"].astype(str).str.upper() != "JA"]
-    out = gpd.GeoDataFrame({
-        "code": gdf[code_field].astype(str).str.strip(),
-        "name": gdf[name_field].astype(str).str.strip() if name_field in gdf else None,
-        "geometry_source": f"pdok_wijkenbuurten_{year}",
-    }, geometry=gdf.geometry.values, crs=gdf.crs or RD_NEW)
+    out = gpd.GeoDataFrame(
+        {
+            "code": gdf[code_field].astype(str).str.strip(),
+            "name": gdf[name_field].astype(str).str.strip() if name_field in gdf else None,
+            "geometry_source": f"pdok_wijkenbuurten_{year}",
+        },
+        geometry=gdf.geometry.values,
+        crs=gdf.crs or RD_NEW,
+    )
     out = clean(out.to_crs(RD_NEW)).dissolve(by="code", as_index=False, aggfunc="first")
     out["is_pseudo"] = out["code"].map(is_pseudo)
     return out

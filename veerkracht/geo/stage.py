@@ -14,9 +14,17 @@ from veerkracht.atomic import atomic_path
 from veerkracht.codes import is_pseudo
 
 
-def stage_geometries(year: int, levels: tuple[str, ...], embedded_dir: Path, staging_dir: Path, *,
-                     source: str = "embedded", raw_dir: Path | None = None,
-                     url: str | None = None, timeout: float = 120.0) -> dict[str, dict]:
+def stage_geometries(
+    year: int,
+    levels: tuple[str, ...],
+    embedded_dir: Path,
+    staging_dir: Path,
+    *,
+    source: str = "embedded",
+    raw_dir: Path | None = None,
+    url: str | None = None,
+    timeout: float = 120.0,
+) -> dict[str, dict]:
     """Write cleaned polygons of each level of ``year`` as ``geometry_<level>.parquet``; return stats.
 
     ``source`` names a geometry source of :data:`veerkracht.sources.SOURCES` (``embedded``: the
@@ -26,8 +34,9 @@ def stage_geometries(year: int, levels: tuple[str, ...], embedded_dir: Path, sta
     KWB 2024 wijken), and the warehouse only joins polygons to areas that the KWB table lists.
     """
     reader = sources.get("geometry", source).load()
-    frames = reader.read_year(year, levels, embedded_dir=embedded_dir, raw_dir=raw_dir, url=url,
-                              timeout=timeout)
+    frames = reader.read_year(
+        year, levels, embedded_dir=embedded_dir, raw_dir=raw_dir, url=url, timeout=timeout
+    )
     stats = {}
     # Write every level before renaming any into place: a failure leaves the previous set.
     with ExitStack() as stack:
@@ -35,7 +44,11 @@ def stage_geometries(year: int, levels: tuple[str, ...], embedded_dir: Path, sta
             pseudo = gdf["code"].map(is_pseudo)
             tmp = stack.enter_context(atomic_path(Path(staging_dir) / f"geometry_{level}.parquet"))
             gdf.assign(level=level)[["code", "level", "geometry_source", "geometry"]].to_parquet(
-                tmp, compression="zstd", schema_version="1.1.0")
-            stats[level] = {"areas": len(gdf), "pseudo_code_areas": int(pseudo.sum()),
-                            "geometry_source": gdf["geometry_source"].value_counts().to_dict()}
+                tmp, compression="zstd", schema_version="1.1.0"
+            )
+            stats[level] = {
+                "areas": len(gdf),
+                "pseudo_code_areas": int(pseudo.sum()),
+                "geometry_source": gdf["geometry_source"].value_counts().to_dict(),
+            }
     return stats

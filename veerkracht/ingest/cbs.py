@@ -20,8 +20,14 @@ from veerkracht.registry import table_for_year
 log = logging.getLogger(__name__)
 
 
-def snapshots(year: int, *, raw_dir: Path, endpoint: CbsEndpoint | None = None, on_failure: str = "use_stored",
-              embedded_dir: Path | None = None) -> Snapshots:
+def snapshots(
+    year: int,
+    *,
+    raw_dir: Path,
+    endpoint: CbsEndpoint | None = None,
+    on_failure: str = "use_stored",
+    embedded_dir: Path | None = None,
+) -> Snapshots:
     """Download ``year``'s table, store it, and return all stored vintages, oldest first."""
     table_id = table_for_year(year)
     error = None

@@ -75,7 +75,9 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
+    if isinstance(
+        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+    ):
         return True
     status = _status(exc)
     return status is not None and status >= 500
@@ -87,9 +89,12 @@ def _with_retries(what: str, url: str, endpoint: CbsEndpoint, call):
             return call()
 
     return RetryPolicy(endpoint.retries, endpoint.backoff_s).call(
-        attempt, what=f"{what} from {url}", transient=_transient,
+        attempt,
+        what=f"{what} from {url}",
+        transient=_transient,
         catch=(requests.RequestException, json.JSONDecodeError, KeyError, ValueError),
-        fail=lambda exc, attempts: CbsDownloadError(_describe(what, url, exc, attempts - 1)))
+        fail=lambda exc, attempts: CbsDownloadError(_describe(what, url, exc, attempts - 1)),
+    )
 
 
 def _describe(what: str, url: str, exc: BaseException, retries_done: int) -> str:
@@ -111,14 +116,22 @@ def download_table(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> dict
     """Every part of ``table_id`` (TypedDataSet, DataProperties, TableInfos, dimensions, ...)."""
     # cbsodata 1.3.5 *removes* the named set from its download list, so typed=False is the call
     # that downloads TypedDataSet (numbers as numbers, nulls as null).
-    return _with_retries(f"Download of {table_id}", endpoint.table_url(table_id), endpoint,
-                         lambda: cbsodata.download_data(table_id, typed=False, timeout=endpoint.timeout_s))
+    return _with_retries(
+        f"Download of {table_id}",
+        endpoint.table_url(table_id),
+        endpoint,
+        lambda: cbsodata.download_data(table_id, typed=False, timeout=endpoint.timeout_s),
+    )
 
 
 def table_part(table_id: str, part: str, endpoint: CbsEndpoint = CbsEndpoint()) -> list[dict]:
     """One part of a table (``TableInfos``, ``UntypedDataSet``, ...), following every page."""
-    return _with_retries(f"Download of {table_id}/{part}", endpoint.table_url(table_id) + part, endpoint,
-                         lambda: cbsodata.get_meta(table_id, part, timeout=endpoint.timeout_s))
+    return _with_retries(
+        f"Download of {table_id}/{part}",
+        endpoint.table_url(table_id) + part,
+        endpoint,
+        lambda: cbsodata.get_meta(table_id, part, timeout=endpoint.timeout_s),
+    )
 
 
 def table_modified(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> str | None:
@@ -131,8 +144,9 @@ def catalog_tables(endpoint: CbsEndpoint = CbsEndpoint()) -> list[dict]:
     """The ODataCatalog's table list (Identifier, Title, Modified, ...)."""
     scheme = "https" if endpoint.use_https else "http"
     url = f"{scheme}://{endpoint.catalog_url}/ODataCatalog/Tables"
-    return _with_retries("Catalog listing", url, endpoint,
-                         lambda: cbsodata.get_table_list(timeout=endpoint.timeout_s))
+    return _with_retries(
+        "Catalog listing", url, endpoint, lambda: cbsodata.get_table_list(timeout=endpoint.timeout_s)
+    )
 
 
 def download_kwb(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> KwbSnapshot:
@@ -143,7 +157,7 @@ def download_kwb(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> KwbSna
     ``Codering_3``.
     """
     url = endpoint.table_url(table_id)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     raw = download_table(table_id, endpoint)
     for name in ("TypedDataSet", "DataProperties", "TableInfos"):
         if name not in raw:
@@ -162,6 +176,9 @@ def download_kwb(table_id: str, endpoint: CbsEndpoint = CbsEndpoint()) -> KwbSna
         data=data,
         data_properties=raw["DataProperties"],
         table_infos=infos,
-        manifest={"source": url, "downloaded_at": started.isoformat(timespec="seconds"),
-                  "licence": "CC BY 4.0, (c) CBS"},
+        manifest={
+            "source": url,
+            "downloaded_at": started.isoformat(timespec="seconds"),
+            "licence": "CC BY 4.0, (c) CBS",
+        },
     )

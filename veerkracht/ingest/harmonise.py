@@ -28,8 +28,11 @@ NULL_REASONS: dict[str, str] = {
     "sentinel_99997": "PDOK/CBS sentinel -99997 (secret or not applicable)",
     "sentinel_99995": "PDOK/CBS sentinel -99995 (not yet available or secret)",
 }
-SENTINELS: dict[float, str] = {-99999999.0: "sentinel_99999999", -99997.0: "sentinel_99997",
-                               -99995.0: "sentinel_99995"}
+SENTINELS: dict[float, str] = {
+    -99999999.0: "sentinel_99999999",
+    -99997.0: "sentinel_99997",
+    -99995.0: "sentinel_99995",
+}
 
 _SUFFIX = re.compile(r"_\d+$")
 
@@ -63,14 +66,23 @@ def indicator_catalogue(data_properties: list[dict]) -> pd.DataFrame:
         return titles
 
     topics = [p for p in data_properties if p.get("Type") == "Topic" and p.get("Datatype") in NUMERIC_TYPES]
-    rows = [{
-        "source_key": p["Key"], "stem": key_stem(p["Key"]), "title": (p.get("Title") or "").strip(),
-        "unit": (p.get("Unit") or "").strip(), "decimals": p.get("Decimals"),
-        "datatype": p["Datatype"], "topic_group": " / ".join(reversed(ancestors(p))),
-        "_ancestors": ancestors(p),
-    } for p in topics]
-    cat = pd.DataFrame(rows, columns=["source_key", "stem", "title", "unit", "decimals", "datatype",
-                                      "topic_group", "_ancestors"])
+    rows = [
+        {
+            "source_key": p["Key"],
+            "stem": key_stem(p["Key"]),
+            "title": (p.get("Title") or "").strip(),
+            "unit": (p.get("Unit") or "").strip(),
+            "decimals": p.get("Decimals"),
+            "datatype": p["Datatype"],
+            "topic_group": " / ".join(reversed(ancestors(p))),
+            "_ancestors": ancestors(p),
+        }
+        for p in topics
+    ]
+    cat = pd.DataFrame(
+        rows,
+        columns=["source_key", "stem", "title", "unit", "decimals", "datatype", "topic_group", "_ancestors"],
+    )
     cat["canonical"] = cat["stem"]
     for stem, group in cat.groupby("stem"):
         if len(group) == 1:
@@ -105,15 +117,23 @@ def regions(snapshot) -> pd.DataFrame:
             raise ValueError(f"SoortRegio disagrees with the code prefix for {bad} in {snapshot.table_id}")
     parents = codes.map(parent_codes)
     gm_name_key = _find_key(data, "Gemeentenaam", required=False)
-    out = pd.DataFrame({
-        "code": codes, "level": level_prefix, "name": names,
-        "wijk_code": [p[0] for p in parents], "gemeente_code": [p[1] for p in parents],
-        "gemeente_name": data[gm_name_key].astype("string").str.strip() if gm_name_key else pd.NA,
-        "table_id": snapshot.table_id, "vintage": snapshot.vintage,
-    })
+    out = pd.DataFrame(
+        {
+            "code": codes,
+            "level": level_prefix,
+            "name": names,
+            "wijk_code": [p[0] for p in parents],
+            "gemeente_code": [p[1] for p in parents],
+            "gemeente_name": data[gm_name_key].astype("string").str.strip() if gm_name_key else pd.NA,
+            "table_id": snapshot.table_id,
+            "vintage": snapshot.vintage,
+        }
+    )
     if out["code"].duplicated().any():
-        raise ValueError(f"Duplicate region codes in {snapshot.table_id} {snapshot.vintage}: "
-                         f"{out.loc[out['code'].duplicated(), 'code'].head(3).tolist()}")
+        raise ValueError(
+            f"Duplicate region codes in {snapshot.table_id} {snapshot.vintage}: "
+            f"{out.loc[out['code'].duplicated(), 'code'].head(3).tolist()}"
+        )
     return out
 
 
@@ -127,8 +147,10 @@ def long_values(snapshot, catalogue: pd.DataFrame | None = None) -> pd.DataFrame
     codes = snapshot.data[_find_key(snapshot.data, "Codering")].map(normalise_code).to_numpy()
     missing_keys = sorted(set(cat["source_key"]) - set(snapshot.data.columns))
     if missing_keys:
-        raise ValueError(f"{snapshot.table_id} {snapshot.vintage}: DataProperties list keys that the "
-                         f"data lack: {missing_keys[:5]}")
+        raise ValueError(
+            f"{snapshot.table_id} {snapshot.vintage}: DataProperties list keys that the "
+            f"data lack: {missing_keys[:5]}"
+        )
     frames = []
     for row in cat.itertuples(index=False):
         value, reason = parse_values(snapshot.data[row.source_key], row.source_key)
@@ -136,10 +158,18 @@ def long_values(snapshot, catalogue: pd.DataFrame | None = None) -> pd.DataFrame
             reason = np.full(len(value), "not_published", dtype=object)
         elif snapshot.null_may_hide_zero:
             reason = np.where(reason == "empty", "missing_or_zero_in_copy", reason)
-        frames.append(pd.DataFrame({
-            "code": codes, "canonical": row.canonical, "source_key": row.source_key,
-            "vintage": snapshot.vintage, "value": value, "null_reason": reason,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "code": codes,
+                    "canonical": row.canonical,
+                    "source_key": row.source_key,
+                    "vintage": snapshot.vintage,
+                    "value": value,
+                    "null_reason": reason,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -161,8 +191,10 @@ def parse_values(column: pd.Series, key: str = "?") -> tuple[np.ndarray, np.ndar
         numeric = pd.to_numeric(text.where(~text.isin(["", "."])), errors="coerce").astype("Float64")
         bad = numeric.isna() & text.notna() & ~text.isin(["", "."])
         if bad.any():
-            raise ValueError(f"Column {key}: values that are neither numbers nor CBS markers, "
-                             f"e.g. {text[bad].head(3).tolist()}")
+            raise ValueError(
+                f"Column {key}: values that are neither numbers nor CBS markers, "
+                f"e.g. {text[bad].head(3).tolist()}"
+            )
         value = numeric.to_numpy(dtype=float, na_value=np.nan)
     for sentinel, label in SENTINELS.items():
         hit = value == sentinel

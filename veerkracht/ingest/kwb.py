@@ -30,18 +30,30 @@ def check_source(source: str) -> str:
     return sources.get("statistics", source).name
 
 
-def kwb_snapshots(year: int, source: str, *, embedded_dir: Path, raw_dir: Path,
-                  endpoint: CbsEndpoint = CbsEndpoint(), on_failure: OnFailure = "use_stored") -> Snapshots:
+def kwb_snapshots(
+    year: int,
+    source: str,
+    *,
+    embedded_dir: Path,
+    raw_dir: Path,
+    endpoint: CbsEndpoint = CbsEndpoint(),
+    on_failure: OnFailure = "use_stored",
+) -> Snapshots:
     """All snapshots (vintages) of ``year``'s KWB table to combine, oldest first, from ``source``
     (a statistics source of :mod:`veerkracht.sources`: ``embedded`` or ``cbs``, see their modules).
     """
     reader = sources.get("statistics", source).load()
-    return reader.snapshots(year, embedded_dir=embedded_dir, raw_dir=raw_dir, endpoint=endpoint,
-                            on_failure=on_failure)
+    return reader.snapshots(
+        year, embedded_dir=embedded_dir, raw_dir=raw_dir, endpoint=endpoint, on_failure=on_failure
+    )
 
 
-def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path, cats: list[pd.DataFrame] | None = None,
-              extra: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> dict[str, int]:
+def stage_kwb(
+    snapshots: list[KwbSnapshot],
+    staging_dir: Path,
+    cats: list[pd.DataFrame] | None = None,
+    extra: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> dict[str, int]:
     """Write regions, indicator metadata and long-form values of all vintages as Parquet.
 
     ``cats``: the vintages' catalogues from :func:`catalogues`, when the caller has them already.
@@ -50,7 +62,7 @@ def stage_kwb(snapshots: list[KwbSnapshot], staging_dir: Path, cats: list[pd.Dat
     """
     cats = catalogues(snapshots) if cats is None else cats
     regions = [harmonise.regions(snap) for snap in snapshots]
-    values = [harmonise.long_values(snap, cat) for snap, cat in zip(snapshots, cats)]
+    values = [harmonise.long_values(snap, cat) for snap, cat in zip(snapshots, cats, strict=False)]
     extra_cat, extra_values = extra if extra is not None else (pd.DataFrame(), pd.DataFrame())
     tables = {
         "kwb_region": pd.concat(regions, ignore_index=True),
@@ -79,18 +91,22 @@ def catalogues(snapshots: list[KwbSnapshot], mapping: pd.DataFrame | None = None
     for snap in snapshots:
         cat = harmonise.indicator_catalogue(snap.data_properties)
         rows = mapping[(mapping["table_id"] == snap.table_id) & (mapping["vintage"] == snap.vintage)]
-        mapped = dict(zip(rows["source_key"], rows["canonical"]))
+        mapped = dict(zip(rows["source_key"], rows["canonical"], strict=False))
         cat["mapped"] = cat["source_key"].isin(mapped)
-        cat["canonical"] = [mapped.get(k, c) for k, c in zip(cat["source_key"], cat["canonical"])]
+        cat["canonical"] = [
+            mapped.get(k, c) for k, c in zip(cat["source_key"], cat["canonical"], strict=False)
+        ]
         cats.append(cat.assign(table_id=snap.table_id, vintage=snap.vintage))
     newest_unit: dict[str, str] = {}
     for cat in reversed(cats):
-        for canonical, unit in zip(cat["canonical"], cat["unit"]):
+        for canonical, unit in zip(cat["canonical"], cat["unit"], strict=False):
             newest_unit.setdefault(canonical, unit)
     for cat in cats:
-        clash = [newest_unit[c] != u for c, u in zip(cat["canonical"], cat["unit"])]
-        cat.loc[clash, "canonical"] = [f"{c}__unit_{harmonise.slug(u)}" for c, u in
-                                       zip(cat.loc[clash, "canonical"], cat.loc[clash, "unit"])]
+        clash = [newest_unit[c] != u for c, u in zip(cat["canonical"], cat["unit"], strict=False)]
+        cat.loc[clash, "canonical"] = [
+            f"{c}__unit_{harmonise.slug(u)}"
+            for c, u in zip(cat.loc[clash, "canonical"], cat.loc[clash, "unit"], strict=False)
+        ]
     return cats
 
 
@@ -102,15 +118,22 @@ def drift_report(cats: list[pd.DataFrame]) -> list[dict]:
     kept apart, see :func:`catalogues`).
     """
     out = []
-    for old, new in zip(cats, cats[1:]):
+    for old, new in zip(cats, cats[1:], strict=False):
         a, b = old.set_index("canonical"), new.set_index("canonical")
         pair = f"{old['vintage'].iat[0]} -> {new['vintage'].iat[0]}"
 
-        def row(canonical, change, old_value=None, new_value=None):
-            out.append({"vintages": pair, "canonical": canonical, "change": change,
-                        "old_key": a.at[canonical, "source_key"] if canonical in a.index else None,
-                        "new_key": b.at[canonical, "source_key"] if canonical in b.index else None,
-                        "old": old_value, "new": new_value})
+        def row(canonical, change, old_value=None, new_value=None, a=a, b=b, pair=pair):
+            out.append(
+                {
+                    "vintages": pair,
+                    "canonical": canonical,
+                    "change": change,
+                    "old_key": a.at[canonical, "source_key"] if canonical in a.index else None,
+                    "new_key": b.at[canonical, "source_key"] if canonical in b.index else None,
+                    "old": old_value,
+                    "new": new_value,
+                }
+            )
 
         for canonical in sorted(set(a.index) - set(b.index)):
             base = canonical.split("__unit_")[0]
@@ -156,7 +179,9 @@ class Revision:
     stored: str | None
 
 
-def find_revisions(years: list[int], raw_dir: Path, endpoint: CbsEndpoint) -> tuple[list[Revision], dict[int, str]]:
+def find_revisions(
+    years: list[int], raw_dir: Path, endpoint: CbsEndpoint
+) -> tuple[list[Revision], dict[int, str]]:
     """Poll TableInfos of each year's table; return the revised ones and per-year errors.
 
     KWB tables are revised in phases (income and benefits arrive months after population), and

@@ -41,22 +41,46 @@ def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame
     vintage = f"{TABLE_ID}-{path.stem}"
     counts = raw[["code", "level", column]].rename(columns={column: "value"})
     counts = counts[counts["level"] != "wijk"].copy()  # wijk rows are empty in 47022NED
-    buurt = counts[counts["level"] == "buurt"].assign(wijk=lambda d: d["code"].map(lambda c: parent_codes(c)[0]))
+    buurt = counts[counts["level"] == "buurt"].assign(
+        wijk=lambda d: d["code"].map(lambda c: parent_codes(c)[0])
+    )
     per_wijk = buurt.groupby("wijk")["value"].agg(total="sum", complete=lambda s: bool(s.notna().all()))
-    wijk = pd.DataFrame({"code": per_wijk.index, "level": "wijk",
-                         "value": per_wijk["total"].where(per_wijk["complete"]).astype("Float64")})
+    wijk = pd.DataFrame(
+        {
+            "code": per_wijk.index,
+            "level": "wijk",
+            "value": per_wijk["total"].where(per_wijk["complete"]).astype("Float64"),
+        }
+    )
     values = pd.concat([counts, wijk], ignore_index=True)
     value = values["value"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     reason = np.where(np.isnan(value), "empty", None).astype(object)
     reason[(values["level"] == "wijk").to_numpy() & np.isnan(value)] = "incomplete_buurt_sum"
-    value_rows = pd.DataFrame({
-        "code": values["code"].astype("string"), "canonical": CANONICAL, "source_key": column,
-        "vintage": vintage, "value": value, "null_reason": pd.array(reason, dtype="string"),
-    })
-    indicator_rows = pd.DataFrame([{
-        "source_key": column, "stem": CANONICAL, "title": f"Geregistreerde misdrijven {year}",
-        "unit": "aantal", "decimals": 0, "datatype": "Long",
-        "topic_group": "Veiligheid (Politie/CBS 47022NED)", "canonical": CANONICAL, "mapped": True,
-        "table_id": TABLE_ID, "vintage": vintage,
-    }])
+    value_rows = pd.DataFrame(
+        {
+            "code": values["code"].astype("string"),
+            "canonical": CANONICAL,
+            "source_key": column,
+            "vintage": vintage,
+            "value": value,
+            "null_reason": pd.array(reason, dtype="string"),
+        }
+    )
+    indicator_rows = pd.DataFrame(
+        [
+            {
+                "source_key": column,
+                "stem": CANONICAL,
+                "title": f"Geregistreerde misdrijven {year}",
+                "unit": "aantal",
+                "decimals": 0,
+                "datatype": "Long",
+                "topic_group": "Veiligheid (Politie/CBS 47022NED)",
+                "canonical": CANONICAL,
+                "mapped": True,
+                "table_id": TABLE_ID,
+                "vintage": vintage,
+            }
+        ]
+    )
     return indicator_rows, value_rows

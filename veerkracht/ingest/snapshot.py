@@ -92,8 +92,13 @@ def write_snapshot(snapshot: KwbSnapshot, root: Path) -> Path:
         (tmp / "DataProperties.json").write_text(json.dumps(snapshot.data_properties, ensure_ascii=False))
         (tmp / "TableInfos.json").write_text(json.dumps(snapshot.table_infos, ensure_ascii=False))
         digest = _content_hash(tmp)
-        manifest = {**snapshot.manifest, "table_id": snapshot.table_id,
-                    "vintage": snapshot.vintage, "rows": len(snapshot.data), "sha256": digest}
+        manifest = {
+            **snapshot.manifest,
+            "table_id": snapshot.table_id,
+            "vintage": snapshot.vintage,
+            "rows": len(snapshot.data),
+            "sha256": digest,
+        }
         (tmp / "MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
         target = base / snapshot.vintage
         if target.exists():

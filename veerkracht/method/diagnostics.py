@@ -17,18 +17,26 @@ import pandas as pd
 MAX_ABS_R = 0.9
 
 
-def indicator_diagnostics(con: duckdb.DuckDBPyConnection, year: int, spec_hash: str) -> dict[str, pd.DataFrame]:
+def indicator_diagnostics(
+    con: duckdb.DuckDBPyConnection, year: int, spec_hash: str
+) -> dict[str, pd.DataFrame]:
     """``coverage``, ``correlation`` (flagged pairs first) and ``distribution`` tables."""
-    coverage = con.execute("""
+    coverage = con.execute(
+        """
         SELECT level, indicator, status, n_eligible, n_with_value,
                round(n_with_value / n_eligible, 3) AS share, main_null_reason
         FROM core.score_indicator_status WHERE year = ? AND spec_hash = ?
-        ORDER BY level, indicator""", [year, spec_hash]).df()
-    values = con.execute("""
+        ORDER BY level, indicator""",
+        [year, spec_hash],
+    ).df()
+    values = con.execute(
+        """
         SELECT v.level, v.theme, v.indicator, v.code, v.oriented, i.goalpost
         FROM core.score_value AS v
         JOIN core.score_indicator AS i USING (year, code, indicator, spec_hash)
-        WHERE v.year = ? AND v.spec_hash = ?""", [year, spec_hash]).df()
+        WHERE v.year = ? AND v.spec_hash = ?""",
+        [year, spec_hash],
+    ).df()
     corr_rows, dist_rows = [], []
     for (level, theme), group in values.groupby(["level", "theme"]):
         wide = group.pivot(index="code", columns="indicator", values="oriented")
@@ -36,20 +44,35 @@ def indicator_diagnostics(con: duckdb.DuckDBPyConnection, year: int, spec_hash: 
             pair = wide[[a, b]].dropna()
             if len(pair) > 2:
                 r = float(pair[a].corr(pair[b]))
-                corr_rows.append({"level": level, "theme": theme, "pair": f"{a} ~ {b}", "n": len(pair),
-                                  "r": round(r, 3), "flag": abs(r) > MAX_ABS_R})
+                corr_rows.append(
+                    {
+                        "level": level,
+                        "theme": theme,
+                        "pair": f"{a} ~ {b}",
+                        "n": len(pair),
+                        "r": round(r, 3),
+                        "flag": abs(r) > MAX_ABS_R,
+                    }
+                )
     for (level, indicator), group in values.groupby(["level", "indicator"]):
         raw, clipped = group["oriented"], group["goalpost"]
-        dist_rows.append({
-            "level": level, "indicator": indicator, "n": len(group),
-            "skew": round(float(raw.skew()), 2), "kurtosis": round(float(raw.kurt()), 2),
-            "outlier_prone": bool(abs(raw.skew()) > 2 and raw.kurt() > 3.5),
-            "skew_clipped": round(float(clipped.skew()), 2), "kurtosis_clipped": round(float(clipped.kurt()), 2),
-        })
+        dist_rows.append(
+            {
+                "level": level,
+                "indicator": indicator,
+                "n": len(group),
+                "skew": round(float(raw.skew()), 2),
+                "kurtosis": round(float(raw.kurt()), 2),
+                "outlier_prone": bool(abs(raw.skew()) > 2 and raw.kurt() > 3.5),
+                "skew_clipped": round(float(clipped.skew()), 2),
+                "kurtosis_clipped": round(float(clipped.kurt()), 2),
+            }
+        )
     correlation = pd.DataFrame(corr_rows, columns=["level", "theme", "pair", "n", "r", "flag"])
     return {
         "coverage": coverage,
-        "correlation": correlation.sort_values(["flag", "level", "pair"], ascending=[False, True, True],
-                                               ignore_index=True),
+        "correlation": correlation.sort_values(
+            ["flag", "level", "pair"], ascending=[False, True, True], ignore_index=True
+        ),
         "distribution": pd.DataFrame(dist_rows),
     }

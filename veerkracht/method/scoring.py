@@ -29,10 +29,16 @@ from veerkracht import warehouse
 from veerkracht.method.spec import MethodSpec
 from veerkracht.method.uncertainty import OUTPUT_COLUMNS, simulate
 
-MODELS = [("core.score_value", "score_value"), ("core.score_indicator_status", "score_indicator_status"),
-          ("core.score_indicator", "score_indicator"), ("core.score_theme", "score_theme"),
-          ("core.score_axis", "score_axis"), ("core.score", "score"),
-          ("core.score_explanation", "score_explanation"), ("core.score_change", "score_change")]
+MODELS = [
+    ("core.score_value", "score_value"),
+    ("core.score_indicator_status", "score_indicator_status"),
+    ("core.score_indicator", "score_indicator"),
+    ("core.score_theme", "score_theme"),
+    ("core.score_axis", "score_axis"),
+    ("core.score", "score"),
+    ("core.score_explanation", "score_explanation"),
+    ("core.score_change", "score_change"),
+]
 #: How many contributing indicators are stored per area.
 TOP_N = 3
 
@@ -52,9 +58,18 @@ def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
     text = Path(spec.path).read_text() if spec.path else ""
     tables = {
-        "core.method_spec": pd.DataFrame([{"spec_hash": spec.spec_hash, "sha256": spec.sha256,
-                                           "name": spec.name, "version": spec.version,
-                                           "path": spec.path, "spec_toml": text}]),
+        "core.method_spec": pd.DataFrame(
+            [
+                {
+                    "spec_hash": spec.spec_hash,
+                    "sha256": spec.sha256,
+                    "name": spec.name,
+                    "version": spec.version,
+                    "path": spec.path,
+                    "spec_toml": text,
+                }
+            ]
+        ),
         "core.method_theme": spec.theme_table(),
         "core.method_indicator": spec.indicator_table(),
     }
@@ -76,13 +91,15 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -
     base = spec.goalpost_base_year
     if base == year:
         return year
-    n = con.execute("SELECT count(*) FROM core.score_value WHERE year = ? AND spec_hash = ?",
-                    [base, spec.spec_hash]).fetchone()[0]
+    n = con.execute(
+        "SELECT count(*) FROM core.score_value WHERE year = ? AND spec_hash = ?", [base, spec.spec_hash]
+    ).fetchone()[0]
     return base if n else year
 
 
-def score_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int,
-               with_uncertainty: bool = True) -> ScoreRun:
+def score_year(
+    con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, with_uncertainty: bool = True
+) -> ScoreRun:
     """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo."""
     register_spec(con, spec)
     warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
@@ -104,16 +121,24 @@ def store_uncertainty(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: in
     """Compute the Monte Carlo intervals of ``year`` and replace them in ``core.score_uncertainty``."""
     intervals = uncertainty_intervals(con, spec, year)
     mc = spec.uncertainty
-    warehouse.replace_year(con, "core.score_uncertainty", year,
-                           f"SELECT *, {mc.runs} AS mc_runs, {mc.seed} AS mc_seed, "
-                           f"'{spec.spec_hash}' AS spec_hash FROM intervals", intervals=intervals)
+    warehouse.replace_year(
+        con,
+        "core.score_uncertainty",
+        year,
+        f"SELECT *, {mc.runs} AS mc_runs, {mc.seed} AS mc_seed, "
+        f"'{spec.spec_hash}' AS spec_hash FROM intervals",
+        intervals=intervals,
+    )
     return intervals
 
 
 def uncertainty_intervals(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:
     """Monte Carlo rank intervals of the kwetsbaarheid axis, per level (see uncertainty.py), from the
     indicator components of ``sql/mc_components.sql``."""
-    comp = con.execute(warehouse.model_sql("mc_components"), {"year": int(year), "spec_hash": spec.spec_hash}).df()
+    comp = con.execute(
+        warehouse.model_sql("mc_components"), {"year": int(year), "spec_hash": spec.spec_hash}
+    ).df()
     frames = [simulate(g, spec).assign(level=level) for level, g in comp.groupby("level", sort=True)]
-    return (pd.concat(frames, ignore_index=True) if frames
-            else pd.DataFrame(columns=[*OUTPUT_COLUMNS, "level"]))
+    return (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*OUTPUT_COLUMNS, "level"])
+    )

@@ -114,23 +114,34 @@ class MethodSpec:
         return pd.DataFrame([{**t.__dict__, "spec_hash": self.spec_hash} for t in self.themes])
 
     def indicator_table(self) -> pd.DataFrame:
-        rows = [{**i.__dict__, "axis": self._axis_of(i.theme), "spec_hash": self.spec_hash}
-                for i in self.indicators]
+        rows = [
+            {**i.__dict__, "axis": self._axis_of(i.theme), "spec_hash": self.spec_hash}
+            for i in self.indicators
+        ]
         return pd.DataFrame(rows).astype({"scale": float, "weight": float, "direction": int})
 
     def sql_params(self) -> dict:
         """The scalar parameters of the ``sql/score_*.sql`` and ``sql/mart_area.sql`` models
         (each model is passed the ones it names)."""
         return {
-            "spec_hash": self.spec_hash, "method_version": self.label,
+            "spec_hash": self.spec_hash,
+            "method_version": self.label,
             "min_population": self.min_population,
-            "min_indicator_share": self.min_indicator_share, "min_theme_share": self.min_theme_share,
-            "normalisation": self.normalisation, "lo_q": self.goalpost_quantiles[0],
-            "hi_q": self.goalpost_quantiles[1], "within_theme": self.within_theme,
-            "across_themes": self.across_themes, "floor": self.geometric_floor,
-            "flag_percentile": self.flag_percentile, "shrinkage": self.shrinkage,
-            "prior_size": self.prior_size, "quantiles": self.quantiles, "top_share": self.top_share,
-            "bivariate": self.bivariate, "change_threshold": self.change_threshold,
+            "min_indicator_share": self.min_indicator_share,
+            "min_theme_share": self.min_theme_share,
+            "normalisation": self.normalisation,
+            "lo_q": self.goalpost_quantiles[0],
+            "hi_q": self.goalpost_quantiles[1],
+            "within_theme": self.within_theme,
+            "across_themes": self.across_themes,
+            "floor": self.geometric_floor,
+            "flag_percentile": self.flag_percentile,
+            "shrinkage": self.shrinkage,
+            "prior_size": self.prior_size,
+            "quantiles": self.quantiles,
+            "top_share": self.top_share,
+            "bivariate": self.bivariate,
+            "change_threshold": self.change_threshold,
         }
 
     def _axis_of(self, theme: str) -> str:
@@ -161,8 +172,10 @@ def _parse(raw: dict) -> MethodSpec:
     m, el, norm, agg = raw["method"], raw["eligibility"], raw["normalisation"], raw["aggregation"]
     shr, cls = raw["shrinkage"], raw["classes"]
     axes = {name: a.get("title", name) for name, a in raw["axes"].items()}
-    themes = tuple(Theme(name=n, axis=t["axis"], title=t.get("title", n), weight=float(t.get("weight", 1.0)))
-                   for n, t in raw["themes"].items())
+    themes = tuple(
+        Theme(name=n, axis=t["axis"], title=t.get("title", n), weight=float(t.get("weight", 1.0)))
+        for n, t in raw["themes"].items()
+    )
     indicators = tuple(Indicator(**i) for i in raw["indicators"])
     _choose("normalisation.method", norm["method"], NORMALISATIONS)
     _choose("aggregation.within_theme", agg["within_theme"], AGGREGATIONS)
@@ -189,16 +202,28 @@ def _parse(raw: dict) -> MethodSpec:
     if not 0 <= lo_q < hi_q <= 1:
         raise SpecError(f"normalisation.goalpost_quantiles must be 0 <= lo < hi <= 1, got {[lo_q, hi_q]}")
     return MethodSpec(
-        name=m["name"], version=str(m["version"]), description=m.get("description", ""),
-        min_population=int(el["min_population"]), min_indicator_share=shares["min_indicator_share"],
-        min_theme_share=shares["min_theme_share"], normalisation=norm["method"],
-        goalpost_base_year=int(norm["goalpost_base_year"]), goalpost_quantiles=(float(lo_q), float(hi_q)),
-        within_theme=agg["within_theme"], across_themes=agg["across_themes"],
-        geometric_floor=float(agg["geometric_floor"]), flag_percentile=float(agg["flag_percentile"]),
-        shrinkage=bool(shr["enabled"]), prior_size=float(shr["prior_size"]),
-        quantiles=int(cls["quantiles"]), top_share=float(cls["top_share"]), bivariate=int(cls["bivariate"]),
+        name=m["name"],
+        version=str(m["version"]),
+        description=m.get("description", ""),
+        min_population=int(el["min_population"]),
+        min_indicator_share=shares["min_indicator_share"],
+        min_theme_share=shares["min_theme_share"],
+        normalisation=norm["method"],
+        goalpost_base_year=int(norm["goalpost_base_year"]),
+        goalpost_quantiles=(float(lo_q), float(hi_q)),
+        within_theme=agg["within_theme"],
+        across_themes=agg["across_themes"],
+        geometric_floor=float(agg["geometric_floor"]),
+        flag_percentile=float(agg["flag_percentile"]),
+        shrinkage=bool(shr["enabled"]),
+        prior_size=float(shr["prior_size"]),
+        quantiles=int(cls["quantiles"]),
+        top_share=float(cls["top_share"]),
+        bivariate=int(cls["bivariate"]),
         change_threshold=float(cls.get("change_threshold", 0.05)),
-        axes=axes, themes=themes, indicators=indicators,
+        axes=axes,
+        themes=themes,
+        indicators=indicators,
         uncertainty=MonteCarloSpec(**raw.get("uncertainty", {})),
     )
 
@@ -208,7 +233,7 @@ def _fraction(what: str, value: float | str) -> float:
     try:
         share = float(Fraction(value)) if isinstance(value, str) else float(value)
     except (ValueError, ZeroDivisionError) as exc:
-        raise SpecError(f"{what} must be a number or a fraction like \"2/3\", got {value!r}") from exc
+        raise SpecError(f'{what} must be a number or a fraction like "2/3", got {value!r}') from exc
     if not 0 < share <= 1:
         raise SpecError(f"{what} must be in (0, 1], got {value!r}")
     return share

@@ -28,8 +28,12 @@ import pandas as pd
 from veerkracht.method.spec import MethodSpec
 
 #: The four value columns: (normalisation, shrinkage) -> column of core.score_indicator.
-VALUE_COLUMNS = {("percentile", True): "percentile_rank", ("percentile", False): "percentile_rank_raw",
-                 ("goalpost", True): "goalpost", ("goalpost", False): "goalpost_raw"}
+VALUE_COLUMNS = {
+    ("percentile", True): "percentile_rank",
+    ("percentile", False): "percentile_rank_raw",
+    ("goalpost", True): "goalpost",
+    ("goalpost", False): "goalpost_raw",
+}
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
 #: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary).
 CHUNK_RUNS = 50
@@ -66,14 +70,16 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
     theme_of = np.array([themes.index(by_name[i].theme) for i in indicators])
     base_w = np.array([by_name[i].weight for i in indicators])
     base_tw = np.array([next(t.weight for t in spec.themes if t.name == name) for name in themes])
-    wide = {key: components.pivot(index="code", columns="indicator", values=col).reindex(columns=indicators)
-            for key, col in VALUE_COLUMNS.items()}
+    wide = {
+        key: components.pivot(index="code", columns="indicator", values=col).reindex(columns=indicators)
+        for key, col in VALUE_COLUMNS.items()
+    }
     codes = wide[("percentile", True)].index.to_numpy()
     n_area, n_ind, n_theme = len(codes), len(indicators), len(themes)
 
     rng = np.random.default_rng(mc.seed)
     conc = mc.weight_concentration
-    weights = rng.dirichlet(conc * n_ind * base_w / base_w.sum(), size=mc.runs) * n_ind        # runs x ind
+    weights = rng.dirichlet(conc * n_ind * base_w / base_w.sum(), size=mc.runs) * n_ind  # runs x ind
     theme_w = rng.dirichlet(conc * n_theme * base_tw / base_tw.sum(), size=mc.runs) * n_theme  # runs x theme
     leave = rng.random(mc.runs) < mc.p_leave_out
     dropped = rng.integers(0, n_ind, size=mc.runs)
@@ -104,13 +110,26 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
         scores = np.empty((chunk.stop - chunk.start, n_area))
         for (normalisation, shrink), (v, present) in matrices.items():
             for aggregation in ("arithmetic", "geometric"):
-                sel = (norm[chunk] == normalisation) & (no_shrink[chunk] != shrink) & (across[chunk] == aggregation)
+                sel = (
+                    (norm[chunk] == normalisation)
+                    & (no_shrink[chunk] != shrink)
+                    & (across[chunk] == aggregation)
+                )
                 if sel.any():
-                    scores[sel] = _aggregate(v, present, weights[chunk][sel], theme_w[chunk][sel], theme_of,
-                                             n_theme, spec.within_theme, aggregation, spec.geometric_floor).T
+                    scores[sel] = _aggregate(
+                        v,
+                        present,
+                        weights[chunk][sel],
+                        theme_w[chunk][sel],
+                        theme_of,
+                        n_theme,
+                        spec.within_theme,
+                        aggregation,
+                        spec.geometric_floor,
+                    ).T
         # An area with none of a run's indicators ranks in the middle of that run, not at an end.
         scores = np.where(np.isnan(scores), np.nanmedian(scores, axis=1, keepdims=True), scores)
-        ranks = _ranks(scores)                                                   # runs x area
+        ranks = _ranks(scores)  # runs x area
         ranks16[chunk] = np.rint(ranks * 65535).astype(np.uint16)
         return (ranks >= 1 - spec.top_share).sum(axis=0)
 
@@ -121,23 +140,39 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
         cols = slice(start, start + 20_000)
         q05[cols], q50[cols], q95[cols] = np.quantile(ranks16[:, cols], [0.05, 0.5, 0.95], axis=0) / 65535
     n_classes = spec.quantiles
-    classes = lambda r: np.minimum((r * n_classes + 1e-9).astype(int), n_classes - 1)
-    return pd.DataFrame({
-        "code": codes,
-        "rank_p05": q05.round(4), "rank_p50": q50.round(4), "rank_p95": q95.round(4),
-        "p_top10": (in_top / mc.runs).round(4),
-        "uncertain": classes(q95) != classes(q05),
-    })
+
+    def classes(r):
+        return np.minimum((r * n_classes + 1e-9).astype(int), n_classes - 1)
+
+    return pd.DataFrame(
+        {
+            "code": codes,
+            "rank_p05": q05.round(4),
+            "rank_p50": q50.round(4),
+            "rank_p95": q95.round(4),
+            "p_top10": (in_top / mc.runs).round(4),
+            "uncertain": classes(q95) != classes(q05),
+        }
+    )
 
 
-def _aggregate(v: np.ndarray, present: np.ndarray, w: np.ndarray, tw: np.ndarray, theme_of: np.ndarray,
-               n_theme: int, within: str, across: str, floor: float) -> np.ndarray:
+def _aggregate(
+    v: np.ndarray,
+    present: np.ndarray,
+    w: np.ndarray,
+    tw: np.ndarray,
+    theme_of: np.ndarray,
+    n_theme: int,
+    within: str,
+    across: str,
+    floor: float,
+) -> np.ndarray:
     """Axis values (area x runs) for runs with indicator weights ``w`` and theme weights ``tw``."""
     num = np.zeros((v.shape[0], w.shape[0]))
     den = np.zeros_like(num)
     for t in range(n_theme):
         cols = theme_of == t
-        t_den = present[:, cols].astype(float) @ w[:, cols].T                  # area x runs
+        t_den = present[:, cols].astype(float) @ w[:, cols].T  # area x runs
         t_val = (v[:, cols] @ w[:, cols].T) / np.where(t_den > 0, t_den, 1.0)
         if within == "geometric":
             t_val = np.exp(t_val)

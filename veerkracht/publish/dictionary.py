@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import duckdb
 
-MARTS_AREA = "One row per gemeente, wijk and buurt and year: names, parents, key KWB indicators, the veerkracht scores (kwetsbaarheid, druk) with rank intervals and explanations, why a score is missing, and the polygon."
+MARTS_AREA = (
+    "One row per gemeente, wijk and buurt and year: names, parents, key KWB "
+    "indicators, the veerkracht scores (kwetsbaarheid, druk) with rank intervals and "
+    "explanations, why a score is missing, and the polygon."
+)
 
 #: column -> (description, unit or '', source)
 COLUMNS: dict[str, tuple[str, str, str]] = {
     "year": ("KWB reporting year", "", "registry"),
-    "code": ("CBS region code without padding (alphanumeric since 2022 in Amsterdam)", "code", "KWB Codering"),
+    "code": (
+        "CBS region code without padding (alphanumeric since 2022 in Amsterdam)",
+        "code",
+        "KWB Codering",
+    ),
     "name": ("Region name", "", "KWB WijkenEnBuurten"),
     "level": ("gemeente, wijk or buurt", "", "code prefix"),
     "wijk_code": ("Code of the wijk the buurt lies in", "code", "derived from the code"),
@@ -23,52 +31,172 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "inwoners": ("Aantal inwoners", "aantal", "KWB AantalInwoners"),
     "huishoudens": ("Huishoudens totaal", "aantal", "KWB HuishoudensTotaal"),
     "koopwoningen_pct": ("Koopwoningen: owner-occupied homes", "%", "KWB Koopwoningen"),
-    "woz_x1000_euro": ("Gemiddelde WOZ-waarde van woningen", "x 1 000 euro", "KWB GemiddeldeWOZWaardeVanWoningen"),
-    "inkomen_per_inwoner_x1000_euro": ("Gemiddeld inkomen per inwoner", "x 1 000 euro", "KWB GemiddeldInkomenPerInwoner"),
+    "woz_x1000_euro": (
+        "Gemiddelde WOZ-waarde van woningen",
+        "x 1 000 euro",
+        "KWB GemiddeldeWOZWaardeVanWoningen",
+    ),
+    "inkomen_per_inwoner_x1000_euro": (
+        "Gemiddeld inkomen per inwoner",
+        "x 1 000 euro",
+        "KWB GemiddeldInkomenPerInwoner",
+    ),
     "pct_65plus": ("Share of inhabitants aged 65 or over", "%", "KWB k_65JaarOfOuder / AantalInwoners"),
-    "pct_eenpersoonshuishoudens": ("Share of single-person households", "%", "KWB Eenpersoonshuishoudens / HuishoudensTotaal"),
+    "pct_eenpersoonshuishoudens": (
+        "Share of single-person households",
+        "%",
+        "KWB Eenpersoonshuishoudens / HuishoudensTotaal",
+    ),
     "corporatie_pct": ("Homes owned by a housing corporation", "%", "KWB InBezitWoningcorporatie"),
-    "misdrijven_per_1000_inwoners": ("Registered crimes in the year per 1,000 inhabitants (unshrunk)", "per 1 000 inwoners", "Politie/CBS 47022NED / KWB AantalInwoners"),
-    "stedelijkheid": ("Mate van stedelijkheid (1 very strongly urban .. 5 not urban)", "code", "KWB MateVanStedelijkheid"),
-    "score": ("The veerkracht score: kwetsbaarheid, the national percentile rank of the vulnerability axis among the scored areas of the level (0 least, 1 most vulnerable)", "0..1", "sql/score_axis.sql"),
-    "score_class": ("Quintile class of the score (1 least .. 5 most vulnerable fifth)", "class", "sql/mart_area.sql"),
+    "misdrijven_per_1000_inwoners": (
+        "Registered crimes in the year per 1,000 inhabitants (unshrunk)",
+        "per 1 000 inwoners",
+        "Politie/CBS 47022NED / KWB AantalInwoners",
+    ),
+    "stedelijkheid": (
+        "Mate van stedelijkheid (1 very strongly urban .. 5 not urban)",
+        "code",
+        "KWB MateVanStedelijkheid",
+    ),
+    "score": (
+        "The veerkracht score: kwetsbaarheid, the national percentile rank of the vulnerability "
+        "axis among the scored areas of the level (0 least, 1 most vulnerable)",
+        "0..1",
+        "sql/score_axis.sql",
+    ),
+    "score_class": (
+        "Quintile class of the score (1 least .. 5 most vulnerable fifth)",
+        "class",
+        "sql/mart_area.sql",
+    ),
     "top10": ("Score in the most vulnerable 10% of its level", "flag", "sql/mart_area.sql"),
-    "score_within_gemeente": ("Percentile rank of the score among the areas of the same level in the same gemeente (the relative view)", "0..1", "sql/mart_area.sql"),
-    "kwetsbaarheid_goalpost": ("Kwetsbaarheid axis value from goalpost-normalised indicators (bounds fixed in the base year: comparable across years)", "0..1", "sql/score_axis.sql"),
-    "druk": ("Druk (pressure): national percentile rank of the pressure axis (registered crime per 1,000 inhabitants, shrunk)", "0..1", "sql/score_axis.sql"),
-    "druk_goalpost": ("Druk axis value from goalpost-normalised indicators (comparable across years)", "0..1", "sql/score_axis.sql"),
-    "bivariate_class": ("Bivariate map class: K<tercile of kwetsbaarheid>D<tercile of druk>, K1D1 .. K3D3", "class", "sql/score.sql"),
-    "change_class": ("Change since the latest earlier scored year: K<+|=|->D<+|=|-> (up, stable, down on each axis, goalpost values)", "class", "sql/score_change.sql"),
-    "d_kwetsbaarheid": ("Change of the kwetsbaarheid goalpost value since the earlier year, on this year's boundaries", "0..1 scale", "sql/score_change.sql"),
-    "d_druk": ("Change of the druk goalpost value since the earlier year", "0..1 scale", "sql/score_change.sql"),
-    "change_null_reason": ("Why there is no change class (e.g. no_earlier_year_scored)", "", "sql/score_change.sql"),
-    "n_flags": ("SVI-style count of the area's kwetsbaarheid indicators at or above the national 90th percentile", "aantal", "sql/score_axis.sql"),
-    "rank_p05": ("5th percentile of the area's national percentile rank over 1,000 Monte Carlo variants of the method", "0..1", "veerkracht/uncertainty.py"),
-    "rank_p50": ("Median national percentile rank over the Monte Carlo variants", "0..1", "veerkracht/uncertainty.py"),
-    "rank_p95": ("95th percentile of the national percentile rank over the Monte Carlo variants", "0..1", "veerkracht/uncertainty.py"),
-    "p_top10": ("Share of Monte Carlo variants that put the area in the most vulnerable 10% of its level", "0..1", "veerkracht/uncertainty.py"),
-    "uncertain": ("The 5-95% rank interval crosses a quintile class boundary: the class depends on method choices", "flag", "veerkracht/uncertainty.py"),
-    "n_indicators": ("Number of kwetsbaarheid indicators the area has a value for", "aantal", "sql/score_axis.sql"),
-    "top_indicator": ("The indicator that contributes most to the area's kwetsbaarheid", "", "sql/score_explanation.sql"),
-    "explanation": ("The three largest contributors: indicator, value, unit and national percentile (p0..p100)", "", "sql/score_explanation.sql"),
+    "score_within_gemeente": (
+        "Percentile rank of the score among the areas of the same level in the same gemeente "
+        "(the relative view)",
+        "0..1",
+        "sql/mart_area.sql",
+    ),
+    "kwetsbaarheid_goalpost": (
+        "Kwetsbaarheid axis value from goalpost-normalised indicators (bounds fixed in the base "
+        "year: comparable across years)",
+        "0..1",
+        "sql/score_axis.sql",
+    ),
+    "druk": (
+        "Druk (pressure): national percentile rank of the pressure axis (registered crime per "
+        "1,000 inhabitants, shrunk)",
+        "0..1",
+        "sql/score_axis.sql",
+    ),
+    "druk_goalpost": (
+        "Druk axis value from goalpost-normalised indicators (comparable across years)",
+        "0..1",
+        "sql/score_axis.sql",
+    ),
+    "bivariate_class": (
+        "Bivariate map class: K<tercile of kwetsbaarheid>D<tercile of druk>, K1D1 .. K3D3",
+        "class",
+        "sql/score.sql",
+    ),
+    "change_class": (
+        "Change since the latest earlier scored year: K<+|=|->D<+|=|-> (up, stable, down on "
+        "each axis, goalpost values)",
+        "class",
+        "sql/score_change.sql",
+    ),
+    "d_kwetsbaarheid": (
+        "Change of the kwetsbaarheid goalpost value since the earlier year, on this year's boundaries",
+        "0..1 scale",
+        "sql/score_change.sql",
+    ),
+    "d_druk": (
+        "Change of the druk goalpost value since the earlier year",
+        "0..1 scale",
+        "sql/score_change.sql",
+    ),
+    "change_null_reason": (
+        "Why there is no change class (e.g. no_earlier_year_scored)",
+        "",
+        "sql/score_change.sql",
+    ),
+    "n_flags": (
+        "SVI-style count of the area's kwetsbaarheid indicators at or above the national 90th percentile",
+        "aantal",
+        "sql/score_axis.sql",
+    ),
+    "rank_p05": (
+        "5th percentile of the area's national percentile rank over 1,000 Monte Carlo variants of the method",
+        "0..1",
+        "veerkracht/uncertainty.py",
+    ),
+    "rank_p50": (
+        "Median national percentile rank over the Monte Carlo variants",
+        "0..1",
+        "veerkracht/uncertainty.py",
+    ),
+    "rank_p95": (
+        "95th percentile of the national percentile rank over the Monte Carlo variants",
+        "0..1",
+        "veerkracht/uncertainty.py",
+    ),
+    "p_top10": (
+        "Share of Monte Carlo variants that put the area in the most vulnerable 10% of its level",
+        "0..1",
+        "veerkracht/uncertainty.py",
+    ),
+    "uncertain": (
+        "The 5-95% rank interval crosses a quintile class boundary: the class depends on method choices",
+        "flag",
+        "veerkracht/uncertainty.py",
+    ),
+    "n_indicators": (
+        "Number of kwetsbaarheid indicators the area has a value for",
+        "aantal",
+        "sql/score_axis.sql",
+    ),
+    "top_indicator": (
+        "The indicator that contributes most to the area's kwetsbaarheid",
+        "",
+        "sql/score_explanation.sql",
+    ),
+    "explanation": (
+        "The three largest contributors: indicator, value, unit and national percentile (p0..p100)",
+        "",
+        "sql/score_explanation.sql",
+    ),
     "score_null_reason": ("Why score is NULL (NULL when there is a score)", "", "sql/score.sql"),
     "druk_null_reason": ("Why druk is NULL (NULL when there is a value)", "", "sql/score.sql"),
     "method_version": ("Method name and version from the spec file", "", "methods/*.toml"),
-    "spec_hash": ("First 12 hex digits of the SHA-256 of the method spec's content (core.method_spec has the full text)", "", "veerkracht/spec.py"),
+    "spec_hash": (
+        "First 12 hex digits of the SHA-256 of the method spec's content (core.method_spec has "
+        "the full text)",
+        "",
+        "veerkracht/spec.py",
+    ),
     "vintages_used": ("KWB vintages (release dates) the area's values came from", "", "core.fact_indicator"),
-    "geometry_source": ("Kind of polygon: full detail (PDOK, municipal) or approximate reconstruction", "", "data/embedded"),
+    "geometry_source": (
+        "Kind of polygon: full detail (PDOK, municipal) or approximate reconstruction",
+        "",
+        "data/embedded",
+    ),
     "geometry": ("Area polygon", "EPSG:28992", "CBS/PDOK wijk- en buurtkaart"),
 }
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection) -> None:
     """COMMENT ON marts.area and each of its documented columns."""
+
     def q(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
     con.execute(f"COMMENT ON TABLE marts.area IS {q(MARTS_AREA)}")
-    present = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = 'area'").fetchall()}
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
+            "AND table_name = 'area'"
+        ).fetchall()
+    }
     for column, (description, unit, source) in COLUMNS.items():
         if column in present:
             text = f"{description}" + (f" [{unit}]" if unit else "") + f" (source: {source})"

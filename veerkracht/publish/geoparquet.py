@@ -14,5 +14,6 @@ import geopandas as gpd
 
 def write(gdf: gpd.GeoDataFrame, path: Path, *, layer: str, crs: str) -> None:
     """Write ``gdf`` (reprojected to ``crs``) as GeoParquet 1.1 to ``path``."""
-    gdf.to_crs(crs).to_parquet(path, compression="zstd", schema_version="1.1.0", write_covering_bbox=True,
-                               index=False)
+    gdf.to_crs(crs).to_parquet(
+        path, compression="zstd", schema_version="1.1.0", write_covering_bbox=True, index=False
+    )

@@ -21,6 +21,7 @@ from veerkracht.atomic import atomic_path
 from veerkracht.geo import RD_NEW
 from veerkracht.method.spec import MethodSpec
 from veerkracht.publish.styles import write_qml
+
 #: Extent of the Netherlands in RD New (metres), used as the Hilbert curve's frame so that files
 #: of different years and levels order areas the same way.
 NL_EXTENT_RD = (0.0, 300_000.0, 300_000.0, 625_000.0)
@@ -29,8 +30,11 @@ NL_EXTENT_RD = (0.0, 300_000.0, 300_000.0, 625_000.0)
 def layer_paths(out_dir: Path, year: int, level: str) -> dict[str, Path]:
     """File of one layer per output format (``parquet_4326``, ``parquet_28992``, ``gpkg``, …)."""
     base = Path(out_dir) / str(year)
-    return {f.name: base / f.filename.format(level=level, year=year)
-            for f in sources.SOURCES if f.kind == "format"}
+    return {
+        f.name: base / f.filename.format(level=level, year=year)
+        for f in sources.SOURCES
+        if f.kind == "format"
+    }
 
 
 def build_area_mart(con, year: int, spec: MethodSpec) -> int:
@@ -41,15 +45,22 @@ def build_area_mart(con, year: int, spec: MethodSpec) -> int:
 
 def read_level(con, year: int, level: str) -> gpd.GeoDataFrame:
     """The ``marts.area`` rows of one year and level as a GeoDataFrame (EPSG:28992), by code."""
-    return frame_from_wkb(con.execute(
-        "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
-        "WHERE year = ? AND level = ? ORDER BY code", [year, level]).df())
+    return frame_from_wkb(
+        con.execute(
+            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
+            "WHERE year = ? AND level = ? ORDER BY code",
+            [year, level],
+        ).df()
+    )
 
 
 def frame_from_wkb(rows: pd.DataFrame, wkb_column: str = "wkb", crs: str = RD_NEW) -> gpd.GeoDataFrame:
     """GeoDataFrame from rows whose geometry is WKB bytes (as DuckDB's ST_AsWKB returns)."""
-    geoms = shapely.from_wkb(rows[wkb_column].map(
-        lambda b: bytes(b) if isinstance(b, (bytes, bytearray, memoryview)) else None).to_numpy())
+    geoms = shapely.from_wkb(
+        rows[wkb_column]
+        .map(lambda b: bytes(b) if isinstance(b, (bytes, bytearray, memoryview)) else None)
+        .to_numpy()
+    )
     return gpd.GeoDataFrame(rows.drop(columns=wkb_column), geometry=geoms, crs=crs)
 
 

@@ -26,10 +26,16 @@ def render_score_map(gdf: gpd.GeoDataFrame, path: Path, title: str, dpi: int = 1
     if len(unscored):
         unscored.plot(ax=ax, color="#dddddd", linewidth=0)
     if len(scored):
-        scored.plot(ax=ax, column="score", cmap="YlOrRd", linewidth=0,
-                    legend=True, vmin=0, vmax=1,
-                    legend_kwds={"label": "veerkracht score (0 = least, 1 = most vulnerable)",
-                                 "shrink": 0.6})
+        scored.plot(
+            ax=ax,
+            column="score",
+            cmap="YlOrRd",
+            linewidth=0,
+            legend=True,
+            vmin=0,
+            vmax=1,
+            legend_kwds={"label": "veerkracht score (0 = least, 1 = most vulnerable)", "shrink": 0.6},
+        )
     ax.set_axis_off()
     ax.set_title(title, fontsize=10)
     fig.text(0.01, 0.01, ATTRIBUTION, fontsize=6, color="#555555")

@@ -19,37 +19,47 @@ CLASS_LABELS = ["1 – least vulnerable fifth", "2", "3", "4", "5 – most vulne
 
 def _rgba(hex_colour: str) -> str:
     h = hex_colour.lstrip("#")
-    return ",".join(str(int(h[i:i + 2], 16)) for i in (0, 2, 4)) + ",255"
+    return ",".join(str(int(h[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
 
 
 def _symbol(name: str, colour: str) -> str:
-    return (f'<symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
-            '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
-            f'<Option name="color" type="QString" value="{_rgba(colour)}"/>'
-            '<Option name="outline_color" type="QString" value="110,110,110,255"/>'
-            '<Option name="outline_width" type="QString" value="0.06"/>'
-            '<Option name="outline_width_unit" type="QString" value="MM"/>'
-            '<Option name="style" type="QString" value="solid"/>'
-            '</Option></layer></symbol>')
+    return (
+        f'<symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
+        '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
+        f'<Option name="color" type="QString" value="{_rgba(colour)}"/>'
+        '<Option name="outline_color" type="QString" value="110,110,110,255"/>'
+        '<Option name="outline_width" type="QString" value="0.06"/>'
+        '<Option name="outline_width_unit" type="QString" value="MM"/>'
+        '<Option name="style" type="QString" value="solid"/>'
+        "</Option></layer></symbol>"
+    )
 
 
 def score_qml(field_names: list[str]) -> str:
     """QGIS style: categories on ``score_class`` and field aliases from the data dictionary."""
     categories = "".join(
         f'<category value="{i + 1}" label={quoteattr(label)} symbol="{i}" render="true"/>'
-        for i, label in enumerate(CLASS_LABELS))
-    categories += f'<category value="" label={quoteattr("no score (see score_null_reason)")} symbol="5" render="true"/>'
+        for i, label in enumerate(CLASS_LABELS)
+    )
+    categories += (
+        f'<category value="" label={quoteattr("no score (see score_null_reason)")} symbol="5" render="true"/>'
+    )
     symbols = "".join(_symbol(str(i), c) for i, c in enumerate(CLASS_COLOURS)) + _symbol("5", NO_SCORE_COLOUR)
-    aliases = "".join(f'<alias field="{f}" index="{i}" name={quoteattr(COLUMNS[f][0][:60])}/>'
-                      for i, f in enumerate(field_names) if f in COLUMNS)
-    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-            '<qgis version="3.34.0" styleCategories="Symbology|Fields">\n'
-            '<renderer-v2 type="categorizedSymbol" attr="score_class" symbollevels="0" '
-            'enableorderby="0" forceraster="0" referencescale="-1">\n'
-            f"<categories>{categories}</categories>\n<symbols>{symbols}</symbols>\n"
-            "</renderer-v2>\n"
-            f"<aliases>{aliases}</aliases>\n"
-            "</qgis>\n")
+    aliases = "".join(
+        f'<alias field="{f}" index="{i}" name={quoteattr(COLUMNS[f][0][:60])}/>'
+        for i, f in enumerate(field_names)
+        if f in COLUMNS
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.34.0" styleCategories="Symbology|Fields">\n'
+        '<renderer-v2 type="categorizedSymbol" attr="score_class" symbollevels="0" '
+        'enableorderby="0" forceraster="0" referencescale="-1">\n'
+        f"<categories>{categories}</categories>\n<symbols>{symbols}</symbols>\n"
+        "</renderer-v2>\n"
+        f"<aliases>{aliases}</aliases>\n"
+        "</qgis>\n"
+    )
 
 
 def write_qml(layer_path: Path, field_names: list[str]) -> Path:

@@ -25,9 +25,27 @@ from veerkracht.atomic import atomic_path
 
 WEB_SRC = Path(__file__).with_name("web")
 #: Feature properties carried into the tiles (what the popup and the styles need).
-TILE_FIELDS = ["code", "name", "level", "gemeente_name", "inwoners", "score", "score_class", "top10",
-               "score_within_gemeente", "druk", "bivariate_class", "rank_p05", "rank_p95", "p_top10",
-               "uncertain", "n_flags", "explanation", "score_null_reason", "geometry_source"]
+TILE_FIELDS = [
+    "code",
+    "name",
+    "level",
+    "gemeente_name",
+    "inwoners",
+    "score",
+    "score_class",
+    "top10",
+    "score_within_gemeente",
+    "druk",
+    "bivariate_class",
+    "rank_p05",
+    "rank_p95",
+    "p_top10",
+    "uncertain",
+    "n_flags",
+    "explanation",
+    "score_null_reason",
+    "geometry_source",
+]
 
 
 def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 12) -> Path:
@@ -40,12 +58,34 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             seq = Path(tmp) / f"{level}.geojsonl"
             # One feature per line: tippecanoe streams it; 6 decimals (~10 cm) is ample.
             seq.write_text(_geojson_seq(gdf))
-            args += ["-L", json.dumps({"file": str(seq), "layer": level,
-                                       "description": f"{level} polygons with veerkracht scores"})]
+            args += [
+                "-L",
+                json.dumps(
+                    {
+                        "file": str(seq),
+                        "layer": level,
+                        "description": f"{level} polygons with veerkracht scores",
+                    }
+                ),
+            ]
         with atomic_path(out) as partial:
-            cmd = ["tippecanoe", "-o", str(partial), "--force", "--quiet", "-Z", "4", "-z", str(max_zoom),
-                   "--no-feature-limit", "--no-tile-size-limit", "--detect-shared-borders",
-                   "--attribution", "Bron: CBS, Kadaster/PDOK (CC BY 4.0)", *args]
+            cmd = [
+                "tippecanoe",
+                "-o",
+                str(partial),
+                "--force",
+                "--quiet",
+                "-Z",
+                "4",
+                "-z",
+                str(max_zoom),
+                "--no-feature-limit",
+                "--no-tile-size-limit",
+                "--detect-shared-borders",
+                "--attribution",
+                "Bron: CBS, Kadaster/PDOK (CC BY 4.0)",
+                *args,
+            ]
             subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
 
@@ -60,7 +100,9 @@ def search_index(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
     """Names, codes, gemeente and bbox of every area, for the page's search box."""
     items = []
     for level, gdf in layers.items():
-        for row, bounds in zip(gdf.itertuples(), gdf.geometry.bounds.round(5).to_numpy().tolist()):
+        for row, bounds in zip(
+            gdf.itertuples(), gdf.geometry.bounds.round(5).to_numpy().tolist(), strict=False
+        ):
             items.append({"c": row.code, "n": row.name, "g": row.gemeente_name, "l": level, "b": bounds})
     return items
 

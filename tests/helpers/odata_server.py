@@ -23,11 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from testpaths import FIXTURES
 
 from veerkracht.ingest.snapshot import KwbSnapshot
 
 BULK = "/ODataFeed/odata"
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class _Server:
@@ -80,7 +80,9 @@ class _Server:
                 fault = server._take_fault(self.path)
                 if fault == "reset":
                     # Abort the TCP connection (RST): what a dropped connection looks like.
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
                     self.connection.close()
                     return
                 if fault == "stall":
@@ -115,8 +117,10 @@ class ODataFixture(_Server):
         data = snapshot.data.copy()
         code_key = next(c for c in data.columns if c.startswith("Codering"))
         codes = data[code_key].astype("string").str.strip().str.ljust(10)
-        dimension = [{"Key": c, "Title": t, "Description": None, "DimensionGroupId": None}
-                     for c, t in zip(codes, data["WijkenEnBuurten"].astype("string").str.strip())]
+        dimension = [
+            {"Key": c, "Title": t, "Description": None, "DimensionGroupId": None}
+            for c, t in zip(codes, data["WijkenEnBuurten"].astype("string").str.strip(), strict=False)
+        ]
         data["WijkenEnBuurten"] = codes  # the feed holds keys; cbsodata maps them to titles
         infos = [dict(i) for i in snapshot.table_infos]
         # This replay stands for a live download of that vintage: CBS states the release date
@@ -136,18 +140,23 @@ class ODataFixture(_Server):
         url = urlparse(path)
         if url.path.rstrip("/") == "/ODataCatalog/Tables":
             info = self._parts.get("TableInfos", [{}])[0]
-            return 200, {"odata.metadata": f"http://{self.host}/ODataCatalog/$metadata#Tables",
-                         "value": [{k: info.get(k) for k in ("Identifier", "Title", "ShortTitle",
-                                                             "Modified", "Period")}]}
-        parts = [p for p in url.path[len(BULK):].split("/") if p]
+            return 200, {
+                "odata.metadata": f"http://{self.host}/ODataCatalog/$metadata#Tables",
+                "value": [
+                    {k: info.get(k) for k in ("Identifier", "Title", "ShortTitle", "Modified", "Period")}
+                ],
+            }
+        parts = [p for p in url.path[len(BULK) :].split("/") if p]
         if not url.path.startswith(BULK) or not parts or parts[0] != self.table_id:
             return 404, {"odata.error": {"message": {"value": "Resource not found"}}}
         base = f"http://{self.host}{BULK}/{self.table_id}"
         if len(parts) == 1:
             names = list(self._parts)
             names.insert(4, "UntypedDataSet")
-            return 200, {"odata.metadata": f"{base}/$metadata",
-                         "value": [{"name": n, "url": f"{base}/{n}"} for n in names]}
+            return 200, {
+                "odata.metadata": f"{base}/$metadata",
+                "value": [{"name": n, "url": f"{base}/{n}"} for n in names],
+            }
         name = parts[1]
         if name not in self._parts:
             return 404, {"odata.error": {"message": {"value": f"No {name}"}}}
@@ -155,7 +164,7 @@ class ODataFixture(_Server):
         body = {"odata.metadata": f"{base}/$metadata#Cbs.OData.WebAPI.{name}"}
         skip = int(parse_qs(url.query).get("$skip", ["0"])[0])
         if name == "TypedDataSet" and len(rows) - skip > self.page_size:
-            body["value"] = rows[skip: skip + self.page_size]
+            body["value"] = rows[skip : skip + self.page_size]
             body["odata.nextLink"] = f"{base}/TypedDataSet/?$format=json&$skip={skip + self.page_size}"
         else:
             body["value"] = rows[skip:]

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from veerkracht.codes import normalise_code, parent_codes
 from veerkracht.ingest import harmonise
 from veerkracht.ingest.kwb import catalogues, derive_indicator_map, drift_report, load_indicator_map
-from veerkracht.paths import EMBEDDED_DIR
-from veerkracht.codes import normalise_code, parent_codes
-from veerkracht.registry import table_for_year
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
+from veerkracht.paths import EMBEDDED_DIR
+from veerkracht.registry import table_for_year
 
 APRIL_2025, REVISION_2026 = (read_snapshot(p) for p in list_snapshots(EMBEDDED_DIR / "kwb", "85984NED"))
 
@@ -32,7 +32,10 @@ def test_canonical_names_strip_suffix_and_disambiguate_real_duplicates():
 def test_drift_between_the_two_real_vintages():
     drift = drift_report(catalogues([APRIL_2025, REVISION_2026]))
     renamed = {d["canonical"]: (d["old_key"], d["new_key"]) for d in drift if d["change"] == "key_renamed"}
-    assert renamed["GemiddeldInkomenPerInwoner"] == ("GemiddeldInkomenPerInwoner_83", "GemiddeldInkomenPerInwoner_78")
+    assert renamed["GemiddeldInkomenPerInwoner"] == (
+        "GemiddeldInkomenPerInwoner_83",
+        "GemiddeldInkomenPerInwoner_78",
+    )
     assert renamed["MateVanStedelijkheid"] == ("MateVanStedelijkheid_127", "MateVanStedelijkheid_120")
     assert len(renamed) == 8
     # The revision copy holds 18 of the 130 columns: the rest are reported, not invented.
@@ -53,13 +56,18 @@ def _with_props(snap, edit):
 
 def test_unit_change_is_kept_apart_and_reported():
     """If a revision published income in euro instead of x 1 000 euro, vintages must not mix."""
+
     def to_euro(props):
         next(p for p in props if p.get("Key") == "GemiddeldInkomenPerInwoner_78")["Unit"] = "euro"
+
     revised = _with_props(REVISION_2026, to_euro)
     cats = catalogues([APRIL_2025, revised])
     old = cats[0].set_index("source_key").at["GemiddeldInkomenPerInwoner_83", "canonical"]
     assert old == "GemiddeldInkomenPerInwoner__unit_x_1_000_euro"
-    assert cats[1].set_index("source_key").at["GemiddeldInkomenPerInwoner_78", "canonical"] == "GemiddeldInkomenPerInwoner"
+    assert (
+        cats[1].set_index("source_key").at["GemiddeldInkomenPerInwoner_78", "canonical"]
+        == "GemiddeldInkomenPerInwoner"
+    )
     changes = [d for d in drift_report(cats) if d["canonical"].startswith("GemiddeldInkomenPerInwoner")]
     assert [(d["change"], d["old"], d["new"]) for d in changes] == [("unit_changed", "x 1 000 euro", "euro")]
 
@@ -67,6 +75,7 @@ def test_unit_change_is_kept_apart_and_reported():
 def test_title_change_is_reported_and_combined():
     def retitle(props):
         next(p for p in props if p.get("Key") == "MateVanStedelijkheid_120")["Title"] = "Stedelijkheid"
+
     cats = catalogues([APRIL_2025, _with_props(REVISION_2026, retitle)])
     changes = [d for d in drift_report(cats) if d["canonical"] == "MateVanStedelijkheid"]
     assert {d["change"] for d in changes} == {"key_renamed", "title_changed"}
@@ -76,23 +85,36 @@ def test_indicator_map_file_matches_the_embedded_vintages():
     """The reviewed mapping file is what harmonisation derives; a diff here is drift to review."""
     derived = derive_indicator_map([APRIL_2025, REVISION_2026])
     committed = load_indicator_map()
-    pd.testing.assert_frame_equal(derived.astype(str).reset_index(drop=True),
-                                  committed[derived.columns].astype(str).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        derived.astype(str).reset_index(drop=True),
+        committed[derived.columns].astype(str).reset_index(drop=True),
+    )
 
 
 def test_mapping_file_overrides_the_stem():
     mapping = load_indicator_map()
     mapping.loc[mapping["source_key"] == "Koopwoningen_47", "canonical"] = "Eigenwoningbezit"
     cats = catalogues([APRIL_2025, REVISION_2026], mapping)
-    assert all(c.set_index("source_key").at["Koopwoningen_47", "canonical"] == "Eigenwoningbezit" for c in cats)
+    assert all(
+        c.set_index("source_key").at["Koopwoningen_47", "canonical"] == "Eigenwoningbezit" for c in cats
+    )
     assert cats[0]["mapped"].all()
 
 
 def test_parse_values_markers_become_null_with_reason_never_zero():
     col = pd.Series(["12", " . ", "", None, "-99997", "-99999999", "-99995", "0", "3.5"], dtype="string")
     value, reason = harmonise.parse_values(col, "X_1")
-    assert list(reason) == [None, "suppressed", "empty", "empty", "sentinel_99997",
-                            "sentinel_99999999", "sentinel_99995", None, None]
+    assert list(reason) == [
+        None,
+        "suppressed",
+        "empty",
+        "empty",
+        "sentinel_99997",
+        "sentinel_99999999",
+        "sentinel_99995",
+        None,
+        None,
+    ]
     assert np.isnan(value[1:7]).all()
     assert value[0] == 12 and value[7] == 0 and value[8] == 3.5  # a real 0 stays 0
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
+
+from testpaths import REPO
 
 from veerkracht import warehouse
 from veerkracht.publish.dictionary import COLUMNS
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
+DOC = REPO / "docs" / "warehouse.md"
 
 
 def _queries() -> list[str]:
@@ -51,10 +52,15 @@ def test_baarn_query_answers(embedded_run):
 
 def test_every_mart_column_is_documented_and_commented(embedded_run):
     with warehouse.connection(embedded_run.warehouse_db, read_only=True) as con:
-        cols = dict(con.execute("SELECT column_name, comment FROM duckdb_columns() "
-                                "WHERE schema_name = 'marts' AND table_name = 'area'").fetchall())
-        table_comment = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' "
-                                    "AND table_name = 'area'").fetchone()[0]
+        cols = dict(
+            con.execute(
+                "SELECT column_name, comment FROM duckdb_columns() "
+                "WHERE schema_name = 'marts' AND table_name = 'area'"
+            ).fetchall()
+        )
+        table_comment = con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = 'area'"
+        ).fetchone()[0]
     assert set(cols) == set(COLUMNS)
     assert all(cols[c] for c in cols) and table_comment.startswith("One row per gemeente")
     generated = (DOC.parent / "data_dictionary.md").read_text()

@@ -18,7 +18,9 @@ from PIL import Image
 from veerkracht.publish.serve import make_server
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium: apt-get install chromium")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian chromium: apt-get install chromium"
+)
 SCREENSHOT_DIR = os.environ.get("VEERKRACHT_SCREENSHOT_DIR")  # keep screenshots (README picture)
 
 
@@ -42,8 +44,9 @@ def test_web_folder_is_self_contained(embedded_run):
 def test_range_requests_are_served(embedded_run, page_url):
     import urllib.request
 
-    req = urllib.request.Request(page_url.replace("index.html", "veerkracht_2024.pmtiles"),
-                                 headers={"Range": "bytes=0-126"})
+    req = urllib.request.Request(
+        page_url.replace("index.html", "veerkracht_2024.pmtiles"), headers={"Range": "bytes=0-126"}
+    )
     with urllib.request.urlopen(req) as resp:
         assert resp.status == 206 and resp.read()[:7] == b"PMTiles"
 
@@ -59,12 +62,16 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
 
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(page_url)
-        page.wait_for_function("window.vk && window.vk.ready && window.vk.map.areTilesLoaded()", timeout=60_000)
+        page.wait_for_function(
+            "window.vk && window.vk.ready && window.vk.map.areTilesLoaded()", timeout=60_000
+        )
         national = tmp_path / "webmap_national.png"
         page.screenshot(path=str(national))
         n_buurten = page.evaluate("window.vk.map.queryRenderedFeatures({layers: ['buurt-fill']}).length")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pipelines.definitions import defs
 from assets.resources import PipelineSettings
+from pipelines.definitions import defs
 
 # Reviewed snapshot of the graph: a change here is a deliberate change of the product.
 EXPECTED_DEPS = {
@@ -23,8 +23,10 @@ EXPECTED_DEPS = {
 
 def test_asset_graph_snapshot():
     graph = defs.resolve_asset_graph()
-    deps = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
-            for k in graph.get_all_asset_keys()}
+    deps = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+    }
     assert deps == EXPECTED_DEPS
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
     assert partitioned == set(EXPECTED_DEPS) - {"dashboard_warehouse", "boundary_crosswalk"}
@@ -33,9 +35,16 @@ def test_asset_graph_snapshot():
 
 
 EXPECTED_CHECKS = {
-    "warehouse_core": {"region_codes", "geometry_valid", "buurten_cover_gemeente", "coverage_no_sharp_drop",
-                       "percentages_in_range", "buurt_sums_match_gemeente", "year_over_year_continuity",
-                       "indicators_published"},
+    "warehouse_core": {
+        "region_codes",
+        "geometry_valid",
+        "buurten_cover_gemeente",
+        "coverage_no_sharp_drop",
+        "percentages_in_range",
+        "buurt_sums_match_gemeente",
+        "year_over_year_continuity",
+        "indicators_published",
+    },
     "veerkracht_scores": {"scores_in_range"},
 }
 
@@ -52,7 +61,13 @@ def test_asset_checks_snapshot():
 def test_duckdb_writers_share_one_pool():
     graph = defs.resolve_asset_graph()
     pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
-    writers = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse", "boundary_crosswalk"}
+    writers = {
+        "warehouse_core",
+        "veerkracht_scores",
+        "area_layers",
+        "dashboard_warehouse",
+        "boundary_crosswalk",
+    }
     assert all(pools[w] == {"duckdb"} for w in writers)
 
 

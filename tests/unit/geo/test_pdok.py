@@ -14,10 +14,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from veerkracht.geo import pdok
-from veerkracht.geo.geometry import embedded_geometry_path, stage_geometries
-from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.codes import LEVELS, is_pseudo
+from veerkracht.geo import pdok
+from veerkracht.geo.embedded import embedded_geometry_path
+from veerkracht.geo.stage import stage_geometries
+from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.publish.serve import make_server
 
 
@@ -35,8 +36,9 @@ def served(tmp_path_factory):
     bu = bu[bu["code"].str.startswith("BU0308")].assign(water="NEE")
     for level, frame in (("gemeente", gm), ("wijk", wk), ("buurt", bu)):
         layer, code_field, name_field = pdok.LAYERS[level]
-        frame.rename(columns={"code": code_field, "name": name_field})[[code_field, name_field, "water", "geometry"]] \
-            .to_file(gpkg, layer=layer, driver="GPKG", engine="pyogrio")
+        frame.rename(columns={"code": code_field, "name": name_field})[
+            [code_field, name_field, "water", "geometry"]
+        ].to_file(gpkg, layer=layer, driver="GPKG", engine="pyogrio")
     (folder / "broken.gpkg").write_text("<html>moved</html>")
     server = make_server(folder, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -46,8 +48,16 @@ def served(tmp_path_factory):
 
 def test_download_read_and_stage(served, tmp_path):
     base, water_code = served
-    stats = stage_geometries(2024, LEVELS, EMBEDDED_DIR, tmp_path / "staging", source="pdok",
-                             raw_dir=tmp_path / "raw", url=f"{base}/wijkenbuurten_2024_v1.gpkg", timeout=10)
+    stats = stage_geometries(
+        2024,
+        LEVELS,
+        EMBEDDED_DIR,
+        tmp_path / "staging",
+        source="pdok",
+        raw_dir=tmp_path / "raw",
+        url=f"{base}/wijkenbuurten_2024_v1.gpkg",
+        timeout=10,
+    )
     assert {lv: s["areas"] for lv, s in stats.items()} == {"gemeente": 1, "wijk": 5, "buurt": 21}
     wijken = gpd.read_parquet(tmp_path / "staging" / "geometry_wijk.parquet")
     assert water_code not in set(wijken["code"])  # the water part (water = 'JA') is not a land area
@@ -63,10 +73,15 @@ def test_not_a_geopackage_is_refused_and_leaves_earlier_file(served, tmp_path):
     before = good.read_bytes()
     with pytest.raises(pdok.PdokDownloadError, match="not a GeoPackage"):
         pdok.download_gpkg(2024, tmp_path, url=f"{base}/broken.gpkg", timeout=10)
-    with pytest.raises(pdok.PdokDownloadError, match=r"2024 from http://127\.0\.0\.1:\d+/missing\.gpkg failed: HTTP 404"):
+    with pytest.raises(
+        pdok.PdokDownloadError, match=r"2024 from http://127\.0\.0\.1:\d+/missing\.gpkg failed: HTTP 404"
+    ):
         pdok.download_gpkg(2024, tmp_path, url=f"{base}/missing.gpkg", timeout=10, retries=0)
     assert good.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["wijkenbuurten_2024.gpkg", "wijkenbuurten_2024.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "wijkenbuurten_2024.gpkg",
+        "wijkenbuurten_2024.json",
+    ]
 
 
 def test_urls_in_one_place_and_pseudo_codes():

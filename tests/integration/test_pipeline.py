@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import geoparquet_validator
 import pandas as pd
 import pyogrio
 import pytest
+from testpaths import REPO
 
 from veerkracht import warehouse
-from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
+from veerkracht.paths import EMBEDDED_DIR
 
 LEVELS = ("gemeente", "wijk", "buurt")
 
@@ -31,15 +30,22 @@ def _snapshot_codes() -> pd.DataFrame:
 
 def test_region_counts_equal_the_snapshot(con):
     expected = _snapshot_codes()["prefix"].value_counts().to_dict()
-    got = dict(con.execute("SELECT level, count(*) FROM core.dim_region WHERE year = 2024 "
-                           "GROUP BY level").fetchall())
-    assert got == {"land": expected["NL"], "gemeente": expected["GM"], "wijk": expected["WK"],
-                   "buurt": expected["BU"]}
+    got = dict(
+        con.execute("SELECT level, count(*) FROM core.dim_region WHERE year = 2024 GROUP BY level").fetchall()
+    )
+    assert got == {
+        "land": expected["NL"],
+        "gemeente": expected["GM"],
+        "wijk": expected["WK"],
+        "buurt": expected["BU"],
+    }
     assert got["gemeente"] == 342 and got["wijk"] == 3393 and got["buurt"] == 14574
 
 
 def test_codes_are_unique_stripped_and_parents_exist(con):
-    dup = con.execute("SELECT code, count(*) FROM core.dim_region GROUP BY year, code HAVING count(*) > 1").fetchall()
+    dup = con.execute(
+        "SELECT code, count(*) FROM core.dim_region GROUP BY year, code HAVING count(*) > 1"
+    ).fetchall()
     assert dup == []
     assert con.execute("SELECT count(*) FROM core.dim_region WHERE code <> trim(code)").fetchone()[0] == 0
     orphans = con.execute("""
@@ -49,7 +55,9 @@ def test_codes_are_unique_stripped_and_parents_exist(con):
         WHERE b.level = 'buurt' AND (w.code IS NULL OR g.code IS NULL)""").fetchall()
     assert orphans == []
     # Amsterdam's alphanumeric codes survive as they are.
-    assert con.execute("SELECT wijk_code FROM core.dim_region WHERE code = 'BU0363AA01'").fetchone() == ("WK0363AA",)
+    assert con.execute("SELECT wijk_code FROM core.dim_region WHERE code = 'BU0363AA01'").fetchone() == (
+        "WK0363AA",
+    )
 
 
 def test_missing_source_values_are_null_with_reason_never_zero(con):
@@ -63,34 +71,49 @@ def test_missing_source_values_are_null_with_reason_never_zero(con):
     both = pd.concat(frames).groupby("code")["v"].apply(lambda s: s.isna().all())
     missing_everywhere = set(both[both].index)
     assert len(missing_everywhere) > 10_000  # income is filled for few buurten in both vintages
-    rows = con.execute("SELECT code, value, null_reason FROM core.fact_indicator "
-                       "WHERE year = 2024 AND canonical = 'GemiddeldInkomenPerInwoner'").df()
+    rows = con.execute(
+        "SELECT code, value, null_reason FROM core.fact_indicator "
+        "WHERE year = 2024 AND canonical = 'GemiddeldInkomenPerInwoner'"
+    ).df()
     rows = rows[rows["code"].isin(missing_everywhere)]
     assert len(rows) == len(missing_everywhere)
     assert rows["value"].isna().all()
     assert rows["null_reason"].notna().all()
-    assert con.execute("SELECT count(*) FROM core.fact_indicator WHERE value IS NULL "
-                       "AND null_reason IS NULL").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM core.fact_indicator WHERE value IS NULL AND null_reason IS NULL"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_vintages_are_combined_newest_value_wins(con):
     """Income comes from the 2026 revision (key _78) where it has a value."""
-    rows = con.execute("SELECT vintage, source_key, count(*) FROM core.fact_indicator "
-                       "WHERE canonical = 'GemiddeldInkomenPerInwoner' AND value IS NOT NULL "
-                       "GROUP BY ALL").fetchall()
+    rows = con.execute(
+        "SELECT vintage, source_key, count(*) FROM core.fact_indicator "
+        "WHERE canonical = 'GemiddeldInkomenPerInwoner' AND value IS NOT NULL "
+        "GROUP BY ALL"
+    ).fetchall()
     assert {(v, k) for v, k, _ in rows} == {("2026-07-19", "GemiddeldInkomenPerInwoner_78")}
     # Single-person households exist only in the April-2025 vintage (key _30).
-    n = con.execute("SELECT count(*) FROM core.fact_indicator WHERE canonical = 'Eenpersoonshuishoudens' "
-                    "AND vintage = '2025-03-27' AND value IS NOT NULL").fetchone()[0]
+    n = con.execute(
+        "SELECT count(*) FROM core.fact_indicator WHERE canonical = 'Eenpersoonshuishoudens' "
+        "AND vintage = '2025-03-27' AND value IS NOT NULL"
+    ).fetchone()[0]
     assert n > 9000
 
 
 def test_geometries_valid_and_in_rd(con):
-    bad = con.execute("SELECT count(*) FROM staging.geometry WHERE NOT ST_IsValid(geom) OR ST_IsEmpty(geom)").fetchone()[0]
+    bad = con.execute(
+        "SELECT count(*) FROM staging.geometry WHERE NOT ST_IsValid(geom) OR ST_IsEmpty(geom)"
+    ).fetchone()[0]
     assert bad == 0
     assert "EPSG:28992" in con.execute("SELECT typeof(geom) FROM staging.geometry LIMIT 1").fetchone()[0]
-    sources = dict(con.execute("SELECT geometry_source, count(*) FROM core.dim_region WHERE level = 'buurt' "
-                               "GROUP BY 1").fetchall())
+    sources = dict(
+        con.execute(
+            "SELECT geometry_source, count(*) FROM core.dim_region WHERE level = 'buurt' GROUP BY 1"
+        ).fetchall()
+    )
     assert sources["municipal_amsterdam_full_detail"] == 516
     assert sources["pdok_wijkenbuurten_2024_full_detail"] == 21
     assert sources[None] == 8  # eight 2024 buurt codes have no polygon anywhere offline
@@ -112,7 +135,9 @@ def test_layers_read_back_and_validate(embedded_run, level):
 
 
 def test_every_area_has_a_score_or_a_reason(con):
-    rows = con.execute("SELECT count(*) FROM marts.area WHERE (score IS NULL) = (score_null_reason IS NULL)").fetchone()
+    rows = con.execute(
+        "SELECT count(*) FROM marts.area WHERE (score IS NULL) = (score_null_reason IS NULL)"
+    ).fetchone()
     assert rows[0] == 0
     assert con.execute("SELECT min(score) >= 0 AND max(score) <= 1 FROM marts.area").fetchone()[0]
 
@@ -177,9 +202,11 @@ def test_qgis_style_next_to_each_layer(embedded_run):
     assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "score_class"
     assert [c.get("value") for c in renderer.iter("category")] == ["1", "2", "3", "4", "5", ""]
     fills = [o.get("value") for o in renderer.iter("Option") if o.get("name") == "color"]
-    assert fills[:5] == [",".join(str(int(c[i:i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in CLASS_COLOURS]
+    assert fills[:5] == [
+        ",".join(str(int(c[i : i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in CLASS_COLOURS
+    ]
     # The web map uses the same classes and colours.
-    app = (Path(__file__).resolve().parents[1] / "veerkracht" / "web" / "app.js").read_text()
+    app = (REPO / "veerkracht" / "web" / "app.js").read_text()
     assert all(c in app for c in CLASS_COLOURS)
     for level in LEVELS:
         assert (embedded_run.layers / "2024" / f"{level}_2024_4326.qml").is_file()

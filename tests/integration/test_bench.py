@@ -7,22 +7,33 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from testpaths import REPO
 
 
 def test_bench_smoke(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "bench", "--scale", "smoke", "--json", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "smoke", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("SYNTHETIC inputs")
     (result,) = json.loads(out.read_text())
     assert result["scale"] == "smoke" and result["areas_per_year"] > 1000
     assert set(result["stages"]) == {
-        "ingest (staged Parquet -> DuckDB)", "warehouse SQL", "score (SQL models)", "Monte Carlo (1,000 runs)",
-        "layers (mart + GeoParquet/GPKG)", "publish (atomic copy)", "crosswalk (buurten, two years)"}
+        "ingest (staged Parquet -> DuckDB)",
+        "warehouse SQL",
+        "score (SQL models)",
+        "Monte Carlo (1,000 runs)",
+        "layers (mart + GeoParquet/GPKG)",
+        "publish (atomic copy)",
+        "crosswalk (buurten, two years)",
+    }
     assert all(v > 0 for v in result["stages"].values())
     assert result["floor_s"] > 0 and result["baseline_s"] > 0
     assert "ratio pipeline / I/O floor" in proc.stdout and "ratio baseline / pipeline" in proc.stdout

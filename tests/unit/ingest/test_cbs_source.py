@@ -7,71 +7,39 @@ CBS responses (tests/fixtures); nothing in veerkracht or cbsodata is mocked.
 from __future__ import annotations
 
 import dagster as dg
-import pandas as pd
 import pytest
-from conftest import all_assets, resources_for
+from cbs_runs import FAST, VINTAGES, run_kwb_asset
 from odata_server import ODataFixture, RecordedFeed
 
-from veerkracht.ingest.cbs_client import (CbsDownloadError, CbsEndpoint, catalog_tables, download_kwb,
-                                   table_modified, table_part)
+from assets.resources import PipelineSettings
+from veerkracht.ingest.cbs_client import (
+    CbsDownloadError,
+    CbsEndpoint,
+    catalog_tables,
+    download_kwb,
+    table_modified,
+    table_part,
+)
 from veerkracht.ingest.kwb import find_revisions
-from veerkracht.paths import EMBEDDED_DIR
+from veerkracht.ingest.snapshot import list_snapshots
+from veerkracht.paths import OutputLayout
 from veerkracht.registry import check_catalog
-from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
-
-VINTAGES = [read_snapshot(p) for p in list_snapshots(EMBEDDED_DIR / "kwb", "85984NED")]
-FAST = {"cbs_timeout_s": 5, "cbs_retries": 2, "cbs_backoff_s": 0.01}
 
 
 def _endpoint(server, **kw) -> CbsEndpoint:
-    return CbsEndpoint(server.host, use_https=False, **{"timeout_s": 5, "retries": 2, "backoff_s": 0.01, **kw})
+    return CbsEndpoint(
+        server.host, use_https=False, **{"timeout_s": 5, "retries": 2, "backoff_s": 0.01, **kw}
+    )
 
 
-def _kwb_asset():
-    return [a for a in all_assets() if a.key == dg.AssetKey("kwb_statistics")]
-
-
-def _run(out, server, **extra):
-    settings = {"source": "cbs", "cbs_catalog_url": server.host, "cbs_use_https": False, **FAST, **extra}
-    return dg.materialize(_kwb_asset(), partition_key="2024", raise_on_error=False,
-                          resources=resources_for(out, **settings))
-
-
-def _values(layout) -> pd.DataFrame:
-    v = pd.read_parquet(layout.staging(2024) / "kwb_value.parquet")
-    # A live CBS download cannot know that the collected 2026 copy turned zeros into nulls;
-    # the embedded manifest says so, hence that vintage's more specific NULL reason.
-    v["null_reason"] = v["null_reason"].replace({"missing_or_zero_in_copy": "empty"})
-    return v.sort_values(["vintage", "code", "source_key"], ignore_index=True)
-
-
-def _layout(out):
-    return resources_for(out)["settings"].layout
-
-
-def test_cbs_source_equals_embedded_source(tmp_path, embedded_run):
-    """Two downloads (the April-2025 release, then the 2026 revision) give the embedded result."""
-    with ODataFixture() as server:
-        for snap in VINTAGES:
-            server.serve(snap)
-            assert _run(tmp_path, server).success
-        # The 2026 revision has 18,309 rows: the client followed odata.nextLink past 10,000.
-        assert any("$skip=10000" in r for r in server.requests)
-    layout = _layout(tmp_path)
-    assert sorted(p.name for p in (layout.raw_kwb / "85984NED").iterdir()) == ["2025-03-27", "2026-07-19"]
-    manifest = read_snapshot(layout.raw_kwb / "85984NED" / "2026-07-19").manifest
-    assert len(manifest["sha256"]) == 64 and manifest["downloaded_at"] and manifest["rows"] == 18309
-    pd.testing.assert_frame_equal(_values(layout), _values(embedded_run), check_dtype=False)
-    regions = pd.read_parquet(layout.staging(2024) / "kwb_region.parquet")
-    want = pd.read_parquet(embedded_run.staging(2024) / "kwb_region.parquet")
-    pd.testing.assert_frame_equal(regions.sort_values(["vintage", "code"], ignore_index=True),
-                                  want.sort_values(["vintage", "code"], ignore_index=True), check_dtype=False)
+def _layout(out) -> OutputLayout:
+    return OutputLayout(out)
 
 
 def test_redownload_of_unchanged_table_adds_no_snapshot(tmp_path):
     with ODataFixture() as server:
         server.serve(VINTAGES[0])
-        assert _run(tmp_path, server).success and _run(tmp_path, server).success
+        assert run_kwb_asset(tmp_path, server).success and run_kwb_asset(tmp_path, server).success
     assert [p.name for p in (_layout(tmp_path).raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
 
 
@@ -95,8 +63,11 @@ def test_persistent_5xx_gives_a_clear_error():
     with ODataFixture() as server:
         server.serve(VINTAGES[0])
         server.fault("503", "", times=10)
-        with pytest.raises(CbsDownloadError, match=r"Download of 85984NED from http://127\.0\.0\.1:\d+/"
-                                                   r"ODataFeed/odata/85984NED/ failed after 3 attempts: HTTP 503"):
+        with pytest.raises(
+            CbsDownloadError,
+            match=r"Download of 85984NED from http://127\.0\.0\.1:\d+/"
+            r"ODataFeed/odata/85984NED/ failed after 3 attempts: HTTP 503",
+        ):
             download_kwb("85984NED", _endpoint(server))
 
 
@@ -125,7 +96,7 @@ def test_failure_without_stored_snapshot_fails_and_stages_nothing(tmp_path):
     with ODataFixture() as server:
         server.serve(VINTAGES[0])
         server.fault("503", "", times=20)
-        assert not _run(tmp_path, server).success
+        assert not run_kwb_asset(tmp_path, server).success
     layout = _layout(tmp_path)
     assert not (layout.staging(2024) / "kwb_value.parquet").exists()
     assert list_snapshots(layout.raw_kwb, "85984NED") == []
@@ -134,19 +105,19 @@ def test_failure_without_stored_snapshot_fails_and_stages_nothing(tmp_path):
 def test_failure_with_stored_snapshot_uses_it_and_says_so(tmp_path):
     with ODataFixture() as server:
         server.serve(VINTAGES[0])
-        assert _run(tmp_path, server).success
+        assert run_kwb_asset(tmp_path, server).success
         layout = _layout(tmp_path)
         folder = layout.raw_kwb / "85984NED" / "2025-03-27"
         before = {p.name: p.read_bytes() for p in folder.iterdir()}
         server.fault("reset", "", times=20)
-        result = _run(tmp_path, server)
+        result = run_kwb_asset(tmp_path, server)
         assert result.success
         meta = result.asset_materializations_for_node("kwb_statistics")[0].metadata
         assert "failed" in meta["download_error"].value and meta["vintages"].value == "2025-03-27"
         # With cbs_on_failure=fail the same outage fails the run and changes nothing.
         staged = (layout.staging(2024) / "kwb_value.parquet").read_bytes()
         server.fault("reset", "", times=20)
-        assert not _run(tmp_path, server, cbs_on_failure="fail").success
+        assert not run_kwb_asset(tmp_path, server, cbs_on_failure="fail").success
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert (layout.staging(2024) / "kwb_value.parquet").read_bytes() == staged
     assert [p.name for p in (layout.raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
@@ -154,11 +125,13 @@ def test_failure_with_stored_snapshot_uses_it_and_says_so(tmp_path):
 
 def test_recorded_real_feed_paging_and_metadata():
     """Real CBS responses: 83599NED in two pages via odata.nextLink ($skip=10000)."""
-    files = {"/ODataFeed/OData/83599NED/UntypedDataSet": "tables_2.json",
-             "/ODataFeed/OData/83599NED/UntypedDataSet?$skip=10000": "tables_3.json",
-             "/ODataFeed/odata/80137ned/TableInfos": "meta_2.json",
-             "/ODataFeed/odata/80137ned/DataProperties": "meta_7.json",
-             "/ODataCatalog/Tables": "tables_1.json"}
+    files = {
+        "/ODataFeed/OData/83599NED/UntypedDataSet": "tables_2.json",
+        "/ODataFeed/OData/83599NED/UntypedDataSet?$skip=10000": "tables_3.json",
+        "/ODataFeed/odata/80137ned/TableInfos": "meta_2.json",
+        "/ODataFeed/odata/80137ned/DataProperties": "meta_7.json",
+        "/ODataCatalog/Tables": "tables_1.json",
+    }
     with RecordedFeed(files) as feed:
         rows = table_part("83599NED", "UntypedDataSet", _endpoint(feed))
         assert len(rows) == 15_504 and rows[-1]["ID"] == 15_503
@@ -182,7 +155,9 @@ def test_revision_sensor_requests_runs_for_revised_tables(tmp_path):
 
     with ODataFixture() as server:
         server.serve(VINTAGES[0])
-        settings = resources_for(tmp_path, cbs_catalog_url=server.host, cbs_use_https=False, **FAST)["settings"]
+        settings = PipelineSettings(
+            output_dir=str(tmp_path), cbs_catalog_url=server.host, cbs_use_https=False, **FAST
+        )
         revisions, errors = find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)
         assert [(r.year, r.modified, r.stored) for r in revisions] == [(2024, "2025-03-27T02:00:00", None)]
         # Other years are 404 on this server: reported per year, never a crash.
@@ -192,8 +167,9 @@ def test_revision_sensor_requests_runs_for_revised_tables(tmp_path):
             requests = kwb_revision_sensor(ctx)
         assert [(r.partition_key, r.run_key) for r in requests] == [("2024", "85984NED@2025-03-27T02:00:00")]
         # After the run stored that vintage, the sensor is quiet until CBS revises the table.
-        assert _run(tmp_path, server).success
+        assert run_kwb_asset(tmp_path, server).success
         assert find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0] == []
         server.serve(VINTAGES[1])
-        assert [r.modified for r in find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0]] == [
-            "2026-07-19T00:00:00"]
+        assert [
+            r.modified for r in find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0]
+        ] == ["2026-07-19T00:00:00"]

@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-
-REPO = Path(__file__).resolve().parents[1]
+from testpaths import REPO
 
 
 def _two_concurrent_runs(tmp_path: Path, pool_limit: int) -> list[subprocess.CompletedProcess]:
@@ -27,15 +26,33 @@ def _two_concurrent_runs(tmp_path: Path, pool_limit: int) -> list[subprocess.Com
     (home / "dagster.yaml").write_text(yaml)
     env = {**os.environ, "DAGSTER_HOME": str(home), "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out")}
     # Create the instance's storage once, so the two runs do not race on its migrations.
-    subprocess.run([sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().dispose()"],
-                   env=env, check=True, cwd=REPO)
-    procs = [subprocess.Popen([sys.executable, "-m", "pipelines", "--executor", "multiprocess"],
-                              env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
+    subprocess.run(
+        [sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().dispose()"],
+        env=env,
+        check=True,
+        cwd=REPO,
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pipelines", "--executor", "multiprocess"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=600), p.stdout.read()) for p in procs]
 
 
-DUCKDB_STEPS = {"warehouse_core", "veerkracht_scores", "area_layers", "dashboard_warehouse", "boundary_crosswalk"}
+DUCKDB_STEPS = {
+    "warehouse_core",
+    "veerkracht_scores",
+    "area_layers",
+    "dashboard_warehouse",
+    "boundary_crosswalk",
+}
 
 
 def _duckdb_step_intervals(home: Path) -> list[tuple[float, float, str, str]]:
@@ -66,7 +83,7 @@ def test_concurrent_multiprocess_runs_share_the_duckdb_pool(tmp_path, dagster_ho
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     assert len(intervals) == 2 * len(DUCKDB_STEPS)
     # One writer at a time: no DuckDB step of either run overlaps another.
-    for (s1, e1, r1, k1), (s2, e2, r2, k2) in zip(intervals, intervals[1:]):
+    for (_s1, e1, r1, k1), (s2, _e2, r2, k2) in zip(intervals, intervals[1:], strict=False):
         assert e1 <= s2, f"{k1} ({r1[:8]}) overlaps {k2} ({r2[:8]})"
     assert len({r for _, _, r, _ in intervals}) == 2
     assert (tmp_path / "out" / "warehouse" / "veerkracht.duckdb").is_file()
