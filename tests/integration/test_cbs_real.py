@@ -1,13 +1,18 @@
-"""The cbs source end to end: the two real vintages served on 127.0.0.1 (in the feed's shape)
-give exactly what the embedded source gives; nothing in veerkracht or cbsodata is mocked."""
+"""The cbs source end to end through the kwb_statistics asset: the two real vintages served on
+127.0.0.1 (in the feed's shape) give exactly what the embedded source gives; re-downloads,
+failures with and without stored snapshots, and the revision sensor. Nothing in veerkracht or
+cbsodata is mocked."""
 
 from __future__ import annotations
 
+import dagster as dg
 import pandas as pd
-from cbs_runs import VINTAGES, run_kwb_asset, staged_values
+from cbs_runs import FAST, VINTAGES, run_kwb_asset, staged_values
 from odata_server import ODataFixture
 
-from veerkracht.ingest.snapshot import read_snapshot
+from assets.resources import PipelineSettings
+from veerkracht.ingest.kwb import find_revisions
+from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 from veerkracht.paths import OutputLayout
 
 
@@ -31,3 +36,66 @@ def test_cbs_source_equals_embedded_source(tmp_path, embedded_run):
         want.sortstaged_values(["vintage", "code"], ignore_index=True),
         check_dtype=False,
     )
+
+
+def test_redownload_of_unchanged_table_adds_no_snapshot(tmp_path):
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        assert run_kwb_asset(tmp_path, server).success and run_kwb_asset(tmp_path, server).success
+    assert [p.name for p in (OutputLayout(tmp_path).raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
+
+
+def test_failure_without_stored_snapshot_fails_and_stages_nothing(tmp_path):
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        server.fault("503", "", times=20)
+        assert not run_kwb_asset(tmp_path, server).success
+    layout = OutputLayout(tmp_path)
+    assert not (layout.staging(2024) / "kwb_value.parquet").exists()
+    assert list_snapshots(layout.raw_kwb, "85984NED") == []
+
+
+def test_failure_with_stored_snapshot_uses_it_and_says_so(tmp_path):
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        assert run_kwb_asset(tmp_path, server).success
+        layout = OutputLayout(tmp_path)
+        folder = layout.raw_kwb / "85984NED" / "2025-03-27"
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
+        server.fault("reset", "", times=20)
+        result = run_kwb_asset(tmp_path, server)
+        assert result.success
+        meta = result.asset_materializations_for_node("kwb_statistics")[0].metadata
+        assert "failed" in meta["download_error"].value and meta["vintages"].value == "2025-03-27"
+        # With cbs_on_failure=fail the same outage fails the run and changes nothing.
+        staged = (layout.staging(2024) / "kwb_value.parquet").read_bytes()
+        server.fault("reset", "", times=20)
+        assert not run_kwb_asset(tmp_path, server, cbs_on_failure="fail").success
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert (layout.staging(2024) / "kwb_value.parquet").read_bytes() == staged
+    assert [p.name for p in (layout.raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
+
+
+def test_revision_sensor_requests_runs_for_revised_tables(tmp_path):
+    from pipelines.sensors import kwb_revision_sensor
+
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        settings = PipelineSettings(
+            output_dir=str(tmp_path), cbs_catalog_url=server.host, cbs_use_https=False, **FAST
+        )
+        revisions, errors = find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)
+        assert [(r.year, r.modified, r.stored) for r in revisions] == [(2024, "2025-03-27T02:00:00", None)]
+        # Other years are 404 on this server: reported per year, never a crash.
+        _, errors = find_revisions([2023], settings.layout.raw_kwb, settings.endpoint)
+        assert "HTTP 404" in errors[2023]
+        with dg.build_sensor_context(resources={"settings": settings}) as ctx:
+            requests = kwb_revision_sensor(ctx)
+        assert [(r.partition_key, r.run_key) for r in requests] == [("2024", "85984NED@2025-03-27T02:00:00")]
+        # After the run stored that vintage, the sensor is quiet until CBS revises the table.
+        assert run_kwb_asset(tmp_path, server).success
+        assert find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0] == []
+        server.serve(VINTAGES[1])
+        assert [
+            r.modified for r in find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0]
+        ] == ["2026-07-19T00:00:00"]

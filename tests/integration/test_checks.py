@@ -9,7 +9,10 @@ import pytest
 from veerkracht import checks, warehouse
 from veerkracht.checks import BUURT_COVER_TOLERANCE
 
-BOWTIE = "ST_SetCRS(ST_GeomFromText('POLYGON((150000 450000, 151000 451000, 151000 450000, 150000 451000, 150000 450000))'), 'EPSG:28992')"
+BOWTIE = (
+    "ST_SetCRS(ST_GeomFromText('POLYGON((150000 450000, 151000 451000, 151000 450000, "
+    "150000 451000, 150000 450000))'), 'EPSG:28992')"
+)
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import geopandas as gpd
 import geoparquet_validator
 import pandas as pd
@@ -158,13 +159,13 @@ def test_previous_warehouse_survives_a_failed_publish(embedded_run, tmp_path):
     target = tmp_path / "veerkracht.duckdb"
     warehouse.publish_copy(embedded_run.build_db, target)
     before = target.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(FileNotFoundError):
         warehouse.publish_copy(tmp_path / "does-not-exist.duckdb", target)
     assert target.read_bytes() == before
     # A damaged source is copied byte for byte, then fails the check before the rename.
     garbage = tmp_path / "damaged.duckdb"
     garbage.write_bytes(embedded_run.build_db.read_bytes()[:4096] + b"\0" * 100_000)
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.Error):
         warehouse.publish_copy(garbage, target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.duckdb", "veerkracht.duckdb"]

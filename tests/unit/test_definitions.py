@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dagster as dg
+import pydantic
 import pytest
 
 from assets.resources import PipelineSettings
-from pipelines.definitions import defs
+from pipelines.definitions import build_defs
+from veerkracht import checks
+from veerkracht.registry import KWB_TABLES
 
 # Reviewed snapshot of the graph: a change here is a deliberate change of the product.
+defs = build_defs()
+
 EXPECTED_DEPS = {
     "kwb_statistics": set(),
     "region_geometries": set(),
@@ -31,7 +36,7 @@ def test_asset_graph_snapshot():
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
     assert partitioned == set(EXPECTED_DEPS) - {"dashboard_warehouse", "boundary_crosswalk"}
     years = graph.get(dg.AssetKey("kwb_statistics")).partitions_def.get_partition_keys()
-    assert years == ["2019", "2020", "2021", "2022", "2023", "2024", "2025"]
+    assert years == [str(y) for y in sorted(KWB_TABLES)]
 
 
 EXPECTED_CHECKS = {
@@ -55,7 +60,17 @@ def test_asset_checks_snapshot():
     for key in graph.asset_check_keys:
         found.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
     assert found == EXPECTED_CHECKS
-    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+    # Built from the check rows: ERROR checks block the assets downstream, WARN checks report.
+    for key in graph.asset_check_keys:
+        spec, row = graph.get_check_spec(key), checks.get(key.name)
+        assert spec.blocking == (row.severity == "ERROR") and spec.description == row.text
+    assert {k.name for k in graph.asset_check_keys if graph.get_check_spec(k).blocking} == {
+        "region_codes",
+        "geometry_valid",
+        "coverage_no_sharp_drop",
+        "percentages_in_range",
+        "scores_in_range",
+    }
 
 
 def test_duckdb_writers_share_one_pool():
@@ -82,8 +97,14 @@ def test_job_and_schedule():
 
 
 def test_unknown_source_is_a_clear_error():
-    with pytest.raises(Exception, match="Unknown KWB source 'csb'"):
+    with pytest.raises(
+        pydantic.ValidationError, match="Unknown statistics source 'csb'; choose one of embedded, cbs"
+    ):
         PipelineSettings(source="csb")
+    with pytest.raises(
+        pydantic.ValidationError, match="Unknown geometry source 'pdk'; choose one of embedded, pdok"
+    ):
+        PipelineSettings(geometry_source="pdk")
 
 
 def test_unwritable_output_directory_is_a_clear_error():

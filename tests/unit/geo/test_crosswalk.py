@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from veerkracht.geo import embedded
-from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 from veerkracht.geo.crosswalk import carry, crosswalk
+from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 from veerkracht.paths import EMBEDDED_DIR
 
 

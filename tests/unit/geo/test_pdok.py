@@ -3,7 +3,8 @@ from a local HTTP server on 127.0.0.1, read, cleaned and staged.
 
 The fixture GeoPackage is written here from the embedded real polygons of Baarn (PDOK 2024
 buurten, full detail) and its wijken and gemeente, in PDOK's layer and field names, plus one
-real water wijk (the first ``WKxxxx99`` of the embedded wijken) marked ``water = 'JA'`` as PDOK marks water parts; nothing is invented but that flag.
+real water wijk (the first ``WKxxxx99`` of the embedded wijken) marked ``water = 'JA'`` as PDOK
+marks water parts; nothing is invented but that flag.
 """
 
 from __future__ import annotations

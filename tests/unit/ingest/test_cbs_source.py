@@ -6,12 +6,10 @@ CBS responses (tests/fixtures); nothing in veerkracht or cbsodata is mocked.
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
-from cbs_runs import FAST, VINTAGES, run_kwb_asset
+from cbs_runs import VINTAGES
 from odata_server import ODataFixture, RecordedFeed
 
-from assets.resources import PipelineSettings
 from veerkracht.ingest.cbs_client import (
     CbsDownloadError,
     CbsEndpoint,
@@ -20,8 +18,6 @@ from veerkracht.ingest.cbs_client import (
     table_modified,
     table_part,
 )
-from veerkracht.ingest.kwb import find_revisions
-from veerkracht.ingest.snapshot import list_snapshots
 from veerkracht.paths import OutputLayout
 from veerkracht.registry import check_catalog
 
@@ -34,13 +30,6 @@ def _endpoint(server, **kw) -> CbsEndpoint:
 
 def _layout(out) -> OutputLayout:
     return OutputLayout(out)
-
-
-def test_redownload_of_unchanged_table_adds_no_snapshot(tmp_path):
-    with ODataFixture() as server:
-        server.serve(VINTAGES[0])
-        assert run_kwb_asset(tmp_path, server).success and run_kwb_asset(tmp_path, server).success
-    assert [p.name for p in (_layout(tmp_path).raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
 
 
 def test_500_then_success_is_retried():
@@ -92,37 +81,6 @@ def test_unreachable_host_names_table_and_url():
         download_kwb("85984NED", CbsEndpoint("127.0.0.1:9", use_https=False, timeout_s=2, retries=0))
 
 
-def test_failure_without_stored_snapshot_fails_and_stages_nothing(tmp_path):
-    with ODataFixture() as server:
-        server.serve(VINTAGES[0])
-        server.fault("503", "", times=20)
-        assert not run_kwb_asset(tmp_path, server).success
-    layout = _layout(tmp_path)
-    assert not (layout.staging(2024) / "kwb_value.parquet").exists()
-    assert list_snapshots(layout.raw_kwb, "85984NED") == []
-
-
-def test_failure_with_stored_snapshot_uses_it_and_says_so(tmp_path):
-    with ODataFixture() as server:
-        server.serve(VINTAGES[0])
-        assert run_kwb_asset(tmp_path, server).success
-        layout = _layout(tmp_path)
-        folder = layout.raw_kwb / "85984NED" / "2025-03-27"
-        before = {p.name: p.read_bytes() for p in folder.iterdir()}
-        server.fault("reset", "", times=20)
-        result = run_kwb_asset(tmp_path, server)
-        assert result.success
-        meta = result.asset_materializations_for_node("kwb_statistics")[0].metadata
-        assert "failed" in meta["download_error"].value and meta["vintages"].value == "2025-03-27"
-        # With cbs_on_failure=fail the same outage fails the run and changes nothing.
-        staged = (layout.staging(2024) / "kwb_value.parquet").read_bytes()
-        server.fault("reset", "", times=20)
-        assert not run_kwb_asset(tmp_path, server, cbs_on_failure="fail").success
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert (layout.staging(2024) / "kwb_value.parquet").read_bytes() == staged
-    assert [p.name for p in (layout.raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
-
-
 def test_recorded_real_feed_paging_and_metadata():
     """Real CBS responses: 83599NED in two pages via odata.nextLink ($skip=10000)."""
     files = {
@@ -148,28 +106,3 @@ def test_registry_checked_against_catalog():
         server.serve(VINTAGES[0])
         problems = check_catalog(catalog_tables(_endpoint(server)))
     assert 2024 not in problems and set(problems) == {2019, 2020, 2021, 2022, 2023, 2025}
-
-
-def test_revision_sensor_requests_runs_for_revised_tables(tmp_path):
-    from pipelines.sensors import kwb_revision_sensor
-
-    with ODataFixture() as server:
-        server.serve(VINTAGES[0])
-        settings = PipelineSettings(
-            output_dir=str(tmp_path), cbs_catalog_url=server.host, cbs_use_https=False, **FAST
-        )
-        revisions, errors = find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)
-        assert [(r.year, r.modified, r.stored) for r in revisions] == [(2024, "2025-03-27T02:00:00", None)]
-        # Other years are 404 on this server: reported per year, never a crash.
-        _, errors = find_revisions([2023], settings.layout.raw_kwb, settings.endpoint)
-        assert "HTTP 404" in errors[2023]
-        with dg.build_sensor_context(resources={"settings": settings}) as ctx:
-            requests = kwb_revision_sensor(ctx)
-        assert [(r.partition_key, r.run_key) for r in requests] == [("2024", "85984NED@2025-03-27T02:00:00")]
-        # After the run stored that vintage, the sensor is quiet until CBS revises the table.
-        assert run_kwb_asset(tmp_path, server).success
-        assert find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0] == []
-        server.serve(VINTAGES[1])
-        assert [
-            r.modified for r in find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0]
-        ] == ["2026-07-19T00:00:00"]

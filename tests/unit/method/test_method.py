@@ -1,7 +1,8 @@
 """The method's SQL on a tiny hand-made table (tests/fixtures/tiny_method.toml), against values
 computed by hand: percentile ranks with ties, shrinkage, goalposts, theme means, the geometric
 mean across themes with its floor, SVI flags, the missing-data rules, bivariate classes and
-explanations. Then determinism, hypothesis properties, and the real spec's behaviour."""
+explanations; determinism and spec validation. The hypothesis properties of the same tables are
+in tests/integration/test_method_properties.py, the real data in test_method_real.py."""
 
 from __future__ import annotations
 
@@ -9,50 +10,11 @@ import math
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from testpaths import FIXTURES
+from tiny_method import AREAS, TINY, load_tables
 
 from veerkracht import warehouse
 from veerkracht.method import scoring
 from veerkracht.method.spec import SpecError, load_spec
-
-TINY = FIXTURES / "tiny_method.toml"
-COLUMNS = ["AantalInwoners", "X1", "X2", "HH", "X3", "X4", "CRIME"]
-# Buurten of wijk WK000101 in gemeente GM0001. B5 is too small; B6 has HH = 0 (a2: denominator 0).
-AREAS = {
-    "BU00010101": (1000, 10, 50, 100, 5, 100, 10),
-    "BU00010102": (1000, 20, 50, 100, 5, 200, 20),
-    "BU00010103": (1000, 30, 25, 100, None, 400, 30),
-    "BU00010104": (1000, 40, None, 100, None, None, None),
-    "BU00010105": (100, 50, 10, 100, 1, 50, 5),
-    "BU00010106": (1000, 30, 75, 0, 9, 800, 40),
-}
-WIJK = ("WK000101", {"AantalInwoners": 5000, "X1": 25})
-
-
-def load_tables(con, areas: dict, order: list[int] | None = None) -> None:
-    """(Re)create core.dim_region and core.fact_indicator from ``areas`` (+ the wijk and gemeente)."""
-    regions = [("GM0001", "gemeente", None, None), (WIJK[0], "wijk", None, "GM0001")]
-    regions += [(code, "buurt", WIJK[0], "GM0001") for code in areas]
-    con.execute("CREATE SCHEMA IF NOT EXISTS core")
-    con.execute(
-        "CREATE OR REPLACE TABLE core.dim_region (year INT, code VARCHAR, level VARCHAR, "
-        "wijk_code VARCHAR, gemeente_code VARCHAR)"
-    )
-    con.executemany("INSERT INTO core.dim_region VALUES (2024, ?, ?, ?, ?)", regions)
-    rows = [(code, col, v) for code, vals in areas.items() for col, v in zip(COLUMNS, vals, strict=False)]
-    rows += [(WIJK[0], col, v) for col, v in WIJK[1].items()]
-    if order is not None:
-        rows = [rows[i] for i in order]
-    con.execute(
-        "CREATE OR REPLACE TABLE core.fact_indicator (year INT, code VARCHAR, canonical VARCHAR, "
-        "value DOUBLE, null_reason VARCHAR)"
-    )
-    con.executemany(
-        "INSERT INTO core.fact_indicator VALUES (2024, ?, ?, ?, CASE WHEN ? IS NULL THEN 'suppressed' END)",
-        [(c, k, v, v) for c, k, v in rows],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -206,59 +168,11 @@ def test_spec_errors_name_the_problem(tmp_path):
     assert load_spec(comment_only).sha256 == load_spec(TINY).sha256  # content, not layout
 
 
-# ---------------------------------------------------------------- properties (hypothesis)
-_value = st.one_of(st.none(), st.integers(1, 500).map(float))
-_area = st.tuples(
-    st.integers(200, 5000).map(float), _value, _value, st.integers(1, 500).map(float), _value, _value, _value
-)
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def scratch():
     con = warehouse.connect()
     yield con
     con.close()
-
-
-def _scores(con, areas: dict, order: list[int] | None = None) -> dict:
-    load_tables(con, areas, order)
-    scoring.score_year(con, load_spec(TINY), 2024, with_uncertainty=False)
-    return {
-        r[0]: r[1:]
-        for r in con.execute(
-            "SELECT code, score, druk, kwetsbaarheid_value FROM core.score WHERE level = 'buurt'"
-        ).fetchall()
-    }
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(areas=st.lists(_area, min_size=3, max_size=8), which=st.integers(0, 7), bump=st.integers(1, 400))
-def test_raising_a_vulnerability_indicator_never_lowers_the_score(scratch, areas, which, bump):
-    table = {f"BU000101{i:02d}": a for i, a in enumerate(areas)}
-    code = list(table)[which % len(table)]
-    before = _scores(scratch, table)
-    if before[code][0] is None or table[code][1] is None:
-        return
-    raised = dict(table)
-    raised[code] = (table[code][0], table[code][1] + bump, *table[code][2:])  # X1: higher = worse
-    after = _scores(scratch, raised)
-    assert after[code][0] >= before[code][0]
-    assert after[code][2] >= before[code][2] - 1e-9
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(areas=st.lists(_area, min_size=2, max_size=8), seed=st.randoms(use_true_random=False))
-def test_scores_do_not_depend_on_row_order_and_lie_in_0_1(scratch, areas, seed):
-    table = {f"BU000101{i:02d}": a for i, a in enumerate(areas)}
-    n_rows = len(table) * len(COLUMNS) + len(WIJK[1])
-    order = list(range(n_rows))
-    seed.shuffle(order)
-    plain, shuffled = _scores(scratch, table), _scores(scratch, table, order)
-    assert plain == shuffled
-    assert all(0 <= v <= 1 for row in plain.values() for v in row if v is not None)
-
-
-# ---------------------------------------------------------------- the real spec on real data
 
 
 def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
@@ -302,8 +216,10 @@ def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
     assert got["BU00010102"][4] == "K=D="
     assert got["BU00010104"][5] == "not_scored_in_2024"
     # With a crosswalk 2023 -> 2024, B2 now covers B2 and B1 of 2023 in equal parts.
-    scratch.execute("""INSERT INTO core.crosswalk (from_year, to_year, level, source_code, target_code, overlap_m2)
-        VALUES (2023, 2024, 'buurt', 'BU00010101', 'BU00010102', 50), (2023, 2024, 'buurt', 'BU00010102', 'BU00010102', 50)""")
+    scratch.execute("""
+        INSERT INTO core.crosswalk (from_year, to_year, level, source_code, target_code, overlap_m2)
+        VALUES (2023, 2024, 'buurt', 'BU00010101', 'BU00010102', 50),
+               (2023, 2024, 'buurt', 'BU00010102', 'BU00010102', 50)""")
     scoring.score_year(scratch, spec, 2024, with_uncertainty=False)
     b2 = scratch.execute(
         "SELECT change_basis, d_druk, change_null_reason FROM core.score_change "
