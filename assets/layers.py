@@ -53,13 +53,12 @@ def dashboard_warehouse(settings: PipelineSettings, build_db: DuckDBSpatialResou
     """The DuckDB file dashboards read, all years, published atomically (temp file + rename)."""
     target = warehouse.publish_copy(build_db.database, settings.layout.warehouse_db)
     with warehouse.connection(target, read_only=True) as con:
-        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM marts.area ORDER BY 1").fetchall()]
-        n = con.execute("SELECT count(*) FROM marts.area").fetchone()[0]
+        years, n = warehouse.query(con, "report/published_years").iloc[0]
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(target)),
-            "years": years,
-            "marts.area rows": dg.MetadataValue.int(n),
+            "years": [int(y) for y in years],
+            "marts.area rows": dg.MetadataValue.int(int(n)),
             "MB": round(target.stat().st_size / 1e6, 2),
         }
     )

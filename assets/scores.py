@@ -6,7 +6,7 @@ from assets.checks import check_result, check_specs
 from assets.partitions import YEARS
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.warehouse import warehouse_core
-from veerkracht import checks
+from veerkracht import checks, warehouse
 from veerkracht.method import diagnostics, scoring
 
 
@@ -26,18 +26,8 @@ def veerkracht_scores(
     spec = settings.method
     with build_db.get_connection() as con:
         run = scoring.score_year(con, spec, year)
-        by_level = con.execute(
-            "SELECT level, count(kwetsbaarheid), count(druk), count(*) - count(kwetsbaarheid) "
-            "FROM core.score "
-            "WHERE year = ? GROUP BY level ORDER BY level",
-            [year],
-        ).fetchall()
-        reasons = con.execute(
-            "SELECT level || ': ' || regexp_extract(score_null_reason, '^[a-z_0-9]+'), count(*) "
-            "FROM core.score "
-            "WHERE year = ? AND score IS NULL GROUP BY 1 ORDER BY 2 DESC",
-            [year],
-        ).fetchall()
+        by_level = warehouse.query(con, "report/scored_per_level", year=year).itertuples(index=False)
+        reasons = warehouse.query(con, "report/null_reasons", year=year).itertuples(index=False)
         diag = diagnostics.indicator_diagnostics(con, year, spec.spec_hash)
         outcomes = checks.run_stage(con, "scores", year)
     if run.goalpost_year != spec.goalpost_base_year:
@@ -56,7 +46,7 @@ def veerkracht_scores(
             "goalpost_year": run.goalpost_year,
             **{f"rows {t}": dg.MetadataValue.int(n) for t, n in run.rows.items()},
             **{f"scored {lvl}": f"kwetsbaarheid {k}, druk {d}, NULL {z}" for lvl, k, d, z in by_level},
-            "null_reasons": {r: c for r, c in reasons},
+            "null_reasons": {r: int(c) for r, c in reasons},
             "indicators not published (left out of their theme)": dg.MetadataValue.md(
                 not_published[["level", "indicator", "main_null_reason"]].to_markdown(index=False)
             ),

@@ -28,11 +28,7 @@ def warehouse_core(
         rows = warehouse.load_staged_year(con, year, staged)
         for table, model in warehouse.CORE_MODELS:
             rows[table] = warehouse.build_model(con, table, model, year)
-        levels = dict(
-            con.execute(
-                "SELECT level, count(*) FROM core.dim_region WHERE year = ? GROUP BY level", [year]
-            ).fetchall()
-        )
+        levels = dict(warehouse.query(con, "report/regions_per_level", year=year).itertuples(index=False))
         checks.record_availability(con, year)
         outcomes = checks.run_stage(con, "warehouse", year)
     return dg.MaterializeResult(

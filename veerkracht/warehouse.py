@@ -100,6 +100,13 @@ def model_sql(name: str) -> str:
     return path.read_text()
 
 
+def query(con: duckdb.DuckDBPyConnection, name: str, **params):
+    """Rows of the query ``sql/<name>.sql`` (e.g. ``report/null_reasons``) as a DataFrame; of
+    ``params`` only those the query names are passed."""
+    sql = model_sql(name)
+    return con.execute(sql, {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}).df()
+
+
 def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int, **params) -> int:
     """(Re)build the ``year`` slice of ``table`` from ``sql/<name>.sql``; return its row count.
 

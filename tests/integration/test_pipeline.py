@@ -207,7 +207,7 @@ def test_qgis_style_next_to_each_layer(embedded_run):
         ",".join(str(int(c[i : i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in CLASS_COLOURS
     ]
     # The web map uses the same classes and colours.
-    app = (REPO / "veerkracht" / "web" / "app.js").read_text()
+    app = (REPO / "veerkracht" / "publish" / "web" / "app.js").read_text()
     assert all(c in app for c in CLASS_COLOURS)
     for level in LEVELS:
         assert (embedded_run.layers / "2024" / f"{level}_2024_4326.qml").is_file()

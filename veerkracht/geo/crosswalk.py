@@ -104,8 +104,10 @@ def crosswalk(
 def _coverage(cw: pd.DataFrame, pieces: np.ndarray) -> pd.Series:
     """Share of each source's area covered by the union of its pieces (at most 1)."""
     multi = cw["source_code"].duplicated(keep=False)
-    union = {code: shapely.area(shapely.union_all(pieces[rows.to_numpy()]))
-             for code, rows in cw[multi].groupby("source_code")["piece"]}
+    union = {
+        code: shapely.area(shapely.union_all(pieces[rows.to_numpy()]))
+        for code, rows in cw[multi].groupby("source_code")["piece"]
+    }
     covered = cw["source_code"].map(union).fillna(cw["overlap_m2"])
     # The union lies inside the source; clip only float noise.
     return (covered / cw["source_area_m2"]).clip(upper=1.0)

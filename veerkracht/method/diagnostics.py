@@ -13,6 +13,8 @@ import itertools
 import duckdb
 import pandas as pd
 
+from veerkracht import warehouse
+
 #: Correlation above which two indicators of one theme are flagged.
 MAX_ABS_R = 0.9
 
@@ -21,22 +23,8 @@ def indicator_diagnostics(
     con: duckdb.DuckDBPyConnection, year: int, spec_hash: str
 ) -> dict[str, pd.DataFrame]:
     """``coverage``, ``correlation`` (flagged pairs first) and ``distribution`` tables."""
-    coverage = con.execute(
-        """
-        SELECT level, indicator, status, n_eligible, n_with_value,
-               round(n_with_value / n_eligible, 3) AS share, main_null_reason
-        FROM core.score_indicator_status WHERE year = ? AND spec_hash = ?
-        ORDER BY level, indicator""",
-        [year, spec_hash],
-    ).df()
-    values = con.execute(
-        """
-        SELECT v.level, v.theme, v.indicator, v.code, v.oriented, i.goalpost
-        FROM core.score_value AS v
-        JOIN core.score_indicator AS i USING (year, code, indicator, spec_hash)
-        WHERE v.year = ? AND v.spec_hash = ?""",
-        [year, spec_hash],
-    ).df()
+    coverage = warehouse.query(con, "report/diagnostics_coverage", year=year, spec_hash=spec_hash)
+    values = warehouse.query(con, "report/diagnostics_values", year=year, spec_hash=spec_hash)
     corr_rows, dist_rows = [], []
     for (level, theme), group in values.groupby(["level", "theme"]):
         wide = group.pivot(index="code", columns="indicator", values="oriented")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -68,7 +69,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                     }
                 ),
             ]
-        with atomic_path(out) as partial:
+        with atomic_path(out, verify=verify_pmtiles) as partial:
             cmd = [
                 "tippecanoe",
                 "-o",
@@ -88,6 +89,21 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             ]
             subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
+
+
+def verify_pmtiles(path: Path) -> None:
+    """Raise unless ``path`` is a complete PMTiles v3 archive: the magic, and every section the
+    header names (directories, metadata, tile data) inside the file. A truncated write (a full
+    disk) fails here, before the archive is published."""
+    with open(path, "rb") as f:
+        header = f.read(127)
+    if len(header) < 127 or header[:7] != b"PMTiles" or header[7] != 3:
+        raise ValueError(f"{path} is not a PMTiles v3 archive")
+    offsets = struct.unpack("<8Q", header[8:72])  # (offset, length) of root dir, metadata, leaves, tiles
+    size = Path(path).stat().st_size
+    end = max(offset + length for offset, length in zip(offsets[::2], offsets[1::2], strict=True))
+    if end > size:
+        raise ValueError(f"{path} is truncated: its header needs {end} bytes, the file has {size}")
 
 
 def _geojson_seq(gdf: gpd.GeoDataFrame) -> str:

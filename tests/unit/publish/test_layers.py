@@ -1,0 +1,99 @@
+"""Writing layers from a real excerpt (Baarn's marts.area rows, tests/fixtures/README.md): every
+format of the sources registry, GeoParquet 1.1 with zstd, a bbox covering and Hilbert order,
+GeoPackage with its layer name and CRS, and a QGIS style next to each file."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import geopandas as gpd
+import pyarrow.parquet as pq
+import pyogrio
+import pytest
+from testpaths import FIXTURES
+
+from veerkracht import sources
+from veerkracht.publish import layers
+
+BAARN = FIXTURES / "baarn_marts_area_2024.parquet"
+
+
+@pytest.fixture(scope="module")
+def buurten() -> gpd.GeoDataFrame:
+    gdf = gpd.read_parquet(BAARN)
+    return gdf[gdf["level"] == "buurt"].sample(frac=1, random_state=3)  # any order in
+
+
+@pytest.fixture(scope="module")
+def written(buurten, tmp_path_factory):
+    out = tmp_path_factory.mktemp("layers")
+    with_missing = buurten.copy()
+    with_missing.loc[with_missing.index[0], "geometry"] = None  # an area without a polygon
+    return out, layers.write_layer(with_missing, out, 2024, "buurt"), with_missing
+
+
+def assert_geoparquet_properties(path, crs_epsg: int) -> gpd.GeoDataFrame:
+    """zstd on every column chunk, GeoParquet 1.1 metadata with a bbox covering, Hilbert order."""
+    meta = pq.ParquetFile(path).metadata
+    codecs = {
+        meta.row_group(g).column(c).compression
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+    }
+    assert codecs == {"ZSTD"}
+    geo = json.loads(meta.metadata[b"geo"])
+    assert geo["version"] == "1.1.0"
+    column = geo["columns"][geo["primary_column"]]
+    assert column["encoding"] == "WKB" and column["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
+    gdf = gpd.read_parquet(path)
+    assert gdf.crs.to_epsg() == crs_epsg
+    keys = gdf.to_crs("EPSG:28992").hilbert_distance(total_bounds=layers.NL_EXTENT_RD)
+    assert keys.is_monotonic_increasing, "rows are not in Hilbert order"
+    # The covering column holds each row's own bounds (float32, rounded outward).
+    bbox = pq.read_table(path, columns=["bbox"]).column("bbox").to_pandas()
+    bounds = gdf.geometry.bounds
+    assert (bbox.map(lambda b: b["xmin"]) <= bounds["minx"]).all()
+    assert (bbox.map(lambda b: b["xmax"]) >= bounds["maxx"]).all()
+    assert (bbox.map(lambda b: b["xmax"]) - bounds["maxx"]).abs().max() < 1e-2 * (
+        1 if crs_epsg == 4326 else 1e3
+    )
+    return gdf
+
+
+def test_every_registered_format_is_written(written):
+    out, paths, _ = written
+    for name in sources.names("format"):
+        assert paths[name].is_file() and paths[name].parent == out / "2024"
+        assert paths[f"qml_{paths[name].stem}"].is_file()
+    assert not list((out / "2024").glob(".partial-*"))
+
+
+@pytest.mark.parametrize("fmt,epsg", [("parquet_4326", 4326), ("parquet_28992", 28992)])
+def test_geoparquet_is_zstd_hilbert_ordered_with_bbox_covering(written, fmt, epsg):
+    _, paths, source = written
+    gdf = assert_geoparquet_properties(paths[fmt], epsg)
+    # Rows without a polygon are left out; the rest keep their values.
+    assert len(gdf) == source.geometry.notna().sum() == 20
+    src = source.dropna(subset=["geometry"]).set_index("code")
+    got = gdf.set_index("code")
+    assert (got["score"].fillna(-1) == src.loc[got.index, "score"].fillna(-1)).all()
+
+
+def test_geopackage_layer_crs_and_rows(written):
+    _, paths, source = written
+    info = pyogrio.read_info(paths["gpkg"], layer="buurt_2024")
+    assert info["crs"] == "EPSG:28992" and info["features"] == 20
+    gdf = gpd.read_file(paths["gpkg"], layer="buurt_2024")
+    assert set(gdf["code"]) == set(source.dropna(subset=["geometry"])["code"])
+
+
+def test_qgis_style_classes_and_aliases(written):
+    _, paths, _ = written
+    for name in ("qml_buurt_2024_4326", "qml_buurt_2024_28992", "qml_buurt_2024"):
+        root = ET.parse(paths[name]).getroot()
+        renderer = root.find("renderer-v2")
+        assert renderer.get("attr") == "score_class"
+        assert [c.get("value") for c in renderer.iter("category")] == ["1", "2", "3", "4", "5", ""]
+        aliases = {a.get("field") for a in root.iter("alias")}
+        assert {"score", "druk", "score_null_reason"} <= aliases
