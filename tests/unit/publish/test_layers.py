@@ -4,13 +4,12 @@ GeoPackage with its layer name and CRS, and a QGIS style next to each file."""
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
-import pyarrow.parquet as pq
 import pyogrio
 import pytest
+from layer_checks import assert_geoparquet_properties
 from testpaths import FIXTURES
 
 from veerkracht import sources
@@ -31,34 +30,6 @@ def written(buurten, tmp_path_factory):
     with_missing = buurten.copy()
     with_missing.loc[with_missing.index[0], "geometry"] = None  # an area without a polygon
     return out, layers.write_layer(with_missing, out, 2024, "buurt"), with_missing
-
-
-def assert_geoparquet_properties(path, crs_epsg: int) -> gpd.GeoDataFrame:
-    """zstd on every column chunk, GeoParquet 1.1 metadata with a bbox covering, Hilbert order."""
-    meta = pq.ParquetFile(path).metadata
-    codecs = {
-        meta.row_group(g).column(c).compression
-        for g in range(meta.num_row_groups)
-        for c in range(meta.num_columns)
-    }
-    assert codecs == {"ZSTD"}
-    geo = json.loads(meta.metadata[b"geo"])
-    assert geo["version"] == "1.1.0"
-    column = geo["columns"][geo["primary_column"]]
-    assert column["encoding"] == "WKB" and column["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
-    gdf = gpd.read_parquet(path)
-    assert gdf.crs.to_epsg() == crs_epsg
-    keys = gdf.to_crs("EPSG:28992").hilbert_distance(total_bounds=layers.NL_EXTENT_RD)
-    assert keys.is_monotonic_increasing, "rows are not in Hilbert order"
-    # The covering column holds each row's own bounds (float32, rounded outward).
-    bbox = pq.read_table(path, columns=["bbox"]).column("bbox").to_pandas()
-    bounds = gdf.geometry.bounds
-    assert (bbox.map(lambda b: b["xmin"]) <= bounds["minx"]).all()
-    assert (bbox.map(lambda b: b["xmax"]) >= bounds["maxx"]).all()
-    assert (bbox.map(lambda b: b["xmax"]) - bounds["maxx"]).abs().max() < 1e-2 * (
-        1 if crs_epsg == 4326 else 1e3
-    )
-    return gdf
 
 
 def test_every_registered_format_is_written(written):
