@@ -85,13 +85,14 @@ def test_revision_sensor_requests_runs_for_revised_tables(tmp_path):
             output_dir=str(tmp_path), cbs_catalog_url=server.host, cbs_use_https=False, **FAST
         )
         revisions, errors = find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)
-        assert [(r.year, r.modified, r.stored) for r in revisions] == [(2024, "2025-03-27T02:00:00", None)]
+        served = VINTAGES[0].table_infos[0]["Modified"]  # the real release stamp of that vintage
+        assert [(r.year, r.modified, r.stored) for r in revisions] == [(2024, served, None)]
         # Other years are 404 on this server: reported per year, never a crash.
         _, errors = find_revisions([2023], settings.layout.raw_kwb, settings.endpoint)
         assert "HTTP 404" in errors[2023]
         with dg.build_sensor_context(resources={"settings": settings}) as ctx:
             requests = kwb_revision_sensor(ctx)
-        assert [(r.partition_key, r.run_key) for r in requests] == [("2024", "85984NED@2025-03-27T02:00:00")]
+        assert [(r.partition_key, r.run_key) for r in requests] == [("2024", f"85984NED@{served}")]
         # After the run stored that vintage, the sensor is quiet until CBS revises the table.
         assert run_kwb_asset(tmp_path, server).success
         assert find_revisions([2024], settings.layout.raw_kwb, settings.endpoint)[0] == []

@@ -81,8 +81,31 @@ def test_title_change_is_reported_and_combined():
     assert {d["change"] for d in changes} == {"key_renamed", "title_changed"}
 
 
-def test_indicator_map_file_matches_the_embedded_vintages():
-    """The reviewed mapping file is what harmonisation derives; a diff here is drift to review."""
+def test_indicator_map_rows_are_the_vintages_own_keys_titles_and_units():
+    """Checked against the vintages' own DataProperties, not against the code that wrote the file:
+    every row names a real numeric Topic key with its title and unit, every one has exactly one row,
+    and no two keys of one vintage share a canonical name."""
+    committed = load_indicator_map()
+    for snap in (APRIL_2025, REVISION_2026):
+        # Numeric topics are indicators; string topics (codes, names, postcode) are region labels.
+        topics = {
+            t["Key"]: t
+            for t in snap.data_properties
+            if t.get("Type") == "Topic" and t["Datatype"] != "String"
+        }
+        rows = committed[(committed["table_id"] == snap.table_id) & (committed["vintage"] == snap.vintage)]
+        assert sorted(rows["source_key"]) == sorted(topics)
+        for r in rows.itertuples():
+            assert (r.title, r.unit) == (
+                topics[r.source_key]["Title"].strip(),
+                (topics[r.source_key]["Unit"] or "").strip(),
+            )
+        assert rows["canonical"].is_unique
+
+
+def test_indicator_map_file_is_what_harmonisation_derives():
+    """A diff here is drift between the reviewed file and the key rules: review it, then rebuild
+    the file with scripts/write_indicator_map.py."""
     derived = derive_indicator_map([APRIL_2025, REVISION_2026])
     committed = load_indicator_map()
     pd.testing.assert_frame_equal(
