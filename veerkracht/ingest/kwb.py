@@ -25,11 +25,6 @@ from veerkracht.registry import table_for_year
 OnFailure = Literal["use_stored", "fail"]
 
 
-def check_source(source: str) -> str:
-    """Return ``source`` if it is a statistics source of the registry, else a ValueError listing them."""
-    return sources.get("statistics", source).name
-
-
 def kwb_snapshots(
     year: int,
     source: str,

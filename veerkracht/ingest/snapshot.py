@@ -36,11 +36,6 @@ class KwbSnapshot:
     manifest: dict = field(default_factory=dict)
 
     @property
-    def period(self) -> str | None:
-        """Reporting year as TableInfos states it (``'2024'``)."""
-        return self.table_infos[0].get("Period") if self.table_infos else None
-
-    @property
     def null_may_hide_zero(self) -> bool:
         """True for copies whose builder turned 0 into null (see the manifest's null_meaning)."""
         return bool(self.manifest.get("null_may_hide_zero", False))
