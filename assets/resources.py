@@ -21,6 +21,7 @@ import duckdb
 from pydantic import field_validator
 
 from veerkracht import sources, warehouse
+from veerkracht.codes import LEVELS
 from veerkracht.ingest.cbs_client import CbsEndpoint
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, load_spec
 from veerkracht.paths import EMBEDDED_DIR, OutputLayout, output_dir_from_env
@@ -34,6 +35,13 @@ class PipelineSettings(dg.ConfigurableResource):
     #: buurtkaart GeoPackage, see veerkracht/geo/pdok.py); ``pdok_url`` overrides its URL.
     geometry_source: str = "embedded"
     pdok_url: str = ""
+    #: Your own boundary files (any format GDAL reads), put over the geometry source's polygons
+    #: for the areas they cover (veerkracht/geo/userfile.py); the code and name fields are found
+    #: by name or content unless named here; ``geometry_level`` keeps one level of the files.
+    geometry_files: list[str] = []
+    geometry_code_field: str = ""
+    geometry_name_field: str = ""
+    geometry_level: str = ""
     output_dir: str = str(output_dir_from_env())
     embedded_dir: str = str(EMBEDDED_DIR)
     cbs_catalog_url: str = "opendata.cbs.nl"
@@ -56,6 +64,21 @@ class PipelineSettings(dg.ConfigurableResource):
     @classmethod
     def _known_geometry_source(cls, value: str) -> str:
         return sources.get("geometry", value).name
+
+    @field_validator("geometry_files")
+    @classmethod
+    def _files_exist(cls, value: list[str]) -> list[str]:
+        missing = [f for f in value if not Path(f).exists()]
+        if missing:
+            raise ValueError(f"No boundary file at {', '.join(missing)}")
+        return [str(Path(f).resolve()) for f in value]
+
+    @field_validator("geometry_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value and value not in LEVELS:
+            raise ValueError(f"geometry_level must be one of {', '.join(LEVELS)}, not {value!r}")
+        return value
 
     @field_validator("cbs_on_failure")
     @classmethod
@@ -125,6 +148,10 @@ def settings_from_env() -> PipelineSettings:
     return PipelineSettings(
         source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
         geometry_source=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
+        geometry_files=[f for f in os.environ.get("VEERKRACHT_GEOMETRY_FILES", "").split(os.pathsep) if f],
+        geometry_code_field=os.environ.get("VEERKRACHT_GEOMETRY_CODE_FIELD", ""),
+        geometry_name_field=os.environ.get("VEERKRACHT_GEOMETRY_NAME_FIELD", ""),
+        geometry_level=os.environ.get("VEERKRACHT_GEOMETRY_LEVEL", ""),
         output_dir=str(output_dir_from_env()),
         method_spec=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
     )

@@ -26,7 +26,7 @@ def veerkracht_scores(
     spec = settings.method
     with build_db.get_connection() as con:
         run = scoring.score_year(con, spec, year)
-        by_level = warehouse.query(con, "report/scored_per_level", year=year).itertuples(index=False)
+        by_level = list(warehouse.query(con, "report/scored_per_level", year=year).itertuples(index=False))
         reasons = warehouse.query(con, "report/null_reasons", year=year).itertuples(index=False)
         diag = diagnostics.indicator_diagnostics(con, year, spec.spec_hash)
         outcomes = checks.run_stage(con, "scores", year)
@@ -46,6 +46,7 @@ def veerkracht_scores(
             "goalpost_year": run.goalpost_year,
             **{f"rows {t}": dg.MetadataValue.int(n) for t, n in run.rows.items()},
             **{f"scored {lvl}": f"kwetsbaarheid {k}, druk {d}, NULL {z}" for lvl, k, d, z in by_level},
+            **{f"kwetsbaarheid scored {lvl}": dg.MetadataValue.int(int(k)) for lvl, k, _, _ in by_level},
             "null_reasons": {r: int(c) for r, c in reasons},
             "indicators not published (left out of their theme)": dg.MetadataValue.md(
                 not_published[["level", "indicator", "main_null_reason"]].to_markdown(index=False)

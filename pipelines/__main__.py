@@ -39,7 +39,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--geometry-source",
         choices=sources.names("geometry"),
-        default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
+        default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE"),
+        help="where polygons come from (default: pdok with --source cbs, else embedded)",
+    )
+    parser.add_argument(
+        "--geometry-file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="your own boundary file (any GDAL format; repeatable): its polygons replace those of "
+        "the areas it covers",
+    )
+    parser.add_argument("--code-field", default="", help="field of --geometry-file with CBS codes")
+    parser.add_argument("--name-field", default="", help="field of --geometry-file with area names")
+    parser.add_argument(
+        "--level", default="", choices=["", "gemeente", "wijk", "buurt"], help="keep one level of the file"
     )
     parser.add_argument("--output-dir", default=str(output_dir_from_env()))
     parser.add_argument(
@@ -54,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         help="multiprocess: every step in its own process, as `dagster dev` runs them",
     )
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
+    parser.add_argument(
+        "--verbose", action="store_true", help="Dagster's full event log instead of a summary"
+    )
     args = parser.parse_args(argv)
     from veerkracht.method.spec import SpecError, load_spec
 
@@ -67,8 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no KWB table known for {unknown}; known years: {', '.join(map(str, KWB_TABLES))}")
 
+    missing = [f for f in args.geometry_file if not Path(f).exists()]
+    if missing:
+        parser.error(f"no boundary file at {', '.join(missing)}")
+    # A live statistics run takes the year's polygons from PDOK too, unless told otherwise: the
+    # embedded polygons exist for 2024 (and 2019) only.
+    geometry_source = args.geometry_source or ("pdok" if args.source == "cbs" else "embedded")
     os.environ["VEERKRACHT_SOURCE"] = args.source
-    os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = args.geometry_source
+    os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = geometry_source
+    os.environ["VEERKRACHT_GEOMETRY_FILES"] = os.pathsep.join(
+        str(Path(f).resolve()) for f in args.geometry_file
+    )
+    os.environ["VEERKRACHT_GEOMETRY_CODE_FIELD"] = args.code_field
+    os.environ["VEERKRACHT_GEOMETRY_NAME_FIELD"] = args.name_field
+    os.environ["VEERKRACHT_GEOMETRY_LEVEL"] = args.level
     os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
     os.environ["VEERKRACHT_METHOD_SPEC"] = str(Path(args.method).resolve())
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))).resolve()
@@ -79,36 +108,69 @@ def main(argv: list[str] | None = None) -> int:
     if args.ui:
         os.execvp("dagster", ["dagster", "dev", "-m", "pipelines.definitions"])
 
+    return _run(years, args.source, args.executor, args.verbose)
+
+
+def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
+    """Run the job for each year, newest first; a summary line per step unless ``verbose``."""
+    import logging
+
     import dagster as dg
 
-    from pipelines.definitions import veerkracht_job_def
+    from pipelines.definitions import build_defs, veerkracht_job_def
+    from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
 
+    if not verbose:
+        logging.getLogger("dagster").setLevel(logging.WARNING)  # the summary logger says the rest
     layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
+    started_all = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         for year in years:
             started = time.perf_counter()
-            if args.executor == "multiprocess":
+            print(f"KWB {year} ({source}) -> {layout.root}")
+            if executor == "multiprocess":
                 result = dg.execute_job(
                     dg.reconstructable(veerkracht_job_def),
                     instance=instance,
                     tags={"dagster/partition": str(year)},
                     raise_on_error=False,
                 )
-            else:
+            elif verbose:
                 result = veerkracht_job_def().execute_in_process(
                     partition_key=str(year), instance=instance, raise_on_error=False
                 )
+            else:
+                defs = build_defs(loggers={"summary": make_summary_logger(SummaryHandler(sys.stdout))})
+                result = defs.resolve_job_def("veerkracht_job").execute_in_process(
+                    partition_key=str(year),
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config={"loggers": {"summary": {}}},
+                )
             if not result.success:
-                print(f"Run for {year} failed; outputs of earlier runs are untouched.", file=sys.stderr)
+                print(f"Run for {year} failed at {_failure(result)}; outputs of earlier runs are untouched.")
                 return 1
-            print(f"KWB {year} ({args.source}): done in {time.perf_counter() - started:.1f} s")
+            print(f"KWB {year}: done in {time.perf_counter() - started:.1f} s")
+    if len(years) > 1:
+        print(f"All {len(years)} years done in {time.perf_counter() - started_all:.1f} s")
     print("Outputs:")
     print(f"  layers (GeoParquet, GeoPackage): {layout.layers}")
     print(f"  dashboard warehouse (DuckDB):    {layout.warehouse_db}")
     print(f"  map previews (PNG):              {layout.previews}")
     print(f"  web map: python -m veerkracht.publish.serve {layout.web}  ->  http://127.0.0.1:8000/")
     return 0
+
+
+def _failure(result) -> str:
+    """The failed step and its cause in one line (the innermost error's last line)."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = error.message.strip().splitlines()[-1] if error is not None else "unknown error"
+        return f"{event.step_key} ({message.rstrip('.')})"
+    return "a step that did not start (see the Dagster UI)"
 
 
 if __name__ == "__main__":

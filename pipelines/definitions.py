@@ -13,9 +13,11 @@ from pipelines.schedules import monthly_cbs_refresh
 from pipelines.sensors import kwb_revision_sensor
 
 
-def build_defs(resources: dict | None = None) -> dg.Definitions:
-    """Assets, checks, the main job, schedule and sensor; ``resources`` default to the environment's."""
+def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg.Definitions:
+    """Assets, checks, the main job, schedule and sensor; ``resources`` default to the environment's.
+    ``loggers``: extra Dagster loggers (the CLI's summary logger)."""
     return dg.Definitions(
+        loggers=loggers,
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
         jobs=[veerkracht_job],
         schedules=[monthly_cbs_refresh],

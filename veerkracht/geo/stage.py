@@ -12,6 +12,7 @@ from pathlib import Path
 from veerkracht import sources
 from veerkracht.atomic import atomic_path
 from veerkracht.codes import is_pseudo
+from veerkracht.geo import userfile
 
 
 def stage_geometries(
@@ -24,6 +25,7 @@ def stage_geometries(
     raw_dir: Path | None = None,
     url: str | None = None,
     timeout: float = 120.0,
+    files: list[tuple] | None = None,
 ) -> dict[str, dict]:
     """Write cleaned polygons of each level of ``year`` as ``geometry_<level>.parquet``; return stats.
 
@@ -32,11 +34,15 @@ def stage_geometries(
     ``raw_dir``). Areas with pseudo codes (``GM0998`` Buitenland, ``WKxxxx99`` water wijken, …)
     are counted but kept: the code pattern alone is not proof (WK010699 and WK168199 are real
     KWB 2024 wijken), and the warehouse only joins polygons to areas that the KWB table lists.
+    ``files``: boundary files already read (:func:`veerkracht.geo.userfile.read_boundary_file`),
+    whose polygons replace the source's for the areas they cover.
     """
     reader = sources.get("geometry", source).load()
     frames = reader.read_year(
         year, levels, embedded_dir=embedded_dir, raw_dir=raw_dir, url=url, timeout=timeout
     )
+    if files:
+        frames = userfile.overlay(frames, files)
     stats = {}
     # Write every level before renaming any into place: a failure leaves the previous set.
     with ExitStack() as stack:

@@ -1,0 +1,138 @@
+"""The command line's own Dagster logger: one line per step with its time and key numbers,
+warnings that matter (failing checks, data not published, repaired input), and the cause of a
+failure in one sentence. ``python -m pipelines --verbose`` uses Dagster's full console log
+instead; the Dagster UI always keeps every event.
+
+A Dagster logger receives every event as a log record whose ``dagster_meta`` carries the event;
+this one keeps the events it needs and prints a summary as steps finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import dagster as dg
+
+#: Per asset: the metadata entries that make its line (label, metadata key).
+KEY_NUMBERS: dict[str, list[tuple[str, str]]] = {
+    "kwb_statistics": [("values", "kwb_value_rows"), ("vintages", "vintages"), ("source", "source")],
+    "region_geometries": [
+        ("gemeenten", "gemeente_areas"),
+        ("wijken", "wijk_areas"),
+        ("buurten", "buurt_areas"),
+        ("from your files", "polygons from boundary files"),
+    ],
+    "warehouse_core": [
+        ("gemeenten", "regions gemeente"),
+        ("wijken", "regions wijk"),
+        ("buurten", "regions buurt"),
+    ],
+    "veerkracht_scores": [
+        ("scored buurten", "kwetsbaarheid scored buurt"),
+        ("wijken", "kwetsbaarheid scored wijk"),
+        ("gemeenten", "kwetsbaarheid scored gemeente"),
+    ],
+    "area_layers": [("mart rows", "marts.area rows"), ("buurt MB", "buurt MB")],
+    "boundary_crosswalk": [("rows", "rows")],
+    "dashboard_warehouse": [("MB", "MB"), ("years", "years")],
+    "web_map": [("tiles MB", "pmtiles MB")],
+}
+
+
+def _value(entry) -> str:
+    value = getattr(entry, "value", entry)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+class SummaryHandler(logging.Handler):
+    """Turns Dagster events into the CLI's summary lines (written to ``stream``)."""
+
+    def __init__(self, stream=None):
+        super().__init__(level=logging.DEBUG)
+        self.stream = stream or sys.stdout
+        self.started: dict[str, float] = {}
+        self.metadata: dict[str, dict] = {}
+        self.failure: str | None = None
+        #: The step whose name is on the current, unfinished line (its progress indication).
+        self.open_step: str | None = None
+
+    def _write(self, line: str) -> None:
+        if self.open_step is not None:
+            self.stream.write("\n")
+            self.open_step = None
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _finish(self, step: str, rest: str) -> None:
+        if self.open_step == step:
+            self.stream.write(rest + "\n")
+            self.open_step = None
+            self.stream.flush()
+        else:
+            self._write(f"  {step:<22}{rest}")
+
+    def _write_open(self, step: str) -> None:
+        if self.open_step is not None:
+            self.stream.write("\n")
+        self.stream.write(f"  {step:<22}")
+        self.stream.flush()
+        self.open_step = step
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is None:
+            if record.levelno >= logging.WARNING:
+                message = str(meta.get("orig_message") or record.getMessage()).splitlines()[0]
+                self._write(f"    ! {step}: {message}" if step else f"    ! {message}")
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.started[step] = time.perf_counter()
+            self.metadata[step] = {}
+            self._write_open(step)
+        elif kind == "ASSET_MATERIALIZATION":
+            self.metadata.setdefault(step, {}).update(event.event_specific_data.materialization.metadata)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                offending = evaluation.metadata.get("offending")
+                count = f" ({_value(offending)} offending)" if offending is not None else ""
+                severity = evaluation.severity.value.lower()
+                self._write(f"    ! check {evaluation.check_name} on {step}: {severity}{count}")
+        elif kind == "STEP_SUCCESS":
+            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
+            numbers = [
+                f"{label} {_value(self.metadata[step][key])}"
+                for label, key in KEY_NUMBERS.get(step, [])
+                if key in self.metadata.get(step, {})
+            ]
+            self._finish(step, f"{seconds:6.1f} s   {', '.join(numbers)}")
+        elif kind == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            cause = error.cause if error and error.cause else error
+            message = (cause.message if cause else "unknown error").strip().splitlines()[-1]
+            self.failure = f"{step}: {message}"
+            self._finish(step, f"FAILED  {message}")
+
+
+HANDLER_KEY = "summary"
+
+
+def make_summary_logger(handler: SummaryHandler) -> dg.LoggerDefinition:
+    """A Dagster logger that feeds ``handler`` (one per CLI run, so the CLI can read its failure)."""
+
+    @dg.logger(description="One line per step (python -m pipelines)")
+    def summary_logger(_init_context) -> logging.Logger:
+        log = logging.Logger("veerkracht.summary", level=logging.DEBUG)
+        log.addHandler(handler)
+        return log
+
+    return summary_logger
