@@ -32,8 +32,8 @@ def test_cbs_source_equals_embedded_source(tmp_path, embedded_run):
     regions = pd.read_parquet(layout.staging(2024) / "kwb_region.parquet")
     want = pd.read_parquet(embedded_run.staging(2024) / "kwb_region.parquet")
     pd.testing.assert_frame_equal(
-        regions.sortstaged_values(["vintage", "code"], ignore_index=True),
-        want.sortstaged_values(["vintage", "code"], ignore_index=True),
+        regions.sort_values(["vintage", "code"], ignore_index=True),
+        want.sort_values(["vintage", "code"], ignore_index=True),
         check_dtype=False,
     )
 

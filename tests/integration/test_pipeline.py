@@ -137,6 +137,11 @@ def test_layers_read_back_and_validate(embedded_run, level):
         assert geoparquet_validator.failed(report) == [], (path, geoparquet_validator.failed(report))
         # What the validator only reports as "skip": zstd, the bbox covering and Hilbert order.
         assert_geoparquet_properties(path, epsg)
+    # Both CRSs hold the rows in the same (Hilbert) order.
+    codes = [
+        pd.read_parquet(base / f"{level}_2024_{e}.parquet", columns=["code"])["code"] for e in (4326, 28992)
+    ]
+    assert codes[0].tolist() == codes[1].tolist()
     info = pyogrio.read_info(base / f"{level}_2024.gpkg")
     assert info["crs"] == "EPSG:28992" and info["features"] == len(gdf)
 
