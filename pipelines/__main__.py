@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -87,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [f for f in args.geometry_file if not Path(f).exists()]
     if missing:
         parser.error(f"no boundary file at {', '.join(missing)}")
-    # A live statistics run takes the year's polygons from PDOK too, unless told otherwise: the
-    # embedded polygons exist for 2024 (and 2019) only.
-    geometry_source = args.geometry_source or ("pdok" if args.source == "cbs" else "embedded")
+    geometry_source = default_geometry_source(args.source, args.geometry_source)
     os.environ["VEERKRACHT_SOURCE"] = args.source
     os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = geometry_source
     os.environ["VEERKRACHT_GEOMETRY_FILES"] = os.pathsep.join(
@@ -109,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         os.execvp("dagster", ["dagster", "dev", "-m", "pipelines.definitions"])
 
     return _run(years, args.source, args.executor, args.verbose)
+
+
+def default_geometry_source(source: str, given: str | None) -> str:
+    """The geometry source a run uses: the one given, else PDOK for a live statistics run (the
+    embedded polygons exist for 2024 and 2019 only), else the embedded polygons."""
+    return given or ("pdok" if source == "cbs" else "embedded")
 
 
 def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
@@ -169,6 +174,7 @@ def _failure(result) -> str:
         while error is not None and error.cause is not None:
             error = error.cause
         message = error.message.strip().splitlines()[-1] if error is not None else "unknown error"
+        message = re.sub(r"^[\w.]+(Error|Exception): ", "", message)  # the class name says little
         return f"{event.step_key} ({message.rstrip('.')})"
     return "a step that did not start (see the Dagster UI)"
 

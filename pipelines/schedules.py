@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.jobs import veerkracht_job
+from pipelines.jobs import LIVE_RUN_CONFIG, veerkracht_job
 from veerkracht.registry import KWB_TABLES
 
 
@@ -13,5 +13,5 @@ def monthly_cbs_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=f"{year}-{context.scheduled_execution_time:%Y-%m}",
         partition_key=year,
-        run_config={"resources": {"settings": {"config": {"source": "cbs"}}}},
+        run_config=LIVE_RUN_CONFIG,
     )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.resources import PipelineSettings
-from pipelines.jobs import veerkracht_job
+from pipelines.jobs import LIVE_RUN_CONFIG, veerkracht_job
 from veerkracht.ingest.kwb import find_revisions
 from veerkracht.registry import KWB_TABLES
 
@@ -23,7 +23,7 @@ def kwb_revision_sensor(context: dg.SensorEvaluationContext, settings: PipelineS
         dg.RunRequest(
             run_key=f"{r.table_id}@{r.modified}",
             partition_key=str(r.year),
-            run_config={"resources": {"settings": {"config": {"source": "cbs"}}}},
+            run_config=LIVE_RUN_CONFIG,
             tags={"kwb_modified": r.modified, "kwb_stored": r.stored or "none"},
         )
         for r in sorted(revisions, key=lambda r: -r.year)

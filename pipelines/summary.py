@@ -10,6 +10,7 @@ this one keeps the events it needs and prints a summary as steps finish.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -61,6 +62,8 @@ class SummaryHandler(logging.Handler):
         self.failure: str | None = None
         #: The step whose name is on the current, unfinished line (its progress indication).
         self.open_step: str | None = None
+        #: Warnings of a running step, printed under its line when it ends.
+        self.pending: dict[str, list[str]] = {}
 
     def _write(self, line: str) -> None:
         if self.open_step is not None:
@@ -76,6 +79,14 @@ class SummaryHandler(logging.Handler):
             self.stream.flush()
         else:
             self._write(f"  {step:<22}{rest}")
+        for warning in self.pending.pop(step, []):
+            self._write(warning)
+
+    def _warn(self, step: str, line: str) -> None:
+        if step and step in self.started:
+            self.pending.setdefault(step, []).append(line)
+        else:
+            self._write(line)
 
     def _write_open(self, step: str) -> None:
         if self.open_step is not None:
@@ -91,7 +102,9 @@ class SummaryHandler(logging.Handler):
         if event is None:
             if record.levelno >= logging.WARNING:
                 message = str(meta.get("orig_message") or record.getMessage()).splitlines()[0]
-                self._write(f"    ! {step}: {message}" if step else f"    ! {message}")
+                if message.startswith("Dependencies for step"):
+                    return  # steps after a failure: the run's last line names the failure
+                self._warn(step, f"    ! {message}")
             return
         kind = event.event_type_value
         if kind == "STEP_START":
@@ -106,7 +119,7 @@ class SummaryHandler(logging.Handler):
                 offending = evaluation.metadata.get("offending")
                 count = f" ({_value(offending)} offending)" if offending is not None else ""
                 severity = evaluation.severity.value.lower()
-                self._write(f"    ! check {evaluation.check_name} on {step}: {severity}{count}")
+                self._warn(step, f"    ! check {evaluation.check_name}: {severity}{count}")
         elif kind == "STEP_SUCCESS":
             seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
             numbers = [
@@ -119,6 +132,7 @@ class SummaryHandler(logging.Handler):
             error = event.step_failure_data.error
             cause = error.cause if error and error.cause else error
             message = (cause.message if cause else "unknown error").strip().splitlines()[-1]
+            message = re.sub(r"^[\w.]+(Error|Exception): ", "", message)
             self.failure = f"{step}: {message}"
             self._finish(step, f"FAILED  {message}")
 

@@ -76,4 +76,6 @@ def test_every_mart_column_is_documented_and_commented(embedded_run):
     generated = (DOC.parent / "data_dictionary.md").read_text()
     from veerkracht.publish.dictionary import markdown
 
-    assert generated == markdown(), "docs/data_dictionary.md is stale: python -m veerkracht.dictionary"
+    assert generated == markdown(), (
+        "docs/data_dictionary.md is stale: python -m veerkracht.publish.dictionary"
+    )

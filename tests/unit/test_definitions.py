@@ -119,3 +119,21 @@ def test_cli_rejects_unknown_year(capsys):
     with pytest.raises(SystemExit):
         main(["--year", "2018"])
     assert "no KWB table known for [2018]; known years: 2019" in capsys.readouterr().err
+
+
+def test_live_statistics_take_their_polygons_from_pdok_unless_told():
+    from pipelines.__main__ import default_geometry_source
+    from pipelines.jobs import LIVE_RUN_CONFIG
+
+    assert default_geometry_source("cbs", None) == "pdok"
+    assert default_geometry_source("cbs", "embedded") == "embedded"
+    assert default_geometry_source("embedded", None) == "embedded"
+    settings = LIVE_RUN_CONFIG["resources"]["settings"]["config"]
+    assert (settings["source"], settings["geometry_source"]) == ("cbs", "pdok")
+    schedule = defs.resolve_schedule_def("monthly_cbs_refresh")
+    when = __import__("datetime").datetime(2026, 12, 1, 6)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    )
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.run_config == LIVE_RUN_CONFIG and request.partition_key == "2025"

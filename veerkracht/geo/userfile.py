@@ -218,6 +218,13 @@ def read_boundary_file(
         part, crs, detected = _crs(gpd.read_file(path, layer=layer, engine="pyogrio"), path)
         frames.append(part.to_crs(RD_NEW) if crs != RD_NEW else part)
     gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=RD_NEW)
+    minx, miny, maxx, maxy = gdf.total_bounds
+    x0, y0, x1, y1 = _RD_BOUNDS
+    if not (x0 <= minx and maxx <= x1 and y0 <= miny and maxy <= y1):
+        raise BoundaryFileError(
+            f"{path}: in its CRS ({crs}) the polygons lie outside the Netherlands (RD New bounds "
+            f"{minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f}); is the file's CRS wrong?"
+        )
     field_name, found_by = find_code_field(gdf, path, code_field, level)
     report = FileReport(path, list(chosen), crs, detected, field_name, found_by, len(gdf))
 

@@ -175,9 +175,10 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     ),
     "vintages_used": ("KWB vintages (release dates) the area's values came from", "", "core.fact_indicator"),
     "geometry_source": (
-        "Kind of polygon: full detail (PDOK, municipal) or approximate reconstruction",
+        "Where the polygon came from: full detail (PDOK, municipal), approximate reconstruction, "
+        "or file:<name> for your own boundary file",
         "",
-        "data/embedded",
+        "geometry source",
     ),
     "geometry": ("Area polygon", "EPSG:28992", "CBS/PDOK wijk- en buurtkaart"),
 }
@@ -219,8 +220,10 @@ def markdown() -> str:
 
 
 if __name__ == "__main__":
-    from pathlib import Path
+    from veerkracht.paths import CHECKOUT
 
-    out = Path(__file__).resolve().parents[1] / "docs" / "data_dictionary.md"
+    if CHECKOUT is None:
+        raise SystemExit("docs/data_dictionary.md is written in a checkout of the repository")
+    out = CHECKOUT / "docs" / "data_dictionary.md"
     out.write_text(markdown())
     print(out)

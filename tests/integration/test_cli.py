@@ -1,0 +1,130 @@
+"""The command line as a user runs it: a real municipal boundary file replaces its gemeente's
+buurten in the layers and the web map, the default output is a one-screen summary, and a bad file
+fails with its cause in the last line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from testpaths import FIXTURES, REPO
+
+ROTTERDAM = FIXTURES / "boundaries" / "rotterdam_buurten_excerpt.geojson"
+#: Last decade's map: most Baarn buurt codes of 2014 still exist in 2024, two do not.
+BAARN_2014 = FIXTURES / "boundaries" / "baarn_buurten_2014_excerpt.topojson"
+
+
+def _cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def rotterdam_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    return tmp, _cli(tmp, "--geometry-file", str(ROTTERDAM), "--geometry-file", str(BAARN_2014))
+
+
+def test_summary_fits_on_one_screen(rotterdam_run):
+    _, proc = rotterdam_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) <= 25, proc.stdout
+    steps = (
+        "kwb_statistics",
+        "region_geometries",
+        "warehouse_core",
+        "veerkracht_scores",
+        "area_layers",
+        "dashboard_warehouse",
+        "web_map",
+        "boundary_crosswalk",
+    )
+    for step in steps:
+        assert sum(line.strip().startswith(step) for line in lines) == 1, step
+    # The warnings that matter: repaired input, a file without a CRS, codes the statistics lack.
+    assert any("8 invalid polygons repaired" in line for line in lines)
+    assert any("no CRS declared; read as EPSG:4326" in line for line in lines)
+    assert any("2 buurt codes the KWB 2024 statistics do not list" in line for line in lines)
+    assert lines[-1].strip().startswith("web map: python -m veerkracht.publish.serve")
+    assert "DEBUG" not in proc.stdout + proc.stderr and "STEP_START" not in proc.stdout
+
+
+def test_the_file_replaces_its_buurten_in_layers_and_web_map(rotterdam_run):
+    tmp, proc = rotterdam_run
+    assert proc.returncode == 0
+    source = "file:rotterdam_buurten_excerpt.geojson"
+    file_polygons = gpd.read_file(ROTTERDAM).to_crs("EPSG:28992").set_index("id")
+    layer = gpd.read_parquet(tmp / "out" / "layers" / "2024" / "buurt_2024_28992.parquet").set_index("code")
+    mine = layer[layer["geometry_source"] == source]
+    # Every file buurt the 2024 statistics list is drawn with the file's (repaired) polygon.
+    assert len(mine) >= 12 and set(mine.index) <= set(file_polygons.index)
+    for code in mine.index:
+        assert mine.geometry[code].symmetric_difference(file_polygons.geometry[code].buffer(0)).area < 1.0
+    # The rest of Rotterdam keeps its embedded polygons.
+    others = layer[layer.index.str.startswith("BU0599") & ~layer.index.isin(mine.index)]
+    assert len(others) > 50 and (others["geometry_source"] != source).all()
+    # The web map is built from these layers: its search index has the file's extent.
+    index = json.loads((tmp / "out" / "web" / "search_2024.json").read_text())
+    entry = next(i for i in index if i["c"] == mine.index[0])
+    wgs = gpd.GeoSeries([mine.geometry.iloc[0]], crs="EPSG:28992").to_crs("EPSG:4326").total_bounds
+    assert entry["b"] == pytest.approx(list(wgs), abs=1e-4)
+
+
+def test_a_file_without_codes_fails_with_its_cause_last(tmp_path):
+    proc = _cli(
+        tmp_path, "--geometry-file", str(FIXTURES / "boundaries" / "delft_buurten_names_excerpt.geojson")
+    )
+    assert proc.returncode == 1
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("Run for 2024 failed at region_geometries (")
+    assert "no field holds CBS region codes" in last and "BU_NAAM" in last and "untouched" in last
+    assert "Traceback" not in proc.stdout
+
+
+def test_missing_file_is_refused_before_any_work(tmp_path):
+    proc = _cli(tmp_path, "--geometry-file", str(tmp_path / "nope.gpkg"))
+    assert proc.returncode == 2 and "no boundary file at" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_summary_numbers_match_the_outputs(rotterdam_run):
+    tmp, proc = rotterdam_run
+    line = next(x for x in proc.stdout.splitlines() if x.strip().startswith("veerkracht_scores"))
+    mart = pd.read_parquet(tmp / "out" / "layers" / "2024" / "gemeente_2024_28992.parquet")
+    assert f"gemeenten {mart['score'].notna().sum():,}" in line
+
+
+def test_codes_unknown_to_the_statistics_are_reported_not_drawn(rotterdam_run):
+    tmp, proc = rotterdam_run
+    import duckdb
+
+    with duckdb.connect(str(tmp / "out" / "warehouse" / "veerkracht.duckdb"), read_only=True) as con:
+        kwb = {r[0] for r in con.execute("SELECT code FROM core.dim_region WHERE year = 2024").fetchall()}
+    file_codes = set(gpd.read_file(BAARN_2014)["statcode"])
+    unknown = file_codes - kwb
+    assert len(unknown) == 2
+    layer = gpd.read_parquet(tmp / "out" / "layers" / "2024" / "buurt_2024_28992.parquet")
+    assert not set(layer["code"]) & unknown
+    drawn = layer[layer["geometry_source"] == "file:baarn_buurten_2014_excerpt.topojson"]
+    # Drawn: exactly the file's areas (after repair) that the statistics list.
+    from veerkracht.geo.userfile import read_boundary_file
+
+    read, _ = read_boundary_file(BAARN_2014)
+    assert set(drawn["code"]) == set(read["code"]) & kwb
