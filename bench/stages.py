@@ -82,7 +82,7 @@ def io_floor(staged: dict[int, Path], work: Path, timer: Timer) -> None:
                 for name in ("kwb_region", "kwb_indicator", "kwb_value"):
                     con.execute(
                         f"CREATE OR REPLACE TABLE {name}_{year} AS "
-                        f"SELECT * FROM read_parquet('{folder / name}.parquet')"
+                        f"SELECT * FROM read_parquet({warehouse.sql_string(f'{folder / name}.parquet')})"
                     )
                 for level in ("gemeente", "wijk", "buurt"):
                     src = folder / f"geometry_{level}.parquet"
@@ -90,8 +90,9 @@ def io_floor(staged: dict[int, Path], work: Path, timer: Timer) -> None:
                     # worth of bytes (a second Parquet copy stands in for it).
                     for k in range(3):
                         con.execute(
-                            f"COPY (SELECT * FROM read_parquet('{src}')) TO "
-                            f"'{out / f'{level}_{year}_{k}.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+                            f"COPY (SELECT * FROM read_parquet({warehouse.sql_string(src)})) TO "
+                            f"{warehouse.sql_string(out / f'{level}_{year}_{k}.parquet')} "
+                            "(FORMAT parquet, COMPRESSION zstd)"
                         )
     with timer("I/O floor"):
         shutil.copy(out / "floor.duckdb", out / "floor_published.duckdb")

@@ -38,8 +38,8 @@ def _tables(con: duckdb.DuckDBPyConnection, db: str) -> set[str]:
 def compare_warehouses(old: Path, new: Path, ignore: set[str]) -> list[str]:
     """Differences between the tables of two DuckDB files (empty when equal)."""
     con = warehouse.connect(":memory:")  # spatial loaded: the tables have GEOMETRY columns
-    con.execute(f"ATTACH '{old}' AS a (READ_ONLY)")
-    con.execute(f"ATTACH '{new}' AS b (READ_ONLY)")
+    con.execute(f"ATTACH {warehouse.sql_string(old)} AS a (READ_ONLY)")
+    con.execute(f"ATTACH {warehouse.sql_string(new)} AS b (READ_ONLY)")
     problems = []
     ta, tb = _tables(con, "a") - ignore, _tables(con, "b") - ignore
     problems += [f"table only in old: {t}" for t in sorted(ta - tb)]

@@ -73,6 +73,12 @@ def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.Duc
         con.close()
 
 
+def sql_string(value) -> str:
+    """``value`` as a SQL string literal (single quotes doubled): file paths reach SQL only through
+    this, so a folder such as ``o'neil/out`` is a path, not a syntax error."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN … COMMIT, or ROLLBACK on any error and re-raise that error.
@@ -173,14 +179,17 @@ def load_staged_year(con: duckdb.DuckDBPyConnection, year: int, staged: Path) ->
     rows = {}
     for name in ("kwb_region", "kwb_indicator", "kwb_value"):
         rows[f"staging.{name}"] = replace_year(
-            con, f"staging.{name}", year, f"SELECT * FROM read_parquet('{staged / name}.parquet')"
+            con,
+            f"staging.{name}",
+            year,
+            f"SELECT * FROM read_parquet({sql_string(f'{staged / name}.parquet')})",
         )
     rows["staging.geometry"] = replace_year(
         con,
         "staging.geometry",
         year,
         f"SELECT code, level, geometry_source, geometry AS geom FROM "
-        f"read_parquet('{staged}/geometry_*.parquet')",
+        f"read_parquet({sql_string(f'{staged}/geometry_*.parquet')})",
     )
     return rows
 
@@ -278,7 +287,7 @@ def _copy_by_duckdb(source: Path, tmp: Path) -> None:
     con = duckdb.connect(str(tmp), config=CONFIG)
     try:
         load_spatial(con)
-        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        con.execute(f"ATTACH {sql_string(source)} AS src (READ_ONLY)")
         con.execute("COPY FROM DATABASE src TO " + _current_db(con))
         con.execute("DETACH src")
         con.execute("CHECKPOINT")

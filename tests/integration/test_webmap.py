@@ -90,6 +90,17 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
         assert "Rang-interval (5–95%)\t0.71 – 0.87" in popup  # the Monte Carlo rank interval
         assert "Bivariaat\tK3D2" in popup
 
+        # Names are text, never HTML: a hostile name shows as typed and creates no element.
+        hostile = '<img src=x onerror="window.pwned=1"> Tuindorp & Co'
+        shown = page.evaluate(
+            "(name) => { const n = popupNode({name, code: 'BU0', geometry_source: '<i>f</i>'});"
+            " document.body.append(n); return [n.querySelector('b').textContent,"
+            " n.querySelectorAll('img, i').length, n.innerText.includes('<i>f</i>')]; }",
+            hostile,
+        )
+        assert shown == [hostile, 0, True]
+        assert page.evaluate("window.pwned === undefined")
+
         # The relative and the bivariate views recolour without errors; the legend follows.
         page.check("input[name=view][value=gemeente]")
         page.wait_for_timeout(300)

@@ -14,28 +14,30 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: far beyond any file size
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
-    """Static files with single-range ``Range: bytes=a-b`` support (206 Partial Content)."""
+    """Static files with single-range ``Range: bytes=a-b`` support (206 Partial Content); a range
+    it cannot satisfy (``bytes=-``, absurd numbers, past the end) gets 416, never a dropped
+    connection; folders are not listed."""
 
     def send_head(self):
-        match = _RANGE.match(self.headers.get("Range", "").strip())
         path = self.translate_path(self.path)
-        if not match or not os.path.isfile(path):
+        header = self.headers.get("Range", "").strip()
+        match = _RANGE.match(header)
+        if not header or not os.path.isfile(path):
             return super().send_head()
         size = os.path.getsize(path)
-        start, end = match.groups()
+        start, end = match.groups() if match else ("", "")
+        if not match or (start == "" and end == ""):
+            return self._not_satisfiable(size)
         if start == "":  # suffix range: the last N bytes
             first, last = max(0, size - int(end)), size - 1
         else:
             first, last = int(start), min(int(end) if end else size - 1, size - 1)
         if first > last or first >= size:
-            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.end_headers()
-            return None
+            return self._not_satisfiable(size)
         f = open(path, "rb")  # noqa: SIM115 - closed by copyfile's caller
         f.seek(first)
         self._remaining = last - first + 1
@@ -46,6 +48,18 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
         return f
+
+    def _not_satisfiable(self, size: int):
+        self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+        self.send_header("Content-Range", f"bytes */{size}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
+    def list_directory(self, path):
+        # No directory listings: the web folder is a map, not a file browser.
+        self.send_error(HTTPStatus.NOT_FOUND, "No directory listings")
+        return None
 
     def copyfile(self, source, outputfile):
         remaining = getattr(self, "_remaining", None)

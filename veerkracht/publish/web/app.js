@@ -85,10 +85,9 @@ function renderLegend() {
 
 function fmt(v, digits = 2) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
 
-map.on("click", (e) => {
-  const features = map.queryRenderedFeatures(e.point, { layers: [`${state.level}-fill`] });
-  if (!features.length) return;
-  const p = features[0].properties;
+// The popup is built from text nodes, never from HTML: area names and reasons come from CBS, from
+// users' boundary files and from user-supplied criteria, and real names contain "&" (or worse).
+function popupRows(p) {
   const rows = [
     ["Code", p.code], ["Gemeente", p.gemeente_name], ["Inwoners", p.inwoners ?? "–"],
     ["Kwetsbaarheid", fmt(p.score)], ["Klasse", p.score_class ?? "–"], ["Druk", fmt(p.druk)],
@@ -101,8 +100,29 @@ map.on("click", (e) => {
   ];
   if (p.score_null_reason && p.score_null_reason !== "null") rows.push(["Geen score", p.score_null_reason]);
   rows.push(["Grens", p.geometry_source]);
+  return rows;
+}
+
+function popupNode(p) {
+  const root = document.createElement("div");
+  const name = document.createElement("b");
+  name.className = "popup-name";
+  name.textContent = p.name ?? "";
+  const table = document.createElement("table");
+  for (const [k, v] of popupRows(p)) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = v === undefined || v === null ? "–" : String(v);
+  }
+  root.append(name, table);
+  return root;
+}
+
+map.on("click", (e) => {
+  const features = map.queryRenderedFeatures(e.point, { layers: [`${state.level}-fill`] });
+  if (!features.length) return;
   new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(e.lngLat)
-    .setHTML(`<b class="popup-name">${p.name}</b><table>${rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join("")}</table>`)
+    .setDOMContent(popupNode(features[0].properties))
     .addTo(map);
 });
 
@@ -136,7 +156,7 @@ document.getElementById("search").addEventListener("input", (e) => {
 map.on("load", () => {
   fetch("years.json").then(r => r.json()).then(years => {
     const select = document.getElementById("year");
-    select.innerHTML = years.map(y => `<option>${y}</option>`).join("");
+    select.replaceChildren(...years.map(y => new Option(String(y))));
     loadYear(years[0]);
     map.once("idle", () => { window.vk.ready = true; });
   });
