@@ -23,7 +23,8 @@ from pydantic import field_validator
 from veerkracht import sources, warehouse
 from veerkracht.codes import LEVELS
 from veerkracht.ingest.cbs_client import CbsEndpoint
-from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, load_spec
+from veerkracht.ingest.kwb import known_canonicals
+from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, check_sources, load_spec
 from veerkracht.paths import EMBEDDED_DIR, OutputLayout, output_dir_from_env
 
 
@@ -90,7 +91,8 @@ class PipelineSettings(dg.ConfigurableResource):
     @field_validator("method_spec")
     @classmethod
     def _valid_spec(cls, value: str) -> str:
-        load_spec(value)  # raises SpecError naming the file and the entry
+        # Raises SpecError naming the file and the entry: bad numbers, unknown keys or sources.
+        check_sources(load_spec(value), known_canonicals())
         return value
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help="Dagster's full event log instead of a summary"
     )
     args = parser.parse_args(argv)
-    from veerkracht.method.spec import SpecError, load_spec
+    from veerkracht.ingest.kwb import known_canonicals
+    from veerkracht.method.spec import SpecError, check_sources, load_spec
 
     try:
-        load_spec(args.method)
+        check_sources(load_spec(args.method), known_canonicals())
     except SpecError as exc:
         parser.error(str(exc))
 

@@ -168,7 +168,95 @@ def load_spec(path: str | Path = DEFAULT_SPEC) -> MethodSpec:
     return replace(spec, sha256=digest, path=str(path))
 
 
+#: Every key the spec may hold, per section (a typo would otherwise be ignored silently).
+SECTIONS: dict[str, set[str]] = {
+    "method": {"name", "version", "description"},
+    "eligibility": {"min_population", "min_indicator_share", "min_theme_share"},
+    "normalisation": {"method", "goalpost_base_year", "goalpost_quantiles"},
+    "aggregation": {"within_theme", "across_themes", "geometric_floor", "flag_percentile"},
+    "shrinkage": {"enabled", "prior_size"},
+    "classes": {"quantiles", "top_share", "bivariate", "change_threshold"},
+    "uncertainty": set(MonteCarloSpec.__dataclass_fields__),
+    "axes": None,  # names are free; each an optional title
+    "themes": None,
+    "indicators": None,
+}
+#: (low, high, what) for every number: inclusive bounds; None = open.
+RANGES: dict[str, tuple[float | None, float | None, str]] = {
+    "eligibility.min_population": (0, None, "an inhabitant count >= 0"),
+    "aggregation.geometric_floor": (1e-9, 1, "in (0, 1]"),
+    "aggregation.flag_percentile": (0.5, 0.999, "a percentile in [0.5, 0.999]"),
+    "shrinkage.prior_size": (0, None, ">= 0"),
+    "classes.quantiles": (2, 20, "a whole number of classes, 2 to 20"),
+    "classes.top_share": (0.001, 0.5, "a share in [0.001, 0.5] (0.1 = the top 10 %)"),
+    "classes.bivariate": (2, 5, "a whole number of classes per axis, 2 to 5"),
+    "classes.change_threshold": (0, 0.5, "in [0, 0.5]"),
+    "uncertainty.runs": (1, 100_000, "a whole number of runs, 1 to 100,000"),
+    "uncertainty.seed": (0, 2**32 - 1, "a whole number >= 0"),
+    "uncertainty.weight_concentration": (0.01, 1000, "in [0.01, 1000]"),
+    "uncertainty.p_other_normalisation": (0, 1, "a probability"),
+    "uncertainty.p_other_aggregation": (0, 1, "a probability"),
+    "uncertainty.p_no_shrinkage": (0, 1, "a probability"),
+    "uncertainty.p_leave_out": (0, 1, "a probability"),
+}
+WHOLE = {
+    "eligibility.min_population",
+    "classes.quantiles",
+    "classes.bivariate",
+    "uncertainty.runs",
+    "uncertainty.seed",
+}
+
+
+def _check_keys_and_ranges(raw: dict) -> None:
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise SpecError(f"unknown section(s) {unknown}; sections: {', '.join(SECTIONS)}")
+    for section, keys in SECTIONS.items():
+        if keys is not None and isinstance(raw.get(section), dict):
+            extra = sorted(set(raw[section]) - keys)
+            if extra:
+                raise SpecError(f"[{section}] has unknown key(s) {extra}; known: {', '.join(sorted(keys))}")
+    fields = set(Indicator.__dataclass_fields__)
+    for i, ind in enumerate(raw.get("indicators", [])):
+        extra = sorted(set(ind) - fields)
+        if extra:
+            name = ind.get("name", f"#{i + 1}")
+            raise SpecError(
+                f"indicator {name!r} has unknown key(s) {extra}; known: {', '.join(sorted(fields))}"
+            )
+    for dotted, (low, high, what) in RANGES.items():
+        section, key = dotted.split(".")
+        if key not in raw.get(section, {}):
+            continue
+        value = raw[section][key]
+        whole = dotted in WHOLE
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (whole and not isinstance(value, int))
+        ):
+            raise SpecError(f"{dotted} must be {what}, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise SpecError(f"{dotted} must be {what}, got {value!r}")
+
+
+def check_sources(spec: MethodSpec, known: set[str]) -> None:
+    """Refuse a spec whose indicators name canonical KWB indicators (source, denominator, size)
+    that no known source provides: a misspelt source would otherwise be "not published"."""
+    for i in spec.indicators:
+        for role, name in (("source", i.source), ("denominator", i.denominator), ("size", i.size)):
+            if name and name not in known:
+                close = sorted(k for k in known if k.lower()[:8] == name.lower()[:8])[:5]
+                hint = f"; similar: {', '.join(close)}" if close else ""
+                raise SpecError(
+                    f"{spec.path}: indicator {i.name!r}: {role} {name!r} is not a known canonical "
+                    f"indicator (veerkracht/ingest/indicator_map.csv, Misdrijven){hint}"
+                )
+
+
 def _parse(raw: dict) -> MethodSpec:
+    _check_keys_and_ranges(raw)
     m, el, norm, agg = raw["method"], raw["eligibility"], raw["normalisation"], raw["aggregation"]
     shr, cls = raw["shrinkage"], raw["classes"]
     axes = {name: a.get("title", name) for name, a in raw["axes"].items()}

@@ -175,6 +175,59 @@ def scratch():
     con.close()
 
 
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        (
+            "top_share = 0.1",
+            "top_share = 2.0",
+            r"classes.top_share must be a share in \[0.001, 0.5\].*got 2.0",
+        ),
+        (
+            "quantiles = 5",
+            "quantiles = 0",
+            r"classes.quantiles must be a whole number of classes, 2 to 20, got 0",
+        ),
+        ("quantiles = 5", "quantiles = 4.5", r"classes.quantiles must be a whole number.*got 4.5"),
+        (
+            "runs = 200",
+            "runs = 1e9",
+            r"uncertainty.runs must be a whole number of runs, 1 to 100,000, got 1000000000.0",
+        ),
+        ("runs = 200", "runs = 0", r"uncertainty.runs .* got 0"),
+        ("runs = 200", "runs = -5", r"uncertainty.runs .* got -5"),
+        ("runs = 200", 'runs = "many"', r"uncertainty.runs .* got 'many'"),
+        (
+            "prior_size = 100",
+            "prior_size = 100\nprior_sise = 5",
+            r"\[shrinkage\] has unknown key\(s\) \['prior_sise'\]",
+        ),
+        ('source = "X3"', 'source = "X3"\nsorce = "X4"', r"indicator 'a3' has unknown key\(s\) \['sorce'\]"),
+        ("[shrinkage]", "[shrinkge]\nenabled = true\n[shrinkage]", r"unknown section\(s\) \['shrinkge'\]"),
+    ],
+)
+def test_spec_values_out_of_range_and_unknown_keys_are_refused(tmp_path, old, new, message):
+    """Each was accepted before: top_share 2.0 flagged every buurt, quantiles 0 gave one class,
+    runs 1e9/0/-5 failed 16 s in with numpy errors, a misspelt key was ignored."""
+    text = TINY.read_text()
+    assert old in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError, match=f"bad.toml: {message}"):
+        load_spec(bad)
+
+
+def test_an_unknown_indicator_source_is_refused_not_left_unpublished():
+    from veerkracht.ingest.kwb import known_canonicals
+    from veerkracht.method.spec import DEFAULT_SPEC, check_sources
+
+    known = known_canonicals()
+    check_sources(load_spec(DEFAULT_SPEC), known)  # the shipped specs name real indicators
+    check_sources(load_spec(DEFAULT_SPEC.with_name("sensitivity-arithmetic.toml")), known)
+    with pytest.raises(SpecError, match=r"tiny_method.toml: indicator 'a1': source 'X1' is not a known"):
+        check_sources(load_spec(TINY), known)
+
+
 def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
     """2024 (base year of the goalposts) first, then 2023 with other values, then 2024 again:
     the change class compares 2024 with 2023 on the goalpost scale."""
