@@ -124,6 +124,7 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
     import dagster as dg
 
     from pipelines.definitions import build_defs, veerkracht_job_def
+    from pipelines.recovery import release_dead_runs, run_tags
     from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
 
@@ -132,6 +133,9 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
     layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
     started_all = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
+        for line in release_dead_runs(instance):
+            print(f"Recovered from a killed run: {line}")
+        tags = run_tags()
         for year in years:
             started = time.perf_counter()
             print(f"KWB {year} ({source}) -> {layout.root}")
@@ -139,12 +143,12 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
                 result = dg.execute_job(
                     dg.reconstructable(veerkracht_job_def),
                     instance=instance,
-                    tags={"dagster/partition": str(year)},
+                    tags={"dagster/partition": str(year), **tags},
                     raise_on_error=False,
                 )
             elif verbose:
                 result = veerkracht_job_def().execute_in_process(
-                    partition_key=str(year), instance=instance, raise_on_error=False
+                    partition_key=str(year), instance=instance, raise_on_error=False, tags=tags
                 )
             else:
                 defs = build_defs(loggers={"summary": make_summary_logger(SummaryHandler(sys.stdout))})
@@ -153,6 +157,7 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
                     instance=instance,
                     raise_on_error=False,
                     run_config={"loggers": {"summary": {}}},
+                    tags=tags,
                 )
             if not result.success:
                 print(f"Run for {year} failed at {_failure(result)}; outputs of earlier runs are untouched.")

@@ -3,23 +3,68 @@
 Belongs here: the one way every stage replaces a file that someone may read (layers, the web
 map, the warehouse, staged Parquet, downloads). A failure or kill before the rename leaves the
 previous complete file in place; the temporary name keeps the target's extension because GDAL
-and DuckDB choose drivers by it, and it starts with ``.partial-`` so leftovers are recognisable.
+and DuckDB choose drivers by it, and it is ``.partial-<pid>-<name>``, so the leftovers of a killed
+writer are recognised (its process is gone) and removed by the next writer in that folder.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 PARTIAL_PREFIX = ".partial-"
+log = logging.getLogger(__name__)
 
 
 def partial_path(target: Path) -> Path:
     """The temporary name of ``target`` while it is being written."""
     target = Path(target)
     return target.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{target.name}")
+
+
+def partial_dir(parent: Path, label: str) -> Path:
+    """A new temporary folder in ``parent`` for work that is renamed or deleted when done."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-{label}-", dir=parent))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove the leftovers of killed writers in ``folder``: ``.partial-<pid>-…`` files and folders
+    whose process is gone (a live writer's are kept). Returns what was removed."""
+    removed = []
+    for path in Path(folder).glob(f"{PARTIAL_PREFIX}*"):
+        pid = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        log.warning(
+            "Removed %d leftovers of killed runs in %s: %s",
+            len(removed),
+            folder,
+            ", ".join(p.name for p in removed),
+        )
+    return removed
 
 
 def _remove(tmp: Path) -> None:
@@ -37,6 +82,7 @@ def atomic_path(target: Path, verify=None) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target.parent)
     tmp = partial_path(target)
     _remove(tmp)
     try:

@@ -13,11 +13,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from veerkracht.atomic import partial_dir, sweep_stale
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def list_snapshots(root: Path, table_id: str) -> list[Path]:
     base = Path(root) / table_id
     if not base.is_dir():
         return []
-    return sorted(p for p in base.iterdir() if (p / "MANIFEST.json").is_file())
+    # ".partial-…" folders are downloads still being written, or left by a killed run.
+    return sorted(p for p in base.iterdir() if not p.name.startswith(".") and (p / "MANIFEST.json").is_file())
 
 
 def write_snapshot(snapshot: KwbSnapshot, root: Path) -> Path:
@@ -81,7 +83,8 @@ def write_snapshot(snapshot: KwbSnapshot, root: Path) -> Path:
     """
     base = Path(root) / snapshot.table_id
     base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=base))
+    sweep_stale(base)
+    tmp = partial_dir(base, snapshot.vintage)
     try:
         snapshot.data.to_parquet(tmp / "TypedDataSet.parquet", compression="zstd", index=False)
         (tmp / "DataProperties.json").write_text(json.dumps(snapshot.data_properties, ensure_ascii=False))

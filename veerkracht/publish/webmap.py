@@ -13,16 +13,18 @@ or gaps open between them; ``--coalesce`` is not used, because it merges areas.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
+import signal
 import struct
 import subprocess
-import tempfile
+import sys
 from pathlib import Path
 
 import geopandas as gpd
 
-from veerkracht.atomic import atomic_path
+from veerkracht.atomic import atomic_path, partial_dir, sweep_stale
 
 WEB_SRC = Path(__file__).with_name("web")
 #: Feature properties carried into the tiles (what the popup and the styles need).
@@ -52,7 +54,9 @@ TILE_FIELDS = [
 def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 12) -> Path:
     """Write one PMTiles archive with a vector layer per level (frames in EPSG:4326); return its path."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    sweep_stale(out.parent)
+    tmp = partial_dir(out.parent, "tiles")
+    try:
         args = []
         for level, frame in layers.items():
             gdf = frame[TILE_FIELDS + ["geometry"]]
@@ -87,8 +91,24 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 "Bron: CBS, Kadaster/PDOK (CC BY 4.0)",
                 *args,
             ]
-            subprocess.run(cmd, check=True, capture_output=True, text=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_die_with_parent)
+            if done.returncode != 0:
+                raise RuntimeError(
+                    f"tippecanoe failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
+                )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+# PR_SET_PDEATHSIG: tippecanoe is killed with us. A killed run must not leave an orphaned
+# tippecanoe writing into the web folder. Looked up before any fork: the child only calls it.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def verify_pmtiles(path: Path) -> None:

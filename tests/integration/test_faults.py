@@ -1,0 +1,109 @@
+"""Fault injection: ``kill -9`` of a real run at a step, then the next run as a user would start it.
+
+The rerun must succeed without manual cleanup (a killed run used to hold the ``duckdb`` pool's
+only slot for ever), leave no leftovers (``.partial-…`` files and folders, an orphaned
+tippecanoe), and the published files are always a complete version.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from testpaths import REPO
+
+from veerkracht.publish.webmap import verify_pmtiles
+
+pytestmark = pytest.mark.faults
+
+
+def _start(tmp_path: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout: float = 300) -> str:
+    """Read the CLI's output until ``step`` starts (its summary line opens), wait ``after_s``, then
+    kill -9. (The step name alone could match the output folder's path.)"""
+    marker = f"\n  {step} "
+    seen, deadline = b"", time.monotonic() + timeout
+    while marker.encode() not in seen:
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk or time.monotonic() > deadline:
+            pytest.fail(f"the run ended or hung before {marker!r}: {seen.decode()[-2000:]}")
+        seen += chunk
+    time.sleep(after_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return seen.decode()
+
+
+def _rerun(tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def _leftovers(out: Path) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob(".partial-*"))
+
+
+def test_kill_during_a_duckdb_step_does_not_block_the_next_run(tmp_path):
+    proc = _start(tmp_path)
+    _kill_when(proc, "warehouse_core", after_s=1.0)
+    started = time.monotonic()
+    rerun = _rerun(tmp_path)  # used to wait for the dead run's pool slot for ever
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "Recovered from a killed run" in rerun.stdout and "pool slots released" in rerun.stdout
+    assert time.monotonic() - started < 400
+    with duckdb.connect(str(tmp_path / "out" / "warehouse" / "veerkracht.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.area").fetchone()[0] > 18_000
+    assert _leftovers(tmp_path / "out") == []
+
+
+def _tippecanoes() -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "comm").read_text().strip() == "tippecanoe":
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
+    before = set(_tippecanoes())
+    proc = _start(tmp_path)
+    _kill_when(proc, "web_map", after_s=6.0)  # tippecanoe is running by then
+    time.sleep(1.0)
+    assert set(_tippecanoes()) - before == set(), "an orphaned tippecanoe survived the kill"
+    web = tmp_path / "out" / "web"
+    assert _leftovers(tmp_path / "out"), "the kill should have left a partial tile folder to clean"
+    rerun = _rerun(tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert _leftovers(tmp_path / "out") == []
+    verify_pmtiles(web / "veerkracht_2024.pmtiles")
+    assert not [p for p in web.iterdir() if p.is_dir() and p.name not in ("vendor",)]
