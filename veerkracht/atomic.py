@@ -9,6 +9,7 @@ writer are recognised (its process is gone) and removed by the next writer in th
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -73,6 +74,20 @@ def _remove(tmp: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+class DiskFullError(OSError):
+    """A write ran out of space (ENOSPC); the message names the file and says nothing was published."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for ENOSPC, as the OS raises it or as DuckDB and GDAL word it."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return True
+        if e is not None and "no space left on device" in str(e).lower():
+            return True
+    return False
+
+
 @contextmanager
 def atomic_path(target: Path, verify=None) -> Iterator[Path]:
     """Yield a temporary path (not yet created) to write ``target`` to; rename it into place.
@@ -90,5 +105,19 @@ def atomic_path(target: Path, verify=None) -> Iterator[Path]:
         if verify is not None:
             verify(tmp)
         os.replace(tmp, target)
+    except Exception as exc:
+        raise_if_disk_full(exc, target)
+        raise
     finally:
         _remove(tmp)
+
+
+def raise_if_disk_full(exc: BaseException, target: Path) -> None:
+    """Re-raise ``exc`` as a :class:`DiskFullError` naming ``target`` when it is ENOSPC."""
+    if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"No space left on device (ENOSPC) while writing {target}; nothing was published, the "
+            f"previous {Path(target).name} is untouched. "
+            f"Free space under {Path(target).parent} and run again",
+        ) from exc

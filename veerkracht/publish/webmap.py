@@ -24,7 +24,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from veerkracht.atomic import atomic_path, partial_dir, sweep_stale
+from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
 
 WEB_SRC = Path(__file__).with_name("web")
 #: Feature properties carried into the tiles (what the popup and the styles need).
@@ -96,6 +96,9 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 raise RuntimeError(
                     f"tippecanoe failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
                 )
+    except Exception as exc:
+        raise_if_disk_full(exc, out)  # also while writing the tiles' input, before tippecanoe
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

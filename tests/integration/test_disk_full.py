@@ -1,0 +1,147 @@
+"""Disk full at each writing step, on a real small filesystem (tmpfs, root only): a clear error
+naming ENOSPC, the previous version of the file untouched, no ``.partial-…`` left behind.
+
+The whole-run probe repeats the operator's finding: with little space left, a run used to fail
+in one step yet publish a truncated PMTiles in another and report success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import duckdb
+import geopandas as gpd
+import pyarrow.parquet
+import pyogrio
+import pytest
+from small_disk import fill, small_disk
+from testpaths import FIXTURES, REPO
+
+from veerkracht import warehouse
+from veerkracht.atomic import DiskFullError
+from veerkracht.publish import layers, webmap
+
+pytestmark = pytest.mark.faults
+BAARN = FIXTURES / "baarn_marts_area_2024.parquet"
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _no_partials(folder) -> bool:
+    return not list(folder.rglob(".partial-*"))
+
+
+def test_layers_on_a_full_disk(tmp_path):
+    gdf = gpd.read_parquet(BAARN)
+    buurten = gdf[gdf["level"] == "buurt"]
+    with small_disk(tmp_path / "disk", 20) as disk:
+        first = layers.write_layer(buurten, disk / "layers", 2024, "buurt")
+        before = {k: _digest(p) for k, p in first.items()}
+        fill(disk, 8_000)
+        with pytest.raises(DiskFullError, match="ENOSPC.*buurt_2024.*previous .* is untouched"):
+            layers.write_layer(buurten, disk / "layers", 2024, "buurt")
+        (disk / "filler.bin").unlink()
+        assert {k: _digest(p) for k, p in first.items()} == before and _no_partials(disk)
+
+
+def test_tiles_on_a_full_disk(tmp_path):
+    gdf = gpd.read_parquet(BAARN).to_crs("EPSG:4326")
+    frames = {level: part for level, part in gdf.groupby("level")}
+    with small_disk(tmp_path / "disk", 20) as disk:
+        target = webmap.build_tiles(frames, disk / "web" / "veerkracht_2024.pmtiles")
+        before = _digest(target)
+        fill(disk, 20_000)
+        with pytest.raises((DiskFullError, ValueError)) as failure:
+            webmap.build_tiles(frames, target)
+        assert "ENOSPC" in str(failure.value) or "truncated" in str(failure.value)
+        (disk / "filler.bin").unlink()
+        assert _digest(target) == before and _no_partials(disk)
+        webmap.verify_pmtiles(target)
+
+
+def test_publishing_the_warehouse_on_a_full_disk(tmp_path):
+    source = tmp_path / "build.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute("CREATE TABLE t AS SELECT range AS x, md5(range::VARCHAR) AS h FROM range(300000)")
+    with small_disk(tmp_path / "disk", 40) as disk:
+        target = warehouse.publish_copy(source, disk / "warehouse" / "veerkracht.duckdb")
+        before = _digest(target)
+        fill(disk, 1_000_000)
+        with pytest.raises(DiskFullError, match="ENOSPC.*veerkracht.duckdb"):
+            warehouse.publish_copy(source, target)
+        (disk / "filler.bin").unlink()
+        assert _digest(target) == before and _no_partials(disk)
+
+
+def _rows(path) -> int | None:
+    if path.suffix == ".parquet":
+        return pyarrow.parquet.ParquetFile(path).metadata.num_rows
+    if path.suffix == ".gpkg":
+        return pyogrio.read_info(path)["features"]
+    if path.suffix == ".duckdb":
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM marts.area").fetchone()[0]
+    return None
+
+
+def _assert_complete(path, rows: int | None) -> None:
+    if path.suffix == ".pmtiles":
+        webmap.verify_pmtiles(path)
+    elif path.suffix == ".qml":
+        ET.parse(path)
+    else:
+        assert _rows(path) == rows, path
+
+
+def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
+    """First a complete run, then one with ~70 MB free: it fails naming ENOSPC, and every
+    published file is still the first run's complete version (the web map above all)."""
+    with small_disk(tmp_path / "disk", 700) as disk:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            "VEERKRACHT_OUTPUT_DIR": str(disk / "out"),
+        }
+        first = subprocess.run(
+            [sys.executable, "-m", "pipelines"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert first.returncode == 0, first.stdout[-2000:]
+        out = disk / "out"
+        published = [
+            out / "warehouse" / "veerkracht.duckdb",
+            out / "web" / "veerkracht_2024.pmtiles",
+            *sorted((out / "layers" / "2024").glob("*_2024*")),
+        ]
+        before = {p: _digest(p) for p in published}
+        before_rows = {p: _rows(p) for p in published}
+        fill(disk, 70_000_000)
+        second = subprocess.run(
+            [sys.executable, "-m", "pipelines"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        (disk / "filler.bin").unlink()
+        assert second.returncode == 1, second.stdout[-2000:]
+        last = second.stdout.strip().splitlines()[-1]
+        assert "No space left on device" in last or "ENOSPC" in last, last
+        # Every published file is the first run's version or a complete new one, never half.
+        for path, digest in before.items():
+            assert path.exists(), path
+            if _digest(path) != digest:
+                _assert_complete(path, before_rows[path])
+        webmap.verify_pmtiles(out / "web" / "veerkracht_2024.pmtiles")
+        assert _no_partials(out)
