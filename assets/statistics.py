@@ -25,6 +25,8 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
         on_failure=settings.cbs_on_failure,
     )
     snapshots = got.snapshots
+    for note in got.quarantined:
+        context.log.warning(f"Stored snapshot quarantined: {note}")
     if got.download_error:
         context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
     cats = kwb.catalogues(snapshots)
@@ -36,6 +38,7 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
         metadata={
             "source": settings.source,
             "download_error": got.download_error or "",
+            "quarantined stored snapshots (failed their hash check)": got.quarantined,
             "table_id": table_for_year(year),
             "vintages": ", ".join(s.vintage for s in snapshots),
             "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",

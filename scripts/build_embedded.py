@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from veerkracht.geo.geometry import clean
+from veerkracht.integrity import write_sums
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "embedded"
@@ -277,6 +278,7 @@ def main() -> None:
     args = parser.parse_args()
     build_kwb(args.shared)
     build_geometries(args.shared)
+    write_sums(OUT)  # what the pipeline checks every embedded file against before using it
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"data/embedded: {total / 1e6:.1f} MB")
 

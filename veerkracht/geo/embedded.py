@@ -12,6 +12,7 @@ import geopandas as gpd
 
 from veerkracht.codes import LEVELS
 from veerkracht.geo.geometry import read_geometries
+from veerkracht.integrity import verify_embedded
 
 
 def embedded_geometry_path(embedded_dir: Path, year: int, level: str) -> Path:
@@ -40,4 +41,9 @@ def read_year(
     if not available:
         years = sorted(p.name for p in (Path(embedded_dir) / "geometries").iterdir())
         raise FileNotFoundError(f"No embedded geometries for {year}; the snapshot has {', '.join(years)}")
-    return {lv: read_geometries(embedded_geometry_path(embedded_dir, year, lv)) for lv in available}
+    frames = {}
+    for lv in available:
+        path = embedded_geometry_path(embedded_dir, year, lv)
+        verify_embedded(path, embedded_dir)
+        frames[lv] = read_geometries(path)
+    return frames

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from veerkracht.codes import parent_codes
+from veerkracht.integrity import verify_embedded
 from veerkracht.registry import year_info
 
 TABLE_ID = "47022NED"
@@ -34,6 +35,7 @@ def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame
     path = Path(extra_dir) / name if name else None
     if path is None or not path.is_file():
         return pd.DataFrame(), pd.DataFrame()
+    verify_embedded(path, Path(extra_dir).parent)
     raw = pd.read_parquet(path)
     column = f"misdrijven_{year}"
     if column not in raw:

@@ -9,6 +9,7 @@ half-written snapshot and never touches an older one. The embedded snapshot in
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from veerkracht.atomic import partial_dir, sweep_stale
+from veerkracht.integrity import IntegrityError, sha256
 
 
 @dataclass(frozen=True)
@@ -49,20 +51,50 @@ class Snapshots:
     snapshots: list[KwbSnapshot]
     #: Set when a ``cbs`` download failed and stored snapshots were used instead.
     download_error: str | None = None
+    #: Stored snapshots that failed their hash check and were moved aside.
+    quarantined: list[str] = field(default_factory=list)
 
 
 def read_snapshot(folder: Path) -> KwbSnapshot:
-    """Read a snapshot folder written by :func:`write_snapshot` (or the embedded one)."""
+    """Read a snapshot folder, after checking its files against the MANIFEST's hashes (a changed,
+    truncated or damaged snapshot raises :class:`~veerkracht.integrity.IntegrityError`)."""
     folder = Path(folder)
-    manifest = json.loads((folder / "MANIFEST.json").read_text())
-    return KwbSnapshot(
-        table_id=manifest["table_id"],
-        vintage=manifest["vintage"],
-        data=pd.read_parquet(folder / "TypedDataSet.parquet"),
-        data_properties=json.loads((folder / "DataProperties.json").read_text()),
-        table_infos=json.loads((folder / "TableInfos.json").read_text()),
-        manifest=manifest,
-    )
+    try:
+        manifest = json.loads((folder / "MANIFEST.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{folder}: MANIFEST.json unreadable ({exc})") from exc
+    if "sha256" in manifest:  # a download: the hash of its three files
+        if _content_hash(folder) != manifest["sha256"]:
+            raise IntegrityError(
+                f"{folder} does not match the SHA-256 in its MANIFEST.json (changed or truncated)"
+            )
+    elif "sha256_TypedDataSet" in manifest:  # the embedded snapshot: the hash of its data file
+        if sha256(folder / "TypedDataSet.parquet") != manifest["sha256_TypedDataSet"]:
+            raise IntegrityError(
+                f"{folder}/TypedDataSet.parquet does not match the SHA-256 in its MANIFEST.json"
+            )
+    try:
+        return KwbSnapshot(
+            table_id=manifest["table_id"],
+            vintage=manifest["vintage"],
+            data=pd.read_parquet(folder / "TypedDataSet.parquet"),
+            data_properties=json.loads((folder / "DataProperties.json").read_text()),
+            table_infos=json.loads((folder / "TableInfos.json").read_text()),
+            manifest=manifest,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise IntegrityError(f"{folder}: unreadable snapshot ({exc})") from exc
+
+
+def quarantine(folder: Path, reason: str) -> Path:
+    """Move a bad snapshot folder aside (``.quarantine-<vintage>-<time>``, never listed again) so
+    the next run goes on with the good ones; the folder is kept for inspection."""
+    folder = Path(folder)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    target = folder.with_name(f".quarantine-{folder.name}-{stamp}")
+    os.replace(folder, target)
+    (target / "QUARANTINED.txt").write_text(reason + "\n")
+    return target
 
 
 def list_snapshots(root: Path, table_id: str) -> list[Path]:
