@@ -15,6 +15,8 @@ import socket
 
 import dagster as dg
 
+from veerkracht.atomic import process_alive
+
 PID_TAG = "veerkracht/pid"
 HOST_TAG = "veerkracht/host"
 ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -25,16 +27,6 @@ def run_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
 def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark this host's runs whose process is gone as failed and free the slots they (or any ended
     run) still hold; return a line per run released."""
@@ -42,7 +34,7 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     host = socket.gethostname()
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)):
         pid = run.tags.get(PID_TAG)
-        if run.tags.get(HOST_TAG) != host or not pid or _alive(int(pid)):
+        if run.tags.get(HOST_TAG) != host or not pid or process_alive(int(pid)):
             continue
         instance.report_run_failed(
             run, message=f"Its process {pid} is gone (killed); released by the next run"

@@ -35,7 +35,8 @@ def partial_dir(parent: Path, label: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-{label}-", dir=parent))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (someone else's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -51,7 +52,7 @@ def sweep_stale(folder: Path) -> list[Path]:
     removed = []
     for path in Path(folder).glob(f"{PARTIAL_PREFIX}*"):
         pid = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

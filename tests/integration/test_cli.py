@@ -5,14 +5,13 @@ fails with its cause in the last line."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import geopandas as gpd
 import pandas as pd
 import pytest
-from testpaths import FIXTURES, REPO
+from cli import run_cli
+from testpaths import FIXTURES
 
 ROTTERDAM = FIXTURES / "boundaries" / "rotterdam_buurten_excerpt.geojson"
 #: Last decade's map: most Baarn buurt codes of 2014 still exist in 2024, two do not.
@@ -20,19 +19,7 @@ BAARN_2014 = FIXTURES / "boundaries" / "baarn_buurten_2014_excerpt.topojson"
 
 
 def _cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return run_cli(tmp_path / "home", tmp_path / "out", *args)
 
 
 @pytest.fixture(scope="module")

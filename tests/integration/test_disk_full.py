@@ -8,9 +8,6 @@ in one step yet publish a truncated PMTiles in another and report success.
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import duckdb
@@ -18,8 +15,9 @@ import geopandas as gpd
 import pyarrow.parquet
 import pyogrio
 import pytest
+from cli import run_cli
 from small_disk import fill, small_disk
-from testpaths import FIXTURES, REPO
+from testpaths import FIXTURES
 
 from veerkracht import warehouse
 from veerkracht.atomic import DiskFullError
@@ -103,19 +101,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
     """First a complete run, then one with ~70 MB free: it fails naming ENOSPC, and every
     published file is still the first run's complete version (the web map above all)."""
     with small_disk(tmp_path / "disk", 700) as disk:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(tmp_path / "home"),
-            "VEERKRACHT_OUTPUT_DIR": str(disk / "out"),
-        }
-        first = subprocess.run(
-            [sys.executable, "-m", "pipelines"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        first = run_cli(tmp_path / "home", disk / "out")
         assert first.returncode == 0, first.stdout[-2000:]
         out = disk / "out"
         published = [
@@ -126,14 +112,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
         before = {p: _digest(p) for p in published}
         before_rows = {p: _rows(p) for p in published}
         fill(disk, 70_000_000)
-        second = subprocess.run(
-            [sys.executable, "-m", "pipelines"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        second = run_cli(tmp_path / "home", disk / "out")
         (disk / "filler.bin").unlink()
         assert second.returncode == 1, second.stdout[-2000:]
         last = second.stdout.strip().splitlines()[-1]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from testpaths import REPO
+from cli import run_cli, start_cli
 
 from veerkracht.publish.webmap import verify_pmtiles
 
@@ -24,18 +23,7 @@ pytestmark = pytest.mark.faults
 
 
 def _start(tmp_path: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipelines"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    return start_cli(tmp_path / "home", tmp_path / "out")
 
 
 def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout: float = 300) -> str:
@@ -55,14 +43,7 @@ def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout:
 
 
 def _rerun(tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
+    return run_cli(tmp_path / "home", tmp_path / "out", timeout=600)
 
 
 def _leftovers(out: Path) -> list[str]:
