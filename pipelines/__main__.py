@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from veerkracht import sources
+from veerkracht.codes import LEVELS
 from veerkracht.method.spec import DEFAULT_SPEC
 from veerkracht.paths import DAGSTER_YAML, DEFAULT_DAGSTER_HOME, output_dir_from_env
 from veerkracht.registry import EMBEDDED_YEARS, KWB_TABLES
@@ -53,9 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--code-field", default="", help="field of --geometry-file with CBS codes")
     parser.add_argument("--name-field", default="", help="field of --geometry-file with area names")
-    parser.add_argument(
-        "--level", default="", choices=["", "gemeente", "wijk", "buurt"], help="keep one level of the file"
-    )
+    parser.add_argument("--level", default="", choices=["", *LEVELS], help="keep one level of the file")
     parser.add_argument("--output-dir", default=str(output_dir_from_env()))
     parser.add_argument(
         "--method",
