@@ -25,13 +25,25 @@ def read_geometries(path: Path) -> gpd.GeoDataFrame:
     return clean(gdf.to_crs(RD_NEW))
 
 
+def _make_valid_one(geom):
+    try:
+        return shapely.make_valid(geom)
+    except shapely.errors.GEOSException:
+        return shapely.make_valid(geom, method="structure", keep_collapsed=False)
+
+
 def clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Make every geometry a valid, non-empty MultiPolygon (shapely ``make_valid``).
 
     ``make_valid`` can split a self-touching ring into polygons plus stray lines; only the
     polygonal parts are kept, because an area layer has no use for lines.
     """
-    geoms = shapely.make_valid(gdf.geometry.to_numpy())
+    try:
+        geoms = shapely.make_valid(gdf.geometry.to_numpy())
+    except shapely.errors.GEOSException:
+        # One geometry GEOS cannot repair as a whole (a part collapsed to a line or point, as in
+        # a coarse TopoJSON): repair each geometry alone, that one by its structure.
+        geoms = [_make_valid_one(g) for g in gdf.geometry.to_numpy()]
     polys = []
     for geom in geoms:
         parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]

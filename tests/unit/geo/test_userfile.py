@@ -109,3 +109,11 @@ def test_overlay_replaces_the_covered_areas_and_keeps_the_rest():
     untouched = out[~out["code"].isin(codes)].set_index("code")
     assert untouched.geometry.equals(base["buurt"].set_index("code").loc[untouched.index].geometry)
     assert files[0][1].replaced["buurt"] + files[0][1].added["buurt"] == len(codes)
+
+
+def test_a_polygon_geos_cannot_repair_whole_is_repaired_by_structure():
+    """BU03030550 (Dronten) in the coarse 2014 TopoJSON has a part collapsed to nothing: GEOS's
+    default repair raises "mixed-dimension" on it; the buurt must survive as a polygon."""
+    gdf, report = read_boundary_file(FILES / "dronten_buurten_2014_collapsed_part.topojson")
+    assert gdf["code"].tolist() == ["BU03030550"] and report.repaired_invalid == 1
+    assert gdf.geometry.iloc[0].geom_type == "MultiPolygon" and gdf.geometry.iloc[0].area > 1e5
