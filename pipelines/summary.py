@@ -16,6 +16,8 @@ import time
 
 import dagster as dg
 
+#: Labels shown only when their number is not zero.
+OPTIONAL = {"from your files"}
 #: Per asset: the metadata entries that make its line (label, metadata key).
 KEY_NUMBERS: dict[str, list[tuple[str, str]]] = {
     "kwb_statistics": [("values", "kwb_value_rows"), ("vintages", "vintages"), ("source", "source")],
@@ -126,6 +128,7 @@ class SummaryHandler(logging.Handler):
                 f"{label} {_value(self.metadata[step][key])}"
                 for label, key in KEY_NUMBERS.get(step, [])
                 if key in self.metadata.get(step, {})
+                and not (label in OPTIONAL and not getattr(self.metadata[step][key], "value", 1))
             ]
             self._finish(step, f"{seconds:6.1f} s   {', '.join(numbers)}")
         elif kind == "STEP_FAILURE":
