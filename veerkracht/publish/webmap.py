@@ -13,10 +13,9 @@ or gaps open between them; ``--coalesce`` is not used, because it merges areas.
 
 from __future__ import annotations
 
-import ctypes
 import json
+import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -74,7 +73,12 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 ),
             ]
         with atomic_path(out, verify=verify_pmtiles) as partial:
+            # Through the supervisor: tippecanoe and its workers die with this process.
             cmd = [
+                sys.executable,
+                "-m",
+                "veerkracht.publish.supervise",
+                str(os.getpid()),
                 _tippecanoe(),
                 "-o",
                 str(partial),
@@ -91,7 +95,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 "Bron: CBS, Kadaster/PDOK (CC BY 4.0)",
                 *args,
             ]
-            done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_die_with_parent)
+            done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(
                     f"tippecanoe failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
@@ -102,16 +106,6 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-# PR_SET_PDEATHSIG: tippecanoe is killed with us. A killed run must not leave an orphaned
-# tippecanoe writing into the web folder. Looked up before any fork: the child only calls it.
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
-
-
-def _die_with_parent() -> None:
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _tippecanoe() -> str:
