@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import time
@@ -174,13 +173,10 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
 
 def _failure(result) -> str:
     """The failed step and its cause in one line (the innermost error's last line)."""
+    from pipelines.summary import failure_message
+
     for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
-        message = error.message.strip().splitlines()[-1] if error is not None else "unknown error"
-        message = re.sub(r"^[\w.]+(Error|Exception): ", "", message)  # the class name says little
-        return f"{event.step_key} ({message.rstrip('.')})"
+        return f"{event.step_key} ({failure_message(event.step_failure_data.error).rstrip('.')})"
     return "a step that did not start (see the Dagster UI)"
 
 

@@ -61,7 +61,6 @@ class SummaryHandler(logging.Handler):
         self.stream = stream or sys.stdout
         self.started: dict[str, float] = {}
         self.metadata: dict[str, dict] = {}
-        self.failure: str | None = None
         #: The step whose name is on the current, unfinished line (its progress indication).
         self.open_step: str | None = None
         #: Warnings of a running step, printed under its line when it ends.
@@ -132,19 +131,19 @@ class SummaryHandler(logging.Handler):
             ]
             self._finish(step, f"{seconds:6.1f} s   {', '.join(numbers)}")
         elif kind == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            cause = error.cause if error and error.cause else error
-            message = (cause.message if cause else "unknown error").strip().splitlines()[-1]
-            message = re.sub(r"^[\w.]+(Error|Exception): ", "", message)
-            self.failure = f"{step}: {message}"
-            self._finish(step, f"FAILED  {message}")
+            self._finish(step, f"FAILED  {failure_message(event.step_failure_data.error)}")
 
 
-HANDLER_KEY = "summary"
+def failure_message(error) -> str:
+    """A step failure's cause in one line: the innermost error's last line, without its class."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    message = error.message.strip().splitlines()[-1] if error is not None else "unknown error"
+    return re.sub(r"^[\w.]+(Error|Exception): ", "", message)  # the class name says little
 
 
 def make_summary_logger(handler: SummaryHandler) -> dg.LoggerDefinition:
-    """A Dagster logger that feeds ``handler`` (one per CLI run, so the CLI can read its failure)."""
+    """A Dagster logger that feeds ``handler`` (one per CLI run)."""
 
     @dg.logger(description="One line per step (python -m pipelines)")
     def summary_logger(_init_context) -> logging.Logger:
