@@ -32,6 +32,9 @@ class PipelineSettings(dg.ConfigurableResource):
     """Where statistics come from and where outputs go."""
 
     source: str = "embedded"
+    #: The KWB download file (kwb-YYYY.xls/.xlsx/.csv) that source ``file`` reads for the run's
+    #: year (veerkracht/ingest/kwbfile.py).
+    kwb_file: str = ""
     #: Where polygons come from: ``embedded`` (the snapshot) or ``pdok`` (the yearly wijk- en
     #: buurtkaart GeoPackage, see veerkracht/geo/pdok.py); ``pdok_url`` overrides its URL.
     geometry_source: str = "embedded"
@@ -65,6 +68,13 @@ class PipelineSettings(dg.ConfigurableResource):
     @classmethod
     def _known_geometry_source(cls, value: str) -> str:
         return sources.get("geometry", value).name
+
+    @field_validator("kwb_file")
+    @classmethod
+    def _kwb_file_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"No KWB download file at {value}")
+        return str(Path(value).resolve()) if value else value
 
     @field_validator("geometry_files")
     @classmethod
@@ -150,6 +160,7 @@ def settings_from_env() -> PipelineSettings:
     return PipelineSettings(
         source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
         geometry_source=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
+        kwb_file=os.environ.get("VEERKRACHT_KWB_FILE", ""),
         geometry_files=[f for f in os.environ.get("VEERKRACHT_GEOMETRY_FILES", "").split(os.pathsep) if f],
         geometry_code_field=os.environ.get("VEERKRACHT_GEOMETRY_CODE_FIELD", ""),
         geometry_name_field=os.environ.get("VEERKRACHT_GEOMETRY_NAME_FIELD", ""),

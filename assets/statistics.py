@@ -23,12 +23,19 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
         raw_dir=layout.raw_kwb,
         endpoint=settings.endpoint,
         on_failure=settings.cbs_on_failure,
+        kwb_file=settings.kwb_file or None,
     )
     snapshots = got.snapshots
     for note in got.quarantined:
         context.log.warning(f"Stored snapshot quarantined: {note}")
     if got.download_error:
         context.log.warning(f"CBS download failed, using stored snapshots: {got.download_error}")
+    unknown = sorted({c for s in snapshots for c in s.manifest.get("unknown_columns", [])})
+    if unknown:
+        context.log.warning(
+            f"KWB {year}: {len(unknown)} columns of the download file are not in kwb_file_map.csv "
+            f"and are not used: {', '.join(unknown)}"
+        )
     cats = kwb.catalogues(snapshots)
     crime = pressure.crime_tables(Path(settings.embedded_dir) / "extra", year)
     counts = kwb.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
@@ -43,6 +50,8 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
             "vintages": ", ".join(s.vintage for s in snapshots),
             "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",
             "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
+            "download file": ", ".join(s.manifest["file"] for s in snapshots if "file" in s.manifest),
+            "download file columns not in kwb_file_map.csv (not used)": unknown,
             **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
             "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,
             "key_drift": dg.MetadataValue.md(_drift_md(drift)),

@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
     )
     parser.add_argument(
+        "--kwb-file",
+        default=os.environ.get("VEERKRACHT_KWB_FILE", ""),
+        metavar="PATH",
+        help="a CBS KWB download file (kwb-YYYY.xls/.xlsx/.csv) for --source file; name its --year",
+    )
+    parser.add_argument(
         "--geometry-source",
         choices=sources.names("geometry"),
         default=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE"),
@@ -84,12 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no KWB table known for {unknown}; known years: {', '.join(map(str, KWB_TABLES))}")
 
+    if args.source == "file":
+        if not args.kwb_file or not Path(args.kwb_file).is_file():
+            parser.error(f"--source file needs --kwb-file PATH of a KWB download file (got {args.kwb_file!r})")
+        if len(args.year or []) != 1:
+            parser.error("--source file reads one year's download file: name that year with one --year")
+    elif args.kwb_file:
+        parser.error("--kwb-file is read by --source file only")
     missing = [f for f in args.geometry_file if not Path(f).exists()]
     if missing:
         parser.error(f"no boundary file at {', '.join(missing)}")
     geometry_source = default_geometry_source(args.source, args.geometry_source)
     os.environ["VEERKRACHT_SOURCE"] = args.source
     os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = geometry_source
+    os.environ["VEERKRACHT_KWB_FILE"] = str(Path(args.kwb_file).resolve()) if args.kwb_file else ""
     os.environ["VEERKRACHT_GEOMETRY_FILES"] = os.pathsep.join(
         str(Path(f).resolve()) for f in args.geometry_file
     )

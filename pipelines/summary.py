@@ -135,10 +135,12 @@ class SummaryHandler(logging.Handler):
 
 
 def failure_message(error) -> str:
-    """A step failure's cause in one line: the innermost error's last line, without its class."""
+    """A step failure's cause in one line: the innermost error's first line, without its class
+    (DuckDB puts the cause first and then the query with a caret under the spot)."""
     while error is not None and error.cause is not None:
         error = error.cause
-    message = error.message.strip().splitlines()[-1] if error is not None else "unknown error"
+    lines = [ln.strip() for ln in (error.message if error is not None else "").splitlines() if ln.strip()]
+    message = lines[0] if lines else "unknown error"
     return re.sub(r"^[\w.]+(Error|Exception): ", "", message)  # the class name says little
 
 

@@ -12,6 +12,12 @@ What it writes (all real data, nothing synthetic; see data/embedded/README.md):
 * ``extra/misdrijven_47022NED_kwb2024.parquet`` -- registered crime per KWB-2024 area (Politie/CBS).
 * ``geometries/2024/{gemeente,wijk,buurt}.parquet`` -- GeoParquet in EPSG:28992 with a
   ``geometry_source`` column per area.
+* ``kwb_files/kwb-2021.csv``, ``kwb-2022.csv`` -- KWB 2021 and 2022 (gemeenten, wijken) in CBS's
+  download-file format, the 2021 rows with their dropped decimal separators repaired per field
+  (``kwb_files/REPAIRS.json`` says what was done to which field); ``kwb-2023-GM0344-utrecht.xlsx``
+  -- CBS's own kwb-2023.xlsx for Utrecht, unchanged.
+* ``geometries/2021``, ``2022``, ``2023`` -- polygons for those years' areas where the boundary is
+  known (veerkracht/geo/derive.py), NULL with the reason where it is not.
 
 This script is a one-off data-preparation tool; the pipeline never imports it.
 """
@@ -28,7 +34,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from veerkracht.geo import derive
 from veerkracht.geo.geometry import clean
+from veerkracht.ingest.kwbfile import load_file_map, repair_dropped_decimals
 from veerkracht.integrity import write_sums
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,12 +280,104 @@ def build_geometries(shared: Path) -> None:
     )
 
 
+KWB_FILES = OUT / "kwb_files"
+#: Columns the re-exporter joined onto the 2021/2022 rows from another table (CBS "Jeugdzorg per
+#: wijk"): not part of the KWB download file, left out of the embedded copy.
+JOINED_COLUMNS_FROM = "ID"
+
+
+def build_kwb_files(shared: Path) -> None:
+    """KWB 2021/2022 (all NL gemeenten + wijken) and Utrecht 2023 as download files."""
+    KWB_FILES.mkdir(parents=True, exist_ok=True)
+    src = shared / "kwb2021_2022_wijk_download_format" / "kwb_2021_2022_gm_wk_with_jeugdzorg.csv"
+    both = pd.read_csv(src, dtype=str, keep_default_na=False)
+    kwb_columns = list(both.columns[: list(both.columns).index(JOINED_COLUMNS_FROM)])
+    fmap = load_file_map()
+    decimals = dict(zip(fmap["short_name"], fmap["decimals"], strict=True))
+    repairs = {}
+    for year in ("2021", "2022"):
+        rows = both[both["year"] == year][kwb_columns]
+        rows, decisions = repair_dropped_decimals(rows, decimals)
+        repairs[year] = decisions
+        rows.to_csv(KWB_FILES / f"kwb-{year}.csv", sep=";", index=False)
+    (KWB_FILES / "REPAIRS.json").write_text(
+        json.dumps(
+            {
+                "source": "semkjaer/capybara1.0 commit 1170206389b07699df3579f8dd18ab95cc1ac7ac data.csv "
+                "(../shared/cbs/kwb2021_2022_wijk_download_format)",
+                "defect": "decimal separators dropped in the 2021 rows: one-decimal fields 10x too large",
+                "rule": "veerkracht.ingest.kwbfile.repair_dropped_decimals with the CBS Decimals of "
+                "veerkracht/ingest/kwb_file_map.csv",
+                "decisions": repairs,
+            },
+            indent=1,
+        )
+    )
+    utrecht = shared / "kwb2023_2024_utrecht_download_xlsx" / "CBS-Utrecht-kwb-2023.xlsx"
+    (KWB_FILES / "kwb-2023-GM0344-utrecht.xlsx").write_bytes(utrecht.read_bytes())
+
+
+def _areas(year: str, level: str) -> pd.DataFrame:
+    """(code, name) of the ``level`` areas of an embedded download file."""
+    name = {"2021": "kwb-2021.csv", "2022": "kwb-2022.csv", "2023": "kwb-2023-GM0344-utrecht.xlsx"}[year]
+    from veerkracht.ingest.kwbfile import read_table
+
+    rows = read_table(KWB_FILES / name)
+    rows = rows[rows["recs"].str.strip().str.lower() == level]
+    return pd.DataFrame({"code": rows["gwb_code_10"].str.strip(), "name": rows["regio"].str.strip()})
+
+
+def _write_geo(gdf: gpd.GeoDataFrame, year: int, level: str) -> None:
+    folder = OUT / "geometries" / str(year)
+    folder.mkdir(parents=True, exist_ok=True)
+    known = gdf.geometry.notna()
+    gdf = pd.concat([_clean(gdf[known]), gdf[~known]]).sort_values("code", ignore_index=True)
+    gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=RD)
+    gdf.to_parquet(folder / f"{level}.parquet", compression="zstd", schema_version="1.1.0")
+    print(year, level, gdf["geometry_source"].str.split(":").str[0].value_counts().to_dict())
+
+
+def build_year_geometries(shared: Path) -> None:
+    """Polygons for the areas of 2021, 2022 and Utrecht 2023 (rules in veerkracht/geo/derive.py)."""
+    geo = shared / "geo_wijk_2024_gemeente_2019_2024_geoinzicht"
+    wk24 = gpd.read_parquet(OUT / "geometries" / "2024" / "wijk.parquet")
+    bu19 = gpd.read_parquet(OUT / "geometries" / "2019" / "buurt.parquet")
+    wk19 = derive.dissolve_buurten(bu19, "pdok_buurten_2019_quantised_dissolved_by_wijk_code")
+    gm_files = {
+        2021: (shared / "geo_buurt_2019_nl_powerbi" / "gemeente_2021_wgs84.topojson", "code", "naam"),
+        2022: (geo / "gemeenten_2022.geojson", "gemeentecode", "gemeentenaam"),
+        2023: (geo / "gemeenten_2023.geojson", "gemeentecode", "gemeentenaam"),
+    }
+    for year, (path, code, name) in gm_files.items():
+        gm = gpd.read_file(path)
+        if gm.crs is None:  # the 2021 TopoJSON declares none; it is lon/lat
+            gm = gm.set_crs("EPSG:4326")
+        gm = gm.rename(columns={code: "code", name: "name"})[["code", "name", "geometry"]]
+        gm["geometry_source"] = f"pdok_gemeenten_{year}_simplified"
+        gm_year = derive.same_codes(_areas(str(year), "gemeente"), gm.to_crs(RD))
+        _write_geo(gm_year, year, "gemeente")
+    for year in (2021, 2022):
+        wk = derive.boundaries_for(
+            _areas(str(year), "wijk"), wk24, wk19, later_year=2024, earlier_year=2019
+        ).drop(columns="overlap")
+        _write_geo(wk, year, "wijk")
+    for level in ("wijk", "buurt"):
+        later = gpd.read_parquet(OUT / "geometries" / "2024" / f"{level}.parquet")
+        _write_geo(derive.same_codes(_areas("2023", level), later), 2023, level)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "cbs")
+    parser.add_argument(
+        "--only-years", action="store_true", help="only the 2021-2023 files (2024 and 2019 stay as they are)"
+    )
     args = parser.parse_args()
-    build_kwb(args.shared)
-    build_geometries(args.shared)
+    if not args.only_years:
+        build_kwb(args.shared)
+        build_geometries(args.shared)
+    build_kwb_files(args.shared)
+    build_year_geometries(args.shared)
     write_sums(OUT)  # what the pipeline checks every embedded file against before using it
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"data/embedded: {total / 1e6:.1f} MB")

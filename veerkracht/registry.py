@@ -29,18 +29,49 @@ class KwbYear:
     wijkbuurtkaart_url: str | None = None
     #: Politie/CBS 47022NED extract on this year's boundaries, under ``data/embedded/extra``.
     crime_extract: str | None = None
-    #: Whether ``data/embedded/kwb/<table>/`` ships this year's statistics.
+    #: Whether ``data/embedded/kwb/<table>/`` ships this year's statistics as OData snapshots.
     embedded_kwb: bool = False
+    #: A KWB download file under ``data/embedded/kwb_files/`` with this year's statistics (read
+    #: by the ``file`` source, :mod:`veerkracht.ingest.kwbfile`).
+    embedded_file: str | None = None
     #: Levels whose polygons ``data/embedded/geometries/<year>/`` ships.
     embedded_geometry: tuple[str, ...] = ()
+    #: Gemeenten in the year's indeling (1 January; CBS). Statistics that cover fewer are partial:
+    #: they are scored on the base year's goalposts, not ranked as if they were the country.
+    gemeenten: int | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the embedded snapshot ships this year's statistics in any form."""
+        return self.embedded_kwb or self.embedded_file is not None
 
 
 YEARS: tuple[KwbYear, ...] = (
-    KwbYear(2019, "84583NED", embedded_geometry=("gemeente", "buurt")),
-    KwbYear(2020, "84799NED"),
-    KwbYear(2021, "85039NED"),
-    KwbYear(2022, "85318NED", _PDOK.format(y=2022)),
-    KwbYear(2023, "85618NED", _PDOK.format(y=2023)),
+    KwbYear(2019, "84583NED", embedded_geometry=("gemeente", "buurt"), gemeenten=355),
+    KwbYear(2020, "84799NED", gemeenten=355),
+    KwbYear(
+        2021,
+        "85039NED",
+        embedded_file="kwb-2021.csv",
+        embedded_geometry=("gemeente", "wijk"),
+        gemeenten=352,
+    ),
+    KwbYear(
+        2022,
+        "85318NED",
+        _PDOK.format(y=2022),
+        embedded_file="kwb-2022.csv",
+        embedded_geometry=("gemeente", "wijk"),
+        gemeenten=345,
+    ),
+    KwbYear(
+        2023,
+        "85618NED",
+        _PDOK.format(y=2023),
+        embedded_file="kwb-2023-GM0344-utrecht.xlsx",
+        embedded_geometry=LEVELS,
+        gemeenten=342,
+    ),
     KwbYear(
         2024,
         "85984NED",
@@ -48,14 +79,15 @@ YEARS: tuple[KwbYear, ...] = (
         crime_extract="misdrijven_47022NED_kwb2024.parquet",
         embedded_kwb=True,
         embedded_geometry=LEVELS,
+        gemeenten=342,
     ),
-    KwbYear(2025, "86165NED", _PDOK.format(y=2025)),
+    KwbYear(2025, "86165NED", _PDOK.format(y=2025), gemeenten=342),
 )
 BY_YEAR: dict[int, KwbYear] = {row.year: row for row in YEARS}
 #: Year -> KWB table id (a view of :data:`YEARS`).
 KWB_TABLES: dict[int, str] = {row.year: row.kwb_table for row in YEARS}
 #: Years whose statistics the embedded snapshot ships, newest first.
-EMBEDDED_YEARS: tuple[int, ...] = tuple(sorted((r.year for r in YEARS if r.embedded_kwb), reverse=True))
+EMBEDDED_YEARS: tuple[int, ...] = tuple(sorted((r.year for r in YEARS if r.embedded), reverse=True))
 
 
 def year_info(year: int) -> KwbYear:

@@ -7,7 +7,7 @@ and the crosswalk all read this table, so adding a source is one row here plus i
 
 What a module must provide, per kind:
 
-``statistics``  ``snapshots(year, *, embedded_dir, raw_dir, endpoint, on_failure) -> Snapshots``
+``statistics``  ``snapshots(year, *, embedded_dir, raw_dir, endpoint, on_failure, kwb_file) -> Snapshots``
 ``geometry``    ``levels_available(year, *, embedded_dir, url) -> tuple[str, ...]`` and
                 ``read_year(year, levels, *, embedded_dir, raw_dir, url, timeout) -> {level: GeoDataFrame}``
 ``format``      ``write(gdf, path, *, layer, **options)`` (``options`` from the row)
@@ -51,6 +51,12 @@ SOURCES: tuple[Source, ...] = (
         "cbs",
         "veerkracht.ingest.cbs",
         "the live CBS OData API via cbsodata; every download kept as an immutable snapshot",
+    ),
+    Source(
+        "statistics",
+        "file",
+        "veerkracht.ingest.kwbfile",
+        "a CBS KWB download file (kwb-YYYY.xls/.xlsx/.csv) you name with --kwb-file",
     ),
     Source(
         "geometry",

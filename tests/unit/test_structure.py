@@ -84,10 +84,15 @@ def test_year_registry_matches_the_embedded_files():
         assert shipped == row.embedded_geometry, row
         if row.crime_extract:
             assert (EMBEDDED_DIR / "extra" / row.crime_extract).is_file(), row
+        if row.embedded_file:
+            assert (EMBEDDED_DIR / "kwb_files" / row.embedded_file).is_file(), row
     listed = {str(r.year) for r in YEARS}
+    files = {p.name for p in (EMBEDDED_DIR / "kwb_files").iterdir()} - {"REPAIRS.json"}
+    assert files == {r.embedded_file for r in YEARS if r.embedded_file}
     assert {p.name for p in (EMBEDDED_DIR / "geometries").iterdir()} <= listed
     assert {p.name for p in (EMBEDDED_DIR / "kwb").iterdir()} <= {r.kwb_table for r in YEARS}
-    assert EMBEDDED_YEARS == tuple(sorted((r.year for r in YEARS if r.embedded_kwb), reverse=True))
+    assert EMBEDDED_YEARS == tuple(sorted((r.year for r in YEARS if r.embedded), reverse=True))
+    assert EMBEDDED_YEARS == (2024, 2023, 2022, 2021)
 
 
 #: What a source module of each kind must provide (see veerkracht/sources.py).

@@ -10,19 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from veerkracht.geo import RD_NEW
 
 
 def read_geometries(path: Path) -> gpd.GeoDataFrame:
-    """Read one level's polygons (code, name, geometry_source, geometry) in EPSG:28992, cleaned."""
+    """Read one level's polygons (code, name, geometry_source, geometry) in EPSG:28992, cleaned.
+
+    Rows with a NULL geometry whose ``geometry_source`` says why (``no_boundary:…``, see
+    :mod:`veerkracht.geo.derive`) are kept as they are: the area exists, its boundary is unknown.
+    """
     if not Path(path).is_file():
         raise FileNotFoundError(f"No geometries at {path}")
     gdf = gpd.read_parquet(path)
     if gdf.crs is None:
         raise ValueError(f"{path} has no CRS; expected {RD_NEW}")
-    return clean(gdf.to_crs(RD_NEW))
+    gdf = gdf.to_crs(RD_NEW)
+    unknown = gdf.geometry.isna() & gdf["geometry_source"].astype("string").str.startswith("no_boundary:")
+    if not unknown.any():
+        return clean(gdf)
+    return pd.concat([clean(gdf[~unknown]), gdf[unknown]], ignore_index=True)
 
 
 def _make_valid_one(geom):

@@ -30,6 +30,7 @@ def snapshots(
     endpoint: CbsEndpoint | None = None,
     on_failure: str = "use_stored",
     embedded_dir: Path | None = None,
+    kwb_file=None,
 ) -> Snapshots:
     """Download ``year``'s table, store it, and return all stored vintages, oldest first."""
     table_id = table_for_year(year)

@@ -122,8 +122,10 @@ def regions(snapshot) -> pd.DataFrame:
             "code": codes,
             "level": level_prefix,
             "name": names,
-            "wijk_code": [p[0] for p in parents],
-            "gemeente_code": [p[1] for p in parents],
+            # string dtype: a file without buurten has no wijk_code at all, and an all-NULL
+            # object column would reach DuckDB as INTEGER.
+            "wijk_code": pd.array([p[0] for p in parents], dtype="string"),
+            "gemeente_code": pd.array([p[1] for p in parents], dtype="string"),
             "gemeente_name": data[gm_name_key].astype("string").str.strip() if gm_name_key else pd.NA,
             "table_id": snapshot.table_id,
             "vintage": snapshot.vintage,

@@ -33,13 +33,20 @@ def kwb_snapshots(
     raw_dir: Path,
     endpoint: CbsEndpoint = CbsEndpoint(),
     on_failure: OnFailure = "use_stored",
+    kwb_file: str | Path | None = None,
 ) -> Snapshots:
     """All snapshots (vintages) of ``year``'s KWB table to combine, oldest first, from ``source``
-    (a statistics source of :mod:`veerkracht.sources`: ``embedded`` or ``cbs``, see their modules).
+    (a statistics source of :mod:`veerkracht.sources`: ``embedded``, ``cbs`` or ``file``, see
+    their modules; ``kwb_file`` is the download file the ``file`` source reads).
     """
     reader = sources.get("statistics", source).load()
     return reader.snapshots(
-        year, embedded_dir=embedded_dir, raw_dir=raw_dir, endpoint=endpoint, on_failure=on_failure
+        year,
+        embedded_dir=embedded_dir,
+        raw_dir=raw_dir,
+        endpoint=endpoint,
+        on_failure=on_failure,
+        kwb_file=kwb_file,
     )
 
 
