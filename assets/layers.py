@@ -31,6 +31,13 @@ def area_layers(
         metadata["marts.area rows"] = dg.MetadataValue.int(layers.build_area_mart(con, year, spec))
         apply_comments(con)
         frames = {level: layers.read_level(con, year, level) for level in LEVELS}
+    # A year without a level (KWB 2021/2022 download files have no buurten) gets no files for it;
+    # files of that level left by an earlier run of the year are removed, not served stale.
+    empty = [level for level, gdf in frames.items() if gdf.empty]
+    for level in empty:
+        layers.remove_layer(layout.layers, year, level)
+        del frames[level]
+    metadata["levels without areas (no files)"] = empty
     for level, gdf in frames.items():
         paths = layers.write_layer(gdf, layout.layers, year, level)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
@@ -39,10 +46,11 @@ def area_layers(
         metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
     metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in frames["gemeente"].to_crs("EPSG:4326").total_bounds]
+    finest = list(frames)[-1]
     preview = render_score_map(
-        frames["buurt"],
-        layout.previews / f"buurt_{year}.png",
-        f"Kwetsbaarheid per buurt, {year} ({spec.label})",
+        frames[finest],
+        layout.previews / f"{finest}_{year}.png",
+        f"Kwetsbaarheid per {finest}, {year} ({spec.label})",
     )
     metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))
     return dg.MaterializeResult(metadata=metadata)

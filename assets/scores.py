@@ -58,13 +58,28 @@ def veerkracht_scores(
             "skew and kurtosis (raw, after clipping at goalposts)": dg.MetadataValue.md(
                 diag["distribution"].to_markdown(index=False)
             ),
-            "monte_carlo": f"{spec.uncertainty.runs} runs, seed {spec.uncertainty.seed}",
-            "uncertain share (rank interval crosses a class boundary)": {
-                lvl: round(float(g["uncertain"].mean()), 3) for lvl, g in iv.groupby("level")
-            },
-            "median 5-95% rank interval width": {
-                lvl: round(float((g["rank_p95"] - g["rank_p05"]).median()), 3)
-                for lvl, g in iv.groupby("level")
-            },
+            "coverage": run.coverage,
+            "change since earlier years (class not NULL / areas)": _change_summary(con_rows=run.change),
+            "monte_carlo": (
+                f"{spec.uncertainty.runs} runs, seed {spec.uncertainty.seed}"
+                if len(iv)
+                else "not run: partial coverage (ranks among a few areas are not national ranks)"
+            ),
+            **(_interval_metadata(iv) if len(iv) else {}),
         },
     )
+
+
+def _interval_metadata(iv) -> dict:
+    return {
+        "uncertain share (rank interval crosses a class boundary)": {
+            lvl: round(float(g["uncertain"].mean()), 3) for lvl, g in iv.groupby("level")
+        },
+        "median 5-95% rank interval width": {
+            lvl: round(float((g["rank_p95"] - g["rank_p05"]).median()), 3) for lvl, g in iv.groupby("level")
+        },
+    }
+
+
+def _change_summary(con_rows) -> dict:
+    return {f"{r.level} since {r.base_year}": f"{r.classed} / {r.areas}" for r in con_rows.itertuples()}

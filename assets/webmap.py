@@ -14,12 +14,14 @@ def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg
     """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page: python -m veerkracht.publish.serve."""
     year = int(context.partition_key)
     layout = settings.layout
-    sources = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
+    paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
+    sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
     out = webmap.publish_web(layout.web, year, sources)
     return dg.MaterializeResult(
         metadata={
             "page": dg.MetadataValue.path(str(out["page"])),
             "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
+            "levels": list(sources),
             "serve": f"python -m veerkracht.publish.serve {layout.web}",
         }
     )

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         parser.error(str(exc))
 
-    years = sorted(set(args.year or EMBEDDED_YEARS), reverse=True)  # newest first: the one users look at
+    years = sorted(set(args.year or EMBEDDED_YEARS), reverse=True)
     unknown = [y for y in years if y not in KWB_TABLES]
     if unknown:
         parser.error(f"no KWB table known for {unknown}; known years: {', '.join(map(str, KWB_TABLES))}")
@@ -120,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.ui:
         os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
-    return _run(years, args.source, args.executor, args.verbose)
+    from veerkracht.method.scoring import scoring_order
+
+    order, rescore = scoring_order(years, load_spec(args.method).goalpost_base_year)
+    plan = [(y, "veerkracht_job" if i == 0 else "veerkracht_year_job") for i, y in enumerate(order)]
+    plan += [(y, "veerkracht_rescore_job") for y in rescore]
+    return _run(plan, args.source, args.executor, args.verbose)
 
 
 def default_geometry_source(source: str, given: str | None) -> str:
@@ -129,13 +134,15 @@ def default_geometry_source(source: str, given: str | None) -> str:
     return given or ("pdok" if source == "cbs" else "embedded")
 
 
-def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
-    """Run the job for each year, newest first; a summary line per step unless ``verbose``."""
+def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool) -> int:
+    """Run each (year, job) of ``plan`` in order (see :func:`veerkracht.method.scoring.scoring_order`);
+    a summary line per step unless ``verbose``."""
     import logging
 
     import dagster as dg
 
-    from pipelines.definitions import build_defs, veerkracht_job_def
+    from pipelines import definitions
+    from pipelines.definitions import build_defs
     from pipelines.recovery import release_dead_runs, run_tags
     from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
@@ -148,23 +155,26 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
         for line in release_dead_runs(instance):
             print(f"Recovered from a killed run: {line}")
         tags = run_tags()
-        for year in years:
+        for year, job in plan:
             started = time.perf_counter()
-            print(f"KWB {year} ({source}) -> {layout.root}")
+            what = {
+                "veerkracht_rescore_job": "scored again, now that the earlier years are in (change classes)"
+            }.get(job, f"({source})")
+            print(f"KWB {year} {what} -> {layout.root}")
             if executor == "multiprocess":
                 result = dg.execute_job(
-                    dg.reconstructable(veerkracht_job_def),
+                    dg.reconstructable(getattr(definitions, f"{job}_def")),
                     instance=instance,
                     tags={"dagster/partition": str(year), **tags},
                     raise_on_error=False,
                 )
             elif verbose:
-                result = veerkracht_job_def().execute_in_process(
+                result = getattr(definitions, f"{job}_def")().execute_in_process(
                     partition_key=str(year), instance=instance, raise_on_error=False, tags=tags
                 )
             else:
                 defs = build_defs(loggers={"summary": make_summary_logger(SummaryHandler(sys.stdout))})
-                result = defs.resolve_job_def("veerkracht_job").execute_in_process(
+                result = defs.resolve_job_def(job).execute_in_process(
                     partition_key=str(year),
                     instance=instance,
                     raise_on_error=False,
@@ -175,6 +185,7 @@ def _run(years: list[int], source: str, executor: str, verbose: bool) -> int:
                 print(f"Run for {year} failed at {_failure(result)}; outputs of earlier runs are untouched.")
                 return 1
             print(f"KWB {year}: done in {time.perf_counter() - started:.1f} s")
+    years = {y for y, _ in plan}
     if len(years) > 1:
         print(f"All {len(years)} years done in {time.perf_counter() - started_all:.1f} s")
     print("Outputs:")

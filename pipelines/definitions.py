@@ -8,7 +8,7 @@ import dagster as dg
 
 from assets import ASSET_MODULES
 from assets.resources import resources_from_env
-from pipelines.jobs import veerkracht_job
+from pipelines.jobs import veerkracht_job, veerkracht_rescore_job, veerkracht_year_job
 from pipelines.schedules import monthly_cbs_refresh
 from pipelines.sensors import kwb_revision_sensor
 
@@ -19,7 +19,7 @@ def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg
     return dg.Definitions(
         loggers=loggers,
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
-        jobs=[veerkracht_job],
+        jobs=[veerkracht_job, veerkracht_year_job, veerkracht_rescore_job],
         schedules=[monthly_cbs_refresh],
         sensors=[kwb_revision_sensor],
         resources=resources if resources is not None else resources_from_env(),
@@ -32,3 +32,13 @@ defs = build_defs()
 def veerkracht_job_def() -> dg.JobDefinition:
     """The resolved main job; ``dg.reconstructable(veerkracht_job_def)`` runs it out of process."""
     return defs.resolve_job_def("veerkracht_job")
+
+
+def veerkracht_year_job_def() -> dg.JobDefinition:
+    """The main job without the crosswalk (for ``dg.reconstructable``)."""
+    return defs.resolve_job_def("veerkracht_year_job")
+
+
+def veerkracht_rescore_job_def() -> dg.JobDefinition:
+    """Scores and what is built from them (for ``dg.reconstructable``)."""
+    return defs.resolve_job_def("veerkracht_rescore_job")

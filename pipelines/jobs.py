@@ -1,4 +1,5 @@
-"""Jobs: the one main job that materialises the whole graph for a year."""
+"""Jobs: the main job that materialises the whole graph for a year, and two parts of it that a run
+over several years needs (see ``pipelines/__main__.py``)."""
 
 import dagster as dg
 
@@ -11,3 +12,19 @@ veerkracht_job = dg.define_asset_job(
 #: Run config of a live refresh: statistics from CBS and the year's polygons from PDOK (the
 #: embedded polygons cover 2024 and 2019 only).
 LIVE_RUN_CONFIG = {"resources": {"settings": {"config": {"source": "cbs", "geometry_source": "pdok"}}}}
+
+#: The main job without the (unpartitioned) boundary crosswalk: the later years of a multi-year
+#: run, once the first year's run has built it.
+veerkracht_year_job = dg.define_asset_job(
+    "veerkracht_year_job",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("boundary_crosswalk"),
+    description="As veerkracht_job, without the boundary crosswalk (already built in this run).",
+)
+
+#: Scores and everything built from them, for one year: after earlier years were scored, the
+#: goalpost base year is scored again so that its change classes can compare with them.
+veerkracht_rescore_job = dg.define_asset_job(
+    "veerkracht_rescore_job",
+    selection=dg.AssetSelection.assets("veerkracht_scores").downstream(),
+    description="Scores -> layers -> dashboard warehouse -> web map for one year (statistics as stored).",
+)

@@ -66,9 +66,12 @@ select
     round(s.druk_goalpost, 6)       as druk_goalpost,
     s.bivariate_class,
     ch.change_class,
+    ch.base_year                    as change_since,
     ch.d_kwetsbaarheid,
     ch.d_druk,
+    ch.change_basis,
     ch.change_null_reason,
+    s.coverage,
     s.n_flags,
     u.rank_p05,
     u.rank_p50,
@@ -88,7 +91,7 @@ select
 from core.dim_region as r
 left join ind as i on i.code = r.code
 left join expl as e on e.code = r.code
-left join core.score_change as ch on ch.year = r.year and ch.code = r.code
+left join core.score_change as ch on ch.year = r.year and ch.code = r.code and ch.is_latest
 left join core.score as s on s.year = r.year and s.code = r.code
 -- (Intervals exist for scored areas only; a condition on s here would force a nested-loop join.)
 left join core.score_uncertainty as u on u.year = r.year and u.code = r.code

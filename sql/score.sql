@@ -1,7 +1,8 @@
 -- core.score: the veerkracht scores of every gemeente, wijk and buurt of the year, one row per
 -- area. score = kwetsbaarheid: the national percentile rank (0 = least, 1 = most vulnerable of its
 -- level) of the kwetsbaarheid axis; druk likewise for the pressure axis. Every NULL has a reason:
--- no population figure, fewer than $min_population inhabitants, or the axis' own reason.
+-- no population figure, fewer than $min_population inhabitants, or the axis' own reason. A year
+-- that covers part of the country is ranked against the base year's national areas ($coverage).
 with pop as (
     select r.code, r.level, f.value as inwoners, f.null_reason
     from core.dim_region as r
@@ -9,8 +10,32 @@ with pop as (
         on f.year = r.year and f.code = r.code and f.canonical = 'AantalInwoners'
     where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')
 ),
-axis as (
+axis_own as (
     select * from core.score_axis where year = $year and spec_hash = $spec_hash
+),
+-- $partial: the rank is where the area's goalpost value falls among the scored areas of the same
+-- level in the goalpost base year ($goalpost_year, national): (areas below) / (N - 1).
+base as (
+    select level, axis, value_goalpost from core.score_axis
+    where $partial and year = $goalpost_year and year <> $year and spec_hash = $spec_hash
+      and value_goalpost is not null
+),
+base_rank as (
+    select a.code, a.axis,
+           least(1.0, count(*) filter (where b.value_goalpost < a.value_goalpost)
+                      / nullif(count(*) - 1, 0)) as rank
+    from axis_own as a join base as b on b.level = a.level and b.axis = a.axis
+    where a.value_goalpost is not null
+    group by a.code, a.axis
+),
+axis as (
+    select a.* replace (
+               case when $partial then b.rank else a.rank end as rank,
+               case when $partial and a.rank is not null and b.rank is null
+                    then 'partial_coverage_without_goalposts (score the national year '
+                         || $goalpost_year || ' first)'
+                    else a.null_reason end as null_reason)
+    from axis_own as a left join base_rank as b on b.code = a.code and b.axis = a.axis
 ),
 judged as (
     select
@@ -47,6 +72,9 @@ select
         || 'D' || least(floor(druk * $bivariate + 1e-9)::integer + 1, $bivariate) end as bivariate_class,
     coalesce(eligibility_reason, k_reason)                      as score_null_reason,
     coalesce(eligibility_reason, d_reason)                      as druk_null_reason,
+    -- 'national', or what part of the country the year's statistics cover (then the ranks are
+    -- positions in the goalpost base year's national distribution, see score_axis.sql).
+    $coverage                                                   as coverage,
     $method_version                                             as method_version,
     $spec_hash                                                  as spec_hash
 from judged

@@ -53,7 +53,11 @@ judged as (
     left join per_axis as p on p.code = a.code and p.axis = a.axis
 ),
 valued as (
-    select *, case when $normalisation = 'goalpost' then value_goalpost else value_percentile end as value
+    -- A year whose statistics cover part of the country ($partial) is valued on goalposts only:
+    -- percentile ranks among its own few areas would pretend to be national ones (its headline
+    -- rank is placed in the base year's national distribution by score.sql).
+    select *, case when $normalisation = 'goalpost' or $partial then value_goalpost
+                   else value_percentile end as value
     from judged
 )
 select

@@ -16,4 +16,6 @@ b as (
 select g.code, b.n_buurten, round(coalesce(b.area, 0) / g.area, 4) as area_ratio
 from g left join b using (code)
 where abs(coalesce(b.area, 0) / g.area - 1) > $tolerance
+  -- A year without buurt polygons at all (KWB 2021/2022: gemeenten and wijken only) has nothing to check.
+  and exists (select 1 from staging.geometry where year = $year and level = 'buurt')
 order by area_ratio

@@ -122,7 +122,9 @@ def to_snapshot(frame: pd.DataFrame, year: int, *, name: str, sha256: str) -> Kw
             "Title": r.title,
             "Unit": r.unit,
             "Decimals": int(r.decimals),
-            "Datatype": "Double",
+            # Whole numbers (CBS Decimals 0) are Long, as in the OData table: the continuity
+            # check compares counts by that.
+            "Datatype": "Long" if int(r.decimals) == 0 and r.unit == "aantal" else "Double",
             "Provenance": f"KWB download file column {short} (veerkracht/ingest/kwb_file_map.csv)",
         }
         for i, (short, r) in enumerate(rows.iterrows())

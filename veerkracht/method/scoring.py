@@ -19,7 +19,7 @@ Models, in order (each one table, rebuilt per year):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -28,6 +28,7 @@ import pandas as pd
 from veerkracht import warehouse
 from veerkracht.method.spec import MethodSpec
 from veerkracht.method.uncertainty import OUTPUT_COLUMNS, simulate
+from veerkracht.registry import KWB_TABLES, year_info
 
 MODELS = [
     ("core.score_value", "score_value"),
@@ -51,6 +52,44 @@ class ScoreRun:
     rows: dict[str, int]
     goalpost_year: int
     intervals: pd.DataFrame
+    coverage: str = "national"
+    #: Per level and earlier year: areas compared and how many got a change class.
+    change: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+#: Statistics with fewer than this share of the year's gemeenten are partial (a user's own file of
+#: one city, Utrecht 2023 in the embedded snapshot); the dertje copy's 171 of 342 are completed
+#: by the 2026 vintage before this is asked.
+NATIONAL_SHARE = 0.95
+
+
+def coverage(con: duckdb.DuckDBPyConnection, year: int) -> str:
+    """'national', or 'partial: N of M gemeenten (…)' when the year's statistics cover fewer than
+    :data:`NATIONAL_SHARE` of the gemeenten of its indeling (registry ``gemeenten``)."""
+    expected = year_info(year).gemeenten if year in KWB_TABLES else None
+    n, names = con.execute(
+        "SELECT count(*), string_agg(name, ', ' ORDER BY name) FROM core.dim_region "
+        "WHERE year = ? AND level = 'gemeente'",
+        [year],
+    ).fetchone()
+    if not expected or n >= NATIONAL_SHARE * expected:
+        return "national"
+    listed = names if n <= 5 else f"{n} gemeenten"
+    return f"partial: {n} of {expected} gemeenten ({listed}); ranked on the national goalposts"
+
+
+def scoring_order(years: list[int], base_year: int) -> tuple[list[int], list[int]]:
+    """The order to run ``years`` in, and the years to score again at the end.
+
+    Goalposts come from ``base_year``, so it runs first; the others run oldest first, so each can
+    compare with the years before it. The base year's own change classes need the earlier years,
+    so when any year before it ran after it, its scores (and what is built from them) run again.
+    """
+    years = sorted(set(years))
+    if base_year not in years:
+        return years, []
+    rest = [y for y in years if y != base_year]
+    return [base_year, *rest], [base_year] if any(y < base_year for y in rest) else []
 
 
 def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
@@ -103,7 +142,9 @@ def score_year(
     """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo."""
     register_spec(con, spec)
     warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
-    params = {**spec.sql_params(), "top_n": TOP_N}
+    cover = coverage(con, year)
+    partial = cover != "national"
+    params = {**spec.sql_params(), "top_n": TOP_N, "partial": partial, "coverage": cover}
     rows: dict[str, int] = {}
     gp_year = year
     for table, model in MODELS:
@@ -111,10 +152,24 @@ def score_year(
             gp_year = goalpost_year(con, spec, year)
         rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
     intervals = pd.DataFrame()
-    if with_uncertainty:
+    # Rank intervals of a partial year would be ranks among its own few areas: not computed.
+    if with_uncertainty and not partial:
         intervals = store_uncertainty(con, spec, year)
         rows["core.score_uncertainty"] = len(intervals)
-    return ScoreRun(year, rows, gp_year, intervals)
+    elif partial:
+        clear_uncertainty(con, year)
+    change = warehouse.query(con, "report/change_per_level", year=year)
+    return ScoreRun(year, rows, gp_year, intervals, cover, change)
+
+
+def clear_uncertainty(con: duckdb.DuckDBPyConnection, year: int) -> None:
+    """Drop ``year``'s intervals (a year rescored as partial must not keep older ones)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'core' AND table_name = 'score_uncertainty'"
+    ).fetchone()[0]
+    if exists:
+        con.execute("DELETE FROM core.score_uncertainty WHERE year = ?", [year])
 
 
 def store_uncertainty(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:

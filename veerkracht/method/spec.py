@@ -48,6 +48,10 @@ class Indicator:
     transform: str = "none"
     size: str = ""
     weight: float = 1.0
+    #: Whether values of different years can be compared on fixed goalposts (change classes);
+    #: false needs ``not_comparable_because`` (nominal euros, a definition break, ...).
+    comparable: bool = True
+    not_comparable_because: str = ""
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,13 @@ def _parse(raw: dict) -> MethodSpec:
         _choose(f"indicator {i.name!r} transform", i.transform, TRANSFORMS)
         if i.weight <= 0 or i.scale == 0:
             raise SpecError(f"indicator {i.name!r}: weight must be > 0 and scale non-zero")
+        if not isinstance(i.comparable, bool):
+            raise SpecError(f"indicator {i.name!r}: comparable must be true or false, got {i.comparable!r}")
+        if not i.comparable and not i.not_comparable_because.strip():
+            raise SpecError(
+                f"indicator {i.name!r}: comparable = false needs not_comparable_because (why its "
+                "values of different years cannot be compared)"
+            )
     shares = {k: _fraction(f"eligibility.{k}", el[k]) for k in ("min_indicator_share", "min_theme_share")}
     lo_q, hi_q = norm["goalpost_quantiles"]
     if not 0 <= lo_q < hi_q <= 1:

@@ -99,15 +99,33 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "sql/score.sql",
     ),
     "change_class": (
-        "Change since the latest earlier scored year: K<+|=|->D<+|=|-> (up, stable, down on "
-        "each axis, goalpost values)",
+        "Change since change_since: K<s>D<s>, s = + up, = stable, - down, ? no comparable "
+        "indicator of that axis in both years (goalpost values, comparable indicators only)",
         "class",
         "sql/score_change.sql",
     ),
+    "change_since": (
+        "The earlier year the change is measured from: the latest earlier year with comparable "
+        "indicators for this area (core.score_change has every earlier year)",
+        "year",
+        "sql/score_change.sql",
+    ),
     "d_kwetsbaarheid": (
-        "Change of the kwetsbaarheid goalpost value since the earlier year, on this year's boundaries",
+        "Change of kwetsbaarheid since change_since: theme-weighted mean of the goalpost changes "
+        "of the indicators both years publish and the spec calls comparable",
         "0..1 scale",
         "sql/score_change.sql",
+    ),
+    "change_basis": (
+        "How the change was measured: same_code or crosswalk, and which indicators and themes",
+        "",
+        "sql/score_change.sql",
+    ),
+    "coverage": (
+        "national, or the part of the country the year's statistics cover (then the score is "
+        "the position in the goalpost base year's national distribution)",
+        "",
+        "sql/score.sql",
     ),
     "d_druk": (
         "Change of the druk goalpost value since the earlier year",

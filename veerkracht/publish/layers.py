@@ -73,6 +73,17 @@ def hilbert_sorted(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.loc[key.sort_values(kind="stable").index].reset_index(drop=True)
 
 
+def remove_layer(out_dir: Path, year: int, level: str) -> list[Path]:
+    """Delete every file of the ``level``/``year`` layer (and its styles); return what was removed."""
+    removed = []
+    for path in layer_paths(out_dir, year, level).values():
+        for p in (path, path.with_suffix(".qml")):
+            if p.exists():
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
 def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> dict[str, Path]:
     """Write one level/year layer in every output format; return the paths (and their styles).
 

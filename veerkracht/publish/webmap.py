@@ -39,6 +39,9 @@ TILE_FIELDS = [
     "score_within_gemeente",
     "druk",
     "bivariate_class",
+    "change_class",
+    "change_since",
+    "d_kwetsbaarheid",
     "rank_p05",
     "rank_p95",
     "p_top10",
@@ -163,6 +166,11 @@ def publish_web(out_dir: Path, year: int, layers: dict[str, Path]) -> dict[str, 
     index = out_dir / f"search_{year}.json"
     with atomic_path(index) as tmp:
         tmp.write_text(json.dumps(search_index(frames), ensure_ascii=False, separators=(",", ":")))
+    coverage = next(iter(frames.values()))["coverage"].dropna()
+    with atomic_path(out_dir / f"meta_{year}.json") as tmp:
+        # What the page says about the year: its levels, and how much of the country it covers.
+        meta = {"levels": list(frames), "coverage": coverage.iat[0] if len(coverage) else "national"}
+        tmp.write_text(json.dumps(meta, ensure_ascii=False))
     for name in ("index.html", "app.js", "style.css"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)

@@ -54,7 +54,15 @@ function loadYear(year) {
     map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
                    paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
   }
-  showLevel();
+  fetch(`meta_${year}.json`).then(r => r.json()).then(meta => {
+    // A year without buurten (KWB 2021/2022) shows its finest level; a partial year says so.
+    const select = document.getElementById("level");
+    for (const option of select.options) option.disabled = !meta.levels.includes(option.value);
+    if (!meta.levels.includes(state.level)) { state.level = meta.levels[meta.levels.length - 1]; select.value = state.level; }
+    document.getElementById("coverage").textContent = meta.coverage === "national"
+      ? "" : `Dekking ${year}: ${meta.coverage}`;
+    showLevel();
+  });
   fetch(`search_${year}.json`).then(r => r.json()).then(items => { state.index = items; });
 }
 
@@ -96,6 +104,7 @@ function popupRows(p) {
     ["Kans top-10%", p.p_top10 === undefined || p.p_top10 === null ? "–" : `${Math.round(p.p_top10 * 100)}%`],
     ["Binnen gemeente", fmt(p.score_within_gemeente)],
     ["Boven p90 (SVI)", p.n_flags ?? "–"],
+    ["Verandering", p.change_class ? `${p.change_class} sinds ${p.change_since} (Δ ${fmt(p.d_kwetsbaarheid)})` : "–"],
     ["Vooral door", p.explanation ?? "–"],
   ];
   if (p.score_null_reason && p.score_null_reason !== "null") rows.push(["Geen score", p.score_null_reason]);
