@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.source == "file":
         if not args.kwb_file or not Path(args.kwb_file).is_file():
-            parser.error(f"--source file needs --kwb-file PATH of a KWB download file (got {args.kwb_file!r})")
+            parser.error(
+                f"--source file needs --kwb-file PATH of a KWB download file (got {args.kwb_file!r})"
+            )
         if len(args.year or []) != 1:
             parser.error("--source file reads one year's download file: name that year with one --year")
     elif args.kwb_file:
@@ -122,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from veerkracht.method.scoring import scoring_order
 
-    order, rescore = scoring_order(years, load_spec(args.method).goalpost_base_year)
-    plan = [(y, "veerkracht_job" if i == 0 else "veerkracht_year_job") for i, y in enumerate(order)]
-    plan += [(y, "veerkracht_rescore_job") for y in rescore]
+    first, order, last = scoring_order(years, load_spec(args.method).goalpost_base_year)
+    plan = [(y, "veerkracht_ingest_job") for y in first]
+    plan += [(y, "veerkracht_job" if i == 0 else "veerkracht_year_job") for i, y in enumerate(order)]
+    plan += [(y, "veerkracht_rescore_job") for y in last]
     return _run(plan, args.source, args.executor, args.verbose)
 
 
@@ -158,7 +161,8 @@ def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool)
         for year, job in plan:
             started = time.perf_counter()
             what = {
-                "veerkracht_rescore_job": "scored again, now that the earlier years are in (change classes)"
+                "veerkracht_ingest_job": f"({source}) statistics first: the goalposts of every year",
+                "veerkracht_rescore_job": "scored last, after the earlier years (its change classes)",
             }.get(job, f"({source})")
             print(f"KWB {year} {what} -> {layout.root}")
             if executor == "multiprocess":

@@ -8,7 +8,12 @@ import dagster as dg
 
 from assets import ASSET_MODULES
 from assets.resources import resources_from_env
-from pipelines.jobs import veerkracht_job, veerkracht_rescore_job, veerkracht_year_job
+from pipelines.jobs import (
+    veerkracht_ingest_job,
+    veerkracht_job,
+    veerkracht_rescore_job,
+    veerkracht_year_job,
+)
 from pipelines.schedules import monthly_cbs_refresh
 from pipelines.sensors import kwb_revision_sensor
 
@@ -19,7 +24,7 @@ def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg
     return dg.Definitions(
         loggers=loggers,
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
-        jobs=[veerkracht_job, veerkracht_year_job, veerkracht_rescore_job],
+        jobs=[veerkracht_job, veerkracht_year_job, veerkracht_ingest_job, veerkracht_rescore_job],
         schedules=[monthly_cbs_refresh],
         sensors=[kwb_revision_sensor],
         resources=resources if resources is not None else resources_from_env(),
@@ -42,3 +47,8 @@ def veerkracht_year_job_def() -> dg.JobDefinition:
 def veerkracht_rescore_job_def() -> dg.JobDefinition:
     """Scores and what is built from them (for ``dg.reconstructable``)."""
     return defs.resolve_job_def("veerkracht_rescore_job")
+
+
+def veerkracht_ingest_job_def() -> dg.JobDefinition:
+    """Statistics and polygons of one year into the build warehouse (for ``dg.reconstructable``)."""
+    return defs.resolve_job_def("veerkracht_ingest_job")

@@ -21,6 +21,14 @@ veerkracht_year_job = dg.define_asset_job(
     description="As veerkracht_job, without the boundary crosswalk (already built in this run).",
 )
 
+#: The year's statistics and polygons in the build warehouse, nothing scored: the goalpost base
+#: year goes first in a multi-year run, so that every other year is scored on its goalposts.
+veerkracht_ingest_job = dg.define_asset_job(
+    "veerkracht_ingest_job",
+    selection=dg.AssetSelection.assets("warehouse_core").upstream(),
+    description="KWB statistics + geometries -> build warehouse for one year (no scores).",
+)
+
 #: Scores and everything built from them, for one year: after earlier years were scored, the
 #: goalpost base year is scored again so that its change classes can compare with them.
 veerkracht_rescore_job = dg.define_asset_job(

@@ -20,11 +20,15 @@ theme_w as (
     select name as theme, weight as theme_weight from core.method_theme where spec_hash = $spec_hash
 ),
 ind as (
+    -- Indicators of areas whose axis is scored that year (an area too incomplete to score has
+    -- no change either).
     select i.year, i.code, i.level, i.axis, i.theme, i.indicator, i.goalpost, s.weight
     from core.score_indicator as i
     join spec as s on s.indicator = i.indicator
+    join core.score_axis as a
+        on a.year = i.year and a.code = i.code and a.axis = i.axis and a.spec_hash = i.spec_hash
     where i.spec_hash = $spec_hash and i.year <= $year and i.goalpost is not null
-      and i.goalpost_year = $goalpost_year
+      and i.goalpost_year = $goalpost_year and a.value is not null
 ),
 cw as (
     select c.from_year, c.level, c.source_code, c.target_code,
@@ -126,5 +130,5 @@ select
     $spec_hash                                                  as spec_hash
 from matched
 union all
-select $year::integer, code, level, base_year, true, null, null, null, null, reason, $spec_hash
+select $year::integer, code, level, null, true, null, null, null, null, reason, $spec_hash
 from unmatched

@@ -55,7 +55,8 @@ def verify_embedded(path: Path, embedded_dir: Path) -> None:
 
 def write_sums(embedded_dir: Path) -> Path:
     """(Re)write ``SHA256SUMS`` for the embedded geometries, extracts and KWB download files (KWB
-    OData vintages carry their hash in their MANIFEST). Run by scripts/build_embedded.py after it rebuilt the files."""
+    OData vintages carry their hash in their MANIFEST). Run by scripts/build_embedded.py after it
+    rebuilt the files."""
     root = Path(embedded_dir)
     files = [p for p in root.rglob("*.parquet") if "kwb" not in p.parts]
     files += [p for p in (root / "kwb_files").glob("*") if p.is_file()]

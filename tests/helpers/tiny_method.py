@@ -26,9 +26,9 @@ def load_tables(con, areas: dict, order: list[int] | None = None) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
     con.execute(
         "CREATE OR REPLACE TABLE core.dim_region (year INT, code VARCHAR, level VARCHAR, "
-        "wijk_code VARCHAR, gemeente_code VARCHAR)"
+        "wijk_code VARCHAR, gemeente_code VARCHAR, geometry_source VARCHAR)"
     )
-    con.executemany("INSERT INTO core.dim_region VALUES (2024, ?, ?, ?, ?)", regions)
+    con.executemany("INSERT INTO core.dim_region VALUES (2024, ?, ?, ?, ?, NULL)", regions)
     rows = [(code, col, v) for code, vals in areas.items() for col, v in zip(COLUMNS, vals, strict=False)]
     rows += [(WIJK[0], col, v) for col, v in WIJK[1].items()]
     if order is not None:
@@ -41,3 +41,7 @@ def load_tables(con, areas: dict, order: list[int] | None = None) -> None:
         "INSERT INTO core.fact_indicator VALUES (2024, ?, ?, ?, CASE WHEN ? IS NULL THEN 'suppressed' END)",
         [(c, k, v, v) for c, k, v in rows],
     )
+
+
+#: The tiny table stands in for the whole country: its one gemeente is not a partial coverage.
+NATIONAL = "national"

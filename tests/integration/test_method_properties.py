@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tiny_method import COLUMNS, TINY, WIJK, load_tables
+from tiny_method import COLUMNS, NATIONAL, TINY, WIJK, load_tables
 
 from veerkracht import warehouse
 from veerkracht.method import scoring
@@ -29,7 +29,7 @@ def scratch():
 
 def _scores(con, areas: dict, order: list[int] | None = None) -> dict:
     load_tables(con, areas, order)
-    scoring.score_year(con, load_spec(TINY), 2024, with_uncertainty=False)
+    scoring.score_year(con, load_spec(TINY), 2024, with_uncertainty=False, coverage_as=NATIONAL)
     return {
         r[0]: r[1:]
         for r in con.execute(

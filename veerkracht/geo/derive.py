@@ -87,7 +87,10 @@ def boundaries_for(
             union = shapely.union(g1, g2).area
             iou = shapely.intersection(g1, g2).area / union if union else 0.0
         if same_name and in_earlier and iou >= min_iou:
-            geom, src = later.at[code, "geometry"], f"{later.at[code, 'geometry_source']}_same_code_name_stable"
+            geom, src = (
+                later.at[code, "geometry"],
+                f"{later.at[code, 'geometry_source']}_same_code_name_stable",
+            )
         elif same_name and not in_earlier:
             geom, src = later.at[code, "geometry"], f"{later.at[code, 'geometry_source']}_same_code_name"
         elif in_later and in_earlier and iou < min_iou:
@@ -117,7 +120,9 @@ def same_codes(areas: pd.DataFrame, later: gpd.GeoDataFrame) -> gpd.GeoDataFrame
                 }
             )
         else:
-            rows.append({"code": code, "geometry_source": f"{NO_BOUNDARY}code_or_name_changed", "geometry": None})
+            rows.append(
+                {"code": code, "geometry_source": f"{NO_BOUNDARY}code_or_name_changed", "geometry": None}
+            )
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=RD_NEW)
     out.insert(1, "name", areas["name"].to_numpy())
     return out

@@ -25,7 +25,12 @@ from veerkracht.registry import year_info
 
 FILE_MAP = Path(__file__).with_name("kwb_file_map.csv")
 #: Region columns of a download file, and the OData-shaped names they become.
-REGION_COLUMNS = {"gwb_code_10": "Codering", "regio": "WijkenEnBuurten", "recs": "SoortRegio", "gm_naam": "Gemeentenaam"}
+REGION_COLUMNS = {
+    "gwb_code_10": "Codering",
+    "regio": "WijkenEnBuurten",
+    "recs": "SoortRegio",
+    "gm_naam": "Gemeentenaam",
+}
 #: Columns of a download file that are labels or codes, not indicators: read, never scored.
 LABEL_COLUMNS = {"gwb_code_8", "gwb_code", "ind_wbi", "pst_mvp", "pst_dekp", "year"}
 SUFFIXES = (".csv", ".xlsx", ".xls", ".ods")
@@ -56,8 +61,13 @@ def read_table(path: Path) -> pd.DataFrame:
             # CBS writes ';' (Dutch locale); re-exports often ','. The header line decides.
             header = text.split("\n", 1)[0]
             sep = max(";,\t", key=header.count)
-            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
-                                encoding="utf-8-sig" if _is_utf8(raw) else "latin-1")
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8-sig" if _is_utf8(raw) else "latin-1",
+            )
         else:
             frame = pd.read_excel(path, engine="calamine", dtype=str, keep_default_na=False)
     except (ValueError, OSError) as exc:
@@ -206,7 +216,9 @@ def repair_dropped_decimals(
             continue
         whole = numeric.notna() & (numeric == np.round(numeric))
         if whole.sum() <= len(present) / 2:
-            decisions[short] = f"kept ({len(present) - int(whole.sum())} of {len(present)} values carry decimals)"
+            decisions[short] = (
+                f"kept ({len(present) - int(whole.sum())} of {len(present)} values carry decimals)"
+            )
             continue
         fixed = text.copy()
         fixed[whole] = [f"{v / 10**dec:.{dec}f}" for v in numeric[whole]]

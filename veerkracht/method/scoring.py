@@ -67,29 +67,33 @@ def coverage(con: duckdb.DuckDBPyConnection, year: int) -> str:
     """'national', or 'partial: N of M gemeenten (…)' when the year's statistics cover fewer than
     :data:`NATIONAL_SHARE` of the gemeenten of its indeling (registry ``gemeenten``)."""
     expected = year_info(year).gemeenten if year in KWB_TABLES else None
-    n, names = con.execute(
-        "SELECT count(*), string_agg(name, ', ' ORDER BY name) FROM core.dim_region "
-        "WHERE year = ? AND level = 'gemeente'",
-        [year],
-    ).fetchone()
+    n = con.execute(
+        "SELECT count(*) FROM core.dim_region WHERE year = ? AND level = 'gemeente'", [year]
+    ).fetchone()[0]
     if not expected or n >= NATIONAL_SHARE * expected:
         return "national"
+    names = con.execute(
+        "SELECT string_agg(name, ', ' ORDER BY name) FROM core.dim_region "
+        "WHERE year = ? AND level = 'gemeente'",
+        [year],
+    ).fetchone()[0]
     listed = names if n <= 5 else f"{n} gemeenten"
     return f"partial: {n} of {expected} gemeenten ({listed}); ranked on the national goalposts"
 
 
-def scoring_order(years: list[int], base_year: int) -> tuple[list[int], list[int]]:
-    """The order to run ``years`` in, and the years to score again at the end.
+def scoring_order(years: list[int], base_year: int) -> tuple[list[int], list[int], list[int]]:
+    """How to run ``years``: (statistics only first, whole runs in order, scores again at the end).
 
-    Goalposts come from ``base_year``, so it runs first; the others run oldest first, so each can
-    compare with the years before it. The base year's own change classes need the earlier years,
-    so when any year before it ran after it, its scores (and what is built from them) run again.
+    Goalposts come from ``base_year``'s values, so its statistics are loaded first; the years
+    then run oldest first, so each one's change classes can compare with the years before it.
+    When the base year is not the oldest, its own scores (and what is built from them) run last,
+    after the earlier years: (``[base]``, the others oldest first, ``[base]``).
     """
     years = sorted(set(years))
-    if base_year not in years:
-        return years, []
+    if base_year not in years or years[0] == base_year:
+        return [], years, []
     rest = [y for y in years if y != base_year]
-    return [base_year, *rest], [base_year] if any(y < base_year for y in rest) else []
+    return [base_year], rest, [base_year]
 
 
 def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
@@ -121,11 +125,15 @@ def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
             con.unregister("spec_rows")
 
 
-def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> int:
+def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, **params) -> int:
     """The spec's base year when its values are in the warehouse, else ``year`` itself.
 
-    Goalposts are only comparable across years when they come from one base year; a year scored
-    before its base year gets its own bounds, and ``core.score_indicator.goalpost_year`` says so.
+    Goalposts are only comparable across years when they come from one base year. When the base
+    year's statistics are in the warehouse but it has not been scored yet, its models up to the
+    axes are built here (its values give the goalposts, its axes the national distribution a
+    partial year is ranked in), so years can be scored in any order once the base year's
+    statistics are loaded; a year scored before even that gets its own bounds, and
+    ``core.score_indicator.goalpost_year`` says so.
     """
     base = spec.goalpost_base_year
     if base == year:
@@ -133,23 +141,38 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -
     n = con.execute(
         "SELECT count(*) FROM core.score_value WHERE year = ? AND spec_hash = ?", [base, spec.spec_hash]
     ).fetchone()[0]
-    return base if n else year
+    if n:
+        return base
+    loaded = con.execute("SELECT count(*) FROM core.dim_region WHERE year = ?", [base]).fetchone()[0]
+    if not loaded:
+        return year
+    for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]:
+        warehouse.build_model(con, table, model, base, **{**params, "goalpost_year": base, "partial": False})
+    return base
 
 
 def score_year(
-    con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, with_uncertainty: bool = True
+    con: duckdb.DuckDBPyConnection,
+    spec: MethodSpec,
+    year: int,
+    with_uncertainty: bool = True,
+    coverage_as: str | None = None,
 ) -> ScoreRun:
-    """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo."""
+    """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo.
+
+    ``coverage_as``: what the statistics cover ('national' or 'partial: …'); by default judged
+    from the gemeenten in the warehouse (:func:`coverage`).
+    """
     register_spec(con, spec)
     warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
-    cover = coverage(con, year)
+    cover = coverage_as or coverage(con, year)
     partial = cover != "national"
     params = {**spec.sql_params(), "top_n": TOP_N, "partial": partial, "coverage": cover}
     rows: dict[str, int] = {}
     gp_year = year
     for table, model in MODELS:
         if table == "core.score_indicator":
-            gp_year = goalpost_year(con, spec, year)
+            gp_year = goalpost_year(con, spec, year, **params)
         rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
     intervals = pd.DataFrame()
     # Rank intervals of a partial year would be ranks among its own few areas: not computed.

@@ -5,7 +5,7 @@ theme is flagged (|r| > 0.9), an uncorrelated one is not, a one-area spike is ou
 from __future__ import annotations
 
 import pytest
-from tiny_method import TINY, load_tables
+from tiny_method import NATIONAL, TINY, load_tables
 
 from veerkracht import warehouse
 from veerkracht.method import diagnostics, scoring
@@ -33,7 +33,7 @@ def diag():
     con = warehouse.connect()
     load_tables(con, AREAS)
     spec = load_spec(TINY)
-    scoring.score_year(con, spec, 2024, with_uncertainty=False)
+    scoring.score_year(con, spec, 2024, with_uncertainty=False, coverage_as=NATIONAL)
     yield diagnostics.indicator_diagnostics(con, 2024, spec.spec_hash)
     con.close()
 

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 import pytest
-from tiny_method import AREAS, TINY, load_tables
+from tiny_method import AREAS, NATIONAL, TINY, load_tables
 
 from veerkracht import warehouse
 from veerkracht.method import scoring
@@ -21,7 +21,7 @@ from veerkracht.method.spec import SpecError, load_spec
 def tiny():
     con = warehouse.connect()
     load_tables(con, AREAS)
-    run = scoring.score_year(con, load_spec(TINY), 2024)
+    run = scoring.score_year(con, load_spec(TINY), 2024, coverage_as=NATIONAL)
     yield con, run
     con.close()
 
@@ -148,7 +148,7 @@ def test_explanations(tiny):
 def test_same_inputs_spec_and_seed_give_identical_scores(tiny):
     con, first = tiny
     before = con.execute("SELECT * FROM core.score ORDER BY code").df()
-    again = scoring.score_year(con, load_spec(TINY), 2024)
+    again = scoring.score_year(con, load_spec(TINY), 2024, coverage_as=NATIONAL)
     pd.testing.assert_frame_equal(before, con.execute("SELECT * FROM core.score ORDER BY code").df())
     pd.testing.assert_frame_equal(first.intervals, again.intervals)
 
@@ -233,7 +233,7 @@ def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
     the change class compares 2024 with 2023 on the goalpost scale."""
     spec = load_spec(TINY)
     load_tables(scratch, AREAS)
-    scoring.score_year(scratch, spec, 2024, with_uncertainty=False)
+    scoring.score_year(scratch, spec, 2024, with_uncertainty=False, coverage_as=NATIONAL)
     first = _col(scratch, "SELECT code, change_null_reason FROM core.score_change WHERE year = 2024")
     assert set(first.values()) <= {"no_earlier_year_scored"}
     # 2023: B1 had much more crime (druk was higher then) and the same everything else.
@@ -250,11 +250,11 @@ def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
     scratch.register("k1", keep[1])
     scratch.execute("INSERT INTO core.dim_region SELECT * FROM k0")
     scratch.execute("INSERT INTO core.fact_indicator SELECT * FROM k1")
-    scoring.score_year(scratch, spec, 2023, with_uncertainty=False)
+    scoring.score_year(scratch, spec, 2023, with_uncertainty=False, coverage_as=NATIONAL)
     assert scratch.execute(
         "SELECT DISTINCT goalpost_year FROM core.score_indicator WHERE year = 2023"
     ).fetchall() == [(2024,)]
-    scoring.score_year(scratch, spec, 2024, with_uncertainty=False)
+    scoring.score_year(scratch, spec, 2024, with_uncertainty=False, coverage_as=NATIONAL)
     got = {
         r[0]: r[1:]
         for r in scratch.execute(
@@ -262,10 +262,11 @@ def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
             "FROM core.score_change WHERE year = 2024"
         ).fetchall()
     }
-    # B1 crime 40 -> 10 per 1,000: goalpost (10 - 10) / (40 - 10) = 0 now (0.01 after the
-    # geometric mean's floor), 1 before.
-    assert got["BU00010101"][:2] == (2023, "same_code")
-    assert got["BU00010101"][3] == pytest.approx(-0.99) and got["BU00010101"][4] == "K=D-"
+    # B1 crime 40 -> 10 per 1,000: the indicator's goalpost (10 - 10) / (40 - 10) = 0 now, 1 before:
+    # the druk change is -1 (one indicator, one theme); everything else is the same: K=.
+    assert got["BU00010101"][0] == 2023 and got["BU00010101"][1].startswith("same_code: ")
+    assert got["BU00010101"][3] == pytest.approx(-1.0) and got["BU00010101"][4] == "K=D-"
+    assert got["BU00010101"][2] == pytest.approx(0.0)
     assert got["BU00010102"][4] == "K=D="
     assert got["BU00010104"][5] == "not_scored_in_2024"
     # With a crosswalk 2023 -> 2024, B2 now covers B2 and B1 of 2023 in equal parts.
@@ -273,16 +274,14 @@ def test_change_between_two_years_by_code_and_by_crosswalk(scratch):
         INSERT INTO core.crosswalk (from_year, to_year, level, source_code, target_code, overlap_m2)
         VALUES (2023, 2024, 'buurt', 'BU00010101', 'BU00010102', 50),
                (2023, 2024, 'buurt', 'BU00010102', 'BU00010102', 50)""")
-    scoring.score_year(scratch, spec, 2024, with_uncertainty=False)
+    scoring.score_year(scratch, spec, 2024, with_uncertainty=False, coverage_as=NATIONAL)
     b2 = scratch.execute(
         "SELECT change_basis, d_druk, change_null_reason FROM core.score_change "
         "WHERE year = 2024 AND code IN ('BU00010102', 'BU00010103') ORDER BY code"
     ).fetchall()
-    druk = _col(scratch, "SELECT code, druk_goalpost FROM core.score WHERE year = 2023")
-    now = scratch.execute(
-        "SELECT druk_goalpost FROM core.score WHERE year = 2024 AND code = 'BU00010102'"
-    ).fetchone()[0]
-    assert b2[0][0] == "crosswalk"
-    assert b2[0][1] == pytest.approx(now - (druk["BU00010101"] + druk["BU00010102"]) / 2, abs=1e-6)
-    assert b2[1][2] == "no_earlier_area (2023)"  # B3 is not in this crosswalk
+    crime = "SELECT code, goalpost FROM core.score_indicator WHERE year = {} AND indicator = 'p1'"
+    then, now = _col(scratch, crime.format(2023)), _col(scratch, crime.format(2024))
+    assert b2[0][0].startswith("crosswalk: ")
+    assert b2[0][1] == pytest.approx(now["BU00010102"] - (then["BU00010101"] + then["BU00010102"]) / 2)
+    assert b2[1][2].startswith("no_earlier_area_with_comparable_indicators")  # B3: not in this crosswalk
     scratch.execute("DELETE FROM core.crosswalk")

@@ -1,0 +1,175 @@
+"""The main job on every embedded year (README's first command): KWB 2021, 2022, Utrecht 2023 and
+2024 scored, change classes where two comparable years exist, computed as the docs say."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+import numpy as np
+import pytest
+from cli import run_cli
+
+from veerkracht.method.spec import load_spec
+from veerkracht.paths import OutputLayout
+
+
+def _hashes(folder) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def years_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("years")
+    proc = run_cli(tmp / "home", tmp / "out")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    layout = OutputLayout(tmp / "out")
+    before = {y: _hashes(layout.layers / str(y)) for y in (2021, 2023, 2024)}
+    # A run of one year again (2022): the other years' layers stay byte for byte as they were.
+    again = run_cli(tmp / "home", tmp / "out", "--year", "2022")
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = {y: _hashes(layout.layers / str(y)) for y in (2021, 2023, 2024)}
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    yield layout, proc.stdout, con, (before, after)
+    con.close()
+
+
+def test_every_embedded_year_is_scored_newest_last_and_reported(years_run):
+    layout, stdout, con, _ = years_run
+    scored = dict(
+        (tuple(r[:2]), r[2])
+        for r in con.execute(
+            "SELECT year, level, count(score) FROM marts.area GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    )
+    assert scored[(2021, "wijk")] > 2500 and scored[(2021, "gemeente")] == 352
+    assert scored[(2022, "wijk")] > 2500 and scored[(2022, "gemeente")] == 345
+    assert scored[(2023, "buurt")] > 100 and scored[(2023, "wijk")] == 10
+    assert scored[(2024, "buurt")] > 10000
+    assert (2021, "buurt") not in scored  # the 2021 download file has no buurten: no empty layer
+    assert not (layout.layers / "2021" / "buurt_2021_4326.parquet").exists()
+    assert json.loads((layout.web / "years.json").read_text()) == [2024, 2023, 2022, 2021]
+    assert "All 4 years done" in stdout
+
+
+def test_income_and_care_are_filled_for_2021(years_run):
+    _, _, con, _ = years_run
+    complete = dict(
+        con.execute(
+            "SELECT theme, count(*) FILTER (WHERE complete) FROM core.score_theme "
+            "WHERE year = 2021 AND level = 'wijk' GROUP BY theme"
+        ).fetchall()
+    )
+    assert complete["inkomen"] > 2500 and complete["zorg"] > 2500
+
+
+def test_a_partial_year_is_ranked_on_the_national_base_year(years_run):
+    layout, _, con, _ = years_run
+    coverage = con.execute("SELECT DISTINCT coverage FROM marts.area WHERE year = 2023").fetchall()
+    assert coverage == [("partial: 1 of 342 gemeenten (Utrecht); ranked on the national goalposts",)]
+    assert json.loads((layout.web / "meta_2023.json").read_text())["coverage"].startswith("partial")
+    # By hand for one buurt: the share of the 2024 buurten whose goalpost value is lower.
+    code, value, score = con.execute(
+        "SELECT a.code, a.value_goalpost, s.score FROM core.score_axis AS a JOIN core.score AS s "
+        "USING (year, code) WHERE a.year = 2023 AND a.level = 'buurt' AND a.axis = 'kwetsbaarheid' "
+        "AND s.score IS NOT NULL ORDER BY a.code LIMIT 1"
+    ).fetchone()
+    base = np.array(
+        [
+            r[0]
+            for r in con.execute(
+                "SELECT value_goalpost FROM core.score_axis WHERE year = 2024 AND level = 'buurt' "
+                "AND axis = 'kwetsbaarheid' AND value_goalpost IS NOT NULL"
+            ).fetchall()
+        ]
+    )
+    assert score == pytest.approx(min(1.0, (base < value).sum() / (len(base) - 1)), abs=1e-6), code
+    # No Monte Carlo intervals for a partial year: they would be ranks among 111 buurten.
+    assert con.execute("SELECT count(rank_p05) FROM marts.area WHERE year = 2023").fetchone()[0] == 0
+
+
+def test_change_2021_to_2024_by_hand_for_real_wijken(years_run):
+    _, _, con, _ = years_run
+    spec = load_spec()
+    comparable = {i.name: i for i in spec.indicators if i.comparable}
+    theme_weight = {t.name: t.weight for t in spec.themes}
+    rows = con.execute(
+        "SELECT code, d_kwetsbaarheid, change_class FROM core.score_change "
+        "WHERE year = 2024 AND base_year = 2021 AND level = 'wijk' AND d_kwetsbaarheid IS NOT NULL "
+        "ORDER BY abs(d_kwetsbaarheid) DESC, code LIMIT 3"
+    ).fetchall()
+    assert len(rows) == 3
+    for code, delta, cls in rows:
+        g = {
+            (y, ind): v
+            for y, ind, v in con.execute(
+                "SELECT year, indicator, goalpost FROM core.score_indicator "
+                "WHERE code = ? AND year IN (2021, 2024) AND goalpost IS NOT NULL",
+                [code],
+            ).fetchall()
+        }
+        per_theme: dict[str, list[tuple[float, float]]] = {}
+        for name, ind in comparable.items():
+            if ind.theme in ("veiligheid",) or (2021, name) not in g or (2024, name) not in g:
+                continue
+            per_theme.setdefault(ind.theme, []).append((ind.weight, g[(2024, name)] - g[(2021, name)]))
+        theme_delta = {t: sum(w * d for w, d in v) / sum(w for w, _ in v) for t, v in per_theme.items()}
+        expected = sum(theme_weight[t] * d for t, d in theme_delta.items()) / sum(
+            theme_weight[t] for t in theme_delta
+        )
+        assert delta == pytest.approx(expected, abs=1e-6), code
+        sign = "+" if expected > 0.05 else "-" if expected < -0.05 else "="
+        assert cls == f"K{sign}D?", code  # crime counts exist for 2024 only: druk is '?'
+
+
+def test_nominal_euros_are_left_out_of_change(years_run):
+    _, _, con, _ = years_run
+    bases = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT change_basis FROM core.score_change WHERE change_basis IS NOT NULL"
+        ).fetchall()
+    ]
+    assert bases and all("kwetsbaarheid indicators" in b for b in bases)
+    # woz_waarde and inkomen_per_inwoner are published in 2021 and 2024 but not comparable.
+    assert {i.name for i in load_spec().indicators if not i.comparable} == {
+        "woz_waarde",
+        "inkomen_per_inwoner",
+    }
+    n = con.execute(
+        "SELECT max(CAST(regexp_extract(change_basis, ': (\\d+) kwetsbaarheid', 1) AS INTEGER)) "
+        "FROM core.score_change WHERE year = 2024 AND base_year = 2021"
+    ).fetchone()[0]
+    assert n == 5  # eenpersoons, 65+, huishoudensgrootte, corporatie, koop: what both publish
+
+
+def test_change_shares_per_year_and_level(years_run):
+    _, _, con, _ = years_run
+    share = {
+        (y, lv): (n, c)
+        for y, lv, n, c in con.execute(
+            "SELECT year, level, count(*), count(change_class) FROM marts.area GROUP BY ALL"
+        ).fetchall()
+    }
+    assert share[(2021, "wijk")][1] == 0  # the first year: nothing to compare with
+    assert share[(2022, "wijk")][1] / share[(2022, "wijk")][0] > 0.7
+    assert share[(2024, "wijk")][1] / share[(2024, "wijk")][0] > 0.7
+    assert share[(2024, "buurt")][1] > 100  # Utrecht 2023 -> 2024
+
+
+def test_continuity_runs_on_real_consecutive_years(years_run):
+    _, _, con, _ = years_run
+    # 2021 -> 2022: gemeente counts compared by code; merged gemeenten jump, and are listed.
+    from veerkracht import checks
+
+    outcome = checks.run(con, checks.get("year_over_year_continuity"), 2022)
+    assert outcome.metadata["compared_with"] == 2021
+    assert not outcome.passed and len(outcome.offending) > 0
+
+
+def test_a_run_of_one_year_leaves_the_others_alone(years_run):
+    _, _, _, (before, after) = years_run
+    assert before == after
