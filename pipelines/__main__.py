@@ -158,6 +158,9 @@ def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool)
         for line in release_dead_runs(instance):
             print(f"Recovered from a killed run: {line}")
         tags = run_tags()
+        # Several runs: a line per run and its scores, the warning checks in one line per run.
+        compact = {"veerkracht_scores"} if len(plan) > 1 else None
+        handler = SummaryHandler(sys.stdout, steps=compact)
         for year, job in plan:
             started = time.perf_counter()
             what = {
@@ -177,7 +180,7 @@ def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool)
                     partition_key=str(year), instance=instance, raise_on_error=False, tags=tags
                 )
             else:
-                defs = build_defs(loggers={"summary": make_summary_logger(SummaryHandler(sys.stdout))})
+                defs = build_defs(loggers={"summary": make_summary_logger(handler)})
                 result = defs.resolve_job_def(job).execute_in_process(
                     partition_key=str(year),
                     instance=instance,
@@ -188,6 +191,8 @@ def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool)
             if not result.success:
                 print(f"Run for {year} failed at {_failure(result)}; outputs of earlier runs are untouched.")
                 return 1
+            if compact and (line := handler.warnings_line()):
+                print(line)
             print(f"KWB {year}: done in {time.perf_counter() - started:.1f} s")
     years = {y for y, _ in plan}
     if len(years) > 1:

@@ -56,9 +56,13 @@ def _value(entry) -> str:
 class SummaryHandler(logging.Handler):
     """Turns Dagster events into the CLI's summary lines (written to ``stream``)."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, steps: set[str] | None = None):
+        """``steps``: print only these steps' lines (a run over several years), and collect the
+        checks that only warn into one line per run (:meth:`warnings_line`); all by default."""
         super().__init__(level=logging.DEBUG)
         self.stream = stream or sys.stdout
+        self.steps = steps
+        self.collected: list[str] = []
         self.started: dict[str, float] = {}
         self.metadata: dict[str, dict] = {}
         #: The step whose name is on the current, unfinished line (its progress indication).
@@ -73,7 +77,15 @@ class SummaryHandler(logging.Handler):
         self.stream.write(line + "\n")
         self.stream.flush()
 
+    def warnings_line(self) -> str | None:
+        """The checks that warned since the last call, as one line (``steps`` mode), or None."""
+        found, self.collected = self.collected, []
+        return f"    ! checks warn: {', '.join(found)}" if found else None
+
     def _finish(self, step: str, rest: str) -> None:
+        if self.steps is not None and step not in self.steps and not rest.startswith("FAILED"):
+            self.pending.pop(step, None)
+            return
         if self.open_step == step:
             self.stream.write(rest + "\n")
             self.open_step = None
@@ -84,12 +96,16 @@ class SummaryHandler(logging.Handler):
             self._write(warning)
 
     def _warn(self, step: str, line: str) -> None:
-        if step and step in self.started:
+        if self.steps is not None and step and step not in self.steps:
+            self._write(line)  # a warning of a step whose line is not shown: on its own line
+        elif step and step in self.started:
             self.pending.setdefault(step, []).append(line)
         else:
             self._write(line)
 
     def _write_open(self, step: str) -> None:
+        if self.steps is not None and step not in self.steps:
+            return
         if self.open_step is not None:
             self.stream.write("\n")
         self.stream.write(f"  {step:<22}")
@@ -120,6 +136,9 @@ class SummaryHandler(logging.Handler):
                 offending = evaluation.metadata.get("offending")
                 count = f" ({_value(offending)} offending)" if offending is not None else ""
                 severity = evaluation.severity.value.lower()
+                if self.steps is not None and severity == "warn":
+                    self.collected.append(f"{evaluation.check_name}{count}")
+                    return
                 self._warn(step, f"    ! check {evaluation.check_name}: {severity}{count}")
         elif kind == "STEP_SUCCESS":
             seconds = time.perf_counter() - self.started.get(step, time.perf_counter())

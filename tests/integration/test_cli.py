@@ -25,7 +25,9 @@ def _cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def rotterdam_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
-    return tmp, _cli(tmp, "--geometry-file", str(ROTTERDAM), "--geometry-file", str(BAARN_2014))
+    return tmp, _cli(
+        tmp, "--year", "2024", "--geometry-file", str(ROTTERDAM), "--geometry-file", str(BAARN_2014)
+    )
 
 
 def test_summary_fits_on_one_screen(rotterdam_run):

@@ -101,7 +101,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
     """First a complete run, then one with ~70 MB free: it fails naming ENOSPC, and every
     published file is still the first run's complete version (the web map above all)."""
     with small_disk(tmp_path / "disk", 700) as disk:
-        first = run_cli(tmp_path / "home", disk / "out")
+        first = run_cli(tmp_path / "home", disk / "out", "--year", "2024")
         assert first.returncode == 0, first.stdout[-2000:]
         out = disk / "out"
         published = [
@@ -112,7 +112,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
         before = {p: _digest(p) for p in published}
         before_rows = {p: _rows(p) for p in published}
         fill(disk, 70_000_000)
-        second = run_cli(tmp_path / "home", disk / "out")
+        second = run_cli(tmp_path / "home", disk / "out", "--year", "2024")
         (disk / "filler.bin").unlink()
         assert second.returncode == 1, second.stdout[-2000:]
         last = second.stdout.strip().splitlines()[-1]

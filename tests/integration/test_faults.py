@@ -23,7 +23,7 @@ pytestmark = pytest.mark.faults
 
 
 def _start(tmp_path: Path) -> subprocess.Popen:
-    return start_cli(tmp_path / "home", tmp_path / "out")
+    return start_cli(tmp_path / "home", tmp_path / "out", "--year", "2024")
 
 
 def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout: float = 300) -> str:
@@ -43,7 +43,7 @@ def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout:
 
 
 def _rerun(tmp_path: Path) -> subprocess.CompletedProcess:
-    return run_cli(tmp_path / "home", tmp_path / "out", timeout=600)
+    return run_cli(tmp_path / "home", tmp_path / "out", "--year", "2024", timeout=600)
 
 
 def _leftovers(out: Path) -> list[str]:

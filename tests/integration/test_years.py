@@ -53,6 +53,7 @@ def test_every_embedded_year_is_scored_newest_last_and_reported(years_run):
     assert not (layout.layers / "2021" / "buurt_2021_4326.parquet").exists()
     assert json.loads((layout.web / "years.json").read_text()) == [2024, 2023, 2022, 2021]
     assert "All 4 years done" in stdout
+    assert len(stdout.splitlines()) <= 25, stdout  # one screen: a line per run and its scores
 
 
 def test_income_and_care_are_filled_for_2021(years_run):

@@ -1,0 +1,151 @@
+"""Score candidate method specs on a build warehouse and validate them on the two fixed halves.
+
+    python scripts/choose_method.py data/out/work/build.duckdb [--years 2021 2022 2024]
+
+Candidates are edits of methods/veerkracht-v1.toml (below, each with why); every one is scored
+(no Monte Carlo) on a copy of the warehouse, then validated against the shipped criteria
+(data/validation/ and KWB 2021 income) at wijk level. The choice is made on the ``decide`` half
+of the gemeenten; the ``report`` half is printed for docs/methodology.md and never used to choose.
+This is a one-off research tool; the pipeline never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+
+from veerkracht import warehouse
+from veerkracht.method import scoring, validation
+from veerkracht.method.spec import load_spec
+from veerkracht.paths import METHODS_DIR, REPO_VALIDATION
+
+AO = {
+    "name": "ao_per_1000",
+    "theme": "zorg",
+    "title": "Personen met een arbeidsongeschiktheidsuitkering per 1.000 inwoners",
+    "source": "PersonenPerSoortUitkeringAO",
+    "denominator": "AantalInwoners",
+    "scale": 1000,
+    "unit": "per 1.000 inwoners",
+    "direction": 1,
+    "size": "AantalInwoners",
+}
+
+
+def _without_theme(raw: dict, theme: str) -> dict:
+    raw["themes"].pop(theme)
+    raw["indicators"] = [i for i in raw["indicators"] if i["theme"] != theme]
+    return raw
+
+
+def candidates(v1: dict) -> dict[str, dict]:
+    """name -> raw spec. Each one tests one idea the v1 validation suggested."""
+    out = {"v1": copy.deepcopy(v1)}
+    c = copy.deepcopy(v1)
+    c["aggregation"]["across_themes"] = "arithmetic"
+    out["v1_arithmetic"] = c  # does the geometric mean let a weak theme drag the composite?
+    c = _without_theme(copy.deepcopy(v1), "huishouden")
+    c["aggregation"]["across_themes"] = "arithmetic"
+    c["eligibility"]["min_theme_share"] = "1/2"
+    out["no_huishouden_arithmetic"] = c  # the household theme measures urbanity
+    c = _without_theme(copy.deepcopy(v1), "huishouden")
+    c["indicators"].append(dict(AO))
+    c["aggregation"]["across_themes"] = "arithmetic"
+    c["eligibility"]["min_theme_share"] = "1/2"
+    out["no_huishouden_ao_arithmetic"] = c  # disability (SVI) where KWB publishes it
+    c = copy.deepcopy(out["no_huishouden_ao_arithmetic"])
+    c["aggregation"]["across_themes"] = "geometric"
+    out["no_huishouden_ao_geometric"] = c
+    return out
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def to_toml(raw: dict) -> str:
+    """The few shapes a spec has: tables of scalars, tables of tables, one array of tables."""
+    lines = []
+    for key, value in raw.items():
+        if key == "indicators":
+            continue
+        if all(isinstance(v, dict) for v in value.values()):
+            for name, sub in value.items():
+                lines.append(f"[{key}.{name}]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in sub.items()]
+        else:
+            lines.append(f"[{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+    for ind in raw["indicators"]:
+        lines.append("[[indicators]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in ind.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build_db", type=Path)
+    parser.add_argument("--years", type=int, nargs="+", default=[2024, 2021, 2022])
+    parser.add_argument("--out", type=Path, default=Path("validation_candidates.parquet"))
+    args = parser.parse_args()
+    v1 = tomllib.loads((METHODS_DIR / "veerkracht-v1.toml").read_text())
+    tmp = Path(tempfile.mkdtemp())
+    db = tmp / "build.duckdb"
+    shutil.copy(args.build_db, db)
+    results = []
+    criteria = validation.load_criteria([REPO_VALIDATION])
+    with warehouse.connection(db) as con:
+        criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
+        for name, raw in candidates(v1).items():
+            raw["method"]["version"] = f"candidate-{name}"
+            path = tmp / f"{name}.toml"
+            path.write_text(to_toml(raw))
+            spec = load_spec(path)
+            for year in args.years:  # the goalpost base year (2024) first
+                scoring.score_year(con, spec, year, with_uncertainty=False)
+            subj = validation.subjects(con, spec.spec_hash)
+            subj = subj[(subj["level"] == "wijk") & (subj["kind"] != "indicator")]
+            res = validation.validate(subj, criteria[criteria["level"] == "wijk"])
+            results.append(res.assign(candidate=name))
+            print(name, "done")
+    all_res = pd.concat(results, ignore_index=True)
+    all_res.to_parquet(args.out)
+    print(summary(all_res).to_string())
+
+
+def summary(res: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate and half: mean headline rho over criteria x years, how often the headline is
+    at least as good as its best theme (rho), and the mean top-decile capture."""
+    rows = []
+    for (cand, part), r in res[res["half"].isin(["decide", "report"])].groupby(["candidate", "half"]):
+        head = r[r["kind"] == "score"].set_index(["criterion", "score_year"])
+        best = r[r["kind"] == "theme"].groupby(["criterion", "score_year"])["rho"].max()
+        joined = head.join(best.rename("best_theme"))
+        rows.append(
+            {
+                "candidate": cand,
+                "half": part,
+                "mean_rho": round(joined["rho"].mean(), 3),
+                "mean_capture_top10": round(joined["capture_top10"].mean(), 3),
+                "headline_ge_best_theme": f"{int((joined['rho'] >= joined['best_theme'] - 1e-9).sum())}"
+                f" of {len(joined)}",
+                "worst_gap": round((joined["rho"] - joined["best_theme"]).min(), 3),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    main()

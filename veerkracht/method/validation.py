@@ -1,0 +1,192 @@
+"""Does the score find the places that independent measurements call vulnerable?
+
+Belongs here: external criteria (tables of area code, year, level, value and direction), matching
+them to scored areas by code, and the measures per criterion, level and score year — Spearman's
+rho with a bootstrap 95 % interval, and the share of the criterion's worst decile (weighted by
+inhabitants) that the score puts in its top decile and top quintile — for the headline score,
+every theme and every indicator, so a composite weaker than its parts shows. No dagster here;
+``assets/validation.py`` runs it, ``sql/validation_subjects.sql`` gives what is measured.
+
+A criterion file is a CSV with the columns ``code, year, level, criterion, value, direction``
+(``direction`` 1: a higher value is more vulnerable, -1: a lower one). The shipped ones are in
+``data/validation/``; a user adds one by dropping a CSV there or naming it in the run config.
+
+Fitting guard: gemeenten are split in two fixed halves (:func:`half`, by a hash of the gemeente
+code: no choice of ours decides who is in which half). Method choices are made on ``decide`` and
+reported on ``report``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from veerkracht import warehouse
+
+CRITERION_COLUMNS = ["code", "year", "level", "criterion", "value", "direction"]
+#: Bootstrap resamples and seed of the rho interval (fixed: the numbers in docs are reproducible).
+BOOTSTRAP = 1000
+SEED = 20260
+HALVES = ("decide", "report")
+
+
+class CriterionError(ValueError):
+    """A criterion file that cannot be used, with what is wrong."""
+
+
+def half(gemeente_code: str) -> str:
+    """The fixed half of a gemeente: ``decide`` or ``report`` (first byte of SHA-256 of its code,
+    even = decide). Documented in docs/validation.md; never tuned."""
+    return HALVES[hashlib.sha256(gemeente_code.encode()).digest()[0] % 2]
+
+
+def read_criteria(path: Path) -> pd.DataFrame:
+    """One criterion file in long form, checked (columns, levels, directions, numbers)."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"code": str, "level": str, "criterion": str})
+    except (OSError, ValueError) as exc:
+        raise CriterionError(f"{path}: unreadable ({exc})") from exc
+    missing = [c for c in CRITERION_COLUMNS if c not in frame]
+    if missing:
+        raise CriterionError(f"{path}: missing column(s) {missing}; expected {', '.join(CRITERION_COLUMNS)}")
+    bad_level = sorted(set(frame["level"]) - {"gemeente", "wijk", "buurt"})
+    if bad_level:
+        raise CriterionError(f"{path}: level must be gemeente, wijk or buurt, not {bad_level}")
+    bad_dir = sorted(set(frame["direction"]) - {1, -1})
+    if bad_dir:
+        raise CriterionError(f"{path}: direction must be 1 or -1, not {bad_dir}")
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    frame["source"] = path.name
+    return frame[[*CRITERION_COLUMNS, "source"]].dropna(subset=["value"])
+
+
+def load_criteria(paths: list[Path]) -> pd.DataFrame:
+    """Every criterion of the given files and folders (``*.csv`` in a folder)."""
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.csv")) if p.is_dir() else [p]
+    frames = [read_criteria(f) for f in files]
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=[*CRITERION_COLUMNS, "source"])
+    )
+
+
+def kwb_income_criteria(con: duckdb.DuckDBPyConnection, year: int = 2021) -> pd.DataFrame:
+    """KWB ``year``'s income and benefit figures per gemeente and wijk as criteria (for scores of
+    other years, which lack them: does a score without income still find the low-income areas?)."""
+    rows = warehouse.query(con, "report/kwb_income_criteria", year=year)
+    return rows.assign(source=f"KWB {year} (embedded)")[[*CRITERION_COLUMNS, "source"]]
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho (average ranks for ties)."""
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def bootstrap_rho(
+    x: np.ndarray, y: np.ndarray, runs: int = BOOTSTRAP, seed: int = SEED
+) -> tuple[float, float]:
+    """2.5 and 97.5 percentiles of rho over ``runs`` resamples of the pairs (with replacement).
+
+    The pairs' ranks are resampled and correlated (Pearson on the full sample's ranks): the
+    order within a resample is the same as re-ranking it, and it is one matrix product instead
+    of ``runs`` sorts (thousands of subjects are measured per run).
+    """
+    rng = np.random.default_rng(seed)
+    rx = pd.Series(x).rank().to_numpy()
+    ry = pd.Series(y).rank().to_numpy()
+    idx = rng.integers(0, len(x), size=(runs, len(x)))
+    a, b = rx[idx], ry[idx]
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (a * b).sum(axis=1) / den
+    lo, hi = np.nanpercentile(rho, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def capture(score: np.ndarray, oriented: np.ndarray, weight: np.ndarray, top: float) -> float:
+    """Share (by ``weight``) of the criterion's worst decile that the score puts in its top
+    ``top`` share. Both are oriented so that higher = more vulnerable; deciles by rank."""
+    n = len(score)
+    worst = pd.Series(oriented).rank(method="first", ascending=False).to_numpy() <= np.ceil(0.1 * n)
+    high = pd.Series(score).rank(method="first", ascending=False).to_numpy() <= np.ceil(top * n)
+    w = np.where(np.isfinite(weight) & (weight > 0), weight, 0.0)
+    total = w[worst].sum()
+    return float(w[worst & high].sum() / total) if total > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Measure:
+    n: int
+    rho: float
+    rho_lo: float
+    rho_hi: float
+    capture_top10: float
+    capture_top20: float
+
+
+def measure(score, criterion_value, direction: int, weight) -> Measure:
+    """All measures of one subject against one criterion on matched areas."""
+    x = np.asarray(score, dtype=float)
+    y = np.asarray(criterion_value, dtype=float) * direction
+    w = np.asarray(weight, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, w = x[ok], y[ok], w[ok]
+    if len(x) < 10:
+        return Measure(len(x), *(float("nan"),) * 5)
+    lo, hi = bootstrap_rho(x, y)
+    return Measure(len(x), spearman(x, y), lo, hi, capture(x, y, w, 0.1), capture(x, y, w, 0.2))
+
+
+def subjects(con: duckdb.DuckDBPyConnection, spec_hash: str) -> pd.DataFrame:
+    """What is measured, per score year, level and area: the headline score, every theme score
+    and every indicator (percentile ranks, higher = more vulnerable), with inhabitants."""
+    return warehouse.query(con, "validation_subjects", spec_hash=spec_hash)
+
+
+def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
+    """Measures per criterion, level, score year, subject and half (decide, report, all).
+
+    Areas are matched by code (a criterion of another year reaches the areas whose code
+    persisted; ``n`` says how many). Criteria compare with scores of every year, including their
+    own; ``same_year`` marks those pairs.
+    """
+    out = []
+    for (crit, c_year, level, source), c in criteria.groupby(["criterion", "year", "level", "source"]):
+        direction = int(c["direction"].iat[0])
+        cvals = c.set_index("code")["value"]
+        for (s_year, kind, name), s in subj[subj["level"] == level].groupby(["year", "kind", "subject"]):
+            m = s.join(cvals.rename("criterion_value"), on="code", how="inner")
+            if m.empty:
+                continue
+            m = m.assign(half=[half(g) for g in m["gemeente_code"]])
+            for part, rows in [("all", m), *((h, m[m["half"] == h]) for h in HALVES)]:
+                r = measure(rows["value"], rows["criterion_value"], direction, rows["inwoners"])
+                out.append(
+                    {
+                        "criterion": crit,
+                        "criterion_year": int(c_year),
+                        "source": source,
+                        "level": level,
+                        "score_year": int(s_year),
+                        "same_year": int(s_year) == int(c_year),
+                        "kind": kind,
+                        "subject": name,
+                        "half": part,
+                        **r.__dict__,
+                    }
+                )
+    return pd.DataFrame(out)
