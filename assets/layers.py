@@ -30,7 +30,17 @@ def area_layers(
     with build_db.get_connection() as con:
         metadata["marts.area rows"] = dg.MetadataValue.int(layers.build_area_mart(con, year, spec))
         apply_comments(con)
+        shortlist = layers.build_shortlist(con, year, spec)
         frames = {level: layers.read_level(con, year, level) for level in LEVELS}
+    shortlist_paths = layers.write_shortlists(shortlist, layout.layers, year)
+    for level, part in shortlist.groupby("level"):
+        metadata[f"shortlist {level}"] = (
+            f"{int((part['status'] == 'top_decile').sum())} top decile, "
+            f"{int(part['status'].str.startswith('top_decile_uncertain').sum())} of them uncertain, "
+            f"{int((part['status'] == 'below_cut_interval_reaches_it').sum())} below the cut reaching it; "
+            f"{int((part['themes_top'] >= 2).sum())} with stacked disadvantage (2+ themes in the top decile)"
+        )
+        metadata[f"shortlist {level} file"] = dg.MetadataValue.path(str(shortlist_paths[level]))
     # A year without a level (KWB 2021/2022 download files have no buurten) gets no files for it;
     # files of that level left by an earlier run of the year are removed, not served stale.
     empty = [level for level, gdf in frames.items() if gdf.empty]
@@ -56,7 +66,12 @@ def area_layers(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[area_layers, "boundary_crosswalk"], group_name="publish", kinds={"duckdb"}, pool="duckdb")
+@dg.asset(
+    deps=[area_layers, "boundary_crosswalk", "score_validation"],
+    group_name="publish",
+    kinds={"duckdb"},
+    pool="duckdb",
+)
 def dashboard_warehouse(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
     """The DuckDB file dashboards read, all years, published atomically (temp file + rename)."""
     target = warehouse.publish_copy(build_db.database, settings.layout.warehouse_db)

@@ -5,7 +5,7 @@ They hand plain domain objects to the assets (an :class:`~veerkracht.paths.Outpu
 a DuckDB connection). Defaults come from the environment so that ``dagster dev`` and the CLI
 behave the same: ``VEERKRACHT_SOURCE`` and ``VEERKRACHT_GEOMETRY_SOURCE`` (names from
 :mod:`veerkracht.sources`, default ``embedded``), ``VEERKRACHT_OUTPUT_DIR`` (default ``data/out``
-in a checkout) and ``VEERKRACHT_METHOD_SPEC`` (default ``methods/veerkracht-v1.toml``).
+in a checkout) and ``VEERKRACHT_METHOD_SPEC`` (default ``methods/veerkracht-v2.toml``).
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ class PipelineSettings(dg.ConfigurableResource):
     #: When a ``cbs`` download fails: ``use_stored`` (earlier downloads of the table, with a
     #: warning in the log and the asset metadata) or ``fail``.
     cbs_on_failure: str = "use_stored"
+    #: Your own validation criteria: CSV files or folders of them (code, year, level, criterion,
+    #: value, direction), used beside the shipped ones in data/validation/.
+    validation_files: list[str] = []
     #: The method spec (TOML) the scores are computed with; its hash is stored with every score.
     method_spec: str = str(DEFAULT_SPEC)
 

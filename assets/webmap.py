@@ -16,7 +16,8 @@ def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg
     layout = settings.layout
     paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
     sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
-    out = webmap.publish_web(layout.web, year, sources)
+    lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
+    out = webmap.publish_web(layout.web, year, sources, {lv: p for lv, p in lists.items() if p.exists()})
     return dg.MaterializeResult(
         metadata={
             "page": dg.MetadataValue.path(str(out["page"])),

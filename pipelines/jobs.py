@@ -13,12 +13,12 @@ veerkracht_job = dg.define_asset_job(
 #: embedded polygons cover 2024 and 2019 only).
 LIVE_RUN_CONFIG = {"resources": {"settings": {"config": {"source": "cbs", "geometry_source": "pdok"}}}}
 
-#: The main job without the (unpartitioned) boundary crosswalk: the later years of a multi-year
-#: run, once the first year's run has built it.
+#: The main job without the (unpartitioned) boundary crosswalk and validation: the middle years of
+#: a multi-year run (the first run builds the crosswalk, the last one validates every year).
 veerkracht_year_job = dg.define_asset_job(
     "veerkracht_year_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("boundary_crosswalk"),
-    description="As veerkracht_job, without the boundary crosswalk (already built in this run).",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("boundary_crosswalk", "score_validation"),
+    description="As veerkracht_job, without the boundary crosswalk and the validation of all years.",
 )
 
 #: The year's statistics and polygons in the build warehouse, nothing scored: the goalpost base

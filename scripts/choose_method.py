@@ -23,7 +23,7 @@ import pandas as pd
 from veerkracht import warehouse
 from veerkracht.method import scoring, validation
 from veerkracht.method.spec import load_spec
-from veerkracht.paths import METHODS_DIR, REPO_VALIDATION
+from veerkracht.paths import METHODS_DIR, VALIDATION_DIR
 
 AO = {
     "name": "ao_per_1000",
@@ -62,6 +62,9 @@ def candidates(v1: dict) -> dict[str, dict]:
     c = copy.deepcopy(out["no_huishouden_ao_arithmetic"])
     c["aggregation"]["across_themes"] = "geometric"
     out["no_huishouden_ao_geometric"] = c
+    c = copy.deepcopy(out["no_huishouden_ao_arithmetic"])
+    c["themes"]["wonen"]["weight"] = 2.0
+    out["no_huishouden_ao_wonen2"] = c  # the housing theme validated best in v1
     return out
 
 
@@ -105,7 +108,7 @@ def main() -> None:
     db = tmp / "build.duckdb"
     shutil.copy(args.build_db, db)
     results = []
-    criteria = validation.load_criteria([REPO_VALIDATION])
+    criteria = validation.load_criteria([VALIDATION_DIR])
     with warehouse.connection(db) as con:
         criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
         for name, raw in candidates(v1).items():
@@ -129,6 +132,8 @@ def summary(res: pd.DataFrame) -> pd.DataFrame:
     """Per candidate and half: mean headline rho over criteria x years, how often the headline is
     at least as good as its best theme (rho), and the mean top-decile capture."""
     rows = []
+    # A KWB criterion against the scores of its own year is the score's own input: left out.
+    res = res[~res["same_year"]]
     for (cand, part), r in res[res["half"].isin(["decide", "report"])].groupby(["candidate", "half"]):
         head = r[r["kind"] == "score"].set_index(["criterion", "score_year"])
         best = r[r["kind"] == "theme"].groupby(["criterion", "score_year"])["rho"].max()

@@ -73,6 +73,10 @@ select
     ch.change_null_reason,
     s.coverage,
     s.n_flags,
+    vr.kwetsbare_bewoners_min,
+    vr.kwetsbare_bewoners_max,
+    vr.kwetsbare_bewoners_groepen,
+    vr.kwetsbare_bewoners_null_reason,
     u.rank_p05,
     u.rank_p50,
     u.rank_p95,
@@ -93,6 +97,7 @@ left join ind as i on i.code = r.code
 left join expl as e on e.code = r.code
 left join core.score_change as ch on ch.year = r.year and ch.code = r.code and ch.is_latest
 left join core.score as s on s.year = r.year and s.code = r.code
+left join core.vulnerable_residents as vr on vr.year = r.year and vr.code = r.code
 -- (Intervals exist for scored areas only; a condition on s here would force a nested-loop join.)
 left join core.score_uncertainty as u on u.year = r.year and u.code = r.code
 left join staging.geometry as g on g.year = r.year and g.code = r.code

@@ -142,6 +142,14 @@ CHECKS: tuple[Check, ...] = (
         _compared_with,
     ),
     Check(
+        "resident_counts_consistent",
+        "warehouse",
+        "resident_counts",
+        "WARN",
+        "Estimated vulnerable residents of a wijk do not exceed its gemeente's, and the wijken's "
+        "lower bounds do not add up to more than the gemeente's upper bound (+5 %).",
+    ),
+    Check(
         "indicators_published",
         "warehouse",
         "indicators_published",

@@ -32,6 +32,8 @@ def _data(checkout_relative: str, share_name: str) -> Path:
 SQL_DIR = _data("sql", "sql")
 METHODS_DIR = _data("methods", "methods")
 EMBEDDED_DIR = _data("data/embedded", "embedded")
+#: External criteria the scores are validated against (veerkracht/method/validation.py).
+VALIDATION_DIR = _data("data/validation", "validation")
 DAGSTER_YAML = _data("dagster.yaml", "root/dagster.yaml")
 #: Outputs go under the checkout's data/out, or ./veerkracht-out for an installed package;
 #: VEERKRACHT_OUTPUT_DIR (or the settings resource) overrides both.

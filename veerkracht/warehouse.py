@@ -44,6 +44,7 @@ CORE_MODELS = [
     ("core.dim_indicator", "dim_indicator"),
     ("core.fact_indicator", "fact_indicator"),
     ("core.indicator_availability", "indicator_availability"),
+    ("core.vulnerable_residents", "vulnerable_residents"),
 ]
 
 
@@ -130,6 +131,24 @@ def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int
         con.execute(f"DELETE FROM {table} WHERE year = $year", {"year": int(year)})
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", args)
     return con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows, **key) -> int:
+    """Replace the rows of ``table`` matching ``key`` (column = value) by the frame ``rows``, in
+    one transaction (the table is created from the frame the first time)."""
+    schema = table.split(".")[0]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.register("replace_rows_frame", rows)
+    try:
+        with transaction(con):
+            _drop_if_schema_changed(con, table, "SELECT * FROM replace_rows_frame LIMIT 0")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM replace_rows_frame LIMIT 0")
+            where = " AND ".join(f"{k} = ${k}" for k in key) or "true"
+            con.execute(f"DELETE FROM {table} WHERE {where}", key)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM replace_rows_frame")
+    finally:
+        con.unregister("replace_rows_frame")
+    return len(rows)
 
 
 def replace_year(con: duckdb.DuckDBPyConnection, table: str, year: int, relation_sql: str, **objects) -> int:

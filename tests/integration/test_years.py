@@ -144,7 +144,7 @@ def test_nominal_euros_are_left_out_of_change(years_run):
         "SELECT max(CAST(regexp_extract(change_basis, ': (\\d+) kwetsbaarheid', 1) AS INTEGER)) "
         "FROM core.score_change WHERE year = 2024 AND base_year = 2021"
     ).fetchone()[0]
-    assert n == 5  # eenpersoons, 65+, huishoudensgrootte, corporatie, koop: what both publish
+    assert n == 2  # corporatie and koop: the comparable indicators (v2) both years publish
 
 
 def test_change_shares_per_year_and_level(years_run):
@@ -174,3 +174,68 @@ def test_continuity_runs_on_real_consecutive_years(years_run):
 def test_a_run_of_one_year_leaves_the_others_alone(years_run):
     _, _, _, (before, after) = years_run
     assert before == after
+
+
+def test_validation_is_in_the_warehouse_and_the_report(years_run):
+    layout, _, con, _ = years_run
+    rows = con.execute(
+        "SELECT criterion, score_year, half, kind, n, rho FROM core.validation "
+        "WHERE level = 'wijk' AND kind = 'score' AND half = 'report'"
+    ).df()
+    assert {"scp_perc_jhzv", "scp_perc_hhbijs", "kwb_laag_inkomen_pct"} <= set(rows["criterion"])
+    assert (rows.loc[rows["n"] >= 30, "rho"].between(-1, 1)).all()
+    # SCP's 2017 wijken reach the 2024 wijken whose code persisted: most of them.
+    n = rows.loc[(rows["criterion"] == "scp_perc_hhbijs") & (rows["score_year"] == 2024), "n"].iat[0]
+    assert n > 500
+    report = (layout.root / "validation" / "validation.md").read_text()
+    assert (
+        "Headline score against its best theme" in report
+        and (layout.root / "validation" / "validation.png").is_file()
+    )
+
+
+def test_vulnerable_residents_are_estimated_where_published(years_run):
+    _, _, con, _ = years_run
+    got = con.execute(
+        "SELECT year, level, count(kwetsbare_bewoners_min), count(*), "
+        "count(*) FILTER (WHERE kwetsbare_bewoners_min > kwetsbare_bewoners_max "
+        "OR kwetsbare_bewoners_max > inwoners) "
+        "FROM marts.area GROUP BY ALL"
+    ).fetchall()
+    counts = {(y, lv): (k, n, bad) for y, lv, k, n, bad in got}
+    assert counts[(2021, "wijk")][0] > 3000 and counts[(2021, "gemeente")][0] == 352
+    assert all(bad == 0 for _, _, bad in counts.values())
+    # KWB 2024 publishes none of the groups yet: NULL with the reason, never 0.
+    assert counts[(2024, "buurt")][0] == 0
+    reason = con.execute(
+        "SELECT DISTINCT kwetsbare_bewoners_null_reason FROM marts.area WHERE year = 2024 AND level = 'wijk' "
+        "AND inwoners IS NOT NULL"
+    ).fetchall()
+    assert [r[0][:19] for r in reason] == ["no_group_published "]
+    # By hand for Utrecht 2021: the largest group is the bigger of the low-income and the
+    # social-minimum residents (shares x inhabitants) and the bijstand and Wmo counts.
+    inw, li, sm, bij, wmo, lo = con.execute(
+        "SELECT max(value) FILTER (WHERE canonical = 'AantalInwoners'), "
+        "max(value) FILTER (WHERE canonical = 'HuishoudensMetEenLaagInkomen'), "
+        "max(value) FILTER (WHERE canonical = 'HuishOnderOfRondSociaalMinimum'), "
+        "max(value) FILTER (WHERE canonical = 'PersonenPerSoortUitkeringBijstand'), "
+        "max(value) FILTER (WHERE canonical = 'WmoClienten'), "
+        "(SELECT kwetsbare_bewoners_min FROM marts.area WHERE year = 2021 AND code = 'GM0344') "
+        "FROM core.fact_indicator WHERE year = 2021 AND code = 'GM0344'"
+    ).fetchone()
+    assert lo == round(max(li / 100 * inw, sm / 100 * inw, bij, wmo))
+
+
+def test_the_shortlist_marks_what_the_interval_leaves_open(years_run):
+    layout, _, con, _ = years_run
+    import pandas as pd
+
+    rows = pd.read_csv(layout.layers / "2024" / "shortlist_wijk_2024.csv")
+    top = rows[rows["status"].str.startswith("top_decile")]
+    assert (top["score"] >= 0.9 - 1e-9).all() and len(top) > 250
+    below = rows[rows["status"] == "below_cut_interval_reaches_it"]
+    assert (below["score"] < 0.9).all() and (below["rank_p95"] >= 0.9 - 1e-9).all()
+    unsure = rows[rows["status"].str.startswith("top_decile_uncertain")]
+    assert (unsure["rank_p05"] < 0.9).all()
+    assert rows["position"].tolist() == list(range(1, len(rows) + 1))
+    assert json.loads((layout.web / "shortlist_2024.json").read_text())["wijk"][0]["position"] == 1

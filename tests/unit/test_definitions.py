@@ -21,7 +21,8 @@ EXPECTED_DEPS = {
     "veerkracht_scores": {"warehouse_core"},
     "area_layers": {"veerkracht_scores"},
     "boundary_crosswalk": {"warehouse_core"},
-    "dashboard_warehouse": {"area_layers", "boundary_crosswalk"},
+    "score_validation": {"veerkracht_scores"},
+    "dashboard_warehouse": {"area_layers", "boundary_crosswalk", "score_validation"},
     "web_map": {"area_layers"},
 }
 
@@ -34,7 +35,11 @@ def test_asset_graph_snapshot():
     }
     assert deps == EXPECTED_DEPS
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
-    assert partitioned == set(EXPECTED_DEPS) - {"dashboard_warehouse", "boundary_crosswalk"}
+    assert partitioned == set(EXPECTED_DEPS) - {
+        "dashboard_warehouse",
+        "boundary_crosswalk",
+        "score_validation",
+    }
     years = graph.get(dg.AssetKey("kwb_statistics")).partitions_def.get_partition_keys()
     assert years == [str(y) for y in sorted(KWB_TABLES)]
 
@@ -48,6 +53,7 @@ EXPECTED_CHECKS = {
         "percentages_in_range",
         "buurt_sums_match_gemeente",
         "year_over_year_continuity",
+        "resident_counts_consistent",
         "indicators_published",
     },
     "veerkracht_scores": {"scores_in_range"},
@@ -82,6 +88,7 @@ def test_duckdb_writers_share_one_pool():
         "area_layers",
         "dashboard_warehouse",
         "boundary_crosswalk",
+        "score_validation",
     }
     assert all(pools[w] == {"duckdb"} for w in writers)
 
@@ -89,6 +96,20 @@ def test_duckdb_writers_share_one_pool():
 def test_job_and_schedule():
     job = defs.resolve_job_def("veerkracht_job")
     assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS)
+    # The parts a multi-year run uses (pipelines/__main__.py).
+    parts = {
+        name: {k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys}
+        for name in ("veerkracht_ingest_job", "veerkracht_year_job", "veerkracht_rescore_job")
+    }
+    assert parts["veerkracht_ingest_job"] == {"kwb_statistics", "region_geometries", "warehouse_core"}
+    assert parts["veerkracht_year_job"] == set(EXPECTED_DEPS) - {"boundary_crosswalk", "score_validation"}
+    assert parts["veerkracht_rescore_job"] == {
+        "veerkracht_scores",
+        "score_validation",
+        "area_layers",
+        "dashboard_warehouse",
+        "web_map",
+    }
     sensor = defs.resolve_sensor_def("kwb_revision_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     schedule = defs.resolve_schedule_def("monthly_cbs_refresh")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from veerkracht.paths import METHODS_DIR
 
-DEFAULT_SPEC = METHODS_DIR / "veerkracht-v1.toml"
+DEFAULT_SPEC = METHODS_DIR / "veerkracht-v2.toml"
 
 AGGREGATIONS = ("arithmetic", "geometric")
 NORMALISATIONS = ("percentile", "goalpost")

@@ -33,6 +33,8 @@ CRITERION_COLUMNS = ["code", "year", "level", "criterion", "value", "direction"]
 BOOTSTRAP = 1000
 SEED = 20260
 HALVES = ("decide", "report")
+#: Fewer matched areas than this give no measures (Utrecht 2023's 10 wijken, say).
+MIN_AREAS = 30
 
 
 class CriterionError(ValueError):
@@ -138,16 +140,17 @@ class Measure:
     capture_top20: float
 
 
-def measure(score, criterion_value, direction: int, weight) -> Measure:
-    """All measures of one subject against one criterion on matched areas."""
+def measure(score, criterion_value, direction: int, weight, interval: bool = True) -> Measure:
+    """All measures of one subject against one criterion on matched areas (``interval``: with the
+    bootstrap interval of rho)."""
     x = np.asarray(score, dtype=float)
     y = np.asarray(criterion_value, dtype=float) * direction
     w = np.asarray(weight, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, w = x[ok], y[ok], w[ok]
-    if len(x) < 10:
+    if len(x) < MIN_AREAS:
         return Measure(len(x), *(float("nan"),) * 5)
-    lo, hi = bootstrap_rho(x, y)
+    lo, hi = bootstrap_rho(x, y) if interval else (float("nan"), float("nan"))
     return Measure(len(x), spearman(x, y), lo, hi, capture(x, y, w, 0.1), capture(x, y, w, 0.2))
 
 
@@ -161,20 +164,33 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
     """Measures per criterion, level, score year, subject and half (decide, report, all).
 
     Areas are matched by code (a criterion of another year reaches the areas whose code
-    persisted; ``n`` says how many). Criteria compare with scores of every year, including their
-    own; ``same_year`` marks those pairs.
+    persisted; ``n`` says how many), and every subject is measured on areas the headline scores.
+    Criteria compare with the scores of every year (``same_year`` marks a criterion's own year),
+    except KWB criteria with the scores of their own year, which are built from them.
     """
     out = []
+    subj = subj[subj["level"].isin(set(criteria["level"]))]
+    # Themes and indicators are measured on the areas the headline scores, so "the composite is
+    # weaker than its parts" compares like with like (a theme published for 60 % of the wijken
+    # would otherwise be judged on another, easier set).
+    headline = subj.loc[subj["kind"] == "score", ["year", "level", "code"]]
+    subj = subj.merge(headline, on=["year", "level", "code"], how="inner")
     for (crit, c_year, level, source), c in criteria.groupby(["criterion", "year", "level", "source"]):
         direction = int(c["direction"].iat[0])
         cvals = c.set_index("code")["value"]
         for (s_year, kind, name), s in subj[subj["level"] == level].groupby(["year", "kind", "subject"]):
+            if source.startswith("KWB") and int(s_year) == int(c_year):
+                continue  # a year's own KWB figures are the score's input, not a criterion for it
             m = s.join(cvals.rename("criterion_value"), on="code", how="inner")
             if m.empty:
                 continue
             m = m.assign(half=[half(g) for g in m["gemeente_code"]])
             for part, rows in [("all", m), *((h, m[m["half"] == h]) for h in HALVES)]:
-                r = measure(rows["value"], rows["criterion_value"], direction, rows["inwoners"])
+                # Intervals for the headline and the themes; indicators get rho and capture only
+                # (a thousand resamples for each of them would cost more than the whole score).
+                r = measure(
+                    rows["value"], rows["criterion_value"], direction, rows["inwoners"], kind != "indicator"
+                )
                 out.append(
                     {
                         "criterion": crit,

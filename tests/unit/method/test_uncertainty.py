@@ -17,11 +17,11 @@ def test_ranks_match_percent_rank_with_ties():
 
 
 SPEC = load_spec()  # the default method: its themes, weights and Monte Carlo settings
-THEMED = [i for i in SPEC.indicators if i.theme in ("huishouden", "wonen")]
+THEMED = [i for i in SPEC.indicators if i.theme in ("inkomen", "wonen")]
 
 
 def _components(n: int = 20, seed: int = 1) -> pd.DataFrame:
-    """Normalised values of ``n`` areas on six real spec indicators (two themes); A00 is the most
+    """Normalised values of ``n`` areas on the real spec indicators of two themes; A00 is the most
     vulnerable on every one of them under every normalisation and shrinkage variant."""
     rng = np.random.default_rng(seed)
     rows = []

@@ -11,6 +11,8 @@ const BIVARIATE = {
   K1D3: "#64acbe", K2D3: "#627f8c", K3D3: "#574249",
 };
 const state = { level: "buurt", view: "national", year: null, index: [] };
+// Circle radius in pixels per sqrt(resident): a gemeente has ~100x a buurt's residents.
+const CIRCLE_SCALE = { gemeente: 0.06, wijk: 0.15, buurt: 0.3 };
 
 const protocol = new pmtiles.Protocol();
 maplibregl.addProtocol("pmtiles", protocol.tile);
@@ -25,6 +27,7 @@ map.addControl(new maplibregl.NavigationControl(), "top-right");
 window.vk = { map, state, ready: false };
 
 function fillColour() {
+  if (state.view === "bewoners") return "#f2f2f2";  // the circles carry the information
   if (state.view === "bivariate") {
     return ["match", ["coalesce", ["get", "bivariate_class"], ""], ...Object.entries(BIVARIATE).flat(), NO_SCORE];
   }
@@ -43,7 +46,7 @@ function fillOpacity() {
 function loadYear(year) {
   state.year = year;
   for (const level of LEVELS) {
-    for (const id of [`${level}-fill`, `${level}-line`]) if (map.getLayer(id)) map.removeLayer(id);
+    for (const id of [`${level}-fill`, `${level}-line`, `${level}-bewoners`]) if (map.getLayer(id)) map.removeLayer(id);
   }
   if (map.getSource("vk")) map.removeSource("vk");
   map.addSource("vk", { type: "vector", url: `pmtiles://veerkracht_${year}.pmtiles`,
@@ -53,6 +56,11 @@ function loadYear(year) {
                    paint: { "fill-color": fillColour(), "fill-opacity": fillOpacity() } });
     map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
                    paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
+    // Proportional circles: area ~ estimated vulnerable residents (lower bound).
+    map.addLayer({ id: `${level}-bewoners`, type: "circle", source: "vk", "source-layer": `${level}_bewoners`,
+                   paint: { "circle-color": "#bd0026", "circle-opacity": 0.55, "circle-stroke-color": "#fff",
+                            "circle-stroke-width": 0.5,
+                            "circle-radius": ["*", CIRCLE_SCALE[level], ["sqrt", ["get", "kwetsbare_bewoners_min"]]] } });
   }
   fetch(`meta_${year}.json`).then(r => r.json()).then(meta => {
     // A year without buurten (KWB 2021/2022) shows its finest level; a partial year says so.
@@ -72,11 +80,18 @@ function showLevel() {
     map.setLayoutProperty(`${level}-fill`, "visibility", visible);
     map.setLayoutProperty(`${level}-line`, "visibility", level === state.level || level === "gemeente" ? "visible" : "none");
     map.setPaintProperty(`${level}-fill`, "fill-color", fillColour());
+    map.setLayoutProperty(`${level}-bewoners`, "visibility",
+                          state.view === "bewoners" && level === state.level ? "visible" : "none");
   }
   renderLegend();
 }
 
 function renderLegend() {
+  if (state.view === "bewoners") {
+    document.getElementById("legend").innerHTML = "<b>Geschat aantal kwetsbare bewoners</b>" +
+      '<div class="row">cirkeloppervlak ~ ondergrens (grootste gepubliceerde groep: laag inkomen, sociaal minimum, bijstand, Wmo, jeugdzorg); geen cirkel: niet gepubliceerd</div>';
+    return;
+  }
   if (state.view === "bivariate") {
     const cell = (k, d) => `<span class="swatch" title="K${k}D${d}" style="background:${BIVARIATE[`K${k}D${d}`]}"></span>`;
     const rows = [3, 2, 1].map((d) => `<div class="row">${[1, 2, 3].map((k) => cell(k, d)).join("")}${d === 3 ? " druk hoog" : d === 1 ? " druk laag" : ""}</div>`);
@@ -104,6 +119,7 @@ function popupRows(p) {
     ["Kans top-10%", p.p_top10 === undefined || p.p_top10 === null ? "–" : `${Math.round(p.p_top10 * 100)}%`],
     ["Binnen gemeente", fmt(p.score_within_gemeente)],
     ["Boven p90 (SVI)", p.n_flags ?? "–"],
+    ["Kwetsbare bewoners", p.kwetsbare_bewoners_min === undefined || p.kwetsbare_bewoners_min === null ? "–" : `${p.kwetsbare_bewoners_min} – ${p.kwetsbare_bewoners_max}`],
     ["Verandering", p.change_class ? `${p.change_class} sinds ${p.change_since} (Δ ${fmt(p.d_kwetsbaarheid)})` : "–"],
     ["Vooral door", p.explanation ?? "–"],
   ];

@@ -1,0 +1,38 @@
+"""Validation: the scores of every year against external criteria (core.validation, a report)."""
+
+import dagster as dg
+import pandas as pd
+
+from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.scores import veerkracht_scores
+from veerkracht import warehouse
+from veerkracht.method import validation
+from veerkracht.paths import VALIDATION_DIR
+from veerkracht.publish.validation_report import headline_table, write_report
+
+
+@dg.asset(deps=[veerkracht_scores], group_name="score", kinds={"duckdb", "pandas"}, pool="duckdb")
+def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+    """Spearman rho (bootstrap 95 % interval) and top-decile capture of the headline score, every
+    theme and every indicator against the shipped criteria (data/validation/, KWB 2021 income)
+    and yours (``validation_files``), per level, score year and fixed half of the gemeenten."""
+    spec = settings.method
+    with build_db.get_connection() as con:
+        criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])
+        if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
+            criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
+        res = validation.validate(validation.subjects(con, spec.spec_hash), criteria)
+        res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
+        warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)
+    paths = write_report(res, settings.layout.root / "validation", spec.label)
+    table = headline_table(res)
+    return dg.MaterializeResult(
+        metadata={
+            "criteria": sorted(criteria["criterion"].unique().tolist()),
+            "measures": len(res),
+            "headline >= best theme (report half)": f"{(table['headline >= best theme'] == 'yes').sum()} "
+            f"of {len(table)}",
+            "headline vs best theme": dg.MetadataValue.md(table.to_markdown(index=False)),
+            "report": dg.MetadataValue.path(str(paths["markdown"])),
+        }
+    )

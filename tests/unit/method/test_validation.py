@@ -1,0 +1,103 @@
+"""The validation measures on tiny tables computed by hand, and the fixed halves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from veerkracht.ingest.kwbfile import read_table
+from veerkracht.method import validation as v
+from veerkracht.paths import EMBEDDED_DIR, VALIDATION_DIR
+
+
+def test_spearman_by_hand():
+    # Ranks 1 2 3 4 against 1 3 2 4: d = 0 1 1 0, rho = 1 - 6 * 2 / (4 * 15) = 0.8.
+    assert v.spearman(np.array([1, 2, 3, 4.0]), np.array([10, 30, 20, 40.0])) == pytest.approx(0.8)
+    assert v.spearman(np.arange(5.0), -np.arange(5.0)) == pytest.approx(-1.0)
+    assert np.isnan(v.spearman(np.arange(5.0), np.ones(5)))
+
+
+def test_capture_by_hand():
+    # 20 areas; the criterion's worst decile = the 2 highest criterion values (areas 0 and 1).
+    crit = np.array([20.0, 19] + list(range(18)))
+    score = np.zeros(20)
+    score[0], score[5] = 1.0, 0.9  # the score's top decile: areas 0 and 5
+    weight = np.ones(20)
+    weight[0], weight[1] = 300.0, 100.0
+    # Area 0 (300 inhabitants) of the worst decile (400) is in the top decile: 0.75.
+    assert v.capture(score, crit, weight, 0.1) == pytest.approx(0.75)
+    score[1] = 0.8  # top quintile = 4 areas: 0, 5, 1 and one more
+    assert v.capture(score, crit, weight, 0.2) == pytest.approx(1.0)
+
+
+def test_direction_orients_the_criterion():
+    x = np.arange(40.0)
+    income = -np.arange(40.0)  # lower income = more vulnerable: direction -1
+    m = v.measure(x, income, -1, np.ones(40))
+    assert m.rho == pytest.approx(1.0) and m.capture_top10 == pytest.approx(1.0)
+    assert m.rho_lo == pytest.approx(1.0) and m.n == 40
+    assert np.isnan(v.measure(x[:10], income[:10], -1, np.ones(10)).rho)  # fewer than MIN_AREAS
+
+
+def test_bootstrap_interval_holds_the_estimate():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=300)
+    y = x + rng.normal(size=300)
+    lo, hi = v.bootstrap_rho(x, y)
+    assert lo < v.spearman(x, y) < hi and hi - lo < 0.2
+    assert v.bootstrap_rho(x, y) == (lo, hi)  # fixed seed: the same interval every run
+
+
+def test_validate_matches_by_code_per_half():
+    codes = [f"WK{g:04d}{w:02d}" for g in (14, 34) for w in range(40)]
+    gm = [f"GM{c[2:6]}" for c in codes]
+    subj = pd.DataFrame(
+        {
+            "year": 2024,
+            "code": codes,
+            "level": "wijk",
+            "gemeente_code": gm,
+            "inwoners": 1000.0,
+            "kind": "score",
+            "subject": "kwetsbaarheid",
+            "value": np.arange(80.0),
+        }
+    )
+    crit = pd.DataFrame(
+        {
+            "code": codes[:60] + ["WK999901"],  # 60 match; one code unknown to the scores
+            "year": 2017,
+            "level": "wijk",
+            "criterion": "c",
+            "value": list(np.arange(60.0)) + [5.0],
+            "direction": 1,
+            "source": "t",
+        }
+    )
+    res = v.validate(subj, crit).set_index("half")
+    assert res.at["all", "n"] == 60 and res.at["all", "rho"] == pytest.approx(1.0)
+    # GM0014 is in the report half, GM0034 in the decide half (SHA-256 of the code).
+    assert (v.half("GM0014"), v.half("GM0034")) == ("report", "decide")
+    assert res.at["report", "n"] == 40 and res.at["decide", "n"] == 20
+    assert not res["same_year"].any()
+
+
+def test_halves_split_the_gemeenten_about_evenly():
+    rows = read_table(EMBEDDED_DIR / "kwb_files" / "kwb-2021.csv")
+    gms = rows.loc[rows["recs"] == "Gemeente", "gwb_code_10"].str.strip()
+    share = np.mean([v.half(g) == "decide" for g in gms])
+    assert 0.4 < share < 0.6
+
+
+def test_shipped_criteria_read_and_bad_files_are_refused(tmp_path):
+    crit = v.load_criteria([VALIDATION_DIR])
+    assert set(crit["criterion"]) >= {"scp_perc_jhzv", "scp_perc_hhbijs", "scp_gem_gestink"}
+    assert set(crit["direction"]) == {1, -1} and set(crit["level"]) == {"wijk"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,year,level,criterion,value\nWK000100,2017,wijk,x,1\n")
+    with pytest.raises(v.CriterionError, match="missing column"):
+        v.read_criteria(bad)
+    bad.write_text("code,year,level,criterion,value,direction\nWK000100,2017,wijk,x,1,2\n")
+    with pytest.raises(v.CriterionError, match="direction must be 1 or -1"):
+        v.read_criteria(bad)
