@@ -117,3 +117,28 @@ def test_codes_unknown_to_the_statistics_are_reported_not_drawn(rotterdam_run):
 
     read, _ = read_boundary_file(BAARN_2014)
     assert set(drawn["code"]) == set(read["code"]) & kwb
+
+
+def test_a_kwb_download_file_is_a_source(tmp_path):
+    """CBS's own kwb-2023.xlsx of one city, alone in a fresh output folder: scored among its own
+    areas (there is no national 2024 to place it in), and every row says so."""
+    from veerkracht.paths import EMBEDDED_DIR
+
+    xlsx = EMBEDDED_DIR / "kwb_files" / "kwb-2023-GM0344-utrecht.xlsx"
+    proc = _cli(tmp_path, "--source", "file", "--kwb-file", str(xlsx), "--year", "2023")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "source file" in proc.stdout
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "out" / "warehouse" / "veerkracht.duckdb"), read_only=True)
+    level, n, coverage = con.execute(
+        "SELECT level, count(score), any_value(coverage) FROM marts.area WHERE level = 'buurt' GROUP BY level"
+    ).fetchone()
+    assert n > 100 and coverage.startswith("partial: 1 of 342 gemeenten (Utrecht); ranked among its own")
+
+
+def test_the_file_source_needs_a_file_and_one_year(tmp_path):
+    proc = _cli(tmp_path, "--source", "file", "--year", "2023")
+    assert proc.returncode == 2 and "--kwb-file" in proc.stderr
+    proc = _cli(tmp_path, "--source", "file", "--kwb-file", __file__, "--year", "2023", "--year", "2024")
+    assert proc.returncode == 2 and "one --year" in proc.stderr

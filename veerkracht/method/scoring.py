@@ -138,9 +138,12 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, *
     base = spec.goalpost_base_year
     if base == year:
         return year
-    n = con.execute(
-        "SELECT count(*) FROM core.score_value WHERE year = ? AND spec_hash = ?", [base, spec.spec_hash]
-    ).fetchone()[0]
+    try:
+        n = con.execute(
+            "SELECT count(*) FROM core.score_value WHERE year = ? AND spec_hash = ?", [base, spec.spec_hash]
+        ).fetchone()[0]
+    except duckdb.CatalogException:  # nothing scored in this warehouse yet
+        n = 0
     if n:
         return base
     loaded = con.execute("SELECT count(*) FROM core.dim_region WHERE year = ?", [base]).fetchone()[0]
@@ -166,33 +169,51 @@ def score_year(
     register_spec(con, spec)
     warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
     cover = coverage_as or coverage(con, year)
-    partial = cover != "national"
-    params = {**spec.sql_params(), "top_n": TOP_N, "partial": partial, "coverage": cover}
+    params = {**spec.sql_params(), "top_n": TOP_N}
+    gp_year = goalpost_year(con, spec, year, **params)
+    if cover != "national" and gp_year == year:
+        # No national base year in the warehouse (a city's own file of the base year itself):
+        # ranks among the file's own areas, and every row says so.
+        cover = cover.replace(
+            "ranked on the national goalposts",
+            f"ranked among its own areas (no national {spec.goalpost_base_year} in the warehouse)",
+        )
+        partial = False
+    else:
+        partial = cover != "national"
+    params.update(partial=partial, coverage=cover)
     rows: dict[str, int] = {}
-    gp_year = year
     for table, model in MODELS:
-        if table == "core.score_indicator":
-            gp_year = goalpost_year(con, spec, year, **params)
         rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
     intervals = pd.DataFrame()
     # Rank intervals of a partial year would be ranks among its own few areas: not computed.
-    if with_uncertainty and not partial:
+    if with_uncertainty and cover == "national":
         intervals = store_uncertainty(con, spec, year)
         rows["core.score_uncertainty"] = len(intervals)
-    elif partial:
+    elif cover != "national":
         clear_uncertainty(con, year)
     change = warehouse.query(con, "report/change_per_level", year=year)
     return ScoreRun(year, rows, gp_year, intervals, cover, change)
 
 
 def clear_uncertainty(con: duckdb.DuckDBPyConnection, year: int) -> None:
-    """Drop ``year``'s intervals (a year rescored as partial must not keep older ones)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'core' AND table_name = 'score_uncertainty'"
-    ).fetchone()[0]
-    if exists:
-        con.execute("DELETE FROM core.score_uncertainty WHERE year = ?", [year])
+    """Drop ``year``'s intervals (a year rescored as partial must not keep older ones); the
+    table exists afterwards either way, as ``marts.area`` reads it."""
+    empty = pd.DataFrame(
+        {
+            "code": pd.Series(dtype="string"),
+            **{c: pd.Series(dtype="float64") for c in ("rank_p05", "rank_p50", "rank_p95", "p_top10")},
+            "uncertain": pd.Series(dtype="boolean"),
+            "level": pd.Series(dtype="string"),
+        }
+    )
+    warehouse.replace_year(
+        con,
+        "core.score_uncertainty",
+        year,
+        "SELECT *, 0 AS mc_runs, 0 AS mc_seed, '' AS spec_hash FROM intervals",
+        intervals=empty,
+    )
 
 
 def store_uncertainty(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:

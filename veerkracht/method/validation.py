@@ -205,4 +205,16 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
                         **r.__dict__,
                     }
                 )
-    return pd.DataFrame(out)
+    columns = [
+        "criterion",
+        "criterion_year",
+        "source",
+        "level",
+        "score_year",
+        "same_year",
+        "kind",
+        "subject",
+        "half",
+        *Measure.__dataclass_fields__,
+    ]
+    return pd.DataFrame(out, columns=columns)

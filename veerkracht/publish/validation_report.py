@@ -53,7 +53,10 @@ def write_report(res: pd.DataFrame, out_dir: Path, title: str) -> dict[str, Path
     latest = wijk[wijk["score_year"] == wijk["score_year"].max()]
     pivot = latest.pivot_table(index="criterion", columns="subject", values="rho")
     fig, ax = plt.subplots(figsize=(10, 5))
-    pivot.plot.barh(ax=ax, width=0.8)
+    if pivot.empty:  # no scored area matched a criterion (e.g. a city's own file without wijken)
+        ax.text(0.5, 0.5, "no scored area matched a criterion", ha="center", va="center")
+    else:
+        pivot.plot.barh(ax=ax, width=0.8)
     ax.set_xlabel("Spearman rho with the criterion (report half, wijken)")
     ax.set_title(f"{title}: score {int(latest['score_year'].max()) if len(latest) else ''} vs criteria")
     ax.axvline(0, color="black", linewidth=0.5)
