@@ -34,7 +34,7 @@ def _two_concurrent_runs(tmp_path: Path, pool_limit: int) -> list[subprocess.Com
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "pipelines", "--executor", "multiprocess"],
+            [sys.executable, "-m", "pipelines", "--executor", "multiprocess", "--year", "2024"],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -52,6 +52,7 @@ DUCKDB_STEPS = {
     "area_layers",
     "dashboard_warehouse",
     "boundary_crosswalk",
+    "score_validation",
 }
 
 
