@@ -81,8 +81,10 @@ def test_worked_example_themes_score_and_interval_match(con):
 
 
 def _expand(pattern: str) -> list[str]:
-    """Brace expansion (``a/{x,y}.b`` -> ``a/x.b``, ``a/y.b``); ``{level}`` is every level."""
+    """Brace expansion (``a/{x,y}.b`` -> ``a/x.b``, ``a/y.b``); ``{level}`` is every level;
+    ``<year>`` is the embedded run's 2024 and ``<level>`` its finest level (the preview's)."""
     pattern = pattern.replace("{level}", "{" + ",".join(LEVELS) + "}")
+    pattern = pattern.replace("<year>", "2024").replace("<level>", "buurt")
     match = re.search(r"\{([^}]*)\}", pattern)
     if not match:
         return [pattern]

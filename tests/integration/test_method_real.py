@@ -42,7 +42,7 @@ def test_every_real_area_has_a_score_or_a_reason(embedded_run):
     assert ((rows["druk"].isna()) != (rows["druk_null_reason"].isna())).all()
     assert set(rows["spec_hash"]) == {load_spec().spec_hash}
     assert explained == rows["score"].notna().sum()
-    assert rows.groupby("level")["score"].count().to_dict() == {"buurt": 10671, "gemeente": 342, "wijk": 3113}
+    assert rows.groupby("level")["score"].count().to_dict() == {"buurt": 10675, "gemeente": 342, "wijk": 3113}
     # Classes exist exactly where the score does (an unscored area must never look "class 5").
     assert (classes["score"].isna() == classes["score_class"].isna()).all()
     assert (classes["score"].isna() == classes["top10"].isna()).all()

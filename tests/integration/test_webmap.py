@@ -87,7 +87,7 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
         popup = page.wait_for_selector(".maplibregl-popup", timeout=10_000).inner_text()
         assert "Staatsliedenwijk" in popup and "BU03080102" in popup and "Baarn" in popup
         assert "Woningen in bezit van een woningcorporatie 48.0 % (p86)" in popup  # the top contributor
-        assert "Rang-interval (5–95%)\t0.71 – 0.87" in popup  # the Monte Carlo rank interval
+        assert "Rang-interval (5–95%)\t0.68 – 0.87" in popup  # the Monte Carlo rank interval
         assert "Bivariaat\tK3D2" in popup
 
         # Names are text, never HTML: a hostile name shows as typed and creates no element.
@@ -107,8 +107,20 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, tmp_path):
         page.check("input[name=view][value=bivariate]")
         page.wait_for_timeout(300)
         assert "Kwetsbaarheid × druk" in page.inner_text("#legend")
+        page.check("input[name=view][value=bewoners]")
+        page.wait_for_timeout(300)
+        assert "Geschat aantal kwetsbare bewoners" in page.inner_text("#legend")
         detail = tmp_path / "webmap_popup.png"
         page.screenshot(path=str(detail))
+
+        # The shortlist page: the 2024 top decile per level, uncertain ones marked.
+        page.goto(page_url.replace("index.html", "") + "shortlist.html")
+        page.wait_for_selector("#list tbody tr", timeout=10_000)
+        summary = page.inner_text("#summary")
+        assert "in de top-10%" in summary and "gemarkeerd als onzeker" in summary
+        assert page.locator("#list tbody tr").count() > 50  # gemeenten first
+        page.select_option("#level", "buurt")
+        assert page.locator("#list tbody tr").count() > 1000
         browser.close()
     assert not errors, errors
     assert _non_background_share(national) > 0.25, "the national map is (nearly) blank"
