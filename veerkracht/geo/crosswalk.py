@@ -46,8 +46,10 @@ def crosswalk(
     """Crosswalk (source_code, target_code, weights, overlap) from two layers with a ``code`` column."""
     if source.crs is None or target.crs is None:
         raise ValueError("Both layers need a CRS")
-    src = source.to_crs(RD_NEW).reset_index(drop=True)
-    tgt = target.to_crs(RD_NEW).reset_index(drop=True)
+    # Areas whose boundary is unknown (NULL polygon, geometry_source 'no_boundary:…') cannot be
+    # overlaid: they are left out, so they get no crosswalk row rather than a wrong one.
+    src = source[source.geometry.notna()].to_crs(RD_NEW).reset_index(drop=True)
+    tgt = target[target.geometry.notna()].to_crs(RD_NEW).reset_index(drop=True)
     tree = shapely.STRtree(tgt.geometry.values)
     i_src, i_tgt = tree.query(src.geometry.values, predicate="intersects")
     pieces = shapely.intersection(src.geometry.values[i_src], tgt.geometry.values[i_tgt])

@@ -75,3 +75,12 @@ def test_names_compare_on_letters_and_digits():
     got = derive.same_codes(areas, later).set_index("code")
     assert got.at["GM0820", "geometry_source"] == "x_same_code_name"
     assert got.at["GM0999", "geometry_source"] == "no_boundary:code_or_name_changed"
+
+
+def test_a_crosswalk_leaves_unknown_boundaries_out(groningen):
+    from veerkracht.geo.crosswalk import crosswalk
+
+    got, wk24, _, _ = groningen
+    cw = crosswalk(got.reset_index().set_crs("EPSG:28992", allow_override=True), wk24.reset_index())
+    assert "WK001409" not in set(cw["source_code"])  # no polygon: no row, never a guessed one
+    assert "WK001400" in set(cw["source_code"])
