@@ -70,6 +70,7 @@ def boundaries_for(
     geometry_source, overlap (the IoU where both layers have the code) and geometry, in EPSG:28992.
     """
     later = later.to_crs(RD_NEW).set_index(later["code"].str.strip())
+    later_names = _norm(later["name"])
     earlier = (
         earlier.to_crs(RD_NEW).set_index(earlier["code"].str.strip())
         if earlier is not None
@@ -79,7 +80,7 @@ def boundaries_for(
     rows = []
     for code, name in zip(areas["code"].str.strip(), _norm(areas["name"]), strict=True):
         in_later = code in later.index
-        same_name = in_later and _norm(pd.Series([later.at[code, "name"]])).iat[0] == name
+        same_name = in_later and later_names.at[code] == name
         in_earlier = code in earlier.index
         iou = None
         if in_later and in_earlier:
@@ -109,9 +110,10 @@ def same_codes(areas: pd.DataFrame, later: gpd.GeoDataFrame) -> gpd.GeoDataFrame
     """Areas whose code and name are unchanged in ``later``: its polygon (``..._same_code_name``);
     the others NULL (``no_boundary:code_or_name_changed``). For consecutive years (2023 -> 2024)."""
     later = later.to_crs(RD_NEW).set_index(later["code"].str.strip())
+    later_names = _norm(later["name"])
     rows = []
     for code, name in zip(areas["code"].str.strip(), _norm(areas["name"]), strict=True):
-        if code in later.index and _norm(pd.Series([later.at[code, "name"]])).iat[0] == name:
+        if code in later.index and later_names.at[code] == name:
             rows.append(
                 {
                     "code": code,

@@ -14,6 +14,7 @@ Also here: :func:`repair_dropped_decimals`, for re-exports that lost their decim
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,18 +57,11 @@ def read_table(path: Path) -> pd.DataFrame:
         raise KwbFileError(f"{path}: not a KWB download file type ({', '.join(SUFFIXES)})")
     try:
         if suffix == ".csv":
-            raw = path.read_bytes()
-            text = raw.decode("utf-8-sig") if _is_utf8(raw) else raw.decode("latin-1")
+            text = _decode(path.read_bytes())
             # CBS writes ';' (Dutch locale); re-exports often ','. The header line decides.
             header = text.split("\n", 1)[0]
             sep = max(";,\t", key=header.count)
-            frame = pd.read_csv(
-                path,
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                encoding="utf-8-sig" if _is_utf8(raw) else "latin-1",
-            )
+            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
         else:
             frame = pd.read_excel(path, engine="calamine", dtype=str, keep_default_na=False)
     except (ValueError, OSError) as exc:
@@ -76,12 +70,12 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _is_utf8(raw: bytes) -> bool:
+def _decode(raw: bytes) -> str:
+    """UTF-8 (with or without BOM), else Latin-1 (older CBS csv files)."""
     try:
-        raw.decode("utf-8")
-        return True
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return False
+        return raw.decode("latin-1")
 
 
 @dataclass(frozen=True)
