@@ -22,6 +22,7 @@ from pydantic import field_validator
 
 from veerkracht import sources, warehouse
 from veerkracht.codes import LEVELS
+from veerkracht.http_limits import ResponseLimits
 from veerkracht.ingest.cbs_client import CbsEndpoint
 from veerkracht.ingest.kwb import known_canonicals
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, check_sources, load_spec
@@ -53,6 +54,11 @@ class PipelineSettings(dg.ConfigurableResource):
     cbs_timeout_s: float = 60.0
     cbs_retries: int = 3
     cbs_backoff_s: float = 2.0
+    #: Limits per response (the timeout above bounds each read only): wall clock from request to
+    #: last byte, decoded size, and pages of one table part (CBS pages 10,000 rows).
+    cbs_response_deadline_s: float = 600.0
+    cbs_max_response_mb: int = 512
+    cbs_max_pages: int = 100
     #: When a ``cbs`` download fails: ``use_stored`` (earlier downloads of the table, with a
     #: warning in the log and the asset metadata) or ``fail``.
     cbs_on_failure: str = "use_stored"
@@ -101,6 +107,13 @@ class PipelineSettings(dg.ConfigurableResource):
             raise ValueError(f"cbs_on_failure must be 'use_stored' or 'fail', not {value!r}")
         return value
 
+    @field_validator("cbs_timeout_s", "cbs_response_deadline_s", "cbs_max_response_mb", "cbs_max_pages")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"must be more than 0, not {value}")
+        return value
+
     @field_validator("method_spec")
     @classmethod
     def _valid_spec(cls, value: str) -> str:
@@ -115,7 +128,12 @@ class PipelineSettings(dg.ConfigurableResource):
     @property
     def endpoint(self) -> CbsEndpoint:
         return CbsEndpoint(
-            self.cbs_catalog_url, self.cbs_use_https, self.cbs_timeout_s, self.cbs_retries, self.cbs_backoff_s
+            self.cbs_catalog_url,
+            self.cbs_use_https,
+            self.cbs_timeout_s,
+            self.cbs_retries,
+            self.cbs_backoff_s,
+            ResponseLimits(self.cbs_response_deadline_s, self.cbs_max_response_mb << 20, self.cbs_max_pages),
         )
 
     @property

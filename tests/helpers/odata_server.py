@@ -8,8 +8,11 @@ names as titles), ``CategoryGroups`` and a ``TypedDataSet`` paged by ``$skip`` w
 listing. ``RecordedFeed`` replays recorded real responses file by file.
 
 Faults for tests: ``fault(kind, path_part, times)`` with kind ``500``/``503`` (HTTP status),
-``reset`` (close the connection without answering), ``malformed`` (cut-off JSON) or ``stall``
-(answer after ``stall_s`` seconds), applied to requests whose path contains ``path_part``.
+``reset`` (close the connection without answering), ``malformed`` (cut-off JSON), ``stall``
+(answer after ``stall_s`` seconds), ``drip`` (the answer in 64-byte pieces every ``drip_s``
+seconds, so no single read times out), ``endless`` (a body without length that never ends) or
+``selflink`` (an ``odata.nextLink`` to the page just served), applied to requests whose path
+contains ``path_part``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class _Server:
     def __init__(self):
         self.requests: list[str] = []
         self.stall_s = 3.0
+        self.drip_s = 0.05
         self._faults: list[list] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -91,15 +95,39 @@ class _Server:
                     self._send(int(fault), b'{"odata.error": {"message": {"value": "injected"}}}')
                     return
                 status, body = server.route(self.path)
+                if fault == "selflink":
+                    body["odata.nextLink"] = f"http://{server.host}{self.path}"
                 raw = json.dumps(body).encode()
-                self._send(status, raw[: len(raw) // 2] if fault == "malformed" else raw)
+                if fault == "endless":
+                    self._send_endless(status)
+                    return
+                self._send(status, raw[: len(raw) // 2] if fault == "malformed" else raw, fault == "drip")
 
-            def _send(self, status: int, raw: bytes) -> None:
+            def _send(self, status: int, raw: bytes, drip: bool = False) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json;charset=utf-8")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
-                self.wfile.write(raw)
+                pieces = [raw[i : i + 64] for i in range(0, len(raw), 64)] if drip else [raw]
+                try:
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        if drip:
+                            time.sleep(server.drip_s)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up, as it should
+
+            def _send_endless(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.end_headers()  # no Content-Length: the body ends when the connection does
+                try:
+                    self.wfile.write(b'{"value": [')
+                    while True:
+                        self.wfile.write(b'{"ID": 0}, ' * 4096)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
         return Handler
 

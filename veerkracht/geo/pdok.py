@@ -1,9 +1,8 @@
 """Geometries from the CBS/PDOK wijk- en buurtkaart GeoPackage, for a live (``pdok``) run.
 
 Belongs here: downloading a year's GeoPackage (its URL is in the year registry,
-:mod:`veerkracht.registry`) safely (timeout, retries, temp file + rename, content hash), and
-reading its
-gemeente, wijk and buurt layers into our shape (code, name, geometry_source, land only, pseudo
+:mod:`veerkracht.registry`) safely (a timeout per read, a deadline and a size cap per response,
+retries, temp file + rename, content hash), and reading its gemeente, wijk and buurt layers into our shape (code, name, geometry_source, land only, pseudo
 areas flagged). Cleaning to valid MultiPolygons is :func:`veerkracht.geometry.clean`.
 
 This is the geometry source ``pdok`` of :mod:`veerkracht.sources`.
@@ -14,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,6 +24,7 @@ from veerkracht.atomic import atomic_path
 from veerkracht.codes import LEVELS, is_pseudo
 from veerkracht.geo import RD_NEW
 from veerkracht.geo.geometry import clean
+from veerkracht.http_limits import ResponseLimitExceeded, ResponseLimits, read_chunks
 from veerkracht.registry import YEARS
 from veerkracht.retry import RetryPolicy
 
@@ -36,6 +37,9 @@ LAYERS = {
     "buurt": ("buurten", "buurtcode", "buurtnaam"),
 }
 _GPKG_MAGIC = b"SQLite format 3\x00"
+#: One GeoPackage of all of the Netherlands is a few hundred MB; a response past 4 GB or still
+#: arriving after an hour is not that file.
+PDOK_LIMITS = ResponseLimits(deadline_s=3600.0, max_bytes=4 << 30, max_pages=1)
 
 
 class PdokDownloadError(RuntimeError):
@@ -50,6 +54,7 @@ def download_gpkg(
     timeout: float = 120.0,
     retries: int = 3,
     backoff_s: float = 2.0,
+    limits: ResponseLimits = PDOK_LIMITS,
 ) -> Path:
     """Download the year's GeoPackage to ``dest_dir/wijkenbuurten_<year>.gpkg``; return the path.
 
@@ -66,14 +71,14 @@ def download_gpkg(
     target = Path(dest_dir) / f"wijkenbuurten_{year}.gpkg"
 
     def fetch() -> str:
-        digest = hashlib.sha256()
+        digest, started = hashlib.sha256(), time.monotonic()
         with (
             atomic_path(target, verify=_is_gpkg(year, url)) as tmp,
             tmp.open("wb") as out,
             requests.get(url, stream=True, timeout=timeout) as resp,
         ):
             resp.raise_for_status()
-            for chunk in resp.iter_content(1 << 20):
+            for chunk in read_chunks(resp, limits, started):
                 out.write(chunk)
                 digest.update(chunk)
             out.close()  # before verify and rename
@@ -107,6 +112,8 @@ def _status_text(exc: BaseException) -> str:
 
 
 def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ResponseLimitExceeded):
+        return False
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return status is None or status >= 500
 

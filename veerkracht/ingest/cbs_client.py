@@ -6,8 +6,10 @@ URL and the cause, and the caller decides what to do.
 
 Why cbsodata and not hand-written requests: cbsodata already knows the feed's layout (service
 document, metadata tables, ``odata.nextLink`` paging, which it follows verbatim). What it lacks
-is added around it here: a timeout on every request (it has none by default) and retries with
-backoff on connection resets, timeouts and 5xx answers. cbsodata opens a new session per page
+is added around it here: a timeout on every read (it has none by default), limits on every
+response (a wall-clock deadline, a size cap, a page cap, no ``odata.nextLink`` loops:
+:mod:`veerkracht.http_limits`) and retries with backoff on connection resets, timeouts and 5xx
+answers. cbsodata opens a new session per page
 and gives no hook for per-page retries, so a retry downloads the table again from the start;
 KWB tables are two or three 10,000-row pages, so that costs seconds.
 """
@@ -24,6 +26,7 @@ import cbsodata
 import pandas as pd
 import requests
 
+from veerkracht.http_limits import ResponseLimitExceeded, ResponseLimits, limited_cbsodata
 from veerkracht.ingest.snapshot import KwbSnapshot
 from veerkracht.retry import RetryPolicy
 
@@ -39,7 +42,8 @@ class CbsDownloadError(RuntimeError):
 class CbsEndpoint:
     """Where and how to reach the OData v3 feed.
 
-    ``retries`` extra attempts after the first, waiting ``backoff_s * 2**n`` between them.
+    ``retries`` extra attempts after the first, waiting ``backoff_s * 2**n`` between them;
+    ``timeout_s`` bounds each read, ``limits`` each response.
     """
 
     catalog_url: str = DEFAULT_CATALOG
@@ -47,6 +51,7 @@ class CbsEndpoint:
     timeout_s: float = 60.0
     retries: int = 3
     backoff_s: float = 2.0
+    limits: ResponseLimits = ResponseLimits()
 
     def table_url(self, table_id: str) -> str:
         scheme = "https" if self.use_https else "http"
@@ -85,7 +90,7 @@ def _transient(exc: BaseException) -> bool:
 
 def _with_retries(what: str, url: str, endpoint: CbsEndpoint, call):
     def attempt():
-        with _catalog(endpoint):
+        with limited_cbsodata(endpoint.limits), _catalog(endpoint):
             return call()
 
     return RetryPolicy(endpoint.retries, endpoint.backoff_s).call(
@@ -101,6 +106,8 @@ def _describe(what: str, url: str, exc: BaseException, retries_done: int) -> str
     tried = f" after {retries_done + 1} attempts" if retries_done else ""
     if isinstance(exc, requests.Timeout):
         cause = f"timed out ({exc})"
+    elif isinstance(exc, ResponseLimitExceeded):
+        cause = str(exc)
     elif isinstance(exc, json.JSONDecodeError):
         cause = f"the server answered with malformed JSON ({exc})"
     elif isinstance(exc, KeyError):

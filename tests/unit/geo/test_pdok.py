@@ -19,6 +19,7 @@ from veerkracht.codes import LEVELS, is_pseudo
 from veerkracht.geo import pdok
 from veerkracht.geo.embedded import embedded_geometry_path
 from veerkracht.geo.stage import stage_geometries
+from veerkracht.http_limits import ResponseLimits
 from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.publish.serve import make_server
 
@@ -70,7 +71,8 @@ def test_download_read_and_stage(served, tmp_path):
 
 def test_not_a_geopackage_is_refused_and_leaves_earlier_file(served, tmp_path):
     base, _ = served
-    good = pdok.download_gpkg(2024, tmp_path, url=f"{base}/wijkenbuurten_2024_v1.gpkg", timeout=10)
+    url = f"{base}/wijkenbuurten_2024_v1.gpkg"
+    good = pdok.download_gpkg(2024, tmp_path, url=url, timeout=10)
     before = good.read_bytes()
     with pytest.raises(pdok.PdokDownloadError, match="not a GeoPackage"):
         pdok.download_gpkg(2024, tmp_path, url=f"{base}/broken.gpkg", timeout=10)
@@ -78,6 +80,12 @@ def test_not_a_geopackage_is_refused_and_leaves_earlier_file(served, tmp_path):
         pdok.PdokDownloadError, match=r"2024 from http://127\.0\.0\.1:\d+/missing\.gpkg failed: HTTP 404"
     ):
         pdok.download_gpkg(2024, tmp_path, url=f"{base}/missing.gpkg", timeout=10, retries=0)
+    # Limits per response (issue 15, item 3): the size cap (declared or counted), the deadline;
+    # neither is retried, and the earlier file stays.
+    with pytest.raises(pdok.PdokDownloadError, match=r"failed: the response from \S+ declares [\d,]+ bytes"):
+        pdok.download_gpkg(2024, tmp_path, url=url, timeout=10, limits=ResponseLimits(max_bytes=4096))
+    with pytest.raises(pdok.PdokDownloadError, match=r"failed: the response from \S+ was still arriving"):
+        pdok.download_gpkg(2024, tmp_path, url=url, timeout=10, limits=ResponseLimits(deadline_s=1e-6))
     assert good.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "wijkenbuurten_2024.gpkg",

@@ -6,10 +6,13 @@ CBS responses (tests/fixtures); nothing in veerkracht or cbsodata is mocked.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from cbs_runs import VINTAGES
 from odata_server import ODataFixture, RecordedFeed
 
+from veerkracht.http_limits import ResponseLimits
 from veerkracht.ingest.cbs_client import (
     CbsDownloadError,
     CbsEndpoint,
@@ -106,3 +109,65 @@ def test_registry_checked_against_catalog():
         server.serve(VINTAGES[0])
         problems = check_catalog(catalog_tables(_endpoint(server)))
     assert 2024 not in problems and set(problems) == {2019, 2020, 2021, 2022, 2023, 2025}
+
+
+# Limits per response (issue 15, item 3). Before them, each of these downloads ran on for hours
+# or without end: requests' timeout bounds one read, and every read here returns in time.
+
+
+def test_a_trickling_server_is_cut_off_at_the_response_deadline():
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        server.fault("drip", "TypedDataSet", times=5)
+        started = time.monotonic()
+        with pytest.raises(
+            CbsDownloadError,
+            match=r"85984NED from .* failed: the response from http://127\.0\.0\.1:\d+/ODataFeed/odata/"
+            r"85984NED/TypedDataSet\S* was still arriving after 2\.\d s \([\d,]+ bytes so far; "
+            r"the deadline per response is 2 s\)",
+        ):
+            download_kwb("85984NED", _endpoint(server, timeout_s=3, limits=ResponseLimits(deadline_s=2)))
+        # Not retried: another attempt would cost the same deadline again.
+        assert time.monotonic() - started < 8
+    assert sum("TypedDataSet" in r for r in server.requests) == 1
+
+
+def test_an_endless_response_is_cut_off_at_the_size_cap():
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        server.fault("endless", "DataProperties")
+        with pytest.raises(CbsDownloadError, match=r"DataProperties\S* passed the cap of 1,048,576 bytes"):
+            download_kwb("85984NED", _endpoint(server, limits=ResponseLimits(max_bytes=1 << 20)))
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading():
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        with pytest.raises(
+            CbsDownloadError, match=r"DataProperties\S* declares 114,002 bytes, more than the cap of 100,000"
+        ):
+            download_kwb("85984NED", _endpoint(server, limits=ResponseLimits(max_bytes=100_000)))
+
+
+def test_a_next_link_loop_is_detected():
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        server.fault("selflink", "TypedDataSet")
+        with pytest.raises(CbsDownloadError, match=r"TypedDataSet\S* was requested twice in one download"):
+            download_kwb("85984NED", _endpoint(server))
+    # Refused before asking the server again.
+    assert sum("TypedDataSet" in r for r in server.requests) == 1
+
+
+def test_the_page_cap_counts_pages_of_one_part():
+    with ODataFixture(page_size=1_000) as server:
+        server.serve(VINTAGES[1])
+        # 18,309 rows in 1,000-row pages: 19 pages, within a cap of 19 ...
+        snap = download_kwb("85984NED", _endpoint(server, limits=ResponseLimits(max_pages=19)))
+        assert len(snap.data) == 18_309
+        # ... and refused under a cap of 10, after the 10th page.
+        with pytest.raises(
+            CbsDownloadError,
+            match=r"85984NED/TypedDataSet/ answered with more than 10 pages \(the page cap\)",
+        ):
+            download_kwb("85984NED", _endpoint(server, limits=ResponseLimits(max_pages=10)))
