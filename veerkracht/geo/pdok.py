@@ -2,8 +2,9 @@
 
 Belongs here: downloading a year's GeoPackage (its URL is in the year registry,
 :mod:`veerkracht.registry`) safely (a timeout per read, a deadline and a size cap per response,
-retries, temp file + rename, content hash), and reading its gemeente, wijk and buurt layers into our shape (code, name, geometry_source, land only, pseudo
-areas flagged). Cleaning to valid MultiPolygons is :func:`veerkracht.geometry.clean`.
+retries, temp file + rename, content hash), and reading its gemeente, wijk and buurt layers into
+our shape (code, name, geometry_source, land only, pseudo areas flagged). Cleaning to valid
+MultiPolygons is :func:`veerkracht.geometry.clean`.
 
 This is the geometry source ``pdok`` of :mod:`veerkracht.sources`.
 """
