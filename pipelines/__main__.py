@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         default="in_process",
         help="multiprocess: every step in its own process, as `dagster dev` runs them",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run every year whole, even when its inputs, spec and code are those of the last run",
+    )
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     parser.add_argument(
         "--verbose", action="store_true", help="Dagster's full event log instead of a summary"
@@ -122,13 +127,87 @@ def main(argv: list[str] | None = None) -> int:
     if args.ui:
         os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
+    from veerkracht.fingerprint import Ledger
     from veerkracht.method.scoring import scoring_order
+    from veerkracht.paths import OutputLayout
 
-    first, order, last = scoring_order(years, load_spec(args.method).goalpost_base_year)
-    plan = [(y, "veerkracht_ingest_job") for y in first]
-    plan += [(y, "veerkracht_job" if i == 0 else "veerkracht_year_job") for i, y in enumerate(order)]
-    plan += [(y, "veerkracht_rescore_job") for y in last]
-    return _run(plan, args.source, args.executor, args.verbose)
+    spec = load_spec(args.method)
+    ledger = Ledger(OutputLayout(Path(args.output_dir).resolve()))
+    fingerprints = run_fingerprints(years, args, geometry_source, spec.spec_hash)
+    verdicts = ledger.decide(fingerprints)
+    first, order, last = scoring_order(years, spec.goalpost_base_year)
+    if args.force or any(v not in ("up to date", "spec changed") for v in verdicts.values()):
+        plan = [(y, "veerkracht_ingest_job", "statistics first: the goalposts of every year") for y in first]
+        plan += [(y, "veerkracht_job" if i == 0 else "veerkracht_year_job", "") for i, y in enumerate(order)]
+    elif any(v == "spec changed" for v in verdicts.values()):
+        # Same statistics, polygons and code: score again from the build warehouse, read nothing.
+        plan = [(y, "veerkracht_rescore_job", "scored again with the new spec") for y in order]
+    else:
+        print(
+            f"Nothing to do: KWB {', '.join(map(str, sorted(years)))} in {ledger.layout.root} were built "
+            "from these inputs, this spec and this code (work/fingerprints.json); --force runs them again."
+        )
+        return 0
+    if not args.force:
+        reasons: dict[str, list[str]] = {}
+        for year in sorted(years):
+            reasons.setdefault(verdicts[year], []).append(str(year))
+        print("Why: " + "; ".join(f"{why} ({', '.join(ys)})" for why, ys in reasons.items()))
+    plan += [
+        (y, "veerkracht_rescore_job", "scored last, after the earlier years (its change classes)")
+        for y in last
+    ]
+    code = _run(plan, args.source, args.executor, args.verbose)
+    if code == 0:
+        ledger.record(fingerprints)
+    return code
+
+
+def run_fingerprints(years: list[int], args, geometry_source: str, spec_hash: str) -> dict:
+    """Per year, what this run would be built from (:mod:`veerkracht.fingerprint`)."""
+    from importlib.util import find_spec
+
+    from veerkracht.fingerprint import Fingerprint, code_fingerprint, inputs_fingerprint
+    from veerkracht.paths import EMBEDDED_DIR, SQL_DIR, VALIDATION_DIR
+    from veerkracht.registry import year_info
+
+    code = code_fingerprint(
+        # Found, not imported: importing assets would import dagster, for a run that may do nothing.
+        [Path(find_spec(m).origin).parent for m in ("veerkracht", "assets", "pipelines")]
+        + [SQL_DIR, VALIDATION_DIR]
+    )
+    own = [Path(f) for f in args.geometry_file]
+    files = [*own, *(Path(args.kwb_file),) * (args.source == "file")]
+    files += [EMBEDDED_DIR / "SHA256SUMS"] * ("embedded" in (args.source, geometry_source))
+    result = {}
+    for year in years:
+        parts = {
+            "year": year,
+            "source": args.source,
+            "geometry_source": geometry_source,
+            "fields": [args.code_field, args.name_field, args.level],
+        }
+        if geometry_source == "pdok":
+            parts["pdok_url"] = year_info(year).wijkbuurtkaart_url
+        inputs = ""
+        if args.source == "cbs":
+            parts["modified"] = _cbs_modified(year)
+        if all(f.exists() for f in files) and parts.get("modified", True) is not None:
+            inputs = inputs_fingerprint(parts, files)
+        result[year] = Fingerprint(inputs, spec_hash, code)
+    return result
+
+
+def _cbs_modified(year: int) -> str | None:
+    """``TableInfos.Modified`` of the year's KWB table: a new CBS revision changes it. None when
+    CBS cannot be asked (the run then goes ahead; it falls back as it does)."""
+    from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
+    from veerkracht.registry import year_info
+
+    try:
+        return table_modified(year_info(year).kwb_table, CbsEndpoint(timeout_s=15, retries=0))
+    except CbsDownloadError:
+        return None
 
 
 def default_geometry_source(source: str, given: str | None) -> str:
@@ -137,8 +216,8 @@ def default_geometry_source(source: str, given: str | None) -> str:
     return given or ("pdok" if source == "cbs" else "embedded")
 
 
-def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool) -> int:
-    """Run each (year, job) of ``plan`` in order (see :func:`veerkracht.method.scoring.scoring_order`);
+def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: bool) -> int:
+    """Run each (year, job, why) of ``plan`` in order (see :func:`veerkracht.method.scoring.scoring_order`);
     a summary line per step unless ``verbose``."""
     import logging
 
@@ -161,13 +240,10 @@ def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool)
         # Several runs: a line per run and its scores, the warning checks in one line per run.
         compact = {"veerkracht_scores"} if len(plan) > 1 else None
         handler = SummaryHandler(sys.stdout, steps=compact)
-        for year, job in plan:
+        for year, job, why in plan:
             started = time.perf_counter()
-            what = {
-                "veerkracht_ingest_job": f"({source}) statistics first: the goalposts of every year",
-                "veerkracht_rescore_job": "scored last, after the earlier years (its change classes)",
-            }.get(job, f"({source})")
-            print(f"KWB {year} {what} -> {layout.root}")
+            what = f"({source}) {why}" if job != "veerkracht_rescore_job" else why
+            print(f"KWB {year} {what.rstrip()} -> {layout.root}")
             if executor == "multiprocess":
                 result = dg.execute_job(
                     dg.reconstructable(getattr(definitions, f"{job}_def")),
@@ -194,7 +270,7 @@ def _run(plan: list[tuple[int, str]], source: str, executor: str, verbose: bool)
             if compact and (line := handler.warnings_line()):
                 print(line)
             print(f"KWB {year}: done in {time.perf_counter() - started:.1f} s")
-    years = {y for y, _ in plan}
+    years = {y for y, _, _ in plan}
     if len(years) > 1:
         print(f"All {len(years)} years done in {time.perf_counter() - started_all:.1f} s")
     print("Outputs:")

@@ -4,14 +4,19 @@ fails with its cause in the last line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 
+import duckdb
 import geopandas as gpd
 import pandas as pd
 import pytest
 from cli import run_cli
 from testpaths import FIXTURES
+
+from veerkracht.method.spec import load_spec
+from veerkracht.paths import METHODS_DIR, OutputLayout
 
 ROTTERDAM = FIXTURES / "boundaries" / "rotterdam_buurten_excerpt.geojson"
 #: Last decade's map: most Baarn buurt codes of 2014 still exist in 2024, two do not.
@@ -142,3 +147,41 @@ def test_the_file_source_needs_a_file_and_one_year(tmp_path):
     assert proc.returncode == 2 and "--kwb-file" in proc.stderr
     proc = _cli(tmp_path, "--source", "file", "--kwb-file", __file__, "--year", "2023", "--year", "2024")
     assert proc.returncode == 2 and "one --year" in proc.stderr
+
+
+def _digests(paths) -> dict:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def test_nothing_new_does_nothing_and_a_new_spec_only_scores_again(rotterdam_run):
+    """Last in this module: it rescores the module's output folder with another spec."""
+    tmp, first = rotterdam_run
+    assert first.returncode == 0
+    args = ("--year", "2024", "--geometry-file", str(ROTTERDAM), "--geometry-file", str(BAARN_2014))
+    layout = OutputLayout(tmp / "out")
+    published = [layout.warehouse_db, *sorted((layout.layers / "2024").iterdir())]
+    staged = sorted(layout.staging(2024).rglob("*.parquet"))
+    before, staged_before = _digests(published), {p: p.stat().st_mtime_ns for p in staged}
+
+    again = _cli(tmp, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.startswith("Nothing to do: KWB 2024 in "), again.stdout
+    assert len(again.stdout.splitlines()) == 1
+    assert _digests(published) == before
+
+    v1 = _cli(tmp, *args, "--method", str(METHODS_DIR / "veerkracht-v1.toml"))
+    assert v1.returncode == 0, v1.stdout + v1.stderr
+    lines = v1.stdout.splitlines()
+    assert lines[0] == "Why: spec changed (2024)"
+    steps = {line.split()[0] for line in lines if line.startswith("  ") and not line.startswith("    ")}
+    # Scored again from the build warehouse: nothing read or staged again.
+    assert {"veerkracht_scores", "area_layers", "dashboard_warehouse", "web_map"} <= steps
+    assert not steps & {"kwb_statistics", "region_geometries", "warehouse_core"}, steps
+    assert {p: p.stat().st_mtime_ns for p in staged} == staged_before
+    with duckdb.connect(str(layout.warehouse_db), read_only=True) as con:
+        hashes = con.execute("SELECT DISTINCT spec_hash FROM marts.area WHERE year = 2024").fetchall()
+    assert hashes == [(load_spec(METHODS_DIR / "veerkracht-v1.toml").spec_hash,)]
+    # And v1 again: nothing to do.
+    assert _cli(tmp, *args, "--method", str(METHODS_DIR / "veerkracht-v1.toml")).stdout.startswith(
+        "Nothing to do"
+    )

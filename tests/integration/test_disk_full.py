@@ -112,7 +112,8 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
         before = {p: _digest(p) for p in published}
         before_rows = {p: _rows(p) for p in published}
         fill(disk, 70_000_000)
-        second = run_cli(tmp_path / "home", disk / "out", "--year", "2024")
+        # --force: with inputs, spec and code unchanged the run would otherwise do nothing.
+        second = run_cli(tmp_path / "home", disk / "out", "--year", "2024", "--force")
         (disk / "filler.bin").unlink()
         assert second.returncode == 1, second.stdout[-2000:]
         last = second.stdout.strip().splitlines()[-1]
