@@ -4,10 +4,12 @@ without code changes, bit-identical recomputation, and the Monte Carlo intervals
 from __future__ import annotations
 
 import pandas as pd
+from testpaths import FIXTURES
 
 from veerkracht import warehouse
 from veerkracht.method import scoring
 from veerkracht.method.spec import DEFAULT_SPEC, load_spec
+from veerkracht.method.uncertainty import simulate
 
 
 def test_second_spec_gives_a_different_score_without_code_changes(embedded_run, tmp_path):
@@ -81,3 +83,19 @@ def test_intervals_on_real_data(embedded_run):
     # Strong agreement at the top: areas with p_top10 >= 0.9 have a median rank in the top 15 %.
     sure = scored[scored["p_top10"] >= 0.9]
     assert len(sure) > 100 and (sure["rank_p50"] >= 0.85).all()
+
+
+def test_monte_carlo_gives_the_recorded_intervals_for_the_seed(embedded_run):
+    """The faster simulation (issue 17) gives the intervals the earlier one gave, to the bit: the
+    real 2024 wijken, recorded with the implementation before it in
+    tests/fixtures/mc_intervals_wijk_2024.parquet. A deliberate change of the simulation (or of
+    the default spec or data) replaces that file and says why in the commit."""
+    spec = load_spec()
+    with warehouse.connection(embedded_run.build_db, read_only=True) as con:
+        comp = con.execute(
+            warehouse.model_sql("mc_components"), {"year": 2024, "spec_hash": spec.spec_hash}
+        ).df()
+    got = simulate(comp[comp["level"] == "wijk"], spec)
+    recorded = pd.read_parquet(FIXTURES / "mc_intervals_wijk_2024.parquet")
+    assert len(recorded) == 3_113
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), recorded, check_exact=True)

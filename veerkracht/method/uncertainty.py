@@ -37,21 +37,30 @@ VALUE_COLUMNS = {
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
 #: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary).
 CHUNK_RUNS = 50
+#: Areas per quantile task (threads; each task partitions its own columns).
+QUANTILE_COLUMNS = 2_000
 
 
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """Percentile rank (rank-1)/(N-1) per row, ties at the lowest rank (like percent_rank)."""
+def _sorted_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the sorting permutation, and per sorted place the rank position (rank-1) with
+    ties at the lowest position (like percent_rank). A tie run gets one position, so any
+    permutation that sorts the row will do, and the sorted values come from ``np.sort``, which
+    is cheaper than gathering them through the permutation."""
     n = scores.shape[1]
-    # Ties are resolved from the sorted values below, so the sort need not be stable (faster).
-    order = np.argsort(scores, axis=1)
-    sorted_vals = np.take_along_axis(scores, order, axis=1)
+    order = np.argsort(scores, axis=1)  # not stable: ties are resolved from the sorted values
+    sorted_vals = np.sort(scores, axis=1)
     # The lowest position of each run of equal values: ties share the lowest rank.
     first = np.ones_like(sorted_vals, dtype=bool)
     first[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
     pos = np.where(first, np.arange(n)[None, :], 0)
-    pos = np.maximum.accumulate(pos, axis=1)
+    return order, np.maximum.accumulate(pos, axis=1)
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Percentile rank (rank-1)/(N-1) per row, ties at the lowest rank (like percent_rank)."""
+    order, pos = _sorted_positions(scores)
     ranks = np.empty_like(scores)
-    np.put_along_axis(ranks, order, pos / max(n - 1, 1), axis=1)
+    np.put_along_axis(ranks, order, pos / max(scores.shape[1] - 1, 1), axis=1)
     return ranks
 
 
@@ -93,7 +102,7 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
     matrices = {}
     for key, frame in wide.items():
         values = frame.to_numpy(dtype=float)
-        present = ~np.isnan(values)
+        present = (~np.isnan(values)).astype(float)
         v = np.nan_to_num(values)
         if spec.within_theme == "geometric":
             v = np.log(np.maximum(v, spec.geometric_floor)) * present
@@ -127,18 +136,31 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
                         aggregation,
                         spec.geometric_floor,
                     ).T
-        # An area with none of a run's indicators ranks in the middle of that run, not at an end.
-        scores = np.where(np.isnan(scores), np.nanmedian(scores, axis=1, keepdims=True), scores)
-        ranks = _ranks(scores)  # runs x area
-        ranks16[chunk] = np.rint(ranks * 65535).astype(np.uint16)
-        return (ranks >= 1 - spec.top_share).sum(axis=0)
+        # An area with none of a run's indicators ranks in the middle of that run, not at an end
+        # (rare: only runs that leave out an area's only indicator have such areas).
+        gaps = np.isnan(scores)
+        with_gaps = gaps.any(axis=1)
+        if with_gaps.any():
+            part = scores[with_gaps]
+            scores[with_gaps] = np.where(gaps[with_gaps], np.nanmedian(part, axis=1, keepdims=True), part)
+        # Ranks are computed in sorted order and scattered back once, as uint16 (a scatter of
+        # 2-byte values costs less than one of floats, and the sorted side is read in order).
+        order, pos = _sorted_positions(scores)  # runs x area
+        ranks_sorted = pos / max(n_area - 1, 1)
+        rows = np.arange(order.shape[0])[:, None]
+        ranks16[chunk][rows, order] = np.rint(ranks_sorted * 65535).astype(np.uint16)
+        return np.bincount(order[ranks_sorted >= 1 - spec.top_share], minlength=n_area)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         in_top = sum(pool.map(run_chunk, range(0, mc.runs, CHUNK_RUNS)))
     q05, q50, q95 = np.empty(n_area), np.empty(n_area), np.empty(n_area)
-    for start in range(0, n_area, 20_000):
-        cols = slice(start, start + 20_000)
+
+    def quantiles(start: int) -> None:
+        cols = slice(start, start + QUANTILE_COLUMNS)
         q05[cols], q50[cols], q95[cols] = np.quantile(ranks16[:, cols], [0.05, 0.5, 0.95], axis=0) / 65535
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        list(pool.map(quantiles, range(0, n_area, QUANTILE_COLUMNS)))
     n_classes = spec.quantiles
 
     def classes(r):
@@ -167,22 +189,33 @@ def _aggregate(
     across: str,
     floor: float,
 ) -> np.ndarray:
-    """Axis values (area x runs) for runs with indicator weights ``w`` and theme weights ``tw``."""
+    """Axis values (area x runs) for runs with indicator weights ``w`` and theme weights ``tw``.
+
+    ``present`` is 1.0 where ``v`` has a value. Computed in place (these arrays are areas x runs,
+    and allocating a new one per operation cost more than the arithmetic)."""
     num = np.zeros((v.shape[0], w.shape[0]))
     den = np.zeros_like(num)
     for t in range(n_theme):
         cols = theme_of == t
-        t_den = present[:, cols].astype(float) @ w[:, cols].T  # area x runs
-        t_val = (v[:, cols] @ w[:, cols].T) / np.where(t_den > 0, t_den, 1.0)
-        if within == "geometric":
-            t_val = np.exp(t_val)
+        wt = w[:, cols].T
+        t_den = present[:, cols] @ wt  # area x runs
         has = t_den > 0
-        t_val = np.log(np.maximum(t_val, floor)) if across == "geometric" else t_val
-        num += np.where(has, t_val * tw[None, :, t], 0.0)
-        den += np.where(has, tw[None, :, t], 0.0)
-    out = num / np.where(den > 0, den, 1.0)
-    out = np.exp(out) if across == "geometric" else out
-    return np.where(den > 0, out, np.nan)
+        # Where a theme has no weighted value, t_val is 0 already: v is 0 where absent.
+        t_val = v[:, cols] @ wt
+        np.divide(t_val, t_den, out=t_val, where=has)
+        if within == "geometric":
+            np.exp(t_val, out=t_val)
+        if across == "geometric":
+            np.log(np.maximum(t_val, floor, out=t_val), out=t_val)
+        theme_weight = np.broadcast_to(tw[None, :, t], t_val.shape)
+        np.add(num, np.multiply(t_val, theme_weight, out=t_val), out=num, where=has)
+        np.add(den, theme_weight, out=den, where=has)
+    scored = den > 0
+    np.divide(num, den, out=num, where=scored)
+    if across == "geometric":
+        np.exp(num, out=num)
+    num[~scored] = np.nan
+    return num
 
 
 def _other(value: str, pair: tuple[str, str]) -> str:
