@@ -20,3 +20,4 @@ union all
 select i.year, i.code, r.level, r.gemeente_code, p.inwoners, 'indicator', i.indicator, i.percentile_rank
 from core.score_indicator as i join region as r using (year, code) left join pop as p using (year, code)
 where i.spec_hash = $spec_hash and i.axis = 'kwetsbaarheid'
+order by year, level, kind, subject, code
