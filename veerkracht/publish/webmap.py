@@ -23,6 +23,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
 
@@ -65,9 +66,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
         args = []
         for level, frame in layers.items():
             gdf = frame[TILE_FIELDS + ["geometry"]]
-            seq = Path(tmp) / f"{level}.geojsonl"
-            # One feature per line: tippecanoe streams it; 6 decimals (~10 cm) is ample.
-            seq.write_text(_geojson_seq(gdf))
+            seq = _tile_input(gdf, Path(tmp) / level)
             # A point inside each area with its estimated vulnerable residents: the map's
             # proportional circles ("how many", not only "how high").
             counted = frame[frame["kwetsbare_bewoners_min"].notna()]
@@ -76,8 +75,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 geometry=counted.geometry.representative_point(),
                 crs=frame.crs,
             )
-            pts = Path(tmp) / f"{level}_bewoners.geojsonl"
-            pts.write_text(_geojson_seq(points) if len(points) else "")
+            pts = _tile_input(points, Path(tmp) / f"{level}_bewoners")
             args += [
                 "-L",
                 json.dumps(
@@ -159,10 +157,18 @@ def verify_pmtiles(path: Path) -> None:
         raise ValueError(f"{path} is truncated: its header needs {end} bytes, the file has {size}")
 
 
-def _geojson_seq(gdf: gpd.GeoDataFrame) -> str:
-    """Newline-delimited GeoJSON features (tippecanoe reads them as a stream)."""
-    fc = json.loads(gdf.to_json(drop_id=True, na="null"))
-    return "\n".join(json.dumps(f, separators=(",", ":")) for f in fc["features"]) + "\n"
+def _tile_input(gdf: gpd.GeoDataFrame, stem: Path) -> Path:
+    """Write ``gdf`` where tippecanoe reads it: FlatGeobuf (binary, typed, written by GDAL in C:
+    for NL's 14,574 buurten ~0.3 s, where GeoJSON text took ~5 s and tippecanoe parsed it ~10 %
+    slower). An empty layer is an empty GeoJSON sequence (GDAL writes no FlatGeobuf without
+    features), so the archive still lists the layer."""
+    if gdf.empty:
+        path = stem.with_suffix(".geojsonl")
+        path.write_text("")
+        return path
+    path = stem.with_suffix(".fgb")
+    pyogrio.write_dataframe(gdf, path, driver="FlatGeobuf", SPATIAL_INDEX="NO")  # keeps feature order
+    return path
 
 
 def search_index(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
