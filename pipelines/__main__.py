@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     first, order, last = scoring_order(years, spec.goalpost_base_year)
     if args.force or any(v not in ("up to date", "spec changed") for v in verdicts.values()):
         plan = [(y, "veerkracht_ingest_job", "statistics first: the goalposts of every year") for y in first]
-        plan += [(y, "veerkracht_job" if i == 0 else "veerkracht_year_job", "") for i, y in enumerate(order)]
+        # With a base year first, it builds the crosswalk and its last run validates every year;
+        # else the first year's run does both.
+        plan += [
+            (y, "veerkracht_job" if i == 0 and not first else "veerkracht_year_job", "")
+            for i, y in enumerate(order)
+        ]
     elif any(v == "spec changed" for v in verdicts.values()):
         # Same statistics, polygons and code: score again from the build warehouse, read nothing.
         plan = [(y, "veerkracht_rescore_job", "scored again with the new spec") for y in order]
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "from these inputs, this spec and this code (work/fingerprints.json); --force runs them again."
         )
         return 0
-    if not args.force:
+    if not args.force and set(verdicts.values()) != {"not run into this output folder before"}:
         reasons: dict[str, list[str]] = {}
         for year in sorted(years):
             reasons.setdefault(verdicts[year], []).append(str(year))

@@ -21,12 +21,14 @@ veerkracht_year_job = dg.define_asset_job(
     description="As veerkracht_job, without the boundary crosswalk and the validation of all years.",
 )
 
-#: The year's statistics and polygons in the build warehouse, nothing scored: the goalpost base
-#: year goes first in a multi-year run, so that every other year is scored on its goalposts.
+#: The year's statistics and polygons in the build warehouse and the boundary crosswalk, nothing
+#: scored: the goalpost base year goes first in a multi-year run, so that every other year is
+#: scored on its goalposts and compared through the crosswalk.
 veerkracht_ingest_job = dg.define_asset_job(
     "veerkracht_ingest_job",
-    selection=dg.AssetSelection.assets("warehouse_core").upstream(),
-    description="KWB statistics + geometries -> build warehouse for one year (no scores).",
+    selection=dg.AssetSelection.assets("warehouse_core").upstream()
+    | dg.AssetSelection.assets("boundary_crosswalk"),
+    description="KWB statistics + geometries -> build warehouse for one year, and the crosswalk (no scores).",
 )
 
 #: Scores and everything built from them, for one year: after earlier years were scored, the

@@ -101,7 +101,12 @@ def test_job_and_schedule():
         name: {k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys}
         for name in ("veerkracht_ingest_job", "veerkracht_year_job", "veerkracht_rescore_job")
     }
-    assert parts["veerkracht_ingest_job"] == {"kwb_statistics", "region_geometries", "warehouse_core"}
+    assert parts["veerkracht_ingest_job"] == {
+        "kwb_statistics",
+        "region_geometries",
+        "warehouse_core",
+        "boundary_crosswalk",
+    }
     assert parts["veerkracht_year_job"] == set(EXPECTED_DEPS) - {"boundary_crosswalk", "score_validation"}
     assert parts["veerkracht_rescore_job"] == {
         "veerkracht_scores",
