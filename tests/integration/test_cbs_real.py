@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
+import pytest
 from cbs_runs import FAST, VINTAGES, run_kwb_asset, staged_values
 from odata_server import ODataFixture
 
@@ -74,6 +75,23 @@ def test_failure_with_stored_snapshot_uses_it_and_says_so(tmp_path):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert (layout.staging(2024) / "kwb_value.parquet").read_bytes() == staged
     assert [p.name for p in (layout.raw_kwb / "85984NED").iterdir()] == ["2025-03-27"]
+
+
+def test_a_broken_response_limit_from_the_run_config_falls_back_to_the_stored_download(tmp_path):
+    """The limits per response come from the run config (cbs_max_pages here: the 2026 revision
+    has 18,309 rows, two pages); a broken one ends like any failed download, in the stored
+    snapshot (the April 2025 vintage, one page)."""
+    with ODataFixture() as server:
+        server.serve(VINTAGES[0])
+        assert run_kwb_asset(tmp_path, server, cbs_max_pages=1).success
+        server.serve(VINTAGES[1])
+        result = run_kwb_asset(tmp_path, server, cbs_max_pages=1)
+    assert result.success
+    meta = result.asset_materializations_for_node("kwb_statistics")[0].metadata
+    assert "TypedDataSet answered with more than 1 pages (the page cap)" in meta["download_error"].value
+    assert meta["vintages"].value == "2025-03-27"
+    with pytest.raises(Exception, match="must be more than 0"):
+        PipelineSettings(output_dir=str(tmp_path), cbs_response_deadline_s=0)
 
 
 def test_revision_sensor_requests_runs_for_revised_tables(tmp_path):

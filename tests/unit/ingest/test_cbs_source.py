@@ -168,6 +168,6 @@ def test_the_page_cap_counts_pages_of_one_part():
         # ... and refused under a cap of 10, after the 10th page.
         with pytest.raises(
             CbsDownloadError,
-            match=r"85984NED/TypedDataSet/ answered with more than 10 pages \(the page cap\)",
+            match=r"85984NED/TypedDataSet answered with more than 10 pages \(the page cap\)",
         ):
             download_kwb("85984NED", _endpoint(server, limits=ResponseLimits(max_pages=10)))
