@@ -145,8 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             for i, y in enumerate(order)
         ]
     elif any(v == "spec changed" for v in verdicts.values()):
-        # Same statistics, polygons and code: score again from the build warehouse, read nothing.
-        plan = [(y, "veerkracht_rescore_job", "scored again with the new spec") for y in order]
+        # Same statistics, polygons and code: score again from the build warehouse, read nothing;
+        # the base year last (its change classes), and only the last run validates every year.
+        again = [*order, *last]
+        plan = [
+            (y, "veerkracht_rescore_job" if y == again[-1] else "veerkracht_rescore_year_job", "")
+            for y in again
+        ]
+        last = []
     else:
         print(
             f"Nothing to do: KWB {', '.join(map(str, sorted(years)))} in {ledger.layout.root} were built "
@@ -247,8 +253,11 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
         handler = SummaryHandler(sys.stdout, steps=compact)
         for year, job, why in plan:
             started = time.perf_counter()
-            what = f"({source}) {why}" if job != "veerkracht_rescore_job" else why
-            print(f"KWB {year} {what.rstrip()} -> {layout.root}")
+            if job.startswith("veerkracht_rescore"):
+                what = why or "scored again with the new spec"
+            else:
+                what = f"({source}) {why}".rstrip()
+            print(f"KWB {year} {what} -> {layout.root}")
             if executor == "multiprocess":
                 result = dg.execute_job(
                     dg.reconstructable(getattr(definitions, f"{job}_def")),

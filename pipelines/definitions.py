@@ -12,6 +12,7 @@ from pipelines.jobs import (
     veerkracht_ingest_job,
     veerkracht_job,
     veerkracht_rescore_job,
+    veerkracht_rescore_year_job,
     veerkracht_year_job,
 )
 from pipelines.schedules import monthly_cbs_refresh
@@ -24,7 +25,13 @@ def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg
     return dg.Definitions(
         loggers=loggers,
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
-        jobs=[veerkracht_job, veerkracht_year_job, veerkracht_ingest_job, veerkracht_rescore_job],
+        jobs=[
+            veerkracht_job,
+            veerkracht_year_job,
+            veerkracht_ingest_job,
+            veerkracht_rescore_job,
+            veerkracht_rescore_year_job,
+        ],
         schedules=[monthly_cbs_refresh],
         sensors=[kwb_revision_sensor],
         resources=resources if resources is not None else resources_from_env(),
@@ -52,3 +59,8 @@ def veerkracht_rescore_job_def() -> dg.JobDefinition:
 def veerkracht_ingest_job_def() -> dg.JobDefinition:
     """Statistics and polygons of one year into the build warehouse (for ``dg.reconstructable``)."""
     return defs.resolve_job_def("veerkracht_ingest_job")
+
+
+def veerkracht_rescore_year_job_def() -> dg.JobDefinition:
+    """Scores and what is built from them but the validation (for ``dg.reconstructable``)."""
+    return defs.resolve_job_def("veerkracht_rescore_year_job")

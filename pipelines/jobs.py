@@ -38,3 +38,12 @@ veerkracht_rescore_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("veerkracht_scores").downstream(),
     description="Scores -> layers -> dashboard warehouse -> web map for one year (statistics as stored).",
 )
+
+#: As the rescore job, without the validation of every year: the years of a rescore with a new
+#: spec but the last (which validates them all).
+veerkracht_rescore_year_job = dg.define_asset_job(
+    "veerkracht_rescore_year_job",
+    selection=dg.AssetSelection.assets("veerkracht_scores").downstream()
+    - dg.AssetSelection.assets("score_validation"),
+    description="Scores -> layers -> dashboard warehouse -> web map for one year, no validation.",
+)

@@ -99,7 +99,12 @@ def test_job_and_schedule():
     # The parts a multi-year run uses (pipelines/__main__.py).
     parts = {
         name: {k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys}
-        for name in ("veerkracht_ingest_job", "veerkracht_year_job", "veerkracht_rescore_job")
+        for name in (
+            "veerkracht_ingest_job",
+            "veerkracht_year_job",
+            "veerkracht_rescore_job",
+            "veerkracht_rescore_year_job",
+        )
     }
     assert parts["veerkracht_ingest_job"] == {
         "kwb_statistics",
@@ -115,6 +120,7 @@ def test_job_and_schedule():
         "dashboard_warehouse",
         "web_map",
     }
+    assert parts["veerkracht_rescore_year_job"] == parts["veerkracht_rescore_job"] - {"score_validation"}
     sensor = defs.resolve_sensor_def("kwb_revision_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     schedule = defs.resolve_schedule_def("monthly_cbs_refresh")
