@@ -80,11 +80,13 @@ class DiskFullError(OSError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """True for ENOSPC, as the OS raises it or as DuckDB and GDAL word it."""
+    """True for ENOSPC, as the OS raises it, as DuckDB and GDAL word it, or as SQLite does
+    (SQLITE_FULL, "database or disk is full": tippecanoe's temporary tile store)."""
     for e in (exc, exc.__cause__, exc.__context__):
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
             return True
-        if e is not None and "no space left on device" in str(e).lower():
+        text = str(e).lower() if e is not None else ""
+        if "no space left on device" in text or "database or disk is full" in text:
             return True
     return False
 
