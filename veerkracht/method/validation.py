@@ -192,16 +192,20 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
     halves = {g: half(g) for g in subj["gemeente_code"].dropna().unique()}
     headline = subj.loc[subj["kind"] == "score", ["year", "level", "code"]]
     subj = subj.merge(headline, on=["year", "level", "code"], how="inner")
+    subj = subj.assign(half=subj["gemeente_code"].map(halves))
+    by_level = dict(tuple(subj.groupby("level")))
     for (crit, c_year, level, source), c in criteria.groupby(["criterion", "year", "level", "source"]):
         direction = int(c["direction"].iat[0])
-        cvals = c.set_index("code")["value"]
-        for (s_year, kind, name), s in subj[subj["level"] == level].groupby(["year", "kind", "subject"]):
-            if source.startswith("KWB") and int(s_year) == int(c_year):
-                continue  # a year's own KWB figures are the score's input, not a criterion for it
-            m = s.join(cvals.rename("criterion_value"), on="code", how="inner")
-            if m.empty:
-                continue
-            m = m.assign(half=m["gemeente_code"].map(halves))
+        if level not in by_level:
+            continue
+        # One join per criterion (not per subject); rows keep their order within each subject.
+        joined = by_level[level].join(
+            c.set_index("code")["value"].rename("criterion_value"), on="code", how="inner"
+        )
+        if source.startswith("KWB"):
+            # A year's own KWB figures are the score's input, not a criterion for it.
+            joined = joined[joined["year"].astype(int) != int(c_year)]
+        for (s_year, kind, name), m in joined.groupby(["year", "kind", "subject"]):
             for part, rows in [("all", m), *((h, m[m["half"] == h]) for h in HALVES)]:
                 # Intervals for the headline and the themes; indicators get rho and capture only
                 # (a thousand resamples for each of them would cost more than the whole score).
