@@ -23,20 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from veerkracht.atomic import atomic_path
+from veerkracht.integrity import sha256
 from veerkracht.paths import OutputLayout
 
 #: Files whose content is code or reference data (not caches, not outputs).
 _CODE_SUFFIXES = {".py", ".sql", ".csv", ".json", ".toml", ".js", ".html", ".css", ".qml", ".yaml"}
 #: Libraries whose version changes what the same code computes or writes.
 _LIBRARIES = ("duckdb", "duckdb-extension-spatial", "dagster", "geopandas", "shapely", "pyarrow", "numpy")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tree_hash(folders: Iterable[Path]) -> str:
@@ -54,7 +47,7 @@ def tree_hash(folders: Iterable[Path]) -> str:
         )
         for p in files:
             digest.update(f"{folder.name}/{p.relative_to(folder).as_posix()}\0".encode())
-            digest.update(_sha256(p).encode())
+            digest.update(sha256(p).encode())
     return digest.hexdigest()
 
 
@@ -77,7 +70,7 @@ def inputs_fingerprint(parts: dict[str, object], files: Iterable[Path] = ()) -> 
         # A folder (a shapefile's, a File Geodatabase) counts with every file in it.
         for f in sorted(given.rglob("*")) if given.is_dir() else [given]:
             if f.is_file():
-                digest.update(f"{f.relative_to(given.parent).as_posix()}\0{_sha256(f)}".encode())
+                digest.update(f"{f.relative_to(given.parent).as_posix()}\0{sha256(f)}".encode())
     return digest.hexdigest()
 
 
