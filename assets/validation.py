@@ -21,11 +21,22 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
         criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])
         if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
             criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
-        res = validation.validate(validation.subjects(con, spec.spec_hash), criteria)
+        subjects = validation.subjects(con, spec.spec_hash)
+        res = validation.validate(subjects, criteria)
         res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)
-    paths = write_report(res, settings.layout.root / "validation", spec.label)
+        # Other specs validated in this warehouse (v1 after a run with --method v1): side by side.
+        earlier = con.execute(
+            "SELECT * FROM core.validation WHERE spec_hash <> ? ORDER BY method_version", [spec.spec_hash]
+        ).df()
+    others = {f"{label} ({h})": r for (label, h), r in earlier.groupby(["method_version", "spec_hash"])}
+    frontier = {
+        part: validation.frontier_summary(validation.theme_frontier(subjects, criteria, part))
+        for part in validation.HALVES
+    }
+    paths = write_report(res, settings.layout.root / "validation", spec.label, frontier, others)
     table = headline_table(res)
+    reachable = pd.concat(frontier.values())
     return dg.MaterializeResult(
         metadata={
             "criteria": sorted(criteria["criterion"].unique().tolist()),
@@ -33,6 +44,10 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
             "headline >= best theme (report half)": f"{(table['headline >= best theme'] == 'yes').sum()} "
             f"of {len(table)}",
             "headline vs best theme": dg.MetadataValue.md(table.to_markdown(index=False)),
+            # Whether "headline >= best theme on every criterion" is reachable by any weighting.
+            "years where no weighting of the themes meets every criterion": sorted(
+                {f"{r.level} {r.score_year}" for r in reachable.itertuples() if not r.any_weighting_meets_all}
+            ),
             "report": dg.MetadataValue.path(str(paths["markdown"])),
         }
     )

@@ -1,12 +1,18 @@
 """Score candidate method specs on a build warehouse and validate them on the two fixed halves.
 
     python scripts/choose_method.py data/out/work/build.duckdb [--years 2021 2022 2024]
+    python scripts/choose_method.py data/out/work/build.duckdb --frontier
+
 
 Candidates are edits of methods/veerkracht-v1.toml (below, each with why); every one is scored
 (no Monte Carlo) on a copy of the warehouse, then validated against the shipped criteria
 (data/validation/ and KWB 2021 income) at wijk level. The choice is made on the ``decide`` half
 of the gemeenten; the ``report`` half is printed for docs/methodology.md and never used to choose.
 This is a one-off research tool; the pipeline never imports it.
+
+``--frontier``: no candidates; on the warehouse's default-spec scores, could any weighting of the
+themes, or of the indicators themselves, beat the best single one on every criterion (decide
+half; indicators of 2024 on a 0.1 grid, of 2021 on a 0.25 grid, as docs/methodology.md reports)?
 """
 
 from __future__ import annotations
@@ -102,7 +108,11 @@ def main() -> None:
     parser.add_argument("build_db", type=Path)
     parser.add_argument("--years", type=int, nargs="+", default=[2024, 2021, 2022])
     parser.add_argument("--out", type=Path, default=Path("validation_candidates.parquet"))
+    parser.add_argument("--frontier", action="store_true", help="weightings of themes and indicators")
     args = parser.parse_args()
+    if args.frontier:
+        frontier(args.build_db)
+        return
     v1 = tomllib.loads((METHODS_DIR / "veerkracht-v1.toml").read_text())
     tmp = Path(tempfile.mkdtemp())
     db = tmp / "build.duckdb"
@@ -126,6 +136,25 @@ def main() -> None:
     all_res = pd.concat(results, ignore_index=True)
     all_res.to_parquet(args.out)
     print(summary(all_res).to_string())
+
+
+def frontier(build_db: Path) -> None:
+    spec = load_spec()
+    with warehouse.connection(build_db, read_only=True) as con:
+        criteria = pd.concat(
+            [validation.load_criteria([VALIDATION_DIR]), validation.kwb_income_criteria(con, 2021)],
+            ignore_index=True,
+        )
+        subj = validation.subjects(con, spec.spec_hash)
+    subj = subj[subj["level"] == "wijk"]
+    themes = validation.theme_frontier(subj[subj["kind"] != "indicator"], criteria, "decide")
+    print("Themes (decide half):\n", validation.frontier_summary(themes).round(3).to_string())
+    # Indicators stand in for themes: the bar is then the best single indicator.
+    as_themes = subj.assign(kind=subj["kind"].replace({"indicator": "theme", "theme": "unused"}))
+    for year, step in ((2024, 0.1), (2021, 0.25)):
+        rows = validation.theme_frontier(as_themes[as_themes["year"] == year], criteria, "decide", step)
+        print(f"Indicators {year}, {len(rows)} weightings:")
+        print(validation.frontier_summary(rows).round(3).to_string())
 
 
 def summary(res: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,3 +240,110 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
         *Measure.__dataclass_fields__,
     ]
     return pd.DataFrame(out, columns=columns)
+
+
+def _simplex(k: int, step: float) -> list[tuple[float, ...]]:
+    """Every weight vector of ``k`` themes on a grid of ``step`` that sums to 1."""
+    m = round(1 / step)
+    return [
+        tuple(c / m for c in combo) for combo in itertools.product(range(m + 1), repeat=k) if sum(combo) == m
+    ]
+
+
+def _rhos(values: pd.Series, crits: dict[str, pd.Series]) -> dict[str, float]:
+    """Spearman rho of ``values`` with every (oriented, area-aligned) criterion, on the areas both
+    have; NaN under :data:`MIN_AREAS`."""
+    out = {}
+    for crit, y in crits.items():
+        ok = values.notna() & y.notna()
+        out[crit] = spearman(values[ok].to_numpy(), y[ok].to_numpy()) if ok.sum() >= MIN_AREAS else np.nan
+    return out
+
+
+def theme_frontier(
+    subj: pd.DataFrame, criteria: pd.DataFrame, part: str = "decide", step: float = 0.1
+) -> pd.DataFrame:
+    """Could *any* weighting of the themes make the headline at least as good as its best theme
+    on every criterion? Per level and score year, every weight vector of the year's themes on a
+    grid of ``step`` (the arithmetic mean of an area's complete themes, as the axis computes it)
+    is measured like the headline (rho, on the areas the headline scores, half ``part``), and
+    compared per criterion with the best single theme. One row per weight vector: how many
+    criteria it meets (rho >= the best theme's), its worst gap and mean rho.
+
+    This answers whether "headline >= best theme on every criterion" is reachable at all with
+    the published themes: when two criteria are best predicted by different themes and neither
+    theme helps the other, no average of them beats both (docs/methodology.md).
+    """
+    rows = []
+    subj = subj[subj["level"].isin(set(criteria["level"]))]
+    subj = subj.assign(
+        half=subj["gemeente_code"].map({g: half(g) for g in subj["gemeente_code"].dropna().unique()})
+    )
+    subj = subj[(subj["half"] == part) & subj["kind"].isin(["score", "theme"])]
+    for (level, year), s in subj.groupby(["level", "year"]):
+        wide = s.pivot_table(index="code", columns="subject", values="value")
+        if "kwetsbaarheid" not in wide:
+            continue
+        wide = wide[wide["kwetsbaarheid"].notna()]
+        themes = sorted(c for c in wide.columns if c != "kwetsbaarheid")
+        crits = {}
+        for (crit, c_year, source), c in criteria[criteria["level"] == level].groupby(
+            ["criterion", "year", "source"]
+        ):
+            if source.startswith("KWB") and int(c_year) == int(year):
+                continue  # a year's own KWB figures are its input (as in validate)
+            oriented = c.set_index("code")["value"] * int(c["direction"].iat[0])
+            matched = oriented.reindex(wide.index)
+            if matched.notna().sum() >= MIN_AREAS:
+                crits[crit] = matched
+        if not themes or not crits:
+            continue
+
+        best = pd.DataFrame({t: _rhos(wide[t], crits) for t in themes}).max(axis=1)
+        present = wide[themes].notna().to_numpy()
+        values = np.nan_to_num(wide[themes].to_numpy())
+        for w in _simplex(len(themes), step):
+            wv = np.asarray(w)
+            denom = (present * wv).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                comp = pd.Series(
+                    np.where(denom > 0, (values * wv).sum(axis=1) / denom, np.nan), index=wide.index
+                )
+            gap = pd.Series(_rhos(comp, crits)) - best
+            rows.append(
+                {
+                    "level": level,
+                    "score_year": int(year),
+                    "themes": ", ".join(themes),
+                    "weights": ", ".join(f"{x:g}" for x in w),
+                    "criteria": int(gap.notna().sum()),
+                    "at_least_best_theme": int((gap >= -1e-9).sum()),
+                    "worst_gap": float(gap.min()),
+                    "mean_rho": float((gap + best).mean()),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "level",
+            "score_year",
+            "themes",
+            "weights",
+            "criteria",
+            "at_least_best_theme",
+            "worst_gap",
+            "mean_rho",
+        ],
+    )
+
+
+def frontier_summary(frontier: pd.DataFrame) -> pd.DataFrame:
+    """Per level and score year, the weighting that meets the most criteria (then the smallest
+    worst gap) and whether any weighting meets them all."""
+    if frontier.empty:
+        return frontier
+    best = frontier.sort_values(
+        ["at_least_best_theme", "worst_gap"], ascending=[False, False]
+    ).drop_duplicates(["level", "score_year"])
+    best = best.assign(any_weighting_meets_all=best["at_least_best_theme"] == best["criteria"])
+    return best.sort_values(["level", "score_year"]).reset_index(drop=True)

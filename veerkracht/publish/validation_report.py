@@ -32,21 +32,60 @@ def headline_table(res: pd.DataFrame, half: str = "report") -> pd.DataFrame:
             "top-20% capture": head["capture_top20"].round(2),
             "best theme": best["subject"],
             "its rho": best["rho"].round(2),
+            # With one theme the headline is that theme: "yes" says nothing there.
+            "themes": themes.groupby(keys)["subject"].nunique(),
         }
     )
     out["headline >= best theme"] = (head["rho"] >= best["rho"] - 1e-9).map({True: "yes", False: "no"})
     return out.reset_index()
 
 
-def detail_table(res: pd.DataFrame, half: str = "report") -> pd.DataFrame:
-    """rho of every subject (headline, themes, indicators) per criterion and score year (wijk)."""
+def detail_table(res: pd.DataFrame, half: str = "report", measure: str = "rho") -> pd.DataFrame:
+    """``measure`` (rho or capture_top10) of every subject (headline, themes, indicators) per
+    criterion and score year (wijk)."""
     r = res[(res["half"] == half) & (res["level"] == "wijk") & (res["n"] >= 30)]
     r = r.assign(subject=r["kind"].str[0] + ":" + r["subject"])
-    return r.pivot_table(index=["criterion", "score_year"], columns="subject", values="rho").round(2)
+    return r.pivot_table(index=["criterion", "score_year"], columns="subject", values=measure).round(2)
 
 
-def write_report(res: pd.DataFrame, out_dir: Path, title: str) -> dict[str, Path]:
-    """``validation.md`` and ``validation.png`` under ``out_dir`` (each written atomically)."""
+def frontier_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The frontier summary (:func:`veerkracht.method.validation.frontier_summary`) for print."""
+    out = summary.assign(
+        worst_gap=summary["worst_gap"].round(3),
+        mean_rho=summary["mean_rho"].round(3),
+        any_weighting_meets_all=summary["any_weighting_meets_all"].map({True: "yes", False: "no"}),
+    )
+    return out.rename(
+        columns={
+            "weights": "best weights",
+            "at_least_best_theme": "criteria met",
+            "any_weighting_meets_all": "some weighting meets all",
+        }
+    )
+
+
+def _sections(res: pd.DataFrame) -> list[str]:
+    """Headline against its best theme, then rho and top-decile capture of every subject."""
+    return [
+        headline_table(res).to_markdown(index=False),
+        "Every theme and indicator, rho (wijken; s: score, t: theme, i: indicator):",
+        detail_table(res).to_markdown(),
+        "Every theme and indicator, top-10 % capture of the criterion's worst decile (wijken):",
+        detail_table(res, measure="capture_top10").to_markdown(),
+    ]
+
+
+def write_report(
+    res: pd.DataFrame,
+    out_dir: Path,
+    title: str,
+    frontier: dict[str, pd.DataFrame] | None = None,
+    others: dict[str, pd.DataFrame] | None = None,
+) -> dict[str, Path]:
+    """``validation.md`` and ``validation.png`` under ``out_dir`` (each written atomically).
+
+    ``frontier``: half -> :func:`~veerkracht.method.validation.frontier_summary`; ``others``:
+    method label -> the measures of other specs in the same warehouse (v1 beside v2, say)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / "validation.png"
     wijk = res[(res["half"] == "report") & (res["level"] == "wijk") & (res["kind"] != "indicator")]
@@ -79,11 +118,30 @@ def write_report(res: pd.DataFrame, out_dir: Path, title: str) -> dict[str, Path
             "still find the low-income wijken.",
             "![rho per criterion](validation.png)",
             "## Headline score against its best theme",
-            headline_table(res).to_markdown(index=False),
-            "## Every theme and indicator (rho, wijken; s: score, t: theme, i: indicator)",
-            detail_table(res).to_markdown(),
+            *_sections(res),
+            *_frontier_sections(frontier or {}),
+            *(
+                part
+                for label, other in (others or {}).items()
+                for part in [f"## {label}, the same measures (report half)", *_sections(other)]
+            ),
         ]
     )
     with atomic_path(md) as tmp:
         tmp.write_text(text + "\n")
     return {"markdown": md, "chart": chart}
+
+
+def _frontier_sections(frontier: dict[str, pd.DataFrame]) -> list[str]:
+    if not frontier:
+        return []
+    out = [
+        "## Can any weighting of the themes beat the best theme on every criterion?",
+        "Every weight vector of a year's themes on a 0.1 grid (the arithmetic mean of an area's "
+        "complete themes, as the axis computes it), measured like the headline: the weighting "
+        "that meets the most criteria (rho at least the best single theme's), its worst gap, and "
+        "whether any weighting meets all. With one theme the headline is that theme.",
+    ]
+    for part, summary in frontier.items():
+        out += [f"{part} half:", frontier_table(summary).to_markdown(index=False)]
+    return out

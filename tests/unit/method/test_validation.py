@@ -128,3 +128,83 @@ def test_shipped_criteria_read_and_bad_files_are_refused(tmp_path):
     bad.write_text("code,year,level,criterion,value,direction\nWK000100,2017,wijk,x,1,2\n")
     with pytest.raises(v.CriterionError, match="direction must be 1 or -1"):
         v.read_criteria(bad)
+
+
+def _two_theme_subjects(a, b, year=2024):
+    """Subjects of 40 wijken of GM0034 (decide half): headline = mean of themes a and b."""
+    codes = [f"WK0034{w:02d}" for w in range(len(a))]
+    rows = []
+    for kind, subject, value in [
+        ("score", "kwetsbaarheid", (a + b) / 2),
+        ("theme", "a", a),
+        ("theme", "b", b),
+    ]:
+        rows.append(
+            pd.DataFrame(
+                {
+                    "year": year,
+                    "code": codes,
+                    "level": "wijk",
+                    "gemeente_code": "GM0034",
+                    "inwoners": 1000.0,
+                    "kind": kind,
+                    "subject": subject,
+                    "value": value,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True), codes
+
+
+def _criterion(codes, name, value, year=2017, source="t"):
+    return pd.DataFrame(
+        {
+            "code": codes,
+            "year": year,
+            "level": "wijk",
+            "criterion": name,
+            "value": value,
+            "direction": 1,
+            "source": source,
+        }
+    )
+
+
+def test_frontier_no_weighting_beats_two_specialists():
+    a = np.arange(40.0)
+    b = (np.arange(40) * 7 % 40).astype(float)  # a permutation of a: rho(a, b) is far from 1
+    subj, codes = _two_theme_subjects(a, b)
+    crit = pd.concat(
+        [
+            _criterion(codes, "like_a", a),  # theme a predicts it perfectly (rho 1)
+            _criterion(codes, "like_b", b),  # theme b predicts it perfectly (rho 1)
+            # A year's own KWB figures are never its criterion: left out, as in validate().
+            _criterion(codes, "own_kwb", a + b, year=2024, source="KWB 2024"),
+        ]
+    )
+    front = v.theme_frontier(subj, crit, "decide")
+    # 11 weight vectors (0, 1), (0.1, 0.9) ... (1, 0), each against two criteria.
+    assert len(front) == 11 and set(front["criteria"]) == {2}
+    pure_a = front.set_index("weights").loc["1, 0"]
+    assert pure_a["at_least_best_theme"] == 1
+    assert pure_a["worst_gap"] == pytest.approx(v.spearman(a, b) - 1.0)
+    summary = v.frontier_summary(front)
+    assert len(summary) == 1 and summary.at[0, "at_least_best_theme"] == 1
+    assert not summary.at[0, "any_weighting_meets_all"]
+    # The report half has no area of GM0034: nothing to measure.
+    assert v.theme_frontier(subj, crit, "report").empty
+
+
+def test_frontier_finds_the_weighting_that_meets_a_criterion_of_both_themes():
+    a = np.arange(40.0)
+    b = (np.arange(40) * 7 % 40).astype(float)
+    subj, codes = _two_theme_subjects(a, b)
+    front = v.theme_frontier(subj, _criterion(codes, "sum", a + b), "decide")
+    summary = v.frontier_summary(front)
+    # Only the equal weighting ranks the areas exactly as a + b does.
+    assert summary.at[0, "weights"] == "0.5, 0.5" and summary.at[0, "mean_rho"] == pytest.approx(1.0)
+    assert summary.at[0, "any_weighting_meets_all"]
+    # Theme b alone is the best theme (rho 0.761 against a's 0.751): every mix of the two does at
+    # least as well as b, a alone does not.
+    missed = front[front["at_least_best_theme"] == 0]["weights"].tolist()
+    assert missed == ["1, 0"]
