@@ -7,6 +7,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
 from layer_checks import assert_geoparquet_properties
@@ -68,3 +69,29 @@ def test_qgis_style_classes_and_aliases(written):
         assert [c.get("value") for c in renderer.iter("category")] == ["1", "2", "3", "4", "5", ""]
         aliases = {a.get("field") for a in root.iter("alias")}
         assert {"score", "druk", "score_null_reason"} <= aliases
+
+
+def test_geopackage_holds_the_geoparquet_values_and_field_types(written):
+    """GDAL's arrow write path: every column of the 28992 GeoParquet, with its values (NULLs
+    included), booleans as GeoPackage booleans and integers as integers."""
+    _, paths, _ = written
+    parquet = gpd.read_parquet(paths["parquet_28992"]).set_index("code")
+    gpkg = pyogrio.read_dataframe(paths["gpkg"], layer="buurt_2024").set_index("code").loc[parquet.index]
+    info = pyogrio.read_info(paths["gpkg"], layer="buurt_2024")
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert set(types) == set(parquet.columns) - {"geometry", "bbox"} | {"code"}
+    for col in parquet.columns.drop(["geometry", "bbox"], errors="ignore"):
+        src, got = parquet[col], gpkg[col]
+        assert (src.isna() == got.isna()).all(), col
+        ok = src.notna()
+        if pd.api.types.is_bool_dtype(src):  # a boolean field with NULLs reads back as 0.0 / 1.0
+            assert (got[ok].astype(bool).to_numpy() == src[ok].astype(bool).to_numpy()).all(), col
+        elif pd.api.types.is_numeric_dtype(src):
+            assert got[ok].astype(float).to_numpy() == pytest.approx(src[ok].to_numpy()), col
+        else:
+            assert (got[ok].astype(str) == src[ok].astype(str)).all(), col
+        if str(src.dtype) == "boolean":
+            assert types[col] == "bool", col
+        elif str(src.dtype) in ("Int32", "Int64", "int32", "int64"):
+            assert types[col].startswith("int"), col
+    assert gpkg.geometry.geom_equals_exact(parquet.geometry, tolerance=0).all()
