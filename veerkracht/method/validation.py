@@ -250,13 +250,29 @@ def _simplex(k: int, step: float) -> list[tuple[float, ...]]:
     ]
 
 
-def _rhos(values: pd.Series, crits: dict[str, pd.Series]) -> dict[str, float]:
-    """Spearman rho of ``values`` with every (oriented, area-aligned) criterion, on the areas both
-    have; NaN under :data:`MIN_AREAS`."""
-    out = {}
-    for crit, y in crits.items():
-        ok = values.notna() & y.notna()
-        out[crit] = spearman(values[ok].to_numpy(), y[ok].to_numpy()) if ok.sum() >= MIN_AREAS else np.nan
+def _rhos(values: np.ndarray, crits: dict[str, np.ndarray]) -> np.ndarray:
+    """Spearman rho (criteria x columns) of every column of ``values`` (areas x columns) with
+    every criterion (oriented, aligned with the rows), each on the areas both have; NaN under
+    :data:`MIN_AREAS`. Columns with the same missing areas are ranked together, in one call (a
+    frontier measures hundreds of weightings against a dozen criteria)."""
+    out = np.full((len(crits), values.shape[1]), np.nan)
+    for i, y in enumerate(crits.values()):
+        has_y = ~np.isnan(y)
+        gaps = np.isnan(values[has_y])
+        by_pattern: dict[bytes, list[int]] = {}
+        for col in range(gaps.shape[1]):
+            by_pattern.setdefault(np.packbits(gaps[:, col]).tobytes(), []).append(col)
+        for cols in by_pattern.values():
+            rows = np.flatnonzero(has_y)[~gaps[:, cols[0]]]
+            if len(rows) < MIN_AREAS:
+                continue
+            rx = pd.DataFrame(values[np.ix_(rows, cols)]).rank(axis=0).to_numpy(copy=True)
+            ry = pd.Series(y[rows]).rank().to_numpy(copy=True)
+            rx -= rx.mean(axis=0)
+            ry -= ry.mean()
+            norm = np.sqrt((rx * rx).sum(axis=0) * (ry * ry).sum())
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[i, cols] = np.where(norm > 0, (rx * ry[:, None]).sum(axis=0) / norm, np.nan)
     return out
 
 
@@ -299,27 +315,27 @@ def theme_frontier(
         if not themes or not crits:
             continue
 
-        best = pd.DataFrame({t: _rhos(wide[t], crits) for t in themes}).max(axis=1)
-        present = wide[themes].notna().to_numpy()
-        values = np.nan_to_num(wide[themes].to_numpy())
-        for w in _simplex(len(themes), step):
-            wv = np.asarray(w)
-            denom = (present * wv).sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                comp = pd.Series(
-                    np.where(denom > 0, (values * wv).sum(axis=1) / denom, np.nan), index=wide.index
-                )
-            gap = pd.Series(_rhos(comp, crits)) - best
+        y = {c: v.to_numpy(dtype=float) for c, v in crits.items()}
+        best = np.nanmax(_rhos(wide[themes].to_numpy(dtype=float), y), axis=1)  # per criterion
+        grid = np.array(_simplex(len(themes), step))  # weightings x themes
+        present = wide[themes].notna().to_numpy(dtype=float)
+        values = np.nan_to_num(wide[themes].to_numpy(dtype=float))
+        denom = present @ grid.T  # areas x weightings
+        with np.errstate(invalid="ignore", divide="ignore"):
+            comp = np.where(denom > 0, (values @ grid.T) / denom, np.nan)
+        gaps = _rhos(comp, y) - best[:, None]  # criteria x weightings
+        for w, gap in zip(grid, gaps.T, strict=True):
+            measured = ~np.isnan(gap)
             rows.append(
                 {
                     "level": level,
                     "score_year": int(year),
                     "themes": ", ".join(themes),
                     "weights": ", ".join(f"{x:g}" for x in w),
-                    "criteria": int(gap.notna().sum()),
-                    "at_least_best_theme": int((gap >= -1e-9).sum()),
-                    "worst_gap": float(gap.min()),
-                    "mean_rho": float((gap + best).mean()),
+                    "criteria": int(measured.sum()),
+                    "at_least_best_theme": int((gap[measured] >= -1e-9).sum()),
+                    "worst_gap": float(np.nanmin(gap)),
+                    "mean_rho": float(np.nanmean(gap + best)),
                 }
             )
     return pd.DataFrame(
