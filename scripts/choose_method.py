@@ -3,7 +3,6 @@
     python scripts/choose_method.py data/out/work/build.duckdb [--years 2021 2022 2024]
     python scripts/choose_method.py data/out/work/build.duckdb --frontier
 
-
 Candidates are edits of methods/veerkracht-v1.toml (below, each with why); every one is scored
 (no Monte Carlo) on a copy of the warehouse, then validated against the shipped criteria
 (data/validation/ and KWB 2021 income) at wijk level. The choice is made on the ``decide`` half
