@@ -12,9 +12,11 @@ from veerkracht.geo.crosswalk import crosswalk
 
 
 class CrosswalkConfig(dg.Config):
-    """Which two years to connect (the embedded snapshot has boundaries of 2019 and 2024)."""
+    """Which years to connect: each of ``from_years`` onto ``to_year`` (the embedded snapshot has
+    boundaries of 2019, 2021 and 2024; 2019's buurten carry change over time, 2021's wijken and
+    gemeenten carry the KWB 2021 validation criteria onto 2024's areas)."""
 
-    from_year: int = 2019
+    from_years: list[int] = [2019, 2021]
     to_year: int = 2024
 
 
@@ -25,49 +27,56 @@ def boundary_crosswalk(
     settings: PipelineSettings,
     build_db: DuckDBSpatialResource,
 ) -> dg.MaterializeResult:
-    """Area- and population-weighted crosswalk per level between two years' boundaries, from the
-    run's geometry source (levels the source lacks for either year are skipped and named)."""
+    """Area- and population-weighted crosswalk per level from each earlier year's boundaries onto
+    ``to_year``'s, from the run's geometry source (levels the source lacks for either year are
+    skipped and named)."""
     reader = sources.get("geometry", settings.geometry_source).load()
-    years = (config.from_year, config.to_year)
     url = settings.pdok_url or None
-    have = [set(reader.levels_available(y, embedded_dir=settings.embedded_dir, url=url)) for y in years]
-    levels = tuple(lv for lv in LEVELS if lv in have[0] and lv in have[1])
-    skipped = [lv for lv in LEVELS if lv not in levels]
-    if not levels:
+    where = {"embedded_dir": settings.embedded_dir, "url": url}
+    target_levels = set(reader.levels_available(config.to_year, **where))
+    plan = {}
+    for from_year in config.from_years:
+        have = set(reader.levels_available(from_year, **where)) & target_levels
+        plan[from_year] = tuple(lv for lv in LEVELS if lv in have)
+        skipped = [lv for lv in LEVELS if lv not in have]
+        if skipped:
+            context.log.info(
+                f"Crosswalk {from_year} -> {config.to_year}: no {', '.join(skipped)} boundaries for "
+                f"both years in geometry source {settings.geometry_source!r}"
+            )
+    if not any(plan.values()):
         raise FileNotFoundError(
-            f"Geometry source {settings.geometry_source!r} has no level with boundaries "
-            f"for both {config.from_year} and {config.to_year}"
+            f"Geometry source {settings.geometry_source!r} has no level with boundaries for "
+            f"{config.to_year} and any of {config.from_years}"
         )
-    if skipped:
-        context.log.info(
-            f"Crosswalk {years}: no {', '.join(skipped)} boundaries for both years in "
-            f"geometry source {settings.geometry_source!r}"
-        )
-    frames = [
-        reader.read_year(y, levels, embedded_dir=settings.embedded_dir, raw_dir=settings.layout.raw, url=url)
-        for y in years
-    ]
+    read = {"embedded_dir": settings.embedded_dir, "raw_dir": settings.layout.raw, "url": url}
+    needed = tuple(lv for lv in LEVELS if any(lv in levels for levels in plan.values()))
+    target = reader.read_year(config.to_year, needed, **read)
     out_dir = settings.layout.crosswalk
     out_dir.mkdir(parents=True, exist_ok=True)
-    metadata: dict = {"geometry_source": settings.geometry_source, "levels skipped (no boundaries)": skipped}
-    parts = []
+    metadata: dict = {"geometry_source": settings.geometry_source, "to_year": config.to_year}
+    rows = 0
     with build_db.get_connection() as con:
         population = warehouse.population(con, config.to_year)
-        for level in levels:
-            source, target = frames[0][level], frames[1][level]
-            for year, gdf in zip(years, (source, target), strict=False):
-                warehouse.store_boundaries(con, year, level, gdf)
-            cw = crosswalk(source, target, target_population=population)
-            cw.insert(0, "level", level)
-            with atomic_path(out_dir / f"{level}_{config.from_year}_{config.to_year}.parquet") as tmp:
-                cw.to_parquet(tmp, index=False)
-            parts.append(cw)
-            per_source = cw.groupby("source_code")["unchanged"].first()
-            metadata[f"{level}: source areas"] = int(len(per_source))
-            metadata[f"{level}: unchanged (1:1)"] = int(per_source.sum())
-            metadata[f"{level}: changed"] = int((~per_source).sum())
-        all_cw = pd.concat(parts, ignore_index=True)
-        warehouse.store_crosswalk(con, all_cw, config.from_year, config.to_year)
-    return dg.MaterializeResult(
-        metadata={"from_year": config.from_year, "to_year": config.to_year, "rows": len(all_cw), **metadata}
-    )
+        for level in needed:
+            warehouse.store_boundaries(con, config.to_year, level, target[level])
+        for from_year, levels in plan.items():
+            if not levels:
+                continue
+            source = reader.read_year(from_year, levels, **read)
+            parts = []
+            for level in levels:
+                warehouse.store_boundaries(con, from_year, level, source[level])
+                cw = crosswalk(source[level], target[level], target_population=population)
+                cw.insert(0, "level", level)
+                with atomic_path(out_dir / f"{level}_{from_year}_{config.to_year}.parquet") as tmp:
+                    cw.to_parquet(tmp, index=False)
+                parts.append(cw)
+                per_source = cw.groupby("source_code")["unchanged"].first()
+                metadata[f"{from_year} {level}: source areas"] = int(len(per_source))
+                metadata[f"{from_year} {level}: unchanged (1:1)"] = int(per_source.sum())
+                metadata[f"{from_year} {level}: changed"] = int((~per_source).sum())
+            all_cw = pd.concat(parts, ignore_index=True)
+            warehouse.store_crosswalk(con, all_cw, from_year, config.to_year)
+            rows += len(all_cw)
+    return dg.MaterializeResult(metadata={**metadata, "from_years": list(plan), "rows": rows})

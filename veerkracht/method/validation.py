@@ -177,11 +177,68 @@ def subjects(con: duckdb.DuckDBPyConnection, spec_hash: str) -> pd.DataFrame:
     return warehouse.query(con, "validation_subjects", spec_hash=spec_hash)
 
 
-def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
+#: A target area reached through a crosswalk needs criterion values for at least this share of
+#: its overlap with the criterion year's areas (else a part of it would speak for all of it).
+MIN_CROSSWALK_COVER = 0.9
+CROSSWALK_COLUMNS = ["from_year", "to_year", "level", "source_code", "target_code", "overlap_m2"]
+
+
+def match(
+    criterion: pd.DataFrame,
+    score_year: int,
+    level: str,
+    crosswalk: pd.DataFrame | None = None,
+    changed: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One criterion's values (rows of one criterion, year and level) on ``score_year``'s areas:
+    ``code, criterion_value, via_crosswalk``.
+
+    Through a crosswalk from the criterion's year to the score year where one is stored for the
+    level (``core.crosswalk``): a target area's value is the overlap-weighted mean of its source
+    areas' values, when sources with a value cover at least :data:`MIN_CROSSWALK_COVER` of its
+    overlap (a rate carried by area: a wijk split in two keeps its rate in both halves; two
+    merged ones get their mean). Else by code, leaving out areas whose boundary in the
+    criterion's year is known to differ from the code's later one (``changed``: ``year, code``
+    of ``geometry_source`` 'no_boundary:changed…'), as change over time does.
+    ``via_crosswalk`` marks areas whose code the criterion does not have: matched only so.
+    """
+    c_year = int(criterion["year"].iat[0])
+    values = criterion.groupby("code")["value"].first()
+    cw = None
+    if crosswalk is not None and len(crosswalk):
+        cw = crosswalk[
+            (crosswalk["from_year"] == c_year)
+            & (crosswalk["to_year"] == score_year)
+            & (crosswalk["level"] == level)
+        ]
+    if cw is not None and len(cw):
+        pieces = cw.assign(value=cw["source_code"].map(values))
+        total = pieces.groupby("target_code")["overlap_m2"].sum()
+        have = pieces[pieces["value"].notna()]
+        covered = have.groupby("target_code")["overlap_m2"].sum()
+        weighted = (have["value"] * have["overlap_m2"]).groupby(have["target_code"]).sum() / covered
+        keep = covered.index[covered >= MIN_CROSSWALK_COVER * total.reindex(covered.index)]
+        out = weighted.loc[keep].rename("criterion_value").rename_axis("code").reset_index()
+    else:
+        gone = set()
+        if changed is not None and len(changed):
+            gone = set(changed.loc[changed["year"] == c_year, "code"])
+        kept = values[values.notna() & ~values.index.isin(gone)]
+        out = kept.rename("criterion_value").rename_axis("code").reset_index()
+    return out.assign(via_crosswalk=~out["code"].isin(values.index))
+
+
+def validate(
+    subj: pd.DataFrame,
+    criteria: pd.DataFrame,
+    crosswalk: pd.DataFrame | None = None,
+    changed: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Measures per criterion, level, score year, subject and half (decide, report, all).
 
-    Areas are matched by code (a criterion of another year reaches the areas whose code
-    persisted; ``n`` says how many), and every subject is measured on areas the headline scores.
+    Areas are matched as :func:`match` says (through a stored crosswalk from the criterion's
+    year to the score year, else by code; ``n`` says how many matched, ``n_crosswalk`` how many
+    of them only through the crosswalk), and every subject is measured on areas the headline scores.
     Criteria compare with the scores of every year (``same_year`` marks a criterion's own year),
     except KWB criteria with the scores of their own year, which are built from them.
     """
@@ -199,13 +256,17 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
         direction = int(c["direction"].iat[0])
         if level not in by_level:
             continue
-        # One join per criterion (not per subject); rows keep their order within each subject.
-        joined = by_level[level].join(
-            c.set_index("code")["value"].rename("criterion_value"), on="code", how="inner"
-        )
-        if source.startswith("KWB"):
-            # A year's own KWB figures are the score's input, not a criterion for it.
-            joined = joined[joined["year"].astype(int) != int(c_year)]
+        # One join per criterion and score year (not per subject); rows keep their order within
+        # each subject.
+        parts = []
+        for s_year, scored in by_level[level].groupby("year"):
+            if source.startswith("KWB") and int(s_year) == int(c_year):
+                continue  # a year's own KWB figures are the score's input, not a criterion for it
+            matched = match(c, int(s_year), level, crosswalk, changed).set_index("code")
+            parts.append(scored.join(matched, on="code", how="inner"))
+        if not parts:
+            continue
+        joined = pd.concat(parts)
         for (s_year, kind, name), m in joined.groupby(["year", "kind", "subject"]):
             for part, rows in [("all", m), *((h, m[m["half"] == h]) for h in HALVES)]:
                 # Intervals for the headline and the themes; indicators get rho and capture only
@@ -213,6 +274,7 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
                 r = measure(
                     rows["value"], rows["criterion_value"], direction, rows["inwoners"], kind != "indicator"
                 )
+                both = rows["value"].notna() & rows["criterion_value"].notna()
                 out.append(
                     {
                         "criterion": crit,
@@ -225,6 +287,7 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
                         "subject": name,
                         "half": part,
                         **r.__dict__,
+                        "n_crosswalk": int((both & rows["via_crosswalk"]).sum()),
                     }
                 )
     columns = [
@@ -238,6 +301,7 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
         "subject",
         "half",
         *Measure.__dataclass_fields__,
+        "n_crosswalk",
     ]
     return pd.DataFrame(out, columns=columns)
 
@@ -277,13 +341,19 @@ def _rhos(values: np.ndarray, crits: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def theme_frontier(
-    subj: pd.DataFrame, criteria: pd.DataFrame, part: str = "decide", step: float = 0.1
+    subj: pd.DataFrame,
+    criteria: pd.DataFrame,
+    part: str = "decide",
+    step: float = 0.1,
+    crosswalk: pd.DataFrame | None = None,
+    changed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Could *any* weighting of the themes make the headline at least as good as its best theme
     on every criterion? Per level and score year, every weight vector of the year's themes on a
     grid of ``step`` (the arithmetic mean of an area's complete themes, as the axis computes it)
     is measured like the headline (rho, on the areas the headline scores, half ``part``), and
-    compared per criterion with the best single theme. One row per weight vector: how many
+    compared per criterion with the best single theme (areas matched as :func:`validate` does).
+    One row per weight vector: how many
     criteria it meets (rho >= the best theme's), its worst gap and mean rho.
 
     This answers whether "headline >= best theme on every criterion" is reachable at all with
@@ -308,8 +378,8 @@ def theme_frontier(
         ):
             if source.startswith("KWB") and int(c_year) == int(year):
                 continue  # a year's own KWB figures are its input (as in validate)
-            oriented = c.set_index("code")["value"] * int(c["direction"].iat[0])
-            matched = oriented.reindex(wide.index)
+            on_areas = match(c, int(year), level, crosswalk, changed).set_index("code")["criterion_value"]
+            matched = (on_areas * int(c["direction"].iat[0])).reindex(wide.index)
             if matched.notna().sum() >= MIN_AREAS:
                 crits[crit] = matched
         if not themes or not crits:

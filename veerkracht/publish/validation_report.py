@@ -26,6 +26,8 @@ def headline_table(res: pd.DataFrame, half: str = "report") -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "n": head["n"],
+            # Of n, the areas whose code the criterion lacks, matched through a crosswalk.
+            "via crosswalk": head["n_crosswalk"] if "n_crosswalk" in head else 0,
             "rho": head["rho"].round(2),
             "95% interval": head["rho_lo"].round(2).astype(str) + " – " + head["rho_hi"].round(2).astype(str),
             "top-10% capture": head["capture_top10"].round(2),
@@ -112,8 +114,12 @@ def write_report(
             "`veerkracht.method.validation.half`; method choices were made on the other half). "
             "rho: Spearman with a 95 % bootstrap interval (1,000 resamples of the pairs; indicators "
             "without interval); capture: the share of the criterion's worst 10 % of areas, weighted by "
-            "inhabitants, that the score puts in its top 10 % / 20 %. Areas are matched by code; `n` "
-            "says how many matched. Criteria of a year compare with the scores of every year; the "
+            "inhabitants, that the score puts in its top 10 % / 20 %. Areas are matched through the "
+            "stored crosswalk from the criterion's year to the score's year where there is one (an "
+            "overlap-weighted mean of the criterion's values), else by code, leaving out codes whose "
+            "boundary is known to have changed; `n` says how many matched, `via crosswalk` how many "
+            "of them only through the crosswalk. Criteria of a year compare with the scores of every "
+            "year; the "
             "KWB 2021 income criteria measure whether scores without income indicators (2022, 2024) "
             "still find the low-income wijken.",
             "![rho per criterion](validation.png)",

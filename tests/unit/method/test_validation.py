@@ -208,3 +208,65 @@ def test_frontier_finds_the_weighting_that_meets_a_criterion_of_both_themes():
     # least as well as b, a alone does not.
     missed = front[front["at_least_best_theme"] == 0]["weights"].tolist()
     assert missed == ["1, 0"]
+
+
+def test_match_through_a_crosswalk_by_hand():
+    crit = _criterion(["WK01", "WK02", "WK03"], "c", [10.0, 20.0, np.nan], year=2021)
+    cw = pd.DataFrame(
+        [
+            # 2024 wijk WK09 = 60 % of WK01 + 40 % of WK02 (a merger): 0.6 * 10 + 0.4 * 20 = 14
+            (2021, 2024, "wijk", "WK01", "WK09", 60.0),
+            (2021, 2024, "wijk", "WK02", "WK09", 40.0),
+            # WK08 is half WK02, half WK03 (no value): only 50 % covered, so no value at all
+            (2021, 2024, "wijk", "WK02", "WK08", 50.0),
+            (2021, 2024, "wijk", "WK03", "WK08", 50.0),
+            # WK01 kept its code and its polygon
+            (2021, 2024, "wijk", "WK01", "WK01", 100.0),
+        ],
+        columns=v.CROSSWALK_COLUMNS,
+    )
+    got = v.match(crit, 2024, "wijk", cw).set_index("code")
+    assert got["criterion_value"].to_dict() == pytest.approx({"WK09": 14.0, "WK01": 10.0})
+    assert got["via_crosswalk"].to_dict() == {"WK09": True, "WK01": False}
+    # No crosswalk onto 2022: by code, except a code whose 2021 boundary is known to differ.
+    changed = pd.DataFrame({"year": [2021], "code": ["WK02"]})
+    by_code = v.match(crit, 2022, "wijk", cw, changed).set_index("code")
+    assert by_code["criterion_value"].to_dict() == {"WK01": 10.0}
+    assert v.match(crit, 2022, "wijk").set_index("code")["criterion_value"].to_dict() == {
+        "WK01": 10.0,
+        "WK02": 20.0,
+    }
+
+
+def test_validate_counts_areas_matched_only_through_the_crosswalk():
+    codes24 = [f"WK0034{w:02d}" for w in range(40)]
+    subj = pd.DataFrame(
+        {
+            "year": 2024,
+            "code": codes24,
+            "level": "wijk",
+            "gemeente_code": "GM0034",
+            "inwoners": 1000.0,
+            "kind": "score",
+            "subject": "kwetsbaarheid",
+            "value": np.arange(40.0),
+        }
+    )
+    # 2021: the same codes for the first 30; the last 10 were renamed (WK0099xx) in 2024.
+    codes21 = codes24[:30] + [f"WK0099{w:02d}" for w in range(30, 40)]
+    crit = _criterion(codes21, "c", np.arange(40.0), year=2021)
+    cw = pd.DataFrame(
+        {
+            "from_year": 2021,
+            "to_year": 2024,
+            "level": "wijk",
+            "source_code": codes21,
+            "target_code": codes24,
+            "overlap_m2": 1.0,
+        }
+    )
+    by_code = v.validate(subj, crit).set_index("half")
+    assert by_code.at["all", "n"] == 30 and by_code.at["all", "n_crosswalk"] == 0
+    through = v.validate(subj, crit, cw).set_index("half")
+    assert through.at["all", "n"] == 40 and through.at["all", "n_crosswalk"] == 10
+    assert through.at["all", "rho"] == pytest.approx(1.0)
