@@ -22,13 +22,7 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
         if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
             criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
         subjects = validation.subjects(con, spec.spec_hash)
-        # How criteria reach other years' areas: stored crosswalks, and the codes whose boundary
-        # is known to have changed (matched by code they would compare different places).
-        warehouse.ensure_crosswalk_table(con)
-        crosswalk = con.execute(f"SELECT {', '.join(validation.CROSSWALK_COLUMNS)} FROM core.crosswalk").df()
-        changed = con.execute(
-            "SELECT year, code FROM core.dim_region WHERE geometry_source LIKE 'no_boundary:changed%'"
-        ).df()
+        crosswalk, changed = validation.matching_tables(con)
         res = validation.validate(subjects, criteria, crosswalk, changed)
         res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)

@@ -145,13 +145,17 @@ def frontier(build_db: Path) -> None:
             ignore_index=True,
         )
         subj = validation.subjects(con, spec.spec_hash)
+        crosswalk, changed = validation.matching_tables(con)
     subj = subj[subj["level"] == "wijk"]
-    themes = validation.theme_frontier(subj[subj["kind"] != "indicator"], criteria, "decide")
+    matching = {"crosswalk": crosswalk, "changed": changed}
+    themes = validation.theme_frontier(subj[subj["kind"] != "indicator"], criteria, "decide", **matching)
     print("Themes (decide half):\n", validation.frontier_summary(themes).round(3).to_string())
     # Indicators stand in for themes: the bar is then the best single indicator.
     as_themes = subj.assign(kind=subj["kind"].replace({"indicator": "theme", "theme": "unused"}))
     for year, step in ((2024, 0.1), (2021, 0.25)):
-        rows = validation.theme_frontier(as_themes[as_themes["year"] == year], criteria, "decide", step)
+        rows = validation.theme_frontier(
+            as_themes[as_themes["year"] == year], criteria, "decide", step, **matching
+        )
         print(f"Indicators {year}, {len(rows)} weightings:")
         print(validation.frontier_summary(rows).round(3).to_string())
 

@@ -41,16 +41,30 @@ def test_crosswalk_and_both_years_polygons_in_the_warehouse(embedded_run):
         )
         weights = con.execute(
             "SELECT max(abs(s - 1)) FROM (SELECT sum(weight_area) AS s FROM core.crosswalk "
-            "WHERE level = 'buurt' GROUP BY source_code)"
+            "GROUP BY from_year, level, source_code)"
         ).fetchone()[0]
-        eems = con.execute("SELECT target_code FROM core.crosswalk WHERE source_code = 'GM0024'").fetchall()
+        eems = con.execute(
+            "SELECT target_code FROM core.crosswalk WHERE from_year = 2019 AND source_code = 'GM0024'"
+        ).fetchall()
+        # 2021 -> 2024 (the KWB 2021 criteria's way onto 2024's areas): 2021's wijken with a
+        # polygon (253 have none: their boundary changed and is unknown) and its gemeenten.
+        pairs = dict(
+            ((y, lv), n)
+            for y, lv, n in con.execute(
+                "SELECT from_year, level, count(DISTINCT source_code) FROM core.crosswalk GROUP BY ALL"
+            ).fetchall()
+        )
     assert boundaries == {
         (2019, "gemeente"): 356,
         (2019, "buurt"): 13594,
+        (2021, "gemeente"): 352,
+        (2021, "wijk"): 3248,
         (2024, "gemeente"): 343,
+        (2024, "wijk"): 3475,
         (2024, "buurt"): 14566,
     }
     assert weights < 1e-6 and eems == [("GM1979",)]
+    assert pairs[(2021, "gemeente")] == 352 and pairs[(2021, "wijk")] == 3248 - 253
 
 
 def test_stored_buurt_crosswalk_weights_and_coverage(embedded_run):

@@ -188,6 +188,13 @@ def test_validation_is_in_the_warehouse_and_the_report(years_run):
     # SCP's 2017 wijken reach the 2024 wijken whose code persisted: most of them.
     n = rows.loc[(rows["criterion"] == "scp_perc_hhbijs") & (rows["score_year"] == 2024), "n"].iat[0]
     assert n > 500
+    # KWB 2021 reaches 2024's wijken through the 2021 -> 2024 crosswalk: also the wijken whose
+    # code is new since 2021 (224 of 2,818 in the default run).
+    kwb = con.execute(
+        "SELECT n, n_crosswalk FROM core.validation WHERE criterion = 'kwb_bijstand_per_1000' "
+        "AND level = 'wijk' AND score_year = 2024 AND kind = 'score' AND half = 'all'"
+    ).fetchone()
+    assert kwb[0] > 2500 and 100 < kwb[1] < kwb[0]
     report = (layout.root / "validation" / "validation.md").read_text()
     assert (
         "Headline score against its best theme" in report

@@ -228,6 +228,25 @@ def match(
     return out.assign(via_crosswalk=~out["code"].isin(values.index))
 
 
+def matching_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What :func:`match` needs from the warehouse: the stored crosswalks (``core.crosswalk``),
+    and the codes whose boundary is known to have changed (``geometry_source``
+    'no_boundary:changed…' in ``core.dim_region``): matched by code they would compare
+    different places."""
+    stored = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = 'crosswalk'"
+    ).fetchone()[0]
+    crosswalk = (
+        con.execute(f"SELECT {', '.join(CROSSWALK_COLUMNS)} FROM core.crosswalk").df()
+        if stored
+        else pd.DataFrame(columns=CROSSWALK_COLUMNS)
+    )
+    changed = con.execute(
+        "SELECT year, code FROM core.dim_region WHERE geometry_source LIKE 'no_boundary:changed%'"
+    ).df()
+    return crosswalk, changed
+
+
 def validate(
     subj: pd.DataFrame,
     criteria: pd.DataFrame,
