@@ -452,8 +452,8 @@ def theme_frontier(
 def frontier_summary(frontier: pd.DataFrame) -> pd.DataFrame:
     """Per level and score year, the weighting that meets the most criteria (then the smallest
     worst gap) and whether any weighting meets them all."""
-    if frontier.empty:
-        return frontier
+    if frontier.empty:  # no year with themes and a criterion of 30+ matched areas
+        return frontier.assign(any_weighting_meets_all=pd.Series(dtype=bool))
     best = frontier.sort_values(
         ["at_least_best_theme", "worst_gap"], ascending=[False, False]
     ).drop_duplicates(["level", "score_year"])

@@ -149,5 +149,10 @@ def _frontier_sections(frontier: dict[str, pd.DataFrame]) -> list[str]:
         "whether any weighting meets all. With one theme the headline is that theme.",
     ]
     for part, summary in frontier.items():
-        out += [f"{part} half:", frontier_table(summary).to_markdown(index=False)]
+        table = (
+            frontier_table(summary).to_markdown(index=False)
+            if len(summary)
+            else "no score year with themes and a criterion matched on 30 or more areas"
+        )
+        out += [f"{part} half:", table]
     return out

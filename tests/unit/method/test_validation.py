@@ -270,3 +270,18 @@ def test_validate_counts_areas_matched_only_through_the_crosswalk():
     through = v.validate(subj, crit, cw).set_index("half")
     assert through.at["all", "n"] == 40 and through.at["all", "n_crosswalk"] == 10
     assert through.at["all", "rho"] == pytest.approx(1.0)
+
+
+def test_frontier_with_nothing_to_compare_is_empty_and_reported(tmp_path):
+    """A city's own file: too few matched areas for any criterion. The frontier is empty, its
+    summary keeps its columns, and the report says so instead of failing."""
+    from veerkracht.publish.validation_report import write_report
+
+    a = np.arange(10.0)
+    subj, codes = _two_theme_subjects(a, a[::-1])
+    crit = _criterion(codes, "c", a)
+    summary = v.frontier_summary(v.theme_frontier(subj, crit, "decide"))
+    assert summary.empty and "any_weighting_meets_all" in summary
+    res = v.validate(subj, crit)
+    paths = write_report(res, tmp_path, "test", {"decide": summary, "report": summary})
+    assert "no score year with themes and a criterion matched" in paths["markdown"].read_text()
