@@ -31,15 +31,13 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
             "SELECT * FROM core.validation WHERE spec_hash <> ? ORDER BY method_version", [spec.spec_hash]
         ).df()
     others = {f"{label} ({h})": r for (label, h), r in earlier.groupby(["method_version", "spec_hash"])}
-    frontier = {
-        part: validation.frontier_summary(
-            validation.theme_frontier(subjects, criteria, part, crosswalk=crosswalk, changed=changed)
-        )
-        for part in validation.HALVES
-    }
+    # Both halves in one pass: each criterion is matched once per score year.
+    reachable = validation.frontier_summary(
+        validation.theme_frontier(subjects, criteria, validation.HALVES, crosswalk=crosswalk, changed=changed)
+    )
+    frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
     paths = write_report(res, settings.layout.root / "validation", spec.label, frontier, others)
     table = headline_table(res)
-    reachable = pd.concat(frontier.values())
     return dg.MaterializeResult(
         metadata={
             "criteria": sorted(criteria["criterion"].unique().tolist()),

@@ -264,13 +264,20 @@ def store_boundaries(con: duckdb.DuckDBPyConnection, year: int, level: str, gdf)
         con.unregister("boundary_rows")
 
 
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``schema.table`` exists (asked without creating anything: read-only connections too)."""
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def population(con: duckdb.DuckDBPyConnection, year: int):
     """Inhabitants per area code of ``year`` (a pandas Series), or None before the warehouse has them."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'core' "
-        "AND table_name = 'fact_indicator'"
-    ).fetchone()[0]
-    if not exists:
+    if not has_table(con, "core.fact_indicator"):
         return None
     rows = con.execute(model_sql("population"), {"year": int(year)}).df()
     return rows.set_index("code")["value"] if len(rows) else None

@@ -235,17 +235,25 @@ def _in(codes, known: set) -> np.ndarray:
     return np.fromiter((c in known for c in np.asarray(codes, dtype=object)), dtype=bool, count=len(codes))
 
 
+def _with_halves(subj: pd.DataFrame) -> pd.DataFrame:
+    """``subj`` with the fixed half of each row's gemeente (column ``half``)."""
+    halves = {g: half(g) for g in subj["gemeente_code"].dropna().unique()}
+    return subj.assign(half=subj["gemeente_code"].map(halves))
+
+
+def _own_input(source: str, criterion_year: int, score_year: int) -> bool:
+    """A year's own KWB figures are the score's input, not a criterion for it."""
+    return source.startswith("KWB") and int(criterion_year) == int(score_year)
+
+
 def matching_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What :func:`match` needs from the warehouse: the stored crosswalks (``core.crosswalk``),
     and the codes whose boundary is known to have changed (``geometry_source``
     'no_boundary:changed…' in ``core.dim_region``): matched by code they would compare
     different places."""
-    stored = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = 'crosswalk'"
-    ).fetchone()[0]
     crosswalk = (
         con.execute(f"SELECT {', '.join(CROSSWALK_COLUMNS)} FROM core.crosswalk").df()
-        if stored
+        if warehouse.has_table(con, "core.crosswalk")
         else pd.DataFrame(columns=CROSSWALK_COLUMNS)
     )
     changed = con.execute(
@@ -273,10 +281,8 @@ def validate(
     # Themes and indicators are measured on the areas the headline scores, so "the composite is
     # weaker than its parts" compares like with like (a theme published for 60 % of the wijken
     # would otherwise be judged on another, easier set).
-    halves = {g: half(g) for g in subj["gemeente_code"].dropna().unique()}
     headline = subj.loc[subj["kind"] == "score", ["year", "level", "code"]]
-    subj = subj.merge(headline, on=["year", "level", "code"], how="inner")
-    subj = subj.assign(half=subj["gemeente_code"].map(halves))
+    subj = _with_halves(subj.merge(headline, on=["year", "level", "code"], how="inner"))
     by_level = dict(tuple(subj.groupby("level")))
     for (crit, c_year, level, source), c in criteria.groupby(["criterion", "year", "level", "source"]):
         direction = int(c["direction"].iat[0])
@@ -286,8 +292,8 @@ def validate(
         # each subject.
         parts = []
         for s_year, scored in by_level[level].groupby("year"):
-            if source.startswith("KWB") and int(s_year) == int(c_year):
-                continue  # a year's own KWB figures are the score's input, not a criterion for it
+            if _own_input(source, c_year, s_year):
+                continue
             matched = match(c, int(s_year), level, crosswalk, changed).set_index("code")
             parts.append(scored.join(matched, on="code", how="inner"))
         if not parts:
@@ -369,7 +375,7 @@ def _rhos(values: np.ndarray, crits: dict[str, np.ndarray]) -> np.ndarray:
 def theme_frontier(
     subj: pd.DataFrame,
     criteria: pd.DataFrame,
-    part: str = "decide",
+    part: str | tuple[str, ...] = "decide",
     step: float = 0.1,
     crosswalk: pd.DataFrame | None = None,
     changed: pd.DataFrame | None = None,
@@ -377,66 +383,49 @@ def theme_frontier(
     """Could *any* weighting of the themes make the headline at least as good as its best theme
     on every criterion? Per level and score year, every weight vector of the year's themes on a
     grid of ``step`` (the arithmetic mean of an area's complete themes, as the axis computes it)
-    is measured like the headline (rho, on the areas the headline scores, half ``part``), and
-    compared per criterion with the best single theme (areas matched as :func:`validate` does).
-    One row per weight vector: how many
+    is measured like the headline (rho, on the areas the headline scores, per half of ``part``:
+    one half or several), and compared per criterion with the best single theme (areas matched
+    as :func:`validate` does, once for all halves). One row per half and weight vector: how many
     criteria it meets (rho >= the best theme's), its worst gap and mean rho.
 
     This answers whether "headline >= best theme on every criterion" is reachable at all with
     the published themes: when two criteria are best predicted by different themes and neither
     theme helps the other, no average of them beats both (docs/methodology.md).
     """
+    parts = (part,) if isinstance(part, str) else tuple(part)
     rows = []
-    subj = subj[subj["level"].isin(set(criteria["level"]))]
-    subj = subj.assign(
-        half=subj["gemeente_code"].map({g: half(g) for g in subj["gemeente_code"].dropna().unique()})
-    )
-    subj = subj[(subj["half"] == part) & subj["kind"].isin(["score", "theme"])]
+    subj = subj[subj["level"].isin(set(criteria["level"])) & subj["kind"].isin(["score", "theme"])]
+    subj = _with_halves(subj)
+    subj = subj[subj["half"].isin(parts)]
     for (level, year), s in subj.groupby(["level", "year"]):
         wide = s.pivot_table(index="code", columns="subject", values="value")
         if "kwetsbaarheid" not in wide:
             continue
         wide = wide[wide["kwetsbaarheid"].notna()]
         themes = sorted(c for c in wide.columns if c != "kwetsbaarheid")
-        crits = {}
+        if not themes:
+            continue
+        on_areas = {}
         for (crit, c_year, source), c in criteria[criteria["level"] == level].groupby(
             ["criterion", "year", "source"]
         ):
-            if source.startswith("KWB") and int(c_year) == int(year):
-                continue  # a year's own KWB figures are its input (as in validate)
-            on_areas = match(c, int(year), level, crosswalk, changed).set_index("code")["criterion_value"]
-            matched = (on_areas * int(c["direction"].iat[0])).reindex(wide.index)
-            if matched.notna().sum() >= MIN_AREAS:
-                crits[crit] = matched
-        if not themes or not crits:
-            continue
-
-        y = {c: v.to_numpy(dtype=float) for c, v in crits.items()}
-        best = np.nanmax(_rhos(wide[themes].to_numpy(dtype=float), y), axis=1)  # per criterion
-        grid = np.array(_simplex(len(themes), step))  # weightings x themes
-        present = wide[themes].notna().to_numpy(dtype=float)
-        values = np.nan_to_num(wide[themes].to_numpy(dtype=float))
-        denom = present @ grid.T  # areas x weightings
-        with np.errstate(invalid="ignore", divide="ignore"):
-            comp = np.where(denom > 0, (values @ grid.T) / denom, np.nan)
-        gaps = _rhos(comp, y) - best[:, None]  # criteria x weightings
-        for w, gap in zip(grid, gaps.T, strict=True):
-            measured = ~np.isnan(gap)
-            rows.append(
-                {
-                    "level": level,
-                    "score_year": int(year),
-                    "themes": ", ".join(themes),
-                    "weights": ", ".join(f"{x:g}" for x in w),
-                    "criteria": int(measured.sum()),
-                    "at_least_best_theme": int((gap[measured] >= -1e-9).sum()),
-                    "worst_gap": float(np.nanmin(gap)),
-                    "mean_rho": float(np.nanmean(gap + best)),
-                }
-            )
+            if not _own_input(source, c_year, year):
+                matched = match(c, int(year), level, crosswalk, changed).set_index("code")["criterion_value"]
+                on_areas[crit] = (matched * int(c["direction"].iat[0])).reindex(wide.index)
+        half_of = s.drop_duplicates("code").set_index("code")["half"].reindex(wide.index)
+        for name in parts:
+            in_half = (half_of == name).to_numpy()
+            y = {
+                c: v.to_numpy(dtype=float)[in_half]
+                for c, v in on_areas.items()
+                if v[in_half].notna().sum() >= MIN_AREAS
+            }
+            if y:
+                rows += _frontier_rows(wide[in_half], themes, y, step, name, level, int(year))
     return pd.DataFrame(
         rows,
         columns=[
+            "half",
             "level",
             "score_year",
             "themes",
@@ -449,13 +438,50 @@ def theme_frontier(
     )
 
 
+def _frontier_rows(
+    wide: pd.DataFrame,
+    themes: list[str],
+    y: dict[str, np.ndarray],
+    step: float,
+    part: str,
+    level: str,
+    year: int,
+) -> list[dict]:
+    """The frontier of one half, level and score year (see :func:`theme_frontier`)."""
+    best = np.nanmax(_rhos(wide[themes].to_numpy(dtype=float), y), axis=1)  # per criterion
+    grid = np.array(_simplex(len(themes), step))  # weightings x themes
+    present = wide[themes].notna().to_numpy(dtype=float)
+    values = np.nan_to_num(wide[themes].to_numpy(dtype=float))
+    denom = present @ grid.T  # areas x weightings
+    with np.errstate(invalid="ignore", divide="ignore"):
+        comp = np.where(denom > 0, (values @ grid.T) / denom, np.nan)
+    gaps = _rhos(comp, y) - best[:, None]  # criteria x weightings
+    rows = []
+    for w, gap in zip(grid, gaps.T, strict=True):
+        measured = ~np.isnan(gap)
+        rows.append(
+            {
+                "half": part,
+                "level": level,
+                "score_year": year,
+                "themes": ", ".join(themes),
+                "weights": ", ".join(f"{x:g}" for x in w),
+                "criteria": int(measured.sum()),
+                "at_least_best_theme": int((gap[measured] >= -1e-9).sum()),
+                "worst_gap": float(np.nanmin(gap)),
+                "mean_rho": float(np.nanmean(gap + best)),
+            }
+        )
+    return rows
+
+
 def frontier_summary(frontier: pd.DataFrame) -> pd.DataFrame:
-    """Per level and score year, the weighting that meets the most criteria (then the smallest
+    """Per half, level and score year, the weighting that meets the most criteria (then the smallest
     worst gap) and whether any weighting meets them all."""
     if frontier.empty:  # no year with themes and a criterion of 30+ matched areas
         return frontier.assign(any_weighting_meets_all=pd.Series(dtype=bool))
     best = frontier.sort_values(
         ["at_least_best_theme", "worst_gap"], ascending=[False, False]
-    ).drop_duplicates(["level", "score_year"])
+    ).drop_duplicates(["half", "level", "score_year"])
     best = best.assign(any_weighting_meets_all=best["at_least_best_theme"] == best["criteria"])
-    return best.sort_values(["level", "score_year"]).reset_index(drop=True)
+    return best.sort_values(["half", "level", "score_year"]).reset_index(drop=True)

@@ -27,7 +27,7 @@ def headline_table(res: pd.DataFrame, half: str = "report") -> pd.DataFrame:
         {
             "n": head["n"],
             # Of n, the areas whose code the criterion lacks, matched through a crosswalk.
-            "via crosswalk": head["n_crosswalk"] if "n_crosswalk" in head else 0,
+            "via crosswalk": head["n_crosswalk"],
             "rho": head["rho"].round(2),
             "95% interval": head["rho_lo"].round(2).astype(str) + " – " + head["rho_hi"].round(2).astype(str),
             "top-10% capture": head["capture_top10"].round(2),
@@ -52,7 +52,7 @@ def detail_table(res: pd.DataFrame, half: str = "report", measure: str = "rho") 
 
 def frontier_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The frontier summary (:func:`veerkracht.method.validation.frontier_summary`) for print."""
-    out = summary.assign(
+    out = summary.drop(columns="half", errors="ignore").assign(
         worst_gap=summary["worst_gap"].round(3),
         mean_rho=summary["mean_rho"].round(3),
         any_weighting_meets_all=summary["any_weighting_meets_all"].map({True: "yes", False: "no"}),
