@@ -16,6 +16,28 @@ def test_ranks_match_percent_rank_with_ties():
     assert got.tolist() == [[1 / 3, 0.0, 1 / 3, 1.0]]  # ties share the lowest rank, like DuckDB
 
 
+def test_ranks_match_pandas_min_rank_on_many_rows_and_signs():
+    """The key sort (issue 17) against pandas' rank(method='min'): negative scores, -0.0, repeated
+    values, infinities."""
+    rng = np.random.default_rng(5)
+    cases = [
+        rng.normal(size=(30, 700)),
+        np.round(rng.normal(size=(30, 700)), 1),  # many exact ties
+        np.array([[0.0, -0.0, 1.0, -1.0, -0.5, 0.5, -0.5, np.inf, -np.inf]]),
+    ]
+    for scores in cases:
+        want = np.vstack([(pd.Series(r).rank(method="min").to_numpy() - 1) / (r.size - 1) for r in scores])
+        np.testing.assert_array_equal(_ranks(scores), want)
+
+
+def test_scores_one_rounding_step_apart_tie():
+    """The same inputs summed under other weights come out a last bit apart (the geometric floor
+    0.01 as 0.01 + 1.7e-18): they share a rank instead of being ordered by rounding noise."""
+    floor = 0.01
+    scores = np.array([[np.nextafter(floor, 1), 0.5, floor, np.nextafter(floor, 0)]])
+    assert _ranks(scores).tolist() == [[0.0, 1.0, 0.0, 0.0]]
+
+
 SPEC = load_spec()  # the default method: its themes, weights and Monte Carlo settings
 THEMED = [i for i in SPEC.indicators if i.theme in ("inkomen", "wonen")]
 
