@@ -53,13 +53,14 @@ def _sorted_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ties at the lowest position (like percent_rank).
 
     One sort of 64-bit keys instead of an argsort (issue 17: numpy sorts plain integers with SIMD,
-    argsort not; 0.18 s instead of 0.74 s per 1,000 runs of 9,651 buurten): each score's bits,
+    argsort not; the sort takes a quarter of the argsort + sort before it): each score's bits,
     mapped so that integer order is float order, with the area's index in the lowest
     :data:`TIE_BITS` bits. The sorted keys give both the permutation (their low bits) and the ties
     (equal high bits). So scores that differ only in those lowest mantissa bits (by less than a
-    relative 2**-32; two such on either side of a boundary still rank apart) tie: the same inputs summed in another order differ in the last bit (the geometric
-    floor 0.01 comes out as 0.01 +- 1e-17 under different weights), and those areas now share a
-    rank instead of being ordered by rounding noise.
+    relative 2**-32; two such on either side of a boundary still rank apart) tie: the same
+    inputs summed in another order differ in the last bit (the geometric floor 0.01 comes out
+    as 0.01 +- 1e-17 under different weights), and those areas now share a rank instead of
+    being ordered by rounding noise.
     """
     rows, n = scores.shape
     bits = max(TIE_BITS, int(n - 1).bit_length())
