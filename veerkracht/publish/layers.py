@@ -10,6 +10,7 @@ read little; a QGIS style (.qml) is written next to every file.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -111,10 +112,18 @@ def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> 
     paths = layer_paths(out_dir, year, level)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     rd = hilbert_sorted(gdf.to_crs(RD_NEW))
-    for name, path in paths.items():
+
+    def write(name: str) -> None:
         fmt = sources.get("format", name)
-        with atomic_path(path) as tmp:
+        with atomic_path(paths[name]) as tmp:
             fmt.load().write(rd, tmp, layer=f"{level}_{year}", **fmt.options)
+
+    # One thread per format: reprojecting (PROJ), WKB encoding (shapely), Parquet (Arrow) and
+    # GeoPackage (GDAL) writing release the GIL, so the formats overlap (issue 17). Each file is
+    # still written to a temporary name and renamed; the first error is raised after all ended.
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        for done in [pool.submit(write, name) for name in paths]:
+            done.result()
     fields = [c for c in rd.columns if c != "geometry"]
     for path in list(paths.values()):
         paths[f"qml_{path.stem}"] = write_qml(path, fields)
