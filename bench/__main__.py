@@ -102,9 +102,13 @@ def run_scale(scale: str, work: Path) -> dict:
     staged = {y: work / "synthetic" / str(y) for y in years}
     regions = pd.read_parquet(staged[years[-1]] / "kwb_region.parquet", columns=["code", "level"])
 
+    from veerkracht import warehouse
+
     timer = stages.Timer()
+    warehouse.MODEL_SECONDS.clear()
     start = time.perf_counter()
     db = stages.run_pipeline(staged, work / "pipeline", timer)
+    result["sql_models"] = dict(warehouse.MODEL_SECONDS.most_common())
     # Crosswalk between two boundary sets: real 2019 -> 2024 buurten at NL scale, a shifted grid
     # (every buurt changes) otherwise.
     if scale == "nl":
@@ -150,6 +154,7 @@ def run_scale(scale: str, work: Path) -> dict:
         result["dagster"] = {
             ex: _dagster_job(work / f"dagster_{ex}", ex) for ex in ("in_process", "multiprocess")
         }
+        result["dagster_steps"] = stages.dagster_steps(work / "dagster_in_process" / "home")
         # Incremental: the in-process folder again with nothing changed, then with another spec.
         out = work / "dagster_in_process"
         result["incremental"] = {
@@ -204,6 +209,10 @@ def table(results: list[dict]) -> str:
             f"{w['p50']:.1f} / {w['p95']:.1f} ms (opening a read-only connection: {d['open_p50']:.0f} ms)"
         )
         lines.append(f"   peak RSS {r['peak_rss_gb']:.2f} GB")
+        lines.append(
+            "   where the SQL went (s, all years): "
+            + ", ".join(f"{m} {s:.2f}" for m, s in list(r.get("sql_models", {}).items())[:8])
+        )
         lines.append(f"   ratio pipeline / I/O floor       {r['pipeline_s'] / r['floor_s']:6.1f} x")
         if "baseline_s" in r:
             lines.append(
@@ -213,6 +222,11 @@ def table(results: list[dict]) -> str:
         for ex, s in r.get("dagster", {}).items():
             lines.append(
                 f"   Dagster jobs, real embedded years, {ex:<13} {s:8.2f} s (incl. tiles, crosswalk, web map)"
+            )
+        if r.get("dagster_steps"):
+            lines.append(
+                "   where the in-process job went (s per step, summed over its runs): "
+                + ", ".join(f"{k} {s:.1f}" for k, s in r["dagster_steps"])
             )
         full = r.get("dagster", {}).get("in_process")
         for what, s in r.get("incremental", {}).items():

@@ -58,13 +58,30 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
                 method.score_year(con, spec, year, with_uncertainty=False)
             with timer("Monte Carlo (1,000 runs)"):
                 method.store_uncertainty(con, spec, year)
-            with timer("layers (mart + GeoParquet/GPKG)"):
+            with timer("layers: mart (SQL)"):
                 layers.build_area_mart(con, year, spec)
-                for level in ("gemeente", "wijk", "buurt"):
-                    layers.write_layer(layers.read_level(con, year, level), work / "layers", year, level)
+            for level in ("gemeente", "wijk", "buurt"):
+                with timer("layers: read the mart's rows"):
+                    gdf = layers.read_level(con, year, level)
+                with timer("layers: write GeoParquet x2 + GPKG"):
+                    layers.write_layer(gdf, work / "layers", year, level)
     with timer("publish (atomic copy)"):
         warehouse.publish_copy(db, work / "warehouse.duckdb")
     return work / "warehouse.duckdb"
+
+
+def dagster_steps(home: Path, top: int = 10) -> list[tuple[str, float]]:
+    """Seconds per Dagster step (summed over the runs, e.g. one per year) in the instance at
+    ``home``, the largest first: where a job's time went."""
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.from_config(str(home))
+    seconds: dict[str, float] = {}
+    for run in instance.get_runs():
+        for step in instance.get_run_step_stats(run.run_id):
+            if step.start_time and step.end_time:
+                seconds[step.step_key] = seconds.get(step.step_key, 0.0) + step.end_time - step.start_time
+    return sorted(seconds.items(), key=lambda kv: -kv[1])[:top]
 
 
 def run_crosswalk(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, timer: Timer) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,10 @@ CONFIG = {
     "checkpoint_threshold": "1GB",
 }
 
+
+#: Wall-clock seconds spent in :func:`build_model` per model name in this process (the bench
+#: prints where the SQL time went from it; nothing else reads it).
+MODEL_SECONDS: Counter[str] = Counter()
 
 #: The core models of one year, in order: (table, sql/<model>.sql).
 CORE_MODELS = [
@@ -121,6 +127,7 @@ def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int
     can run one at a time against the same file. Of ``params``, only those the model names
     (``$name``) are passed: DuckDB rejects unused parameters, and callers can pass one set.
     """
+    start = time.perf_counter()
     query = model_sql(name)
     args = {k: v for k, v in {"year": int(year), **params}.items() if re.search(rf"\${k}\b", query)}
     schema = table.split(".")[0]
@@ -130,7 +137,9 @@ def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", args)
         con.execute(f"DELETE FROM {table} WHERE year = $year", {"year": int(year)})
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", args)
-    return con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
+    n = con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
+    MODEL_SECONDS[name] += time.perf_counter() - start
+    return n
 
 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows, **key) -> int:

@@ -30,11 +30,17 @@ def test_bench_smoke(tmp_path):
         "warehouse SQL",
         "score (SQL models)",
         "Monte Carlo (1,000 runs)",
-        "layers (mart + GeoParquet/GPKG)",
+        "layers: mart (SQL)",
+        "layers: read the mart's rows",
+        "layers: write GeoParquet x2 + GPKG",
         "publish (atomic copy)",
         "crosswalk (buurten, two years)",
     }
     assert all(v > 0 for v in result["stages"].values())
+    # Where the SQL time went: every model the stages ran, each with its own seconds.
+    assert {"score_value", "mart_area", "fact_indicator", "score_change"} <= set(result["sql_models"])
+    assert all(v > 0 for v in result["sql_models"].values())
+    assert "where the SQL went" in proc.stdout
     assert result["floor_s"] > 0 and result["baseline_s"] > 0
     assert "ratio pipeline / I/O floor" in proc.stdout and "ratio baseline / pipeline" in proc.stdout
     assert 0 < result["dashboard_ms"]["p50"] <= result["dashboard_ms"]["p95"]
