@@ -13,6 +13,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from veerkracht.codes import normalise_code, parent_codes
 
@@ -153,26 +155,35 @@ def long_values(snapshot, catalogue: pd.DataFrame | None = None) -> pd.DataFrame
             f"{snapshot.table_id} {snapshot.vintage}: DataProperties list keys that the "
             f"data lack: {missing_keys[:5]}"
         )
-    frames = []
+    values, reasons = [], []
     for row in cat.itertuples(index=False):
         value, reason = parse_values(snapshot.data[row.source_key], row.source_key)
         if np.isnan(value).all():
             reason = np.full(len(value), "not_published", dtype=object)
         elif snapshot.null_may_hide_zero:
             reason = np.where(reason == "empty", "missing_or_zero_in_copy", reason)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "code": codes,
-                    "canonical": row.canonical,
-                    "source_key": row.source_key,
-                    "vintage": snapshot.vintage,
-                    "value": value,
-                    "null_reason": reason,
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+        values.append(value)
+        reasons.append(reason)
+    # One frame from whole columns; the text columns repeat a few strings, taken by index in
+    # Arrow (a frame per indicator, or strings made one by one, took 0.8 s of 1.2 for 10,000 areas).
+    n, k = len(codes), len(cat)
+    return pd.DataFrame(
+        {
+            "code": _taken(codes, np.tile(np.arange(n), k)),
+            "canonical": _taken(cat["canonical"], np.repeat(np.arange(k), n)),
+            "source_key": _taken(cat["source_key"], np.repeat(np.arange(k), n)),
+            "vintage": _taken([snapshot.vintage], np.zeros(n * k, dtype=int)),
+            "value": np.concatenate(values) if values else np.array([], dtype=float),
+            # object (NULL or a reason); pandas inferred ``str`` for a vintage where every indicator
+            # had a reason somewhere and object otherwise, which the staged Parquet does not show.
+            "null_reason": pd.Series(np.concatenate(reasons) if reasons else [], dtype=object),
+        }
+    )
+
+
+def _taken(strings, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``strings[index]`` as a pandas ``str`` array, gathered in Arrow."""
+    return pd.array(pc.take(pa.array(list(strings), type=pa.large_string()), index), dtype="str")
 
 
 def parse_values(column: pd.Series, key: str = "?") -> tuple[np.ndarray, np.ndarray]:
