@@ -35,8 +35,11 @@ VALUE_COLUMNS = {
     ("goalpost", False): "goalpost_raw",
 }
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
-#: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary).
+#: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary) ...
 CHUNK_RUNS = 50
+#: ... and at most this many run-area cells per chunk: a chunk holds about ten temporaries of that
+#: size per thread, so at 30x NL's buurten (486,400) 50 runs took 2.4 GB beside the ranks.
+CHUNK_CELLS = 2_000_000
 #: Areas per quantile task (threads; each task partitions its own columns).
 QUANTILE_COLUMNS = 2_000
 
@@ -141,17 +144,18 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
             (cols, v[:, cols], present[:, cols]) for cols in (theme_of == t for t in range(n_theme))
         ]
 
-    # Runs in chunks: memory stays ~CHUNK_RUNS x areas floats per worker however many areas there
+    # Runs in chunks: memory stays ~chunk_runs x areas floats per worker however many areas there
     # are; the ranks of all runs are kept as uint16 (1/65535 resolution, results are rounded to
     # 1e-4). Chunks run on threads: numpy's sorts and matrix products release the GIL, and each
     # chunk writes its own rows, so the result does not depend on the number of threads.
     ranks16 = np.empty((mc.runs, n_area), dtype=np.uint16)
+    chunk_runs = max(1, min(CHUNK_RUNS, CHUNK_CELLS // n_area))
     rank_at = np.arange(n_area) / max(n_area - 1, 1)  # percentile rank of each sorted position
     rank16_at = np.rint(rank_at * 65535).astype(np.uint16)
     in_top_at = rank_at >= 1 - spec.top_share
 
     def run_chunk(start: int) -> np.ndarray:
-        chunk = slice(start, min(start + CHUNK_RUNS, mc.runs))
+        chunk = slice(start, min(start + chunk_runs, mc.runs))
         scores = np.empty((chunk.stop - chunk.start, n_area))
         for (normalisation, shrink), blocks in matrices.items():
             for aggregation in ("arithmetic", "geometric"):
@@ -185,7 +189,7 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
         return np.bincount(order[in_top_at[pos]], minlength=n_area)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        in_top = sum(pool.map(run_chunk, range(0, mc.runs, CHUNK_RUNS)))
+        in_top = sum(pool.map(run_chunk, range(0, mc.runs, chunk_runs)))
     q05, q50, q95 = np.empty(n_area), np.empty(n_area), np.empty(n_area)
 
     def quantiles(start: int) -> None:

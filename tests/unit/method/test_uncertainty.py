@@ -107,3 +107,15 @@ def test_more_perturbation_widens_the_intervals():
     wide = simulate(comp, _with(weight_concentration=1, p_leave_out=0.9, runs=400))
     width = lambda d: (d["rank_p95"] - d["rank_p05"]).median()  # noqa: E731
     assert width(wide) > width(narrow)
+
+
+def test_chunking_does_not_change_the_intervals(monkeypatch):
+    """Runs are simulated in chunks sized to the number of areas (memory at 30x NL); the chunk
+    size must not show in the result: one run per chunk gives what 50 per chunk give."""
+    import veerkracht.method.uncertainty as unc
+
+    comp = _components(n=60, seed=3)
+    spec = _with(runs=300)
+    default = simulate(comp, spec)
+    monkeypatch.setattr(unc, "CHUNK_CELLS", 1)
+    pd.testing.assert_frame_equal(simulate(comp, spec), default, check_exact=True)
