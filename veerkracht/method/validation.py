@@ -90,9 +90,34 @@ def kwb_income_criteria(con: duckdb.DuckDBPyConnection, year: int = 2021) -> pd.
     return rows.assign(source=f"KWB {year} (embedded)")[[*CRITERION_COLUMNS, "source"]]
 
 
+def _average_ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``a`` (no NaN), ties at their average: pandas' ``rank()``, in numpy (a
+    validation ranks thousands of subjects, and a Series per call cost more than the ranking)."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = s[1:] != s[:-1]
+    start = np.flatnonzero(new)  # first place of each run of equal values
+    end = np.append(start[1:], len(a)) - 1  # last place
+    ranks = np.empty(len(a))
+    ranks[order] = np.repeat((start + end) / 2 + 1, end - start + 1)
+    return ranks
+
+
+def _top_places(a: np.ndarray) -> np.ndarray:
+    """Place 1..n of ``a`` from the highest, ties in order of appearance: pandas'
+    ``rank(method="first", ascending=False)``."""
+    places = np.empty(len(a))
+    places[np.argsort(-a, kind="stable")] = np.arange(1, len(a) + 1)
+    return places
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rho (average ranks for ties)."""
-    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    return _rho_of_ranks(_average_ranks(np.asarray(x, float)), _average_ranks(np.asarray(y, float)))
+
+
+def _rho_of_ranks(rx: np.ndarray, ry: np.ndarray) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
@@ -119,9 +144,13 @@ def bootstrap_rho(
     sums are one product of the count matrix with the ranks, their squares and their products
     (thousands of subjects are measured per run).
     """
-    n = len(x)
-    rx = pd.Series(x).rank().to_numpy()
-    ry = pd.Series(y).rank().to_numpy()
+    return _bootstrap_ranks(
+        _average_ranks(np.asarray(x, float)), _average_ranks(np.asarray(y, float)), runs, seed
+    )
+
+
+def _bootstrap_ranks(rx: np.ndarray, ry: np.ndarray, runs: int = BOOTSTRAP, seed: int = SEED):
+    n = len(rx)
     counts = _resample_counts(n, runs, seed).astype(float)
     sums = counts @ np.column_stack([rx, ry, rx * rx, ry * ry, rx * ry])
     mx, my = sums[:, 0] / n, sums[:, 1] / n
@@ -139,9 +168,15 @@ def bootstrap_rho(
 def capture(score: np.ndarray, oriented: np.ndarray, weight: np.ndarray, top: float) -> float:
     """Share (by ``weight``) of the criterion's worst decile that the score puts in its top
     ``top`` share. Both are oriented so that higher = more vulnerable; deciles by rank."""
-    n = len(score)
-    worst = pd.Series(oriented).rank(method="first", ascending=False).to_numpy() <= np.ceil(0.1 * n)
-    high = pd.Series(score).rank(method="first", ascending=False).to_numpy() <= np.ceil(top * n)
+    return _capture_places(
+        _top_places(np.asarray(score, float)), _top_places(np.asarray(oriented, float)), weight, top
+    )
+
+
+def _capture_places(score_places, oriented_places, weight, top: float) -> float:
+    n = len(score_places)
+    worst = oriented_places <= np.ceil(0.1 * n)
+    high = score_places <= np.ceil(top * n)
     w = np.where(np.isfinite(weight) & (weight > 0), weight, 0.0)
     total = w[worst].sum()
     return float(w[worst & high].sum() / total) if total > 0 else float("nan")
@@ -167,8 +202,18 @@ def measure(score, criterion_value, direction: int, weight, interval: bool = Tru
     x, y, w = x[ok], y[ok], w[ok]
     if len(x) < MIN_AREAS:
         return Measure(len(x), *(float("nan"),) * 5)
-    lo, hi = bootstrap_rho(x, y) if interval else (float("nan"), float("nan"))
-    return Measure(len(x), spearman(x, y), lo, hi, capture(x, y, w, 0.1), capture(x, y, w, 0.2))
+    # Each ranking once: average ranks for rho and its interval, places for both captures.
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    lo, hi = _bootstrap_ranks(rx, ry) if interval else (float("nan"), float("nan"))
+    px, py = _top_places(x), _top_places(y)
+    return Measure(
+        len(x),
+        _rho_of_ranks(rx, ry),
+        lo,
+        hi,
+        _capture_places(px, py, w, 0.1),
+        _capture_places(px, py, w, 0.2),
+    )
 
 
 def subjects(con: duckdb.DuckDBPyConnection, spec_hash: str) -> pd.DataFrame:
@@ -299,14 +344,19 @@ def validate(
         if not parts:
             continue
         joined = pd.concat(parts)
-        for (s_year, kind, name), m in joined.groupby(["year", "kind", "subject"]):
-            for part, rows in [("all", m), *((h, m[m["half"] == h]) for h in HALVES)]:
+        # Columns as arrays, and each subject's rows as positions: a DataFrame per subject and
+        # half cost more than the measures.
+        value = joined["value"].to_numpy(dtype=float, na_value=np.nan)
+        crit_value = joined["criterion_value"].to_numpy(dtype=float, na_value=np.nan)
+        inwoners = joined["inwoners"].to_numpy(dtype=float, na_value=np.nan)
+        via = joined["via_crosswalk"].to_numpy(dtype=bool)
+        in_half = {h: (joined["half"] == h).to_numpy(dtype=bool) for h in HALVES}
+        both = ~np.isnan(value) & ~np.isnan(crit_value)
+        for (s_year, kind, name), pos in joined.groupby(["year", "kind", "subject"]).indices.items():
+            for part, rows in [("all", pos), *((h, pos[in_half[h][pos]]) for h in HALVES)]:
                 # Intervals for the headline and the themes; indicators get rho and capture only
                 # (a thousand resamples for each of them would cost more than the whole score).
-                r = measure(
-                    rows["value"], rows["criterion_value"], direction, rows["inwoners"], kind != "indicator"
-                )
-                both = rows["value"].notna() & rows["criterion_value"].notna()
+                r = measure(value[rows], crit_value[rows], direction, inwoners[rows], kind != "indicator")
                 out.append(
                     {
                         "criterion": crit,
@@ -319,7 +369,7 @@ def validate(
                         "subject": name,
                         "half": part,
                         **r.__dict__,
-                        "n_crosswalk": int((both & rows["via_crosswalk"]).sum()),
+                        "n_crosswalk": int((both[rows] & via[rows]).sum()),
                     }
                 )
     columns = [
