@@ -45,7 +45,8 @@ QUANTILE_COLUMNS = 2_000
 
 
 #: Low mantissa bits of a score that are not compared when ranking (more when there are over
-#: 2**20 areas, as the area's index is stored there): scores within a relative 2**-32 tie.
+#: 2**20 areas, as the area's index is stored there): scores that agree in all other bits (so
+#: differ by less than a relative 2**-32) tie.
 TIE_BITS = 20
 #: The sign bit of a float64 seen as uint64.
 _SIGN = np.uint64(1 << 63)
