@@ -37,9 +37,10 @@ VALUE_COLUMNS = {
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
 #: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary) ...
 CHUNK_RUNS = 50
-#: ... and at most this many run-area cells per chunk: a chunk holds about ten temporaries of that
-#: size per thread, so at 30x NL's buurten (486,400) 50 runs took 2.4 GB beside the ranks.
-CHUNK_CELLS = 2_000_000
+#: ... and at most this many run-area cells per chunk: a chunk holds several temporaries of that
+#: size per thread. 30x NL's 321,120 scored buurten: 49 runs a chunk peaked at 2.42 GB, 24 at
+#: 1.94 GB in the same time; 6 at 1.50 GB took a third longer (small matrix products).
+CHUNK_CELLS = 8_000_000
 #: Areas per quantile task (threads; each task partitions its own columns).
 QUANTILE_COLUMNS = 2_000
 
