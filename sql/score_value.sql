@@ -3,44 +3,67 @@
 -- value_shrunk pulls it toward the parent's value (buurt -> wijk, wijk -> gemeente) in
 -- proportion to the area's size: (n * x + k * x_parent) / (n + k). NULL values keep a reason
 -- (never 0). `eligible`: the area has at least $min_population inhabitants.
+--
+-- The joins go on integers (area number, indicator number) rather than on codes and names: at
+-- 30x the national size (5.7 million area-indicator rows) this model took 11-14 s with them,
+-- under 8 s without; the real 2024 0.6 s and 0.4 s.
 with spec as (
-    select * from core.method_indicator where spec_hash = $spec_hash
+    select *, row_number() over (order by name) as sid
+    from core.method_indicator where spec_hash = $spec_hash
 ),
-region as (
+canon as (
+    -- The canonical indicators the spec reads, numbered (keeps the three joins below small).
+    select canonical, row_number() over (order by canonical) as cid
+    from (select source as canonical from spec union select denominator from spec
+          union select size from spec union select 'AantalInwoners')
+),
+spec_k as (
+    select s.*, cs.cid as source_cid, cd.cid as denominator_cid, cz.cid as size_cid
+    from spec as s
+    left join canon as cs on cs.canonical = s.source
+    left join canon as cd on cd.canonical = s.denominator and s.denominator <> ''
+    left join canon as cz on cz.canonical = s.size
+),
+area as (
     select code, level,
-           case level when 'buurt' then wijk_code when 'wijk' then gemeente_code end as parent_code
+           case level when 'buurt' then wijk_code when 'wijk' then gemeente_code end as parent_code,
+           row_number() over () as rid
     from core.dim_region
     where year = $year and level in ('gemeente', 'wijk', 'buurt')
 ),
+region as (
+    select a.*, p.rid as parent_rid from area as a left join area as p on p.code = a.parent_code
+),
 fact as (
-    -- Only the indicators the spec reads: keeps the three joins below small.
-    select code, canonical, value, null_reason from core.fact_indicator
-    where year = $year and canonical in (
-        select source from spec union select denominator from spec union select size from spec
-        union select 'AantalInwoners')
+    select r.rid, c.cid, f.value, f.null_reason
+    from core.fact_indicator as f
+    join canon as c on c.canonical = f.canonical
+    join region as r on r.code = f.code
+    where f.year = $year
 ),
 pop as (
-    select code, value as inwoners from fact where canonical = 'AantalInwoners'
+    select f.rid, f.value as inwoners
+    from fact as f join canon as c on c.cid = f.cid and c.canonical = 'AantalInwoners'
 ),
 computed as (
     select
-        r.code, r.level, r.parent_code,
+        r.rid, r.parent_rid, r.code, r.level, s.sid,
         s.axis, s.theme, s.name as indicator, s.direction, s.transform, s.weight,
         z.value as size,
         case when s.denominator = '' then n.value * s.scale
              else n.value / nullif(d.value, 0) * s.scale end as x,
         case
-            when n.canonical is null then 'not_in_source'
+            when n.rid is null then 'not_in_source'
             when n.value is null then coalesce(n.null_reason, 'missing')
             when s.denominator <> '' and d.value is null
                 then 'denominator_' || coalesce(d.null_reason, 'missing')
             when s.denominator <> '' and d.value = 0 then 'denominator_zero'
         end as reason
     from region as r
-    cross join spec as s
-    left join fact as n on n.code = r.code and n.canonical = s.source
-    left join fact as d on d.code = r.code and d.canonical = s.denominator
-    left join fact as z on z.code = r.code and z.canonical = s.size
+    cross join spec_k as s
+    left join fact as n on n.rid = r.rid and n.cid = s.source_cid
+    left join fact as d on d.rid = r.rid and d.cid = s.denominator_cid
+    left join fact as z on z.rid = r.rid and z.cid = s.size_cid
 ),
 weighted as (
     select
@@ -49,7 +72,7 @@ weighted as (
         case when $shrinkage and c.x is not null and p.x is not null and c.size > 0
              then c.size / (c.size + $prior_size) end as shrink_weight
     from computed as c
-    left join computed as p on p.code = c.parent_code and p.indicator = c.indicator
+    left join computed as p on p.rid = c.parent_rid and p.sid = c.sid
 ),
 shrunk as (
     select *,
@@ -78,4 +101,4 @@ select
          when s.unusable then 'not_positive_for_log' end        as null_reason,
     $spec_hash                                                  as spec_hash
 from shrunk as s
-left join pop on pop.code = s.code
+left join pop on pop.rid = s.rid
