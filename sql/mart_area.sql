@@ -2,6 +2,7 @@
 -- names, parents, key indicators with the vintage they came from, the scores of both axes and why
 -- they are NULL, rank intervals, explanations, and the polygon (EPSG:28992) with its kind.
 with ind as (
+    -- Only the rows of the indicators shown (the year has a hundred more per area).
     select
         code,
         max(value) filter (where canonical = 'AantalInwoners')::bigint                 as inwoners,
@@ -16,11 +17,32 @@ with ind as (
         100.0 * max(value) filter (where canonical = 'Eenpersoonshuishoudens')
             / nullif(max(value) filter (where canonical = 'HuishoudensTotaal'), 0)     as pct_eenpersoons,
         1000.0 * max(value) filter (where canonical = 'Misdrijven')
-            / nullif(max(value) filter (where canonical = 'AantalInwoners'), 0)        as misdrijven_per_1000,
-        string_agg(distinct vintage, ', ' order by vintage)                            as vintages_used
+            / nullif(max(value) filter (where canonical = 'AantalInwoners'), 0)        as misdrijven_per_1000
     from core.fact_indicator
-    where year = $year
+    where year = $year and canonical in (
+        'AantalInwoners', 'HuishoudensTotaal', 'Koopwoningen', 'GemiddeldeWOZWaardeVanWoningen',
+        'GemiddeldInkomenPerInwoner', 'InBezitWoningcorporatie', 'MateVanStedelijkheid',
+        'k_65JaarOfOuder', 'Eenpersoonshuishoudens', 'Misdrijven')
     group by code
+),
+vintages as (
+    -- Distinct first, then one ordered list per area (a distinct ordered aggregate over every
+    -- row was most of this model's time).
+    select code, string_agg(vintage, ', ' order by vintage) as vintages_used
+    from (select distinct code, vintage from core.fact_indicator where year = $year)
+    group by code
+),
+within as (
+    -- The "relative" view: where the area stands among the scored areas of its own gemeente
+    -- (0 = least, 1 = most vulnerable there); NULL for gemeenten. Ranked on these few columns
+    -- only: over the whole row (geometry included) the window took a third of this model.
+    select r.code,
+        case when s.score is not null and r.level <> 'gemeente' then
+            round(percent_rank() over (partition by r.level, r.gemeente_code, (s.score is null)
+                                       order by s.score), 6) end as score_within_gemeente
+    from core.dim_region as r
+    left join core.score as s on s.year = r.year and s.code = r.code
+    where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')
 ),
 expl as (
     select code,
@@ -56,11 +78,7 @@ select
     case when s.score is not null then
         least(floor(s.score * $quantiles + 1e-9)::integer + 1, $quantiles) end as score_class,
     s.score >= 1 - $top_share - 1e-9 as top10,
-    -- The "relative" view: where the area stands among the scored areas of its own gemeente
-    -- (0 = least, 1 = most vulnerable there); NULL for gemeenten and single scored areas.
-    case when s.score is not null and r.level <> 'gemeente' then
-        round(percent_rank() over (partition by r.level, r.gemeente_code, (s.score is null)
-                                   order by s.score), 6) end as score_within_gemeente,
+    w.score_within_gemeente,
     round(s.kwetsbaarheid_goalpost, 6) as kwetsbaarheid_goalpost,
     round(s.druk, 6)                as druk,
     round(s.druk_goalpost, 6)       as druk_goalpost,
@@ -89,11 +107,13 @@ select
     s.druk_null_reason,
     s.method_version,
     s.spec_hash,
-    i.vintages_used,
+    v.vintages_used,
     r.geometry_source,
     g.geom                          as geometry
 from core.dim_region as r
 left join ind as i on i.code = r.code
+left join vintages as v on v.code = r.code
+left join within as w on w.code = r.code
 left join expl as e on e.code = r.code
 left join core.score_change as ch on ch.year = r.year and ch.code = r.code and ch.is_latest
 left join core.score as s on s.year = r.year and s.code = r.code
