@@ -81,6 +81,31 @@ def test_coverage_counts_overlapping_targets_once():
     assert half["coverage_source"].tolist() == pytest.approx([0.5, 0.5])
 
 
+def test_coverage_of_pieces_apart_is_their_summed_area():
+    """Pieces whose bounding boxes do not overlap are not unioned (their areas add up): a gap
+    between the targets shows as coverage below 1, touching targets cover all."""
+    src = _boxes({"S": (0, 0, 2, 1)})
+    gap = crosswalk(src, _boxes({"A": (0, 0, 0.9, 1), "B": (1.1, 0, 2, 1)}))
+    assert gap["coverage_source"].tolist() == pytest.approx([0.9, 0.9])
+    touching = crosswalk(src, _boxes({"A": (0, 0, 1, 1), "B": (1, 0, 2, 1)}))
+    assert touching["coverage_source"].tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_coverage_is_the_union_of_the_pieces_on_real_boundaries(gm_cw):
+    """coverage_source = area(source ∩ union of its targets) / area(source), checked directly
+    for every real 2019 gemeente that changed (an unchanged one keeps only its own code's row)
+    against the 2024 ones, whichever way it was computed."""
+    src = _layer(2019, "gemeente").set_index("code").geometry
+    tgt = _layer(2024, "gemeente").set_index("code").geometry
+    changed = gm_cw[~gm_cw["unchanged"]]
+    assert changed["source_code"].nunique() >= 15  # 18: the mergers of 2019-2024
+    for code, rows in changed.groupby("source_code"):
+        s = src[code]
+        union = shapely.union_all([shapely.intersection(s, tgt[t]) for t in rows["target_code"]])
+        want = min(shapely.area(union) / shapely.area(s), 1.0)
+        assert rows["coverage_source"].tolist() == pytest.approx([want] * len(rows), rel=1e-12)
+
+
 def test_identical_areas_map_one_to_one():
     layer = _layer(2024, "gemeente")
     cw = crosswalk(layer, layer)
