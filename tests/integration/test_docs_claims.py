@@ -80,6 +80,25 @@ def test_worked_example_themes_score_and_interval_match(con):
     assert n_scored == _number(r"among ([0-9,]+) scored buurten")
 
 
+def test_uncertainty_summary_matches_the_warehouse(con):
+    """The Monte Carlo summary in docs/methodology.md ("the median interval is … wide", the share
+    of `uncertain` areas) as the embedded run gives it (it had drifted once, unnoticed)."""
+    text = METHODOLOGY.split("## Uncertainty", 1)[1].split("\n## ", 1)[0]
+    said = re.search(
+        r"median interval is ([0-9.]+) wide \(buurten\), ([0-9.]+) \(wijken\) and ([0-9.]+)\s+"
+        r"\(gemeenten\); (\d+) % of the scored areas of each level are `uncertain`",
+        text,
+    )
+    assert said, "docs/methodology.md no longer states the interval widths and uncertain share"
+    rows = con.execute(
+        "SELECT level, round(median(rank_p95 - rank_p05), 2), round(100 * avg(uncertain::INTEGER)) "
+        "FROM core.score_uncertainty WHERE year = 2024 GROUP BY level"
+    ).fetchall()
+    width = {level: w for level, w, _ in rows}
+    assert (width["buurt"], width["wijk"], width["gemeente"]) == tuple(float(x) for x in said.groups()[:3])
+    assert {share for _, _, share in rows} == {float(said.group(4))}
+
+
 def _expand(pattern: str) -> list[str]:
     """Brace expansion (``a/{x,y}.b`` -> ``a/x.b``, ``a/y.b``); ``{level}`` is every level;
     ``<year>`` is the embedded run's 2024 and ``<level>`` its finest level (the preview's)."""
