@@ -128,16 +128,16 @@ def _coverage(cw: pd.DataFrame, pieces: np.ndarray) -> pd.Series:
         a, b = box[:-d], box[d:]
         hit = same & (b[:, 0] < a[:, 2]) & (a[:, 0] < b[:, 2]) & (b[:, 1] < a[:, 3]) & (a[:, 1] < b[:, 3])
         overlapping[group[d:][hit]] = True
-    covered = np.bincount(group, weights=multi["overlap_m2"].to_numpy()[order], minlength=len(codes))
+    # Per source: the summed area of its pieces, replaced by their union's where boxes overlap.
+    per_source = np.bincount(group, weights=multi["overlap_m2"].to_numpy()[order], minlength=len(codes))
     start = np.searchsorted(group, np.arange(len(codes) + 1))  # source g's rows: start[g]:start[g + 1]
     unions = [piece[start[g] : start[g + 1]] for g in np.flatnonzero(overlapping)]
     areas = _on_threads(
         lambda part: np.array([shapely.area(shapely.union_all(pieces[rows])) for rows in unions[part]]),
         len(unions),
     )
-    covered[overlapping] = areas
-    union = dict(zip(codes, covered, strict=True))
-    covered = cw["source_code"].map(union).fillna(cw["overlap_m2"])
+    per_source[overlapping] = areas
+    covered = cw["source_code"].map(dict(zip(codes, per_source, strict=True))).fillna(cw["overlap_m2"])
     # The union lies inside the source; clip only float noise.
     return (covered / cw["source_area_m2"]).clip(upper=1.0)
 
