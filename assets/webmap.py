@@ -17,7 +17,9 @@ def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg
     paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
     sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
     lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
-    out = webmap.publish_web(layout.web, year, sources, {lv: p for lv, p in lists.items() if p.exists()})
+    out = webmap.publish_web(
+        layout.web, year, sources, settings.method, {lv: p for lv, p in lists.items() if p.exists()}
+    )
     return dg.MaterializeResult(
         metadata={
             "page": dg.MetadataValue.path(str(out["page"])),

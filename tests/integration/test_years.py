@@ -3,39 +3,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
-import duckdb
 import numpy as np
 import pytest
-from cli import run_cli
 
 from veerkracht.method.spec import load_spec
-from veerkracht.paths import OutputLayout
-
-
-def _hashes(folder) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*")) if p.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def years_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("years")
-    proc = run_cli(tmp / "home", tmp / "out")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    layout = OutputLayout(tmp / "out")
-    before = {y: _hashes(layout.layers / str(y)) for y in (2021, 2023, 2024)}
-    # A run of one year again (2022, forced: nothing changed): the other years' layers stay byte
-    # for byte as they were.
-    again = run_cli(tmp / "home", tmp / "out", "--year", "2022", "--force")
-    assert again.returncode == 0, again.stdout + again.stderr
-    after = {y: _hashes(layout.layers / str(y)) for y in (2021, 2023, 2024)}
-    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
-    yield layout, proc.stdout, con, (before, after)
-    con.close()
 
 
 def test_every_embedded_year_is_scored_newest_last_and_reported(years_run):

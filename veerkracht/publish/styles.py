@@ -15,6 +15,19 @@ from veerkracht.publish.dictionary import COLUMNS
 CLASS_COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
 NO_SCORE_COLOUR = "#d9d9d9"
 CLASS_LABELS = ["1 – least vulnerable fifth", "2", "3", "4", "5 – most vulnerable fifth"]
+#: Bivariate 3 x 3 (kwetsbaarheid tercile K x druk tercile D), a Stevens-style blue-red scheme:
+#: grey = low on both, red = kwetsbaar, blue = druk, dark purple = both high.
+BIVARIATE_COLOURS = {
+    "K1D1": "#e8e8e8", "K2D1": "#e4acac", "K3D1": "#c85a5a",
+    "K1D2": "#b0d5df", "K2D2": "#ad9ea5", "K3D2": "#985356",
+    "K1D3": "#64acbe", "K2D3": "#627f8c", "K3D3": "#574249",
+}  # fmt: skip
+#: The web map's "binnen de gemeente" view: the rank within the gemeente in five equal steps.
+WITHIN_GEMEENTE_BREAKS = [0.2, 0.4, 0.6, 0.8]
+#: The "aantal kwetsbare bewoners" view: pale areas under proportional circles, radius in pixels
+#: per sqrt(resident) by level (a gemeente has ~100x a buurt's residents).
+BEWONERS_FILL_COLOUR = "#f2f2f2"
+CIRCLE_SCALE = {"gemeente": 0.06, "wijk": 0.15, "buurt": 0.3}
 
 
 def _rgba(hex_colour: str) -> str:

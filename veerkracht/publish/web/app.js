@@ -1,18 +1,8 @@
 // Veerkracht web map: PMTiles vector tiles drawn with MapLibre GL, no network beyond this folder.
-const COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];  // veerkracht/styles.py
-const NO_SCORE = "#d9d9d9";
-const LABELS = ["1 – minst kwetsbaar", "2", "3", "4", "5 – meest kwetsbaar"];
+// Palette, legend and explanation come from meta_<year>.json (veerkracht/publish/webmap.py
+// page_meta: the method spec, the data and veerkracht/publish/styles.py), never from strings here.
 const LEVELS = ["gemeente", "wijk", "buurt"];
-// Bivariate 3 x 3 (kwetsbaarheid tercile K x druk tercile D), a Stevens-style blue-red scheme:
-// grey = low on both, red = kwetsbaar, blue = druk, dark purple = both high.
-const BIVARIATE = {
-  K1D1: "#e8e8e8", K2D1: "#e4acac", K3D1: "#c85a5a",
-  K1D2: "#b0d5df", K2D2: "#ad9ea5", K3D2: "#985356",
-  K1D3: "#64acbe", K2D3: "#627f8c", K3D3: "#574249",
-};
-const state = { level: "buurt", view: "national", year: null, index: [] };
-// Circle radius in pixels per sqrt(resident): a gemeente has ~100x a buurt's residents.
-const CIRCLE_SCALE = { gemeente: 0.06, wijk: 0.15, buurt: 0.3 };
+const state = { level: "buurt", view: "national", year: null, meta: null, index: [], zoomedToPart: false };
 
 const protocol = new pmtiles.Protocol();
 maplibregl.addProtocol("pmtiles", protocol.tile);
@@ -27,15 +17,18 @@ map.addControl(new maplibregl.NavigationControl(), "top-right");
 window.vk = { map, state, ready: false };
 
 function fillColour() {
-  if (state.view === "bewoners") return "#f2f2f2";  // the circles carry the information
+  const st = state.meta.style;
+  if (state.view === "bewoners") return st.bewoners_fill;  // the circles carry the information
   if (state.view === "bivariate") {
-    return ["match", ["coalesce", ["get", "bivariate_class"], ""], ...Object.entries(BIVARIATE).flat(), NO_SCORE];
+    return ["match", ["coalesce", ["get", "bivariate_class"], ""], ...Object.entries(st.bivariate).flat(), st.no_score];
   }
   if (state.view === "gemeente" && state.level !== "gemeente") {
-    return ["case", ["==", ["get", "score_within_gemeente"], null], NO_SCORE,
-      ["step", ["get", "score_within_gemeente"], COLOURS[0], 0.2, COLOURS[1], 0.4, COLOURS[2], 0.6, COLOURS[3], 0.8, COLOURS[4]]];
+    const steps = st.within_breaks.flatMap((b, i) => [b, st.classes[i + 1]]);
+    return ["case", ["==", ["typeof", ["get", "score_within_gemeente"]], "number"],
+      ["step", ["get", "score_within_gemeente"], st.classes[0], ...steps], st.no_score];
   }
-  return ["match", ["coalesce", ["get", "score_class"], 0], 1, COLOURS[0], 2, COLOURS[1], 3, COLOURS[2], 4, COLOURS[3], 5, COLOURS[4], NO_SCORE];
+  const classes = st.classes.flatMap((c, i) => [i + 1, c]);
+  return ["match", ["coalesce", ["get", "score_class"], 0], ...classes, st.no_score];
 }
 
 function fillOpacity() {
@@ -45,33 +38,42 @@ function fillOpacity() {
 
 function loadYear(year) {
   state.year = year;
-  for (const level of LEVELS) {
-    for (const id of [`${level}-fill`, `${level}-line`, `${level}-bewoners`]) if (map.getLayer(id)) map.removeLayer(id);
-  }
-  if (map.getSource("vk")) map.removeSource("vk");
-  map.addSource("vk", { type: "vector", url: `pmtiles://veerkracht_${year}.pmtiles`,
-                        attribution: "Bron: CBS, Kadaster/PDOK (CC BY 4.0)" });
-  for (const level of LEVELS) {
-    map.addLayer({ id: `${level}-fill`, type: "fill", source: "vk", "source-layer": level,
-                   paint: { "fill-color": fillColour(), "fill-opacity": fillOpacity() } });
-    map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
-                   paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
-    // Proportional circles: area ~ estimated vulnerable residents (lower bound).
-    map.addLayer({ id: `${level}-bewoners`, type: "circle", source: "vk", "source-layer": `${level}_bewoners`,
-                   paint: { "circle-color": "#bd0026", "circle-opacity": 0.55, "circle-stroke-color": "#fff",
-                            "circle-stroke-width": 0.5,
-                            "circle-radius": ["*", CIRCLE_SCALE[level], ["sqrt", ["get", "kwetsbare_bewoners_min"]]] } });
-  }
-  fetch(`meta_${year}.json`).then(r => r.json()).then(meta => {
+  window.vk.ready = false;
+  fetch(`search_${year}.json`).then(r => r.json()).then(items => { state.index = items; });
+  return fetch(`meta_${year}.json`).then(r => r.json()).then(meta => {
+    state.meta = meta;
+    for (const level of LEVELS) {
+      for (const id of [`${level}-fill`, `${level}-line`, `${level}-bewoners`]) if (map.getLayer(id)) map.removeLayer(id);
+    }
+    if (map.getSource("vk")) map.removeSource("vk");
+    map.addSource("vk", { type: "vector", url: `pmtiles://veerkracht_${year}.pmtiles`,
+                          attribution: "Bron: CBS, Kadaster/PDOK (CC BY 4.0)" });
+    for (const level of LEVELS) {
+      map.addLayer({ id: `${level}-fill`, type: "fill", source: "vk", "source-layer": level,
+                     paint: { "fill-color": fillColour(), "fill-opacity": fillOpacity() } });
+      map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
+                     paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
+      // Proportional circles: area ~ estimated vulnerable residents (lower bound).
+      map.addLayer({ id: `${level}-bewoners`, type: "circle", source: "vk", "source-layer": `${level}_bewoners`,
+                     paint: { "circle-color": "#bd0026", "circle-opacity": 0.55, "circle-stroke-color": "#fff",
+                              "circle-stroke-width": 0.5,
+                              "circle-radius": ["*", meta.style.circle_scale[level], ["sqrt", ["get", "kwetsbare_bewoners_min"]]] } });
+    }
     // A year without buurten (KWB 2021/2022) shows its finest level; a partial year says so.
     const select = document.getElementById("level");
     for (const option of select.options) option.disabled = !meta.levels.includes(option.value);
     if (!meta.levels.includes(state.level)) { state.level = meta.levels[meta.levels.length - 1]; select.value = state.level; }
     document.getElementById("coverage").textContent = meta.coverage === "national"
       ? "" : `Dekking ${year}: ${meta.coverage}`;
+    // A partial year (Utrecht 2023) zooms to where its areas are; the next national year zooms out.
+    if (meta.coverage !== "national" || state.zoomedToPart) {
+      const b = meta.bounds;
+      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, duration: 0 });
+      state.zoomedToPart = meta.coverage !== "national";
+    }
     showLevel();
+    map.once("idle", () => { window.vk.ready = true; window.vk.shownYear = Number(year); });
   });
-  fetch(`search_${year}.json`).then(r => r.json()).then(items => { state.index = items; });
 }
 
 function showLevel() {
@@ -84,26 +86,76 @@ function showLevel() {
                           state.view === "bewoners" && level === state.level ? "visible" : "none");
   }
   renderLegend();
+  renderMethod();
+}
+
+// Elements built from text nodes: titles come from the spec file, which users write.
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function swatchRow(colour, label, title) {
+  const row = el("div", undefined, { class: "row" });
+  const swatch = el("span", undefined, { class: "swatch", style: `background:${colour}` });
+  if (title) swatch.title = title;
+  row.append(swatch, document.createTextNode(label));
+  return row;
 }
 
 function renderLegend() {
+  const st = state.meta.style;
+  const legend = document.getElementById("legend");
   if (state.view === "bewoners") {
-    document.getElementById("legend").innerHTML = "<b>Geschat aantal kwetsbare bewoners</b>" +
-      '<div class="row">cirkeloppervlak ~ ondergrens (grootste gepubliceerde groep: laag inkomen, sociaal minimum, bijstand, Wmo, jeugdzorg); geen cirkel: niet gepubliceerd</div>';
+    const a = state.meta.areas[state.level];
+    legend.replaceChildren(el("b", "Geschat aantal kwetsbare bewoners"),
+      el("div", `cirkeloppervlak ~ ondergrens (grootste gepubliceerde groep: laag inkomen, sociaal minimum, bijstand, Wmo, jeugdzorg); ` +
+        `${a.counted.toLocaleString("nl-NL")} van ${a.drawn.toLocaleString("nl-NL")} ${state.level === "gemeente" ? "gemeenten" : state.level + "en"} ` +
+        `in ${state.year} hebben een telling; geen cirkel: niet gepubliceerd`, { class: "row" }));
     return;
   }
   if (state.view === "bivariate") {
-    const cell = (k, d) => `<span class="swatch" title="K${k}D${d}" style="background:${BIVARIATE[`K${k}D${d}`]}"></span>`;
-    const rows = [3, 2, 1].map((d) => `<div class="row">${[1, 2, 3].map((k) => cell(k, d)).join("")}${d === 3 ? " druk hoog" : d === 1 ? " druk laag" : ""}</div>`);
-    document.getElementById("legend").innerHTML = "<b>Kwetsbaarheid × druk (tertielen)</b>" + rows.join("") +
-      `<div class="row">kwetsbaarheid laag → hoog</div><div class="row"><span class="swatch" style="background:${NO_SCORE}"></span>geen score</div>`;
+    const rows = [3, 2, 1].map((d) => {
+      const row = el("div", undefined, { class: "row" });
+      for (const k of [1, 2, 3]) row.append(el("span", undefined, { class: "swatch", title: `K${k}D${d}`, style: `background:${st.bivariate[`K${k}D${d}`]}` }));
+      row.append(document.createTextNode(d === 3 ? " druk hoog" : d === 1 ? " druk laag" : ""));
+      return row;
+    });
+    legend.replaceChildren(el("b", "Kwetsbaarheid × druk (tertielen)"), ...rows,
+      el("div", "kwetsbaarheid laag → hoog", { class: "row" }), swatchRow(st.no_score, "geen score"));
     return;
   }
-  const title = state.view === "gemeente" && state.level !== "gemeente"
-    ? "Rang binnen de eigen gemeente" : "Landelijke klasse (kwintiel)";
-  document.getElementById("legend").innerHTML = `<b>${title}</b>` +
-    COLOURS.map((c, i) => `<div class="row"><span class="swatch" style="background:${c}"></span>${LABELS[i]}</div>`).join("") +
-    `<div class="row"><span class="swatch" style="background:${NO_SCORE}"></span>geen score</div>`;
+  const within = state.view === "gemeente" && state.level !== "gemeente";
+  const labels = within
+    ? st.classes.map((_, i) => `${i === 0 ? "0" : st.within_breaks[i - 1]} – ${i === st.classes.length - 1 ? "1" : st.within_breaks[i]}`)
+    : st.class_labels;
+  legend.replaceChildren(el("b", within ? "Rang binnen de eigen gemeente" : "Landelijke klasse (kwintiel)"),
+    ...st.classes.map((c, i) => swatchRow(c, labels[i])), swatchRow(st.no_score, "geen score"));
+}
+
+// What the scores mean, from the spec that made them (its axes, themes and indicators) and
+// from the data (how many boundaries are approximate).
+function renderMethod() {
+  const m = state.meta.method;
+  const themes = [];
+  for (const axis of m.axes) {
+    themes.push(el("b", axis.title));
+    const list = el("ul");
+    for (const theme of axis.themes) list.append(el("li", `${theme.title}: ${theme.indicators.join("; ")}`));
+    themes.push(list);
+  }
+  themes.push(el("p", `Methode ${m.label} (${m.spec_hash}), docs/methodology.md.`));
+  document.getElementById("method").replaceChildren(...themes);
+  const notes = [el("p", `Score = landelijke percentielrang (0 = minst, 1 = meest kwetsbaar). Lichter = onzeker: ` +
+    `over ${m.runs.toLocaleString("nl-NL")} varianten van de methode valt het 5–95%-rang-interval in meer dan één klasse. ` +
+    "Grijs = geen score (reden in de popup).")];
+  const a = state.meta.areas[state.level];
+  if (a && a.approximate) {
+    notes.push(el("p", `${a.approximate.toLocaleString("nl-NL")} van ${a.drawn.toLocaleString("nl-NL")} grenzen op dit niveau zijn benaderd (reconstructie; zie de popup).`));
+  }
+  document.getElementById("notes").replaceChildren(...notes);
 }
 
 function fmt(v, digits = 2) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
@@ -183,6 +235,5 @@ map.on("load", () => {
     const select = document.getElementById("year");
     select.replaceChildren(...years.map(y => new Option(String(y))));
     loadYear(years[0]);
-    map.once("idle", () => { window.vk.ready = true; });
   });
 });
