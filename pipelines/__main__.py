@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         (y, "veerkracht_rescore_job", "scored last, after the earlier years (its change classes)")
         for y in last
     ]
+    ledger.begin(years)  # unfinished until recorded: a killed run is never "Nothing to do"
     code = _run(plan, args.source, args.executor, args.verbose)
     if code == 0:
         ledger.record(fingerprints)
@@ -242,6 +243,7 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
 
     if not verbose:
         logging.getLogger("dagster").setLevel(logging.WARNING)  # the summary logger says the rest
+    sys.stdout.reconfigure(line_buffering=True)  # each line as it happens, also into a pipe or a log
     layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
     started_all = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
@@ -251,6 +253,7 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
         # Several runs: a line per run and its scores, the warning checks in one line per run.
         compact = {"veerkracht_scores"} if len(plan) > 1 else None
         handler = SummaryHandler(sys.stdout, steps=compact)
+        published: list[int] = []
         for year, job, why in plan:
             started = time.perf_counter()
             if job.startswith("veerkracht_rescore"):
@@ -279,8 +282,10 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
                     tags=tags,
                 )
             if not result.success:
-                print(f"Run for {year} failed at {_failure(result)}; outputs of earlier runs are untouched.")
+                print(f"Run for {year} failed at {_failure(result)}; {_published_note(published, year)}")
                 return 1
+            if job != "veerkracht_ingest_job":  # the ingest job stages statistics, publishes nothing
+                published.append(year)
             if compact and (line := handler.warnings_line()):
                 print(line)
             print(f"KWB {year}: done in {time.perf_counter() - started:.1f} s")
@@ -293,6 +298,18 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
     print(f"  map previews (PNG):              {layout.previews}")
     print(f"  web map: python -m veerkracht.publish.serve {layout.web}  ->  http://127.0.0.1:8000/")
     return 0
+
+
+def _published_note(published: list[int], failed: int) -> str:
+    """What a failed run left published: the years it finished before (each year publishes as it
+    finishes), or nothing."""
+    done = sorted(set(published) - {failed})
+    if not done:
+        return "outputs of earlier runs are untouched."
+    return (
+        f"KWB {', '.join(map(str, done))} of this run were published before it failed, the other years "
+        "keep their earlier outputs; the next run builds every year of this run again."
+    )
 
 
 def _failure(result) -> str:

@@ -7,7 +7,7 @@ versions of the libraries that compute) — and the ledger of what the published
 from (``work/fingerprints.json`` in the output folder, written after a successful run).
 
 A year is up to date when all three hashes equal the ledger's and its outputs are where the run
-put them. Only the spec differs: the year is scored again from the statistics in the build
+put them, and no run of it stopped half-way since (:meth:`Ledger.begin`). Only the spec differs: the year is scored again from the statistics in the build
 warehouse, not read again. Inputs or code differ: the year is run whole. The CLI decides this
 (``pipelines/__main__.py``); ``--force`` runs everything.
 """
@@ -99,6 +99,22 @@ class Ledger:
         entries = self.read()
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         entries.update({y: {**asdict(fp), "recorded_at": now} for y, fp in fingerprints.items()})
+        self._write(entries)
+
+    def begin(self, years: Iterable[int]) -> None:
+        """Before a run publishes anything: its years are unfinished until :meth:`record`.
+
+        Why: a run publishes each year as it finishes, so a run killed (or failed) half-way
+        leaves some years at its spec and inputs and the others at the last run's, while the
+        ledger still named the last run's for all: the next run said "Nothing to do" over
+        outputs of two methods. An unfinished year runs whole next time, whatever its hashes."""
+        entries = self.read()
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        for year in years:
+            entries[year] = {**entries.get(year, {}), "unfinished_since": now}
+        self._write(entries)
+
+    def _write(self, entries: dict[int, dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps({str(y): v for y, v in sorted(entries.items())}, indent=1))
@@ -123,6 +139,8 @@ class Ledger:
             old = entries.get(year)
             if old is None:
                 verdicts[year] = "not run into this output folder before"
+            elif old.get("unfinished_since"):
+                verdicts[year] = f"a run started {old['unfinished_since']} did not finish"
             elif not self.outputs_present(year):
                 verdicts[year] = "outputs missing"
             elif old.get("code") != fp.code:

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 from cli import run_cli, start_cli
 
+from veerkracht.method.spec import load_spec
 from veerkracht.publish.webmap import verify_pmtiles
 
 pytestmark = pytest.mark.faults
@@ -92,3 +93,55 @@ def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
     assert _leftovers(tmp_path / "out") == []
     verify_pmtiles(web / "veerkracht_2024.pmtiles")
     assert not [p for p in web.iterdir() if p.is_dir() and p.name not in ("vendor",)]
+
+
+def _kill_at_line(proc: subprocess.Popen, line: str, timeout: float = 300) -> str:
+    """Read the CLI's output until ``line`` is printed, then kill -9 at once."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while line.encode() not in seen:
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk or time.monotonic() > deadline:
+            pytest.fail(f"the run ended or hung before {line!r}: {seen.decode()[-2000:]}")
+        seen += chunk
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return seen.decode()
+
+
+def _spec_hashes(out: Path) -> set[str]:
+    with duckdb.connect(str(out / "warehouse" / "veerkracht.duckdb"), read_only=True) as con:
+        marts = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT spec_hash FROM marts.area WHERE spec_hash IS NOT NULL"
+            ).fetchall()
+        }
+    layers = set()
+    for path in (out / "layers").rglob("*_4326.parquet"):
+        with duckdb.connect() as con:
+            rows = con.execute(
+                f"SELECT DISTINCT spec_hash FROM '{path}' WHERE spec_hash IS NOT NULL"
+            ).fetchall()
+        layers |= {r[0] for r in rows}
+    return marts | layers
+
+
+def test_a_run_killed_after_publishing_a_year_is_not_nothing_to_do(tmp_path):
+    """Issue 26.1: a run with another spec, killed once a year is published (before it records
+    what it built), left the ledger naming the old spec: the next plain run said "Nothing to do"
+    over outputs of the other method. Now the killed run's years are unfinished: the next run
+    builds them, and everything published is of one spec. On the small Utrecht year."""
+    home, out = tmp_path / "home", tmp_path / "out"
+    first = run_cli(home, out, "--year", "2023")
+    assert first.returncode == 0, first.stdout + first.stderr
+    default_hash = _spec_hashes(out)
+    other = tmp_path / "other.toml"
+    other.write_text(Path(load_spec().path).read_text().replace("top_share = 0.1 ", "top_share = 0.2 "))
+    proc = start_cli(home, out, "--year", "2023", "--method", str(other))
+    _kill_at_line(proc, "KWB 2023: done")
+    assert _spec_hashes(out) != default_hash  # the killed run did publish its year
+    again = run_cli(home, out, "--year", "2023")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Nothing to do" not in again.stdout and "did not finish" in again.stdout
+    assert _spec_hashes(out) == default_hash
+    assert "Nothing to do" in run_cli(home, out, "--year", "2023").stdout  # and now it is done

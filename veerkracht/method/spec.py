@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from veerkracht.paths import METHODS_DIR
+from veerkracht.registry import KWB_TABLES
 
 DEFAULT_SPEC = METHODS_DIR / "veerkracht-v2.toml"
 
@@ -212,7 +214,29 @@ WHOLE = {
 }
 
 
+def _non_finite(value: object, where: str) -> str | None:
+    """The dotted path of the first NaN or infinity in the parsed TOML, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((f"{i + 1}", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, child in items:
+        found = _non_finite(child, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
 def _check_keys_and_ranges(raw: dict) -> None:
+    # TOML has nan and inf: every comparison with NaN is false, so a range check alone passes it
+    # (top_share = nan flagged no area, weight = inf failed late at scores_in_range).
+    bad = _non_finite(raw, "")
+    if bad:
+        raise SpecError(f"{bad} must be a finite number (the spec has nan or inf there)")
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise SpecError(f"unknown section(s) {unknown}; sections: {', '.join(SECTIONS)}")
@@ -272,6 +296,9 @@ def _parse(raw: dict) -> MethodSpec:
     _choose("normalisation.method", norm["method"], NORMALISATIONS)
     _choose("aggregation.within_theme", agg["within_theme"], AGGREGATIONS)
     _choose("aggregation.across_themes", agg["across_themes"], AGGREGATIONS)
+    for axis in axes:
+        if not any(t.axis == axis for t in themes):
+            raise SpecError(f"axis {axis!r} has no themes: give it one, or remove it")
     for t in themes:
         if t.axis not in axes:
             raise SpecError(f"theme {t.name!r} names unknown axis {t.axis!r} (axes: {', '.join(axes)})")
@@ -287,8 +314,11 @@ def _parse(raw: dict) -> MethodSpec:
         if i.direction not in (1, -1):
             raise SpecError(f"indicator {i.name!r}: direction must be 1 or -1, got {i.direction}")
         _choose(f"indicator {i.name!r} transform", i.transform, TRANSFORMS)
-        if i.weight <= 0 or i.scale == 0:
-            raise SpecError(f"indicator {i.name!r}: weight must be > 0 and scale non-zero")
+        if i.weight <= 0 or i.scale <= 0:
+            raise SpecError(
+                f"indicator {i.name!r}: weight and scale must be > 0 (a negative scale would flip the "
+                "indicator silently: use direction = -1)"
+            )
         if not isinstance(i.comparable, bool):
             raise SpecError(f"indicator {i.name!r}: comparable must be true or false, got {i.comparable!r}")
         if not i.comparable and not i.not_comparable_because.strip():
@@ -296,7 +326,15 @@ def _parse(raw: dict) -> MethodSpec:
                 f"indicator {i.name!r}: comparable = false needs not_comparable_because (why its "
                 "values of different years cannot be compared)"
             )
+    for t in themes:
+        if not any(i.theme == t.name for i in indicators):
+            raise SpecError(f"theme {t.name!r} has no indicators: give it one, or comment it out")
     shares = {k: _fraction(f"eligibility.{k}", el[k]) for k in ("min_indicator_share", "min_theme_share")}
+    base = norm["goalpost_base_year"]
+    if base not in KWB_TABLES:
+        raise SpecError(
+            f"normalisation.goalpost_base_year must be a KWB year ({', '.join(map(str, KWB_TABLES))}), got {base!r}"
+        )
     lo_q, hi_q = norm["goalpost_quantiles"]
     if not 0 <= lo_q < hi_q <= 1:
         raise SpecError(f"normalisation.goalpost_quantiles must be 0 <= lo < hi <= 1, got {[lo_q, hi_q]}")

@@ -204,6 +204,23 @@ def scratch():
         ),
         ('source = "X3"', 'source = "X3"\nsorce = "X4"', r"indicator 'a3' has unknown key\(s\) \['sorce'\]"),
         ("[shrinkage]", "[shrinkge]\nenabled = true\n[shrinkage]", r"unknown section\(s\) \['shrinkge'\]"),
+        # Issue 26.3: values that passed every range check before.
+        ("top_share = 0.1", "top_share = nan", r"classes.top_share must be a finite number"),
+        ("prior_size = 100", "prior_size = nan", r"shrinkage.prior_size must be a finite number"),
+        ("runs = 200", "runs = inf", r"uncertainty.runs must be a finite number"),
+        ('title = "A1"', 'title = "A1"\nweight = inf', r"indicators.1.weight must be a finite number"),
+        ('title = "A3"', 'title = "A3"\nscale = -1000', r"indicator 'a3': weight and scale must be > 0"),
+        (
+            "goalpost_base_year = 2024",
+            "goalpost_base_year = 1999",
+            r"normalisation.goalpost_base_year must be a KWB year",
+        ),
+        (
+            "[themes.p]",
+            '[themes.empty]\naxis = "kwetsbaarheid"\n[themes.p]',
+            r"theme 'empty' has no indicators",
+        ),
+        ("[axes.druk]", "[axes.druk]\n[axes.leeg]", r"axis 'leeg' has no themes"),
     ],
 )
 def test_spec_values_out_of_range_and_unknown_keys_are_refused(tmp_path, old, new, message):
