@@ -6,9 +6,10 @@ that turn one into the other (``code``: every source, SQL and data file of the p
 versions of the libraries that compute) — and the ledger of what the published outputs were built
 from (``work/fingerprints.json`` in the output folder, written after a successful run).
 
-A year is up to date when all three hashes equal the ledger's and its outputs are where the run
-put them, and no run of it stopped half-way since (:meth:`Ledger.begin`). Only the spec differs: the year is scored again from the statistics in the build
-warehouse, not read again. Inputs or code differ: the year is run whole. The CLI decides this
+A year is up to date when all three hashes equal the ledger's, its outputs are where the run
+put them, and no run of it stopped half-way since (:meth:`Ledger.begin`). Only the spec differs:
+the year is scored again from the statistics in the build warehouse, not read again. Inputs or
+code differ: the year is run whole. The CLI decides this
 (``pipelines/__main__.py``); ``--force`` runs everything.
 """
 

@@ -333,7 +333,8 @@ def _parse(raw: dict) -> MethodSpec:
     base = norm["goalpost_base_year"]
     if base not in KWB_TABLES:
         raise SpecError(
-            f"normalisation.goalpost_base_year must be a KWB year ({', '.join(map(str, KWB_TABLES))}), got {base!r}"
+            f"normalisation.goalpost_base_year must be a KWB year "
+            f"({', '.join(map(str, KWB_TABLES))}), got {base!r}"
         )
     lo_q, hi_q = norm["goalpost_quantiles"]
     if not 0 <= lo_q < hi_q <= 1:
