@@ -132,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     from veerkracht.paths import OutputLayout
 
     spec = load_spec(args.method)
+    if "embedded" in (args.source, geometry_source):
+        # The whole snapshot before anything runs: a damaged file of a later year used to be found
+        # when that year ran, after the earlier years were published.
+        from veerkracht.integrity import IntegrityError, verify_snapshot
+        from veerkracht.paths import EMBEDDED_DIR
+
+        try:
+            verify_snapshot(EMBEDDED_DIR)
+        except IntegrityError as exc:
+            print(f"Nothing was run: {exc}", file=sys.stderr)
+            return 1
     ledger = Ledger(OutputLayout(Path(args.output_dir).resolve()))
     fingerprints = run_fingerprints(years, args, geometry_source, spec.spec_hash)
     verdicts = ledger.decide(fingerprints)

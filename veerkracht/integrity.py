@@ -1,7 +1,7 @@
 """Stored inputs are checked against their hashes before they are used.
 
-Belongs here: verifying the embedded snapshot (``data/embedded/SHA256SUMS`` for geometries and
-extracts; each KWB vintage's MANIFEST for its data) and downloaded snapshots (their MANIFEST's
+Belongs here: verifying the embedded snapshot (``data/embedded/SHA256SUMS``: every file of it,
+checked as a whole before a run uses any of it) and downloaded snapshots (their MANIFEST's
 content hash). A file that was changed, truncated or damaged is an error naming it; a changed
 file that is still valid Parquet would otherwise be published silently.
 """
@@ -25,8 +25,7 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@functools.cache
-def _sums(root: str) -> dict[str, str]:
+def _sums_of(root: str) -> dict[str, str]:
     sums = Path(root) / "SHA256SUMS"
     if not sums.is_file():
         return {}
@@ -34,34 +33,68 @@ def _sums(root: str) -> dict[str, str]:
     return {name.strip(): digest for digest, name in pairs}
 
 
-def verify_embedded(path: Path, embedded_dir: Path) -> None:
-    """Raise IntegrityError when ``path`` (under ``embedded_dir``) differs from SHA256SUMS.
+def _files(root: Path) -> list[Path]:
+    """Every file of a snapshot folder but the checksum list itself (and Python's caches)."""
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.name != "SHA256SUMS" and "__pycache__" not in p.parts
+    )
 
-    A folder given as ``embedded_dir`` without a SHA256SUMS (a user's own snapshot) is trusted.
-    """
-    sums = _sums(str(Path(embedded_dir).resolve()))
-    if not sums:
-        return
-    name = str(Path(path).resolve().relative_to(Path(embedded_dir).resolve()))
-    expected = sums.get(name)
-    if expected is None:
-        raise IntegrityError(f"{path} is not listed in {embedded_dir}/SHA256SUMS")
-    if sha256(path) != expected:
+
+@functools.cache
+def _verified(root: str, signature: tuple) -> None:
+    """Hash every file of the snapshot once per state of its files (``signature``: names, sizes
+    and modification times; a changed file changes it)."""
+    sums = _sums_of(root)
+    base = Path(root)
+    problems = []
+    for p in _files(base):
+        name = p.relative_to(base).as_posix()
+        if name not in sums:
+            problems.append(f"{name} is not listed in SHA256SUMS")
+        elif sha256(p) != sums[name]:
+            problems.append(f"{name} does not match its SHA-256")
+    problems += [
+        f"{name} is missing"
+        for name in sorted(set(sums) - {p.relative_to(base).as_posix() for p in _files(base)})
+    ]
+    if problems:
         raise IntegrityError(
-            f"{path} does not match its SHA-256 in {embedded_dir}/SHA256SUMS: it was "
-            "changed or damaged; restore it (git checkout data/embedded) before running"
+            f"The snapshot {root} is changed or damaged ({'; '.join(problems)}): restore it "
+            "(git checkout data/embedded, or reinstall) before running"
         )
 
 
+def verify_snapshot(embedded_dir: Path) -> None:
+    """Raise IntegrityError unless every file of the snapshot matches ``SHA256SUMS`` and every
+    listed file is there: the whole snapshot, so a damaged file of any year (a KWB download file,
+    a vintage's DataProperties.json, a geometry) stops a run before it publishes anything.
+
+    A folder without a SHA256SUMS (a user's own snapshot) is trusted.
+    """
+    root = str(Path(embedded_dir).resolve())
+    if not _sums_of(root):
+        return
+    signature = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in _files(Path(root)))
+    _verified(root, signature)
+
+
+def verify_embedded(path: Path, embedded_dir: Path) -> None:
+    """Raise IntegrityError when the snapshot ``path`` belongs to is changed or damaged
+    (:func:`verify_snapshot`), or ``path`` is not part of it."""
+    verify_snapshot(embedded_dir)
+    root = Path(embedded_dir).resolve()
+    sums = _sums_of(str(root))
+    if sums and Path(path).resolve().relative_to(root).as_posix() not in sums:
+        raise IntegrityError(f"{path} is not listed in {embedded_dir}/SHA256SUMS")
+
+
 def write_sums(embedded_dir: Path) -> Path:
-    """(Re)write ``SHA256SUMS`` for the embedded geometries, extracts and KWB download files (KWB
-    OData vintages carry their hash in their MANIFEST). Run by scripts/build_embedded.py after it
-    rebuilt the files."""
+    """(Re)write ``SHA256SUMS`` over every file of the embedded snapshot (data, each vintage's
+    DataProperties, TableInfos and MANIFEST, the download files, the README). Run by
+    scripts/build_embedded.py after it rebuilt the files."""
     root = Path(embedded_dir)
-    files = [p for p in root.rglob("*.parquet") if "kwb" not in p.parts]
-    files += [p for p in (root / "kwb_files").glob("*") if p.is_file()]
-    lines = [f"{sha256(p)}  {p.relative_to(root)}" for p in sorted(files)]
+    lines = [f"{sha256(p)}  {p.relative_to(root).as_posix()}" for p in _files(root)]
     out = root / "SHA256SUMS"
     out.write_text("\n".join(lines) + "\n")
-    _sums.cache_clear()
+    _verified.cache_clear()
     return out

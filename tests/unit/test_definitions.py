@@ -169,3 +169,27 @@ def test_live_statistics_take_their_polygons_from_pdok_unless_told():
     )
     request = schedule.evaluate_tick(context).run_requests[0]
     assert request.run_config == LIVE_RUN_CONFIG and request.partition_key == "2025"
+
+
+def test_cli_runs_nothing_on_a_damaged_snapshot(tmp_path, monkeypatch, capsys):
+    """Issue 26.2: the whole embedded snapshot is checked before any year runs (a damaged
+    kwb-2022.csv was found only when 2022 ran, after the other years were published)."""
+    import shutil
+
+    from pipelines.__main__ import main
+    from veerkracht import paths
+
+    copy = tmp_path / "embedded"
+    shutil.copytree(paths.EMBEDDED_DIR, copy)
+    csv = copy / "kwb_files" / "kwb-2022.csv"
+    csv.write_bytes(csv.read_bytes().replace(b";", b",", 1))
+    monkeypatch.setattr(paths, "EMBEDDED_DIR", copy)
+    for name in ("SOURCE", "GEOMETRY_SOURCE", "KWB_FILE", "GEOMETRY_FILES", "GEOMETRY_CODE_FIELD",
+                 "GEOMETRY_NAME_FIELD", "GEOMETRY_LEVEL", "OUTPUT_DIR", "METHOD_SPEC"):  # fmt: skip
+        monkeypatch.delenv(f"VEERKRACHT_{name}", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    out = tmp_path / "out"
+    assert main(["--year", "2024", "--output-dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Nothing was run" in err and "kwb_files/kwb-2022.csv does not match its SHA-256" in err
+    assert not out.exists() or not any(out.rglob("*.parquet"))

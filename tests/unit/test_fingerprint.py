@@ -68,6 +68,12 @@ def test_the_ledger_decides_per_year(tmp_path):
     assert ledger.decide({2024: Fingerprint("new", "spec2", "code")}) == {2024: "inputs changed"}
     assert ledger.decide({2024: Fingerprint("in24", "spec", "code2")}) == {2024: "code or libraries changed"}
     assert ledger.decide({2024: Fingerprint("", "spec", "code")}) == {2024: "inputs cannot be fingerprinted"}
+    # A run that began and did not record (killed, failed) leaves its years unfinished.
+    ledger.begin([2024])
+    verdicts = ledger.decide(fp)
+    assert verdicts[2023] == "up to date" and verdicts[2024].endswith("did not finish")
+    ledger.record({2024: fp[2024]})
+    assert ledger.decide(fp) == {2024: "up to date", 2023: "up to date"}
     (layout.layers / "2023" / "buurt_2023.gpkg").unlink()
     assert ledger.decide(fp) == {2024: "up to date", 2023: "outputs missing"}
     ledger.path.write_text("{not json")

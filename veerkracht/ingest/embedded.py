@@ -11,7 +11,7 @@ from pathlib import Path
 
 from veerkracht.ingest import kwbfile
 from veerkracht.ingest.snapshot import Snapshots, list_snapshots, read_snapshot
-from veerkracht.integrity import verify_embedded
+from veerkracht.integrity import verify_embedded, verify_snapshot
 from veerkracht.registry import table_for_year, year_info
 
 
@@ -25,6 +25,7 @@ def snapshots(
     kwb_file=None,
 ) -> Snapshots:
     """Every embedded vintage of ``year``'s KWB table, oldest first; an error when none is shipped."""
+    verify_snapshot(embedded_dir)  # every file, every year: a damaged one stops any year's run
     table_id = table_for_year(year)
     name = year_info(year).embedded_file
     if name:
