@@ -60,12 +60,32 @@ def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("LOAD spatial")
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process holds DuckDB's one-writer lock on the file."""
+
+
 def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` with spatial loaded. Dashboards should pass ``read_only=True``."""
-    if read_only:
-        con = duckdb.connect(str(path), read_only=True)
-    else:
-        con = duckdb.connect(str(path), config=CONFIG)
+    """Open ``path`` with spatial loaded. Dashboards should pass ``read_only=True``.
+
+    A file another process is writing raises :class:`WarehouseBusy` naming it and that process:
+    runs into one output folder take turns through the ``duckdb`` pool of their Dagster instance,
+    so two runs with different ``DAGSTER_HOME``s met DuckDB's raw lock error instead.
+    """
+    try:
+        if read_only:
+            con = duckdb.connect(str(path), read_only=True)
+        else:
+            con = duckdb.connect(str(path), config=CONFIG)
+    except duckdb.IOException as exc:
+        if "Could not set lock" not in str(exc):
+            raise
+        pid = re.search(r"PID (\d+)", str(exc))
+        raise WarehouseBusy(
+            f"{path} is busy: another process{f' (PID {pid.group(1)})' if pid else ''} is writing it, "
+            "most likely another run into the same output folder under another DAGSTER_HOME. Wait "
+            "for it to finish, run both with the same DAGSTER_HOME (they then take turns), or use "
+            "another output folder"
+        ) from None  # the cause is said; a summary shows the innermost error's line
     load_spatial(con)
     return con
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -145,3 +146,26 @@ def test_a_run_killed_after_publishing_a_year_is_not_nothing_to_do(tmp_path):
     assert "Nothing to do" not in again.stdout and "did not finish" in again.stdout
     assert _spec_hashes(out) == default_hash
     assert "Nothing to do" in run_cli(home, out, "--year", "2023").stdout  # and now it is done
+
+
+def test_a_second_run_into_a_busy_folder_says_busy(tmp_path):
+    """Issue 26.6: two runs into one output folder under two DAGSTER_HOMEs do not share a pool;
+    the second met DuckDB's raw "Could not set lock … Conflicting lock is held". Now its last line
+    says the folder is busy, which process holds it, and what to do."""
+    out = tmp_path / "out"
+    build = out / "work" / "build.duckdb"
+    build.parent.mkdir(parents=True)
+    hold = "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('holding', flush=True); input()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(build)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        run = run_cli(tmp_path / "other_home", out, "--year", "2023")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert run.returncode == 1
+    last = run.stdout.strip().splitlines()[-1]
+    assert "build.duckdb is busy: another process (PID" in last and "DAGSTER_HOME" in last, last
+    assert "Conflicting lock" not in last
