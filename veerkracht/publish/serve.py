@@ -1,100 +1,115 @@
 """Serve the web map locally: ``python -m veerkracht.publish.serve [folder] [--port 8000]``.
 
-Like ``python -m http.server``, plus HTTP Range requests, which PMTiles needs to read single
-tiles out of the archive (the standard library's server always sends the whole file).
+Starlette's ``StaticFiles`` under uvicorn (both come with dagster-webserver): HTTP Range requests,
+which PMTiles needs to read single tiles out of the archive (the standard library's server always
+sends the whole file), with what a map open during a republish relies on: ``ETag`` and
+``Last-Modified`` on every answer, ``If-Range`` (a changed archive is sent whole, never mixed
+with the old one), several ranges in one request (206 multipart). Only the folder is served,
+without listings, bound to 127.0.0.1 unless told otherwise.
+
+Two answers differ from Starlette's own, as RFC 9110 asks (section 14.2): a Range in a unit
+other than ``bytes`` is ignored (200, the whole file; Starlette says 400), and a ``bytes`` range
+that is malformed or empty (``bytes=-``, ``bytes=9-3``) is not satisfiable (416, as before).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-import re
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import socket
+import threading
 from pathlib import Path
 
-_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: far beyond any file size
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
+from starlette.routing import Mount
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
 
-class RangeRequestHandler(SimpleHTTPRequestHandler):
-    """Static files with single-range ``Range: bytes=a-b`` support (206 Partial Content); a range
-    it cannot satisfy (``bytes=-``, absurd numbers, past the end) gets 416, never a dropped
-    connection; folders are not listed."""
-
-    def send_head(self):
-        path = self.translate_path(self.path)
-        header = self.headers.get("Range", "").strip()
-        match = _RANGE.match(header)
-        if not header or not os.path.isfile(path):
-            return super().send_head()
-        size = os.path.getsize(path)
-        start, end = match.groups() if match else ("", "")
-        if not match or (start == "" and end == ""):
-            return self._not_satisfiable(size)
-        if start == "":  # suffix range: the last N bytes
-            first, last = max(0, size - int(end)), size - 1
-        else:
-            first, last = int(start), min(int(end) if end else size - 1, size - 1)
-        if first > last or first >= size:
-            return self._not_satisfiable(size)
-        f = open(path, "rb")  # noqa: SIM115 - closed by copyfile's caller
-        f.seek(first)
-        self._remaining = last - first + 1
-        self.send_response(HTTPStatus.PARTIAL_CONTENT)
-        self.send_header("Content-Type", self.guess_type(path))
-        self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
-        self.send_header("Content-Length", str(self._remaining))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        return f
-
-    def _not_satisfiable(self, size: int):
-        self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-        self.send_header("Content-Range", f"bytes */{size}")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        return None
-
-    def list_directory(self, path):
-        # No directory listings: the web folder is a map, not a file browser.
-        self.send_error(HTTPStatus.NOT_FOUND, "No directory listings")
-        return None
-
-    def copyfile(self, source, outputfile):
-        remaining = getattr(self, "_remaining", None)
-        if remaining is None:
-            return super().copyfile(source, outputfile)
-        while remaining > 0:
-            chunk = source.read(min(64 * 1024, remaining))
-            if not chunk:
-                break
-            outputfile.write(chunk)
-            remaining -= len(chunk)
-        self._remaining = None
-
-    def log_message(self, *args) -> None:
-        if os.environ.get("VEERKRACHT_SERVE_QUIET") != "1":
-            super().log_message(*args)
+class _MapFileResponse(FileResponse):
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        unit, sep, _ = http_range.partition("=")
+        if not sep or unit.strip().lower() != "bytes":
+            return []  # a unit we do not serve: ignored, the whole file
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            raise RangeNotSatisfiable(file_size) from None
 
 
-def make_server(folder: Path, port: int = 8000, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+class MapFiles(StaticFiles):
+    """The web folder as static files (``index.html`` for ``/``), answering Range requests."""
+
+    def file_response(self, full_path, stat_result, scope, status_code: int = 200):
+        response = _MapFileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+class MapServer:
+    """uvicorn serving ``folder`` on a socket bound at construction (``port=0``: a free port, see
+    ``server_address``); ``serve_forever`` in any thread, ``shutdown`` from another."""
+
+    def __init__(self, folder: Path, port: int = 8000, host: str = "127.0.0.1"):
+        quiet = os.environ.get("VEERKRACHT_SERVE_QUIET") == "1"
+        self.socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind((host, port))
+        self.socket.listen(2048)  # connections queue from now on, before uvicorn has started
+        self.server_address = self.socket.getsockname()
+        config = uvicorn.Config(
+            # Mounted in an app, whose exception middleware turns "not found" into a 404 answer.
+            Starlette(routes=[Mount("/", app=MapFiles(directory=str(folder), html=True))]),
+            log_level="warning" if quiet else "info",
+            access_log=not quiet,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._stopped = threading.Event()
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._stopped.wait(timeout)
+        self.socket.close()
+
+
+def make_server(folder: Path, port: int = 8000, host: str = "127.0.0.1") -> MapServer:
     """A server for ``folder``; ``port=0`` picks a free port (see ``server.server_address``)."""
-    handler = functools.partial(RangeRequestHandler, directory=str(folder))
-    return ThreadingHTTPServer((host, port), handler)
+    return MapServer(Path(folder), port, host)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default=str(Path("data") / "out" / "web"))
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
-    server = make_server(Path(args.folder), args.port)
-    print(f"Serving {args.folder} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        default=str(Path("data") / "out" / "web"),
+        help="the web folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port (default: %(default)s; 0 = any free one)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)"
+    )
+    args = parser.parse_args(argv)
+    if not (Path(args.folder) / "index.html").is_file():
+        parser.error(f"no web map in {args.folder} (no index.html): run the pipeline first")
+    server = make_server(Path(args.folder), args.port, args.host)
+    print(
+        f"Serving {args.folder} at http://{args.host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True
+    )
+    server.serve_forever()
 
 
 if __name__ == "__main__":
