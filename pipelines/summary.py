@@ -153,10 +153,15 @@ class SummaryHandler(logging.Handler):
             self._finish(step, f"FAILED  {failure_message(event.step_failure_data.error)}")
 
 
+#: Errors whose message is written for the user: their line is shown, not their cause's.
+OWN_ERRORS = {"DiskFullError", "WarehouseBusy", "IntegrityError", "SpecError"}
+
+
 def failure_message(error) -> str:
     """A step failure's cause in one line: the innermost error's first line, without its class
-    (DuckDB puts the cause first and then the query with a caret under the spot)."""
-    while error is not None and error.cause is not None:
+    (DuckDB puts the cause first and then the query with a caret under the spot), or the
+    outermost of our own errors (a full disk, a busy file, a damaged input), which say what to do."""
+    while error is not None and error.cause is not None and error.cls_name not in OWN_ERRORS:
         error = error.cause
     lines = [ln.strip() for ln in (error.message if error is not None else "").splitlines() if ln.strip()]
     message = lines[0] if lines else "unknown error"

@@ -78,6 +78,9 @@ def _remove(tmp: Path) -> None:
 class DiskFullError(OSError):
     """A write ran out of space (ENOSPC); the message names the file and says nothing was published."""
 
+    def __str__(self) -> str:
+        return self.strerror  # the message alone: it already says "No space left on device (ENOSPC)"
+
 
 def is_disk_full(exc: BaseException) -> bool:
     """True for ENOSPC, as the OS raises it, as DuckDB and GDAL word it, or as SQLite does

@@ -8,6 +8,7 @@ themselves are plain SQL files, one per table, each a single SELECT parametrised
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extensions
 
-from veerkracht.atomic import atomic_path
+from veerkracht.atomic import DiskFullError, atomic_path, is_disk_full
 from veerkracht.paths import SQL_DIR
 
 #: DuckDB's memory limit for the pipeline's (writing) connections. DuckDB's default is 80 % of
@@ -92,10 +93,35 @@ def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.Du
 
 @contextmanager
 def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Context-managed :func:`connect` that always closes (releasing DuckDB's file lock)."""
+    """Context-managed :func:`connect` that always closes (releasing DuckDB's file lock).
+
+    A write that runs out of space (DuckDB's "Failed to commit: Could not write file
+    ….wal: No space left on device", or any ENOSPC inside the block) raises
+    :class:`~veerkracht.atomic.DiskFullError` saying what it means, and removes the file's
+    write-ahead log: it holds only this block's changes (each connection's close checkpoints),
+    and left behind it kept the disk full (24-39 MB). The file is back at its state before the
+    block, which failed as a whole.
+    """
     con = connect(path, read_only=read_only)
     try:
         yield con
+    except Exception as exc:
+        if read_only or str(path) == ":memory:" or not is_disk_full(exc):
+            raise
+        try:
+            con.close()  # its checkpoint needs room too; failing here is expected
+        except duckdb.Error:
+            pass
+        wal = Path(f"{path}.wal")
+        size = wal.stat().st_size if wal.exists() else 0
+        wal.unlink(missing_ok=True)
+        removed = f", {size / 1e6:.0f} MB of write-ahead log removed" if size >= 1e6 else ""
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"No space left on device (ENOSPC) while writing the build database {path}; this step's "
+            f"changes were rolled back{removed}, and it published nothing. Free space under "
+            f"{Path(path).parent.parent} and run again",
+        ) from exc
     finally:
         con.close()
 

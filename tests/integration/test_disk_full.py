@@ -97,31 +97,40 @@ def _assert_complete(path, rows: int | None) -> None:
         assert _rows(path) == rows, path
 
 
-def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path):
-    """First a complete run, then one with ~70 MB free: it fails naming ENOSPC, and every
-    published file is still the first run's complete version (the web map above all)."""
-    with small_disk(tmp_path / "disk", 700) as disk:
-        first = run_cli(tmp_path / "home", disk / "out", "--year", "2024")
+@pytest.mark.parametrize("free_mb", [2, 6])
+def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path, free_mb):
+    """First a complete run (Utrecht 2023, small and fast), then one with little space left,
+    which runs out in another step each time (warehouse_core at 2 MB, boundary_crosswalk at 6):
+    it fails with the documented line, leaves no write-ahead log filling the disk (issue 26.4:
+    24-39 MB stayed), every published file is the first run's version or a complete new one,
+    and the run after it, with room again, builds the year."""
+    with small_disk(tmp_path / "disk", 400) as disk:
+        first = run_cli(tmp_path / "home", disk / "out", "--year", "2023")
         assert first.returncode == 0, first.stdout[-2000:]
         out = disk / "out"
         published = [
             out / "warehouse" / "veerkracht.duckdb",
-            out / "web" / "veerkracht_2024.pmtiles",
-            *sorted((out / "layers" / "2024").glob("*_2024*")),
+            out / "web" / "veerkracht_2023.pmtiles",
+            *sorted((out / "layers" / "2023").glob("*_2023*")),
         ]
         before = {p: _digest(p) for p in published}
         before_rows = {p: _rows(p) for p in published}
-        fill(disk, 70_000_000)
+        fill(disk, free_mb * 1_000_000)
         # --force: with inputs, spec and code unchanged the run would otherwise do nothing.
-        second = run_cli(tmp_path / "home", disk / "out", "--year", "2024", "--force")
-        (disk / "filler.bin").unlink()
+        second = run_cli(tmp_path / "home", disk / "out", "--year", "2023", "--force")
         assert second.returncode == 1, second.stdout[-2000:]
         last = second.stdout.strip().splitlines()[-1]
-        assert "No space left on device" in last or "ENOSPC" in last, last
+        assert "No space left on device (ENOSPC) while writing" in last, last
+        assert "published nothing" in last or "nothing was published" in last, last
+        assert "[Errno" not in last and "Failed to commit" not in last, last
+        assert not list((out / "work").glob("*.wal")), "a write-ahead log was left filling the disk"
+        (disk / "filler.bin").unlink()
         # Every published file is the first run's version or a complete new one, never half.
         for path, digest in before.items():
             assert path.exists(), path
             if _digest(path) != digest:
                 _assert_complete(path, before_rows[path])
-        webmap.verify_pmtiles(out / "web" / "veerkracht_2024.pmtiles")
+        webmap.verify_pmtiles(out / "web" / "veerkracht_2023.pmtiles")
         assert _no_partials(out)
+        third = run_cli(tmp_path / "home", disk / "out", "--year", "2023")
+        assert third.returncode == 0 and "did not finish" in third.stdout, third.stdout[-2000:]
