@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 from pydantic import field_validator
 
+from assets.recovery import tag_this_run
 from veerkracht import sources, warehouse
 from veerkracht.codes import LEVELS
 from veerkracht.http_limits import ResponseLimits
@@ -122,8 +123,11 @@ class PipelineSettings(dg.ConfigurableResource):
         return value
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Fail before any work when the output directory cannot be written."""
+        """Fail before any work when the output directory cannot be written; say which process
+        runs this run (``execute_in_process`` runs get no executor that would)."""
         check_writable(Path(self.output_dir))
+        if context.instance is not None and context.run_id:
+            tag_this_run(context.instance, context.run_id)
 
     @property
     def endpoint(self) -> CbsEndpoint:

@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Nothing was run: {exc}", file=sys.stderr)
             return 1
     ledger = Ledger(OutputLayout(Path(args.output_dir).resolve()))
+    for line in _recover(ledger.layout):  # also when there is nothing to do
+        print(f"Recovered from a killed run: {line}")
     fingerprints = run_fingerprints(years, args, geometry_source, spec.spec_hash)
     verdicts = ledger.decide(fingerprints)
     first, order, last = scoring_order(years, spec.goalpost_base_year)
@@ -184,6 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     if code == 0:
         ledger.record(fingerprints)
     return code
+
+
+def _recover(layout) -> list[str]:
+    """Free what killed runs left: their pool slots and runs (:mod:`assets.recovery`), and their
+    ``.partial-…`` files and folders anywhere in the output folder."""
+    from assets.recovery import release_on_start
+    from veerkracht.atomic import sweep_tree
+
+    lines = release_on_start()
+    swept = sweep_tree(layout.root)
+    if swept:
+        lines.append(
+            f"{len(swept)} leftover file(s) and folder(s) removed ({', '.join(p.name for p in swept[:3])}…)"
+        )
+    return lines
 
 
 def run_fingerprints(years: list[int], args, geometry_source: str, spec_hash: str) -> dict:
@@ -246,9 +263,9 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
 
     import dagster as dg
 
+    from assets.recovery import run_tags
     from pipelines import definitions
     from pipelines.definitions import build_defs
-    from pipelines.recovery import release_dead_runs, run_tags
     from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
 
@@ -258,8 +275,6 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
     layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
     started_all = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        for line in release_dead_runs(instance):
-            print(f"Recovered from a killed run: {line}")
         tags = run_tags()
         # Several runs: a line per run and its scores, the warning checks in one line per run.
         compact = {"veerkracht_scores"} if len(plan) > 1 else None

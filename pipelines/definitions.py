@@ -7,6 +7,7 @@ it with their own resources instead of repeating the list of asset modules.
 import dagster as dg
 
 from assets import ASSET_MODULES
+from assets.recovery import recovering_executor, release_on_start
 from assets.resources import resources_from_env
 from pipelines.jobs import (
     veerkracht_ingest_job,
@@ -21,8 +22,14 @@ from pipelines.sensors import kwb_revision_sensor
 
 def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg.Definitions:
     """Assets, checks, the main job, schedule and sensor; ``resources`` default to the environment's.
-    ``loggers``: extra Dagster loggers (the CLI's summary logger)."""
+    ``loggers``: extra Dagster loggers (the CLI's summary logger).
+
+    Building them releases what killed runs still hold (:mod:`assets.recovery`): a run worker
+    loads the code location before it runs, and a script calls this before ``execute_in_process``.
+    """
+    release_on_start()
     return dg.Definitions(
+        executor=recovering_executor,
         loggers=loggers,
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
         jobs=[

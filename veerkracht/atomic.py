@@ -69,6 +69,15 @@ def sweep_stale(folder: Path) -> list[Path]:
     return removed
 
 
+def sweep_tree(root: Path) -> list[Path]:
+    """:func:`sweep_stale` in ``root`` and every folder under it (the whole output folder)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir() and not p.name.startswith(PARTIAL_PREFIX))]
+    return [removed for folder in folders if folder.is_dir() for removed in sweep_stale(folder)]
+
+
 def _remove(tmp: Path) -> None:
     # The temporary file and anything a writer put beside it (DuckDB's .wal).
     for path in tmp.parent.glob(f"{tmp.name}*"):

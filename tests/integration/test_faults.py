@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from cli import run_cli, start_cli
+from testpaths import REPO
 
 from veerkracht.method.spec import load_spec
 from veerkracht.publish.webmap import verify_pmtiles
@@ -96,14 +97,15 @@ def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
     assert not [p for p in web.iterdir() if p.is_dir() and p.name not in ("vendor",)]
 
 
-def _kill_at_line(proc: subprocess.Popen, line: str, timeout: float = 300) -> str:
-    """Read the CLI's output until ``line`` is printed, then kill -9 at once."""
+def _kill_at_line(proc: subprocess.Popen, line: str, timeout: float = 300, after_s: float = 0.0) -> str:
+    """Read the CLI's output until ``line`` is printed, wait ``after_s``, then kill -9."""
     seen, deadline = b"", time.monotonic() + timeout
     while line.encode() not in seen:
         chunk = os.read(proc.stdout.fileno(), 4096)
         if not chunk or time.monotonic() > deadline:
             pytest.fail(f"the run ended or hung before {line!r}: {seen.decode()[-2000:]}")
         seen += chunk
+    time.sleep(after_s)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     return seen.decode()
@@ -169,3 +171,67 @@ def test_a_second_run_into_a_busy_folder_says_busy(tmp_path):
     last = run.stdout.strip().splitlines()[-1]
     assert "build.duckdb is busy: another process (PID" in last and "DAGSTER_HOME" in last, last
     assert "Conflicting lock" not in last
+
+
+UI_RUN = """
+import sys
+import dagster as dg
+from assets.resources import PipelineSettings, resources_for
+from pipelines.definitions import build_defs
+
+defs = build_defs(resources_for(PipelineSettings(output_dir=sys.argv[1])))
+with dg.DagsterInstance.get() as instance:
+    result = defs.resolve_job_def("veerkracht_year_job").execute_in_process(
+        partition_key="2023", instance=instance, raise_on_error=False
+    )
+print("success" if result.success else "failed", flush=True)
+"""
+
+
+def test_a_killed_run_blocks_no_later_run_however_started(tmp_path):
+    """Issue 26.5: a killed CLI run kept the duckdb pool's slot, and a run started from Dagster
+    (execute_in_process here, as a script or a test does; the UI and the sensor go through the
+    code location's executor) waited for it for ever at 100 % CPU, ignoring SIGTERM; a killed
+    Dagster run then blocked the CLI the same way. Each is now released by the next run, of
+    either kind. On the small Utrecht year; a run that hangs is killed at the timeout."""
+    home, out = tmp_path / "home", tmp_path / "out"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "VEERKRACHT_OUTPUT_DIR": str(out)}
+    cli = start_cli(home, out, "--year", "2023")
+    _kill_at_line(cli, "KWB 2023 (embedded)", after_s=1.5)  # in the Utrecht year's DuckDB steps
+    script = tmp_path / "ui_run.py"
+    script.write_text(UI_RUN)
+
+    def ui_run(**kwargs):
+        return subprocess.Popen(
+            [sys.executable, str(script), str(out)], env=env, cwd=REPO, stdout=subprocess.PIPE, **kwargs
+        )
+
+    started = time.monotonic()
+    first = ui_run()
+    try:
+        stdout, _ = first.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        first.kill()
+        pytest.fail("a Dagster run waited for the killed CLI run's pool slot")
+    assert stdout.decode().strip().endswith("success") and time.monotonic() - started < 180
+
+    def kill_a_ui_run():  # while it writes the build file
+        run = ui_run(stderr=subprocess.STDOUT)
+        seen = b""
+        while b"warehouse_core" not in seen:
+            chunk = os.read(run.stdout.fileno(), 4096)
+            assert chunk, seen.decode()[-2000:]
+            seen += chunk
+        time.sleep(1.0)
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+
+    kill_a_ui_run()
+    rerun = run_cli(home, out, "--year", "2023", timeout=180)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "Recovered from a killed run" in rerun.stdout and "pool slots released" in rerun.stdout
+    assert _leftovers(out) == []
+    # With nothing to do, the CLI still frees what a killed run holds (it used to clean nothing).
+    kill_a_ui_run()
+    idle = run_cli(home, out, "--year", "2023", timeout=180)
+    assert "Nothing to do" in idle.stdout and "pool slots released" in idle.stdout, idle.stdout
