@@ -119,12 +119,23 @@ def atomic_path(target: Path, verify=None) -> Iterator[Path]:
         yield tmp
         if verify is not None:
             verify(tmp)
+        _fsync(tmp)  # the bytes on disk before the name points at them
         os.replace(tmp, target)
+        _fsync(target.parent)  # and the rename itself: a power cut could leave an empty file
     except Exception as exc:
         raise_if_disk_full(exc, target)
         raise
     finally:
         _remove(tmp)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to the disk (a folder is opened read-only)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def raise_if_disk_full(exc: BaseException, target: Path) -> None:

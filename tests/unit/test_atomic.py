@@ -76,3 +76,26 @@ def test_retry_policy_retries_transient_failures_only():
         RetryPolicy(retries=1, backoff_s=0).call(
             flaky, what="x", transient=lambda e: True, fail=lambda e, n: RuntimeError(n)
         )
+
+
+def test_the_file_and_its_folder_are_flushed_around_the_rename(tmp_path, monkeypatch):
+    """A power cut after the rename must not leave an empty file: the new file's bytes are on
+    disk before the rename, and the folder entry after it (fsync of the file, then the folder)."""
+    import os
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(
+        os,
+        "fsync",
+        lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd))[1],
+    )
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b))[1]
+    )
+    target = tmp_path / "layer.parquet"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1].endswith(".partial-" + str(os.getpid()) + "-layer.parquet")
+    assert events[2][1] == str(tmp_path) and target.read_bytes() == b"new"
