@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import geopandas as gpd
 import geoparquet_validator
@@ -9,7 +11,6 @@ import pandas as pd
 import pyogrio
 import pytest
 from layer_checks import assert_geoparquet_properties
-from testpaths import REPO
 
 from veerkracht import warehouse
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
@@ -253,8 +254,9 @@ def test_qgis_style_next_to_each_layer(embedded_run):
     assert fills[:5] == [
         ",".join(str(int(c[i : i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in CLASS_COLOURS
     ]
-    # The web map uses the same classes and colours.
-    app = (REPO / "veerkracht" / "publish" / "web" / "app.js").read_text()
-    assert all(c in app for c in CLASS_COLOURS)
+    # The web map draws with the same classes and colours: its legend file carries styles.py's
+    # palette (tests/integration/test_webmap.py checks the colours drawn).
+    meta = json.loads((embedded_run.web / "meta_2024.json").read_text())
+    assert meta["style"]["classes"] == CLASS_COLOURS
     for level in LEVELS:
         assert (embedded_run.layers / "2024" / f"{level}_2024_4326.qml").is_file()
