@@ -32,17 +32,7 @@ def _start(tmp_path: Path) -> subprocess.Popen:
 def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout: float = 300) -> str:
     """Read the CLI's output until ``step`` starts (its summary line opens), wait ``after_s``, then
     kill -9. (The step name alone could match the output folder's path.)"""
-    marker = f"\n  {step} "
-    seen, deadline = b"", time.monotonic() + timeout
-    while marker.encode() not in seen:
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        if not chunk or time.monotonic() > deadline:
-            pytest.fail(f"the run ended or hung before {marker!r}: {seen.decode()[-2000:]}")
-        seen += chunk
-    time.sleep(after_s)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    return seen.decode()
+    return _kill_at_line(proc, f"\n  {step} ", timeout=timeout, after_s=after_s)
 
 
 def _rerun(tmp_path: Path) -> subprocess.CompletedProcess:
