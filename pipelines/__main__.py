@@ -22,9 +22,40 @@ from veerkracht.method.spec import DEFAULT_SPEC
 from veerkracht.paths import DAGSTER_YAML, DEFAULT_DAGSTER_HOME, output_dir_from_env
 from veerkracht.registry import EMBEDDED_YEARS, KWB_TABLES
 
+#: The environment variables the command line honours, for --help.
+ENV_HELP = """environment:
+  VEERKRACHT_SOURCE            default of --source
+  VEERKRACHT_GEOMETRY_SOURCE   default of --geometry-source
+  VEERKRACHT_KWB_FILE          default of --kwb-file
+  VEERKRACHT_OUTPUT_DIR        default of --output-dir
+  VEERKRACHT_METHOD_SPEC       default of --method
+  VEERKRACHT_DUCKDB_MEMORY_LIMIT  DuckDB's memory limit (default 2GB)
+  DAGSTER_HOME                 the Dagster instance the runs are recorded in (default
+                               data/dagster_home in a checkout, ./veerkracht-dagster-home installed)
+
+exit codes: 0 done (or nothing to do), 1 a run failed or an input is damaged, 2 bad arguments.
+docs/operations.md says what each failure prints and what to do."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("veerkracht")
+    except PackageNotFoundError:
+        return "unknown"
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines",
+        description="Build the veerkracht maps: KWB statistics and boundaries -> DuckDB warehouse ->\n"
+        "scores -> GeoParquet/GeoPackage layers and the web map, for every year asked. A year\n"
+        "whose inputs, spec and code are those of its last run is not run again.",
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (veerkracht {_version()})")
     parser.add_argument(
         "--year",
         action="append",
@@ -36,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         "--source",
         choices=sources.names("statistics"),
         default=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
+        help="where the KWB statistics come from: the snapshot shipped with the package, CBS's "
+        "OData API, or a KWB download file (default: %(default)s)",
     )
     parser.add_argument(
         "--kwb-file",
@@ -59,18 +92,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--code-field", default="", help="field of --geometry-file with CBS codes")
     parser.add_argument("--name-field", default="", help="field of --geometry-file with area names")
-    parser.add_argument("--level", default="", choices=["", *LEVELS], help="keep one level of the file")
-    parser.add_argument("--output-dir", default=str(output_dir_from_env()))
+    parser.add_argument(
+        "--level", default="", choices=list(LEVELS), help="keep one level of --geometry-file (default: all)"
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=str(output_dir_from_env()),
+        metavar="DIR",
+        help="where layers, warehouse, web map and work files go (default: %(default)s)",
+    )
     parser.add_argument(
         "--method",
         default=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
-        help="method spec file (TOML); see methods/ and docs/methodology.md",
+        metavar="SPEC",
+        help="method spec file (TOML); see methods/ and docs/methodology.md (default: %(default)s)",
     )
     parser.add_argument(
         "--executor",
         choices=["in_process", "multiprocess"],
         default="in_process",
-        help="multiprocess: every step in its own process, as `dagster dev` runs them",
+        help="multiprocess: every step in its own process, as `dagster dev` runs them (default: %(default)s)",
     )
     parser.add_argument(
         "--force",
@@ -308,7 +349,10 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
                     tags=tags,
                 )
             if not result.success:
-                print(f"Run for {year} failed at {_failure(result)}; {_published_note(published, year)}")
+                print(
+                    f"Run for {year} failed at {_failure(result)}; {_published_note(published, year)}",
+                    file=sys.stderr,  # the cause, where errors go; stdout keeps the steps
+                )
                 return 1
             if job != "veerkracht_ingest_job":  # the ingest job stages statistics, publishes nothing
                 published.append(year)

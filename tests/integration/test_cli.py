@@ -86,7 +86,7 @@ def test_a_file_without_codes_fails_with_its_cause_last(tmp_path):
         tmp_path, "--geometry-file", str(FIXTURES / "boundaries" / "delft_buurten_names_excerpt.geojson")
     )
     assert proc.returncode == 1
-    last = proc.stdout.strip().splitlines()[-1]
+    last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("Run for 2024 failed at region_geometries (")
     assert "no field holds CBS region codes" in last and "BU_NAAM" in last and "untouched" in last
     assert "Traceback" not in proc.stdout

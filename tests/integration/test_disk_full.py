@@ -119,7 +119,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path, free
         # --force: with inputs, spec and code unchanged the run would otherwise do nothing.
         second = run_cli(tmp_path / "home", disk / "out", "--year", "2023", "--force")
         assert second.returncode == 1, second.stdout[-2000:]
-        last = second.stdout.strip().splitlines()[-1]
+        last = second.stderr.strip().splitlines()[-1]
         assert "No space left on device (ENOSPC) while writing" in last, last
         assert "published nothing" in last or "nothing was published" in last, last
         assert "[Errno" not in last and "Failed to commit" not in last, last

@@ -158,7 +158,7 @@ def test_a_second_run_into_a_busy_folder_says_busy(tmp_path):
         holder.stdin.close()
         holder.wait(timeout=30)
     assert run.returncode == 1
-    last = run.stdout.strip().splitlines()[-1]
+    last = run.stderr.strip().splitlines()[-1]
     assert "build.duckdb is busy: another process (PID" in last and "DAGSTER_HOME" in last, last
     assert "Conflicting lock" not in last
 

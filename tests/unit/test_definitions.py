@@ -193,3 +193,21 @@ def test_cli_runs_nothing_on_a_damaged_snapshot(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Nothing was run" in err and "kwb_files/kwb-2022.csv does not match its SHA-256" in err
     assert not out.exists() or not any(out.rglob("*.parquet"))
+
+
+def test_cli_help_says_defaults_choices_and_environment(capsys):
+    """Issue 29: --source and --output-dir had no help or default, --level showed an empty choice,
+    the VEERKRACHT_* variables were not in --help, and there was no --version."""
+    from pipelines.__main__ import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "--level {gemeente,wijk,buurt}" in text and "{,gemeente" not in text
+    assert "(default: embedded)" in text and "--output-dir DIR" in text and "``" not in text
+    for name in ("VEERKRACHT_SOURCE", "VEERKRACHT_OUTPUT_DIR", "VEERKRACHT_METHOD_SPEC", "DAGSTER_HOME"):
+        assert name in text
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("python -m pipelines (veerkracht 0.1.0)")
