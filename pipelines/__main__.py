@@ -10,6 +10,7 @@ dagster.yaml), so the run also shows up in the UI. ``python -m pipelines --ui`` 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -46,9 +47,11 @@ def _version() -> str:
         return "unknown"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode: str = "run") -> int:
+    """The command line; ``mode`` ``plan`` says what a run would do and writes nothing,
+    ``validate`` builds the validation report from the build warehouse only."""
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines",
+        prog=prog,
         description="Build the veerkracht maps: KWB statistics and boundaries -> DuckDB warehouse ->\n"
         "scores -> GeoParquet/GeoPackage layers and the web map, for every year asked. A year\n"
         "whose inputs, spec and code are those of its last run is not run again.",
@@ -120,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ui", action="store_true", help="start the Dagster UI (dagster dev) instead")
     parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the run's summary as JSON to PATH: years, runs and their steps with "
+        "seconds and key numbers, warnings, outputs, the failure and the exit code "
+        "(docs/operations.md)",
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="Dagster's full event log instead of a summary"
     )
     args = parser.parse_args(argv)
@@ -162,16 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["VEERKRACHT_METHOD_SPEC"] = str(Path(args.method).resolve())
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))).resolve()
     os.environ["DAGSTER_HOME"] = str(home)
-    home.mkdir(parents=True, exist_ok=True)
-    # Dagster reads dagster.yaml only from $DAGSTER_HOME: keep that copy equal to the project's.
-    shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    if mode != "plan":
+        home.mkdir(parents=True, exist_ok=True)
+        # Dagster reads dagster.yaml only from $DAGSTER_HOME: keep that copy equal to the project's.
+        shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
     if args.ui:
         os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
     from veerkracht.fingerprint import Ledger
-    from veerkracht.method.scoring import scoring_order
     from veerkracht.paths import OutputLayout
 
+    report = RunReport(args.json, mode, years, Path(args.output_dir).resolve())
     spec = load_spec(args.method)
     if "embedded" in (args.source, geometry_source):
         # The whole snapshot before anything runs: a damaged file of a later year used to be found
@@ -183,14 +194,47 @@ def main(argv: list[str] | None = None) -> int:
             verify_snapshot(EMBEDDED_DIR)
         except IntegrityError as exc:
             print(f"Nothing was run: {exc}", file=sys.stderr)
-            return 1
+            return report.done(1, failure=str(exc))
     ledger = Ledger(OutputLayout(Path(args.output_dir).resolve()))
-    for line in _recover(ledger.layout):  # also when there is nothing to do
-        print(f"Recovered from a killed run: {line}")
+    if mode == "validate":
+        return report.done(_validate(ledger.layout, report))
+    if mode == "run":
+        for line in _recover(ledger.layout):  # also when there is nothing to do
+            print(f"Recovered from a killed run: {line}")
     fingerprints = run_fingerprints(years, args, geometry_source, spec.spec_hash)
     verdicts = ledger.decide(fingerprints)
-    first, order, last = scoring_order(years, spec.goalpost_base_year)
-    if args.force or any(v not in ("up to date", "spec changed") for v in verdicts.values()):
+    plan = _plan(years, verdicts, spec.goalpost_base_year, args.force)
+    if not plan:
+        print(
+            f"Nothing {'would run' if mode == 'plan' else 'to do'}: KWB {', '.join(map(str, sorted(years)))} "
+            f"in {ledger.layout.root} were built from these inputs, this spec and this code "
+            "(work/fingerprints.json); --force runs them again."
+        )
+        return report.done(0, nothing_to_do=True)
+    if not args.force and set(verdicts.values()) != {"not run into this output folder before"}:
+        reasons: dict[str, list[str]] = {}
+        for year in sorted(years):
+            reasons.setdefault(verdicts[year], []).append(str(year))
+        print("Why: " + "; ".join(f"{why} ({', '.join(ys)})" for why, ys in reasons.items()))
+    if mode == "plan":
+        print(f"Would run, one Dagster run each, into {ledger.layout.root}:")
+        for year, job, why in plan:
+            print(f"  KWB {year}  {job}{f'  ({why})' if why else ''}")
+        report.data["plan"] = [{"year": y, "job": j, "why": w} for y, j, w in plan]
+        return report.done(0)
+    ledger.begin(years)  # unfinished until recorded: a killed run is never "Nothing to do"
+    code = _run(plan, args.source, args.executor, args.verbose, report)
+    if code == 0:
+        ledger.record(fingerprints)
+    return report.done(code)
+
+
+def _plan(years: list[int], verdicts: dict[int, str], base_year: int, force: bool) -> list:
+    """(year, job, why) per Dagster run, in order; empty when every year is up to date."""
+    from veerkracht.method.scoring import scoring_order
+
+    first, order, last = scoring_order(years, base_year)
+    if force or any(v not in ("up to date", "spec changed") for v in verdicts.values()):
         plan = [(y, "veerkracht_ingest_job", "statistics first: the goalposts of every year") for y in first]
         # With a base year first, it builds the crosswalk and its last run validates every year;
         # else the first year's run does both.
@@ -202,31 +246,46 @@ def main(argv: list[str] | None = None) -> int:
         # Same statistics, polygons and code: score again from the build warehouse, read nothing;
         # the base year last (its change classes), and only the last run validates every year.
         again = [*order, *last]
-        plan = [
+        return [
             (y, "veerkracht_rescore_job" if y == again[-1] else "veerkracht_rescore_year_job", "")
             for y in again
         ]
-        last = []
     else:
-        print(
-            f"Nothing to do: KWB {', '.join(map(str, sorted(years)))} in {ledger.layout.root} were built "
-            "from these inputs, this spec and this code (work/fingerprints.json); --force runs them again."
-        )
-        return 0
-    if not args.force and set(verdicts.values()) != {"not run into this output folder before"}:
-        reasons: dict[str, list[str]] = {}
-        for year in sorted(years):
-            reasons.setdefault(verdicts[year], []).append(str(year))
-        print("Why: " + "; ".join(f"{why} ({', '.join(ys)})" for why, ys in reasons.items()))
-    plan += [
+        return []
+    return plan + [
         (y, "veerkracht_rescore_job", "scored last, after the earlier years (its change classes)")
         for y in last
     ]
-    ledger.begin(years)  # unfinished until recorded: a killed run is never "Nothing to do"
-    code = _run(plan, args.source, args.executor, args.verbose)
-    if code == 0:
-        ledger.record(fingerprints)
-    return code
+
+
+class RunReport:
+    """The machine-readable summary of one command (``--json PATH``), written when it ends."""
+
+    def __init__(self, path: str | None, mode: str, years: list[int], output_dir: Path):
+        self.path = Path(path) if path else None
+        self.data: dict = {
+            "veerkracht": _version(),
+            "command": mode,
+            "years": sorted(years),
+            "output_dir": str(output_dir),
+            "nothing_to_do": False,
+            "runs": [],
+            "warnings": [],
+            "failure": None,
+            "outputs": {},
+        }
+
+    def done(self, code: int, failure: str | None = None, nothing_to_do: bool = False) -> int:
+        """Record the exit code (and a failure), write the file; return ``code``."""
+        self.data.update(exit_code=code, nothing_to_do=nothing_to_do)
+        if failure:
+            self.data["failure"] = failure
+        if self.path is not None:
+            from veerkracht.atomic import atomic_path
+
+            with atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False))
+        return code
 
 
 def _recover(layout) -> list[str]:
@@ -297,7 +356,9 @@ def default_geometry_source(source: str, given: str | None) -> str:
     return given or ("pdok" if source == "cbs" else "embedded")
 
 
-def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: bool) -> int:
+def _run(
+    plan: list[tuple[int, str, str]], source: str, executor: str, verbose: bool, report: RunReport
+) -> int:
     """Run each (year, job, why) of ``plan`` in order (see :func:`veerkracht.method.scoring.scoring_order`);
     a summary line per step unless ``verbose``."""
     import logging
@@ -323,6 +384,7 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
         published: list[int] = []
         for year, job, why in plan:
             started = time.perf_counter()
+            first_record = len(handler.records)
             if job.startswith("veerkracht_rescore"):
                 what = why or "scored again with the new spec"
             else:
@@ -348,11 +410,21 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
                     run_config={"loggers": {"summary": {}}},
                     tags=tags,
                 )
+            report.data["runs"].append(
+                {
+                    "year": year,
+                    "job": job,
+                    "run_id": result.run_id,
+                    "success": result.success,
+                    "seconds": round(time.perf_counter() - started, 2),
+                    "steps": handler.records[first_record:],
+                }
+            )
+            report.data["warnings"] = handler.warnings
             if not result.success:
-                print(
-                    f"Run for {year} failed at {_failure(result)}; {_published_note(published, year)}",
-                    file=sys.stderr,  # the cause, where errors go; stdout keeps the steps
-                )
+                failure = f"Run for {year} failed at {_failure(result)}; {_published_note(published, year)}"
+                print(failure, file=sys.stderr)  # the cause, where errors go; stdout keeps the steps
+                report.data["failure"] = failure
                 return 1
             if job != "veerkracht_ingest_job":  # the ingest job stages statistics, publishes nothing
                 published.append(year)
@@ -362,11 +434,61 @@ def _run(plan: list[tuple[int, str, str]], source: str, executor: str, verbose: 
     years = {y for y, _, _ in plan}
     if len(years) > 1:
         print(f"All {len(years)} years done in {time.perf_counter() - started_all:.1f} s")
+    _print_outputs(layout, report)
+    return 0
+
+
+def _print_outputs(layout, report: RunReport) -> None:
+    report.data["outputs"] = {
+        "layers": str(layout.layers),
+        "warehouse": str(layout.warehouse_db),
+        "previews": str(layout.previews),
+        "web": str(layout.web),
+        "validation": str(layout.root / "validation"),
+    }
     print("Outputs:")
     print(f"  layers (GeoParquet, GeoPackage): {layout.layers}")
     print(f"  dashboard warehouse (DuckDB):    {layout.warehouse_db}")
     print(f"  map previews (PNG):              {layout.previews}")
     print(f"  web map: python -m veerkracht.publish.serve {layout.web}  ->  http://127.0.0.1:8000/")
+
+
+def _validate(layout, report: RunReport) -> int:
+    """The validation report from the build warehouse as it is (no statistics read, nothing
+    scored): the ``score_validation`` asset alone, as one Dagster run."""
+    import logging
+
+    import dagster as dg
+
+    from assets.recovery import run_tags
+    from pipelines.definitions import build_defs
+    from pipelines.summary import SummaryHandler, make_summary_logger
+
+    if not layout.build_db.is_file():
+        message = f"Nothing to validate: no build warehouse at {layout.build_db}; run the pipeline first"
+        print(message, file=sys.stderr)
+        report.data["failure"] = message
+        return 1
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    handler = SummaryHandler(sys.stdout)
+    defs = build_defs(loggers={"summary": make_summary_logger(handler)})
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("score_validation")}
+    )
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"summary": {}}}, tags=run_tags()
+        )
+    report.data["runs"].append(
+        {"job": "score_validation", "success": result.success, "steps": handler.records}
+    )
+    if not result.success:
+        failure = f"Validation failed at {_failure(result)}"
+        print(failure, file=sys.stderr)
+        report.data["failure"] = failure
+        return 1
+    report.data["outputs"] = {"validation": str(layout.root / "validation")}
+    print(f"Validation report: {layout.root / 'validation' / 'validation.md'}")
     return 0
 
 

@@ -53,6 +53,12 @@ def _value(entry) -> str:
     return str(value)
 
 
+def _plain(entry):
+    """A metadata value as JSON can hold it."""
+    value = getattr(entry, "value", entry)
+    return value if isinstance(value, int | float | str | bool | list) or value is None else str(value)
+
+
 class SummaryHandler(logging.Handler):
     """Turns Dagster events into the CLI's summary lines (written to ``stream``)."""
 
@@ -69,6 +75,10 @@ class SummaryHandler(logging.Handler):
         self.open_step: str | None = None
         #: Warnings of a running step, printed under its line when it ends.
         self.pending: dict[str, list[str]] = {}
+        #: Every step that ended (step, status, seconds, numbers, error) and every warning, for
+        #: the machine-readable summary (``--json``), whatever is printed.
+        self.records: list[dict] = []
+        self.warnings: list[str] = []
 
     def _write(self, line: str) -> None:
         if self.open_step is not None:
@@ -96,6 +106,7 @@ class SummaryHandler(logging.Handler):
             self._write(warning)
 
     def _warn(self, step: str, line: str) -> None:
+        self.warnings.append(f"{step}: {line.strip().lstrip('! ')}" if step else line.strip().lstrip("! "))
         if self.steps is not None and step and step not in self.steps:
             self._write(line)  # a warning of a step whose line is not shown: on its own line
         elif step and step in self.started:
@@ -138,6 +149,7 @@ class SummaryHandler(logging.Handler):
                 severity = evaluation.severity.value.lower()
                 if self.steps is not None and severity == "warn":
                     self.collected.append(f"{evaluation.check_name}{count}")
+                    self.warnings.append(f"{step}: check {evaluation.check_name}: warn{count}")
                     return
                 self._warn(step, f"    ! check {evaluation.check_name}: {severity}{count}")
         elif kind == "STEP_SUCCESS":
@@ -148,9 +160,26 @@ class SummaryHandler(logging.Handler):
                 if key in self.metadata.get(step, {})
                 and not (label in OPTIONAL and not getattr(self.metadata[step][key], "value", 1))
             ]
+            self.records.append(
+                {
+                    "step": step,
+                    "status": "success",
+                    "seconds": round(seconds, 2),
+                    "numbers": {
+                        label: _plain(self.metadata[step][key])
+                        for label, key in KEY_NUMBERS.get(step, [])
+                        if key in self.metadata.get(step, {})
+                    },
+                }
+            )
             self._finish(step, f"{seconds:6.1f} s   {', '.join(numbers)}")
         elif kind == "STEP_FAILURE":
-            self._finish(step, f"FAILED  {failure_message(event.step_failure_data.error)}")
+            error = failure_message(event.step_failure_data.error)
+            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
+            self.records.append(
+                {"step": step, "status": "failed", "seconds": round(seconds, 2), "error": error}
+            )
+            self._finish(step, f"FAILED  {error}")
 
 
 #: Errors whose message is written for the user: their line is shown, not their cause's.

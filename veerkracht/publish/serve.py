@@ -88,8 +88,11 @@ def make_server(folder: Path, port: int = 8000, host: str = "127.0.0.1") -> MapS
     return MapServer(Path(folder), port, host)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve the web map (a folder with index.html and the PMTiles archives) locally.",
+    )
     parser.add_argument(
         "folder",
         nargs="?",
