@@ -7,9 +7,9 @@ end, or pages with an ``odata.nextLink`` back to a page already read would hold 
 arrive, so the clock and the byte count are checked however slowly they come.
 
 cbsodata opens a new ``requests.Session`` for every page and takes no session or hook; its one
-seam is the ``Session`` name it imported. :func:`limited_cbsodata` points that name at sessions
-whose adapter applies the limits, for the duration of one call and under a lock, the way
-``cbs_client`` already sets cbsodata's module-level catalog options.
+seam is the ``Session`` name it imported (:func:`limited_cbsodata` says why no other exists).
+That name is pointed at sessions whose adapter applies the limits and retries each page by itself
+(a failed page used to download the whole table again), for one call and under a lock.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import cbsodata.cbsodata3
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+
+from veerkracht.retry import RetryPolicy
 
 _CHUNK = 1 << 16
 _CBSODATA_LOCK = threading.Lock()
@@ -118,37 +120,70 @@ class PageGuard:
             )
 
 
+def transient_http(exc: BaseException) -> bool:
+    """Worth another try: a dropped or reset connection, a timeout, a 5xx answer."""
+    if isinstance(
+        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+    ):
+        return True
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code >= 500
+
+
 class _LimitedAdapter(HTTPAdapter):
-    def __init__(self, guard: PageGuard):
+    """Each request within the limits, and retried by itself (one page, not the whole table)."""
+
+    def __init__(self, guard: PageGuard, retry: RetryPolicy):
         super().__init__()
         self._guard = guard
+        self._retry = retry
 
     def send(self, request, stream=False, **kwargs):
-        self._guard.request(request.url)
-        started = time.monotonic()
-        resp = super().send(request, stream=True, **kwargs)
-        if not stream:
-            # What Session.send's ``r.content`` would read, read within the limits instead.
-            resp._content = b"".join(read_chunks(resp, self._guard.limits, started))
-            resp.close()
-        return resp
+        self._guard.request(request.url)  # once per page, however often it is tried
+
+        def once():
+            started = time.monotonic()
+            resp = super(_LimitedAdapter, self).send(request, stream=True, **kwargs)
+            if resp.status_code >= 500:
+                resp.close()
+                raise requests.HTTPError(
+                    f"{resp.status_code} Server Error: {resp.reason} for url: {resp.url}", response=resp
+                )
+            if not stream:
+                # What Session.send's ``r.content`` would read, read within the limits instead.
+                resp._content = b"".join(read_chunks(resp, self._guard.limits, started))
+                resp.close()
+            return resp
+
+        return self._retry.call(
+            once, what=f"GET {request.url}", transient=transient_http, catch=(requests.RequestException,)
+        )
 
 
-def limited_session(guard: PageGuard) -> requests.Session:
+def limited_session(guard: PageGuard, retry: RetryPolicy = RetryPolicy(0)) -> requests.Session:
     session = requests.Session()
-    adapter = _LimitedAdapter(guard)
+    adapter = _LimitedAdapter(guard, retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
 
 @contextlib.contextmanager
-def limited_cbsodata(limits: ResponseLimits):
-    """Within the block, every request cbsodata makes is bounded by ``limits`` (one download)."""
+def limited_cbsodata(limits: ResponseLimits, retry: RetryPolicy = RetryPolicy(0)):
+    """Within the block, every request cbsodata makes is bounded by ``limits`` (one download)
+    and a page that fails transiently is tried again by itself, ``retry``'s way.
+
+    Why a module global is swapped, under a lock: cbsodata builds each page's request itself and
+    sends it with a ``Session()`` of its own, made from the name it imported. What it passes on
+    (``options.requests``, the call's keyword arguments) reaches ``Session.send`` and from there
+    the adapter's ``send``, which takes only stream, timeout, verify, cert and proxies: neither a
+    hook (hooks live on the request cbsodata prepares) nor an adapter can come in that way. The
+    ``Session`` name is the one seam, so it is pointed at limited sessions for one call.
+    """
     guard = PageGuard(limits)
     with _CBSODATA_LOCK:
         original = cbsodata.cbsodata3.Session
-        cbsodata.cbsodata3.Session = lambda: limited_session(guard)
+        cbsodata.cbsodata3.Session = lambda: limited_session(guard, retry)
         try:
             yield guard
         finally:

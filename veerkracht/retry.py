@@ -1,4 +1,4 @@
-"""One retry policy for every network call (CBS OData, PDOK downloads).
+"""One retry policy for every network call (CBS OData pages, PDOK downloads), on tenacity.
 
 Belongs here: how often and how long to wait before trying a call again, and which failures are
 worth another try. The callers say what counts as transient (a connection reset, a timeout, a
@@ -8,10 +8,11 @@ worth another try. The callers say what counts as transient (a connection reset,
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+import tenacity
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -30,21 +31,30 @@ class RetryPolicy:
         *,
         what: str,
         transient: Callable[[BaseException], bool],
-        fail: Callable[[BaseException, int], Exception],
+        fail: Callable[[BaseException, int], Exception] | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
     ) -> T:
-        """Return ``fn()``; retry transient failures; raise ``fail(exc, attempts)`` at the end."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except catch as exc:
-                if transient(exc) and attempt < self.retries:
-                    wait = self.backoff_s * 2**attempt
-                    attempt += 1
-                    log.warning(
-                        "%s failed (%s); retry %d of %d in %.1f s", what, exc, attempt, self.retries, wait
-                    )
-                    time.sleep(wait)
-                    continue
-                raise fail(exc, attempt + 1) from exc
+        """Return ``fn()``; retry transient failures; at the end raise ``fail(exc, attempts)``, or,
+        without ``fail``, the last error itself with its ``attempts`` set."""
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=tenacity.wait_exponential(multiplier=self.backoff_s, exp_base=2, min=0),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, catch) and transient(exc)),
+            before_sleep=lambda state: log.warning(
+                "%s failed (%s); retry %d of %d in %.1f s",
+                what,
+                state.outcome.exception(),
+                state.attempt_number,
+                self.retries,
+                state.upcoming_sleep,
+            ),
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except catch as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            if fail is None:
+                exc.attempts = attempts
+                raise
+            raise fail(exc, attempts) from exc

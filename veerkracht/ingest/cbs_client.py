@@ -9,9 +9,7 @@ document, metadata tables, ``odata.nextLink`` paging, which it follows verbatim)
 is added around it here: a timeout on every read (it has none by default), limits on every
 response (a wall-clock deadline, a size cap, a page cap, no ``odata.nextLink`` loops:
 :mod:`veerkracht.http_limits`) and retries with backoff on connection resets, timeouts and 5xx
-answers. cbsodata opens a new session per page
-and gives no hook for per-page retries, so a retry downloads the table again from the start;
-KWB tables are two or three 10,000-row pages, so that costs seconds.
+answers, each page by itself (a failed third page is asked again, not the whole table).
 """
 
 from __future__ import annotations
@@ -79,27 +77,18 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(
-        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-    ):
-        return True
-    status = _status(exc)
-    return status is not None and status >= 500
-
-
 def _with_retries(what: str, url: str, endpoint: CbsEndpoint, call):
-    def attempt():
-        with limited_cbsodata(endpoint.limits), _catalog(endpoint):
+    """``call`` with cbsodata bounded and each page retried by itself (:mod:`veerkracht.http_limits`);
+    a final failure as :class:`CbsDownloadError` naming the table, the URL and the cause."""
+    try:
+        with (
+            limited_cbsodata(endpoint.limits, RetryPolicy(endpoint.retries, endpoint.backoff_s)),
+            _catalog(endpoint),
+        ):
             return call()
-
-    return RetryPolicy(endpoint.retries, endpoint.backoff_s).call(
-        attempt,
-        what=f"{what} from {url}",
-        transient=_transient,
-        catch=(requests.RequestException, json.JSONDecodeError, KeyError, ValueError),
-        fail=lambda exc, attempts: CbsDownloadError(_describe(what, url, exc, attempts - 1)),
-    )
+    except (requests.RequestException, json.JSONDecodeError, KeyError, ValueError) as exc:
+        attempts = getattr(exc, "attempts", None) or getattr(exc.__cause__, "attempts", 1)
+        raise CbsDownloadError(_describe(what, url, exc, attempts - 1)) from exc
 
 
 def _describe(what: str, url: str, exc: BaseException, retries_done: int) -> str:

@@ -44,11 +44,16 @@ def test_500_then_success_is_retried():
 
 
 def test_connection_reset_mid_page_is_retried():
+    """The second page's reset retries that page alone (issue 29: the whole table was downloaded
+    again): the first page and the metadata are asked once, the failed page twice."""
     with ODataFixture() as server:
         server.serve(VINTAGES[1])
         server.fault("reset", "$skip=10000")
         snap = download_kwb("85984NED", _endpoint(server))
     assert len(snap.data) == 18309 and snap.data["Codering_3"].is_unique
+    typed = [r for r in server.requests if "TypedDataSet" in r]
+    assert len(typed) == 3 and sum("skip=10000" in r for r in typed) == 2, typed
+    assert sum("DataProperties" in r for r in server.requests) == 1
 
 
 def test_persistent_5xx_gives_a_clear_error():
