@@ -10,6 +10,7 @@ this one keeps the events it needs and prints a summary as steps finish.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -53,6 +54,25 @@ def _value(entry) -> str:
     return str(value)
 
 
+def _terminal_progress(stream):
+    """A transient rich progress display on ``stream`` when it is a terminal, else None."""
+    if not (hasattr(stream, "isatty") and stream.isatty()) or os.environ.get("VEERKRACHT_NO_PROGRESS"):
+        return None
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    # Its own descriptor of the terminal: while a step runs, Dagster captures the process's
+    # stdout into the step's compute log, and the spinner would be drawn there.
+    terminal = os.fdopen(os.dup(stream.fileno()), "w", buffering=1)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("  {task.description:<22}"),
+        TimeElapsedColumn(),
+        console=Console(file=terminal),
+        transient=True,
+    )
+
+
 def _plain(entry):
     """A metadata value as JSON can hold it."""
     value = getattr(entry, "value", entry)
@@ -79,8 +99,19 @@ class SummaryHandler(logging.Handler):
         #: the machine-readable summary (``--json``), whatever is printed.
         self.records: list[dict] = []
         self.warnings: list[str] = []
+        #: On a terminal, a running step shows a spinner and its elapsed time (rich), erased when
+        #: it ends; in a pipe or a log the step's line is written once, as it ends.
+        self.progress = _terminal_progress(self.stream)
+        self._task = None
+
+    def _stop_progress(self) -> None:
+        if self._task is not None:
+            self.progress.remove_task(self._task)
+            self.progress.stop()
+            self._task = None
 
     def _write(self, line: str) -> None:
+        self._stop_progress()
         if self.open_step is not None:
             self.stream.write("\n")
             self.open_step = None
@@ -93,6 +124,7 @@ class SummaryHandler(logging.Handler):
         return f"    ! checks warn: {', '.join(found)}" if found else None
 
     def _finish(self, step: str, rest: str) -> None:
+        self._stop_progress()
         if self.steps is not None and step not in self.steps and not rest.startswith("FAILED"):
             self.pending.pop(step, None)
             return
@@ -115,6 +147,11 @@ class SummaryHandler(logging.Handler):
             self._write(line)
 
     def _write_open(self, step: str) -> None:
+        if self.progress is not None:
+            self._stop_progress()
+            self.progress.start()
+            self._task = self.progress.add_task(step, total=None)
+            return
         if self.steps is not None and step not in self.steps:
             return
         if self.open_step is not None:

@@ -59,6 +59,7 @@ def test_plan_run_json_validate(tmp_path):
     assert all(s["status"] == "success" and s["seconds"] >= 0 for s in steps.values())
     assert any("indicators_published" in w for w in summary["warnings"])
     assert Path(summary["outputs"]["warehouse"]).is_file()
+    assert "\x1b[" not in done.stdout  # into a pipe (a log): plain lines, no progress display
 
     again = _veerkracht(tmp_path, "plan", "--year", "2023")
     assert "Nothing would run" in again.stdout
@@ -110,3 +111,32 @@ def test_serve(tmp_path):
         proc.wait(timeout=30)
     missing = subprocess.run([str(SCRIPT), "serve", str(tmp_path / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2 and "no web map in" in missing.stderr
+
+
+def test_progress_on_a_terminal(tmp_path):
+    """On a terminal a running step shows a spinner and its elapsed time, erased when its line is
+    written (issue 29: long steps were silent for tens of seconds)."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {
+        **os.environ,
+        "TERM": "xterm",
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "VEERKRACHT_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    proc = subprocess.Popen([str(SCRIPT), "run", "--year", "2023"], stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed: the run ended
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0, out[-2000:]
+    text = out.decode(errors="replace")
+    assert "boundary_crosswalk" in text and "0:00:0" in text  # the spinner line's elapsed time
+    assert re.search(r"\r  boundary_crosswalk +\d+\.\d s   rows", text)  # then the step's own line
