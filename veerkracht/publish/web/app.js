@@ -97,11 +97,9 @@ function el(tag, text, attrs = {}) {
   return node;
 }
 
-function swatchRow(colour, label, title) {
+function swatchRow(colour, label) {
   const row = el("div", undefined, { class: "row" });
-  const swatch = el("span", undefined, { class: "swatch", style: `background:${colour}` });
-  if (title) swatch.title = title;
-  row.append(swatch, document.createTextNode(label));
+  row.append(el("span", undefined, { class: "swatch", style: `background:${colour}` }), document.createTextNode(label));
   return row;
 }
 
