@@ -78,8 +78,11 @@ def _duckdb_step_intervals(home: Path) -> list[tuple[float, float, str, str]]:
 def test_concurrent_multiprocess_runs_share_the_duckdb_pool(tmp_path, dagster_home):
     runs = _two_concurrent_runs(tmp_path, pool_limit=1)
     logs = "\n".join(r.stdout for r in runs)
-    assert "Could not set lock" not in logs
-    assert [r.returncode for r in runs] == [0, 0], logs[-3000:]
+    assert "Could not set lock" not in logs and "build.duckdb is busy" not in logs
+    # A failed run's own last lines (its cause), not the other run's.
+    assert [r.returncode for r in runs] == [0, 0], "\n---\n".join(
+        r.stdout[-2500:] for r in runs if r.returncode
+    )
     intervals = _duckdb_step_intervals(tmp_path / "dagster_home")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     assert len(intervals) == 2 * len(DUCKDB_STEPS)
