@@ -22,12 +22,7 @@ from pipelines.sensors import kwb_revision_sensor
 
 def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg.Definitions:
     """Assets, checks, the main job, schedule and sensor; ``resources`` default to the environment's.
-    ``loggers``: extra Dagster loggers (the CLI's summary logger).
-
-    Building them releases what killed runs still hold (:mod:`assets.recovery`): a run worker
-    loads the code location before it runs, and a script calls this before ``execute_in_process``.
-    """
-    release_on_start()
+    ``loggers``: extra Dagster loggers (the CLI's summary logger)."""
     return dg.Definitions(
         executor=recovering_executor,
         loggers=loggers,
@@ -45,6 +40,10 @@ def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg
     )
 
 
+# Loading the code location releases what killed runs still hold (:mod:`assets.recovery`): a run
+# worker loads it before it runs, and a script imports it before ``execute_in_process``. Once per
+# process, not per ``build_defs`` call (the CLI builds them per run, after releasing itself).
+release_on_start()
 defs = build_defs()
 
 
