@@ -46,17 +46,14 @@ def _verified(root: str, signature: tuple) -> None:
     and modification times; a changed file changes it)."""
     sums = _sums_of(root)
     base = Path(root)
+    present = {p.relative_to(base).as_posix(): p for p in _files(base)}  # one walk of the folder
     problems = []
-    for p in _files(base):
-        name = p.relative_to(base).as_posix()
+    for name, p in present.items():
         if name not in sums:
             problems.append(f"{name} is not listed in SHA256SUMS")
         elif sha256(p) != sums[name]:
             problems.append(f"{name} does not match its SHA-256")
-    problems += [
-        f"{name} is missing"
-        for name in sorted(set(sums) - {p.relative_to(base).as_posix() for p in _files(base)})
-    ]
+    problems += [f"{name} is missing" for name in sorted(set(sums) - set(present))]
     if problems:
         raise IntegrityError(
             f"The snapshot {root} is changed or damaged ({'; '.join(problems)}): restore it "

@@ -249,7 +249,8 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
         raise ValueError(
             f"the web map draws {len(styles.CLASS_COLOURS)} classes, {spec.path} asks {spec.quantiles}"
         )
-    coverage = next(iter(frames.values()))["coverage"].dropna()
+    coarsest = next(iter(frames.values()))  # every level of a year has the same coverage
+    coverage = coarsest["coverage"].dropna()
     axes = [
         {
             "name": axis,
@@ -271,7 +272,7 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
         "levels": list(frames),
         "coverage": coverage.iat[0] if len(coverage) else "national",
         # Where the year's areas are: the page zooms there when a year covers part of the country.
-        "bounds": [round(float(v), 5) for v in next(iter(frames.values())).total_bounds],
+        "bounds": [round(float(v), 5) for v in coarsest.total_bounds],
         "method": {
             "label": spec.label,
             "spec_hash": spec.spec_hash,
