@@ -11,7 +11,8 @@ Who tags and releases, for each way to start a run: the CLI (its tags, and a rel
 decides anything, also when there is nothing to do); runs launched by Dagster (UI,
 schedule, sensor, backfill) through :data:`recovering_executor`, which does both in the
 orchestrating process before any step; ``execute_in_process`` (which ignores a job's executor)
-through the ``settings`` resource's setup (:func:`tag_this_run`) and ``build_defs``' release.
+through the ``settings`` resource's setup (:func:`tag_this_run`) and the release when
+``pipelines.definitions`` loads.
 """
 
 from __future__ import annotations
