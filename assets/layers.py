@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.partitions import YEARS
+from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
 from veerkracht import warehouse
@@ -14,7 +15,7 @@ from veerkracht.publish.preview import markdown_image, render_score_map
 
 @dg.asset(
     partitions_def=YEARS,
-    deps=[veerkracht_scores],
+    deps=[veerkracht_scores, resident_estimates],
     group_name="publish",
     kinds={"duckdb", "geoparquet"},
     pool="duckdb",

@@ -315,6 +315,11 @@ def build_kwb_files(shared: Path) -> None:
     )
     utrecht = shared / "kwb2023_2024_utrecht_download_xlsx" / "CBS-Utrecht-kwb-2023.xlsx"
     (KWB_FILES / "kwb-2023-GM0344-utrecht.xlsx").write_bytes(utrecht.read_bytes())
+    # KWB 2021 buurten with income figures (9 gemeenten, complete cases): the only buurt-level
+    # income truth offline. Not a year's statistics (it would add 548 buurten without polygons to
+    # 2021): the resident-count estimates carry it by code and fit and validate their model on it.
+    subset = shared / "kwb2021_buurt_income_subset_9gemeenten" / "kwb2021_buurt_income_subset.csv"
+    (KWB_FILES / "kwb-2021-buurt-income-9gemeenten.csv").write_bytes(subset.read_bytes())
 
 
 def _areas(year: str, level: str) -> pd.DataFrame:

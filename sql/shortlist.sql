@@ -25,7 +25,10 @@ select
     code, name, gemeente_name, inwoners,
     round(score, 4) as score, round(rank_p05, 4) as rank_p05, round(rank_p95, 4) as rank_p95,
     p_top10, themes_top, themes_top_names,
-    kwetsbare_bewoners_min, kwetsbare_bewoners_max,
+    kwetsbare_bewoners, kwetsbare_bewoners_p05, kwetsbare_bewoners_p95, estimate_kind, estimate_vintage,
+    -- "the top-decile areas of this gemeente hold ~N vulnerable residents"
+    sum(kwetsbare_bewoners) filter (where in_top) over (partition by level, gemeente_name)
+                                                       as gemeente_kwetsbare_bewoners_top,
     top_indicator, explanation,
     case
         when in_top and crosses then 'top_decile_uncertain (rank interval crosses the cut)'

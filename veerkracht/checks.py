@@ -19,8 +19,8 @@ import pandas as pd
 
 from veerkracht.paths import SQL_DIR
 
-#: Stages whose asset runs the checks: the warehouse build and the scoring.
-STAGES = ("warehouse", "scores")
+#: Stages whose asset runs the checks: the warehouse build, the scoring and the resident counts.
+STAGES = ("warehouse", "scores", "residents")
 
 
 @dataclass
@@ -143,11 +143,13 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "resident_counts_consistent",
-        "warehouse",
+        "residents",
         "resident_counts",
-        "WARN",
-        "Estimated vulnerable residents of a wijk do not exceed its gemeente's, and the wijken's "
-        "lower bounds do not add up to more than the gemeente's upper bound (+5 %).",
+        "ERROR",
+        "Estimated vulnerable residents: no wijk above its gemeente, no area's children adding up "
+        "to more than the area (beyond rounding, {rounding} per child, and {published_slack:.0%} "
+        "of published children), every interval around its estimate, no count above the inhabitants.",
+        {"rounding": 0.5, "published_slack": 0.03},
     ),
     Check(
         "indicators_published",

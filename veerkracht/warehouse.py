@@ -51,7 +51,6 @@ CORE_MODELS = [
     ("core.dim_indicator", "dim_indicator"),
     ("core.fact_indicator", "fact_indicator"),
     ("core.indicator_availability", "indicator_availability"),
-    ("core.vulnerable_residents", "vulnerable_residents"),
 ]
 
 

@@ -121,27 +121,54 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "",
         "sql/score_change.sql",
     ),
-    "kwetsbare_bewoners_min": (
-        "Estimated residents in a vulnerable position, lower bound: the largest published group "
-        "(residents of low-income households, of households at the social minimum, bijstand, Wmo "
-        "clients, youth care; the area's own KWB figures)",
+    "kwetsbare_bewoners": (
+        "Estimated residents in a vulnerable position: residents of low-income households (CBS "
+        "low-income threshold; % households with a low income x inhabitants, assuming those "
+        "households are of average size). Published, carried from an earlier vintage or modelled: "
+        "see estimate_kind; NULL (with a reason) under 200 inhabitants",
         "aantal",
-        "sql/vulnerable_residents.sql",
+        "veerkracht/method/residents.py",
+    ),
+    "kwetsbare_bewoners_p05": (
+        "Lower end of the 90 % interval of kwetsbare_bewoners (modelled: measured out-of-sample "
+        "error; carried: measured drift per year of the vintage's age; published: the figure)",
+        "aantal",
+        "veerkracht/method/residents.py",
+    ),
+    "kwetsbare_bewoners_p95": ("Upper end of the 90 % interval of kwetsbare_bewoners", "aantal", "veerkracht/method/residents.py"),
+    "kwetsbare_bewoners_min": (
+        "Narrowest nested definition as residents: households at or under the social minimum "
+        "(the range of definitions; nested groups are never added up)",
+        "aantal",
+        "veerkracht/method/residents.py",
     ),
     "kwetsbare_bewoners_max": (
-        "Upper bound: the sum of the published groups (they overlap), capped at the inhabitants",
+        "Widest nested definition as residents: households up to 120 % of the social minimum",
         "aantal",
-        "sql/vulnerable_residents.sql",
+        "veerkracht/method/residents.py",
     ),
-    "kwetsbare_bewoners_groepen": (
-        "Which groups were published for the estimate",
+    "kwetsbare_bewoners_pct": (
+        "The estimated share behind kwetsbare_bewoners (% of households with a low income)",
+        "%",
+        "veerkracht/method/residents.py",
+    ),
+    "estimate_kind": (
+        "published (the area's own figure of the year) | carried (the newest earlier vintage moved "
+        "onto the area: crosswalk with population weights, or the same code) | modelled (small-area "
+        "estimate, benchmarked so children add up to their parent)",
         "",
-        "sql/vulnerable_residents.sql",
+        "veerkracht/method/residents.py",
+    ),
+    "estimate_vintage": ("KWB year of the figures the estimate comes from", "", "veerkracht/method/residents.py"),
+    "estimate_basis": (
+        "How: own_figure, crosswalk, same_code or model, '+benchmarked' where scaled to the parent",
+        "",
+        "sql/resident_inputs.sql",
     ),
     "kwetsbare_bewoners_null_reason": (
-        "Why there is no estimate (no group published for the area that year)",
+        "Why there is no estimate (under 200 inhabitants, no population figure, no source vintage)",
         "",
-        "sql/vulnerable_residents.sql",
+        "veerkracht/method/residents.py",
     ),
     "coverage": (
         "national, or the part of the country the year's statistics cover (then the score is "

@@ -28,6 +28,9 @@ WITHIN_GEMEENTE_BREAKS = [0.2, 0.4, 0.6, 0.8]
 #: per sqrt(resident) by level (a gemeente has ~100x a buurt's residents).
 BEWONERS_FILL_COLOUR = "#f2f2f2"
 CIRCLE_SCALE = {"gemeente": 0.06, "wijk": 0.15, "buurt": 0.3}
+#: Opacity of the circles: published and carried counts, and (paler) modelled estimates.
+COUNTED_OPACITY = 0.6
+MODELLED_OPACITY = 0.3
 
 
 def _rgba(hex_colour: str) -> str:

@@ -50,8 +50,11 @@ TILE_FIELDS = [
     "change_class",
     "change_since",
     "d_kwetsbaarheid",
-    "kwetsbare_bewoners_min",
-    "kwetsbare_bewoners_max",
+    "kwetsbare_bewoners",
+    "kwetsbare_bewoners_p05",
+    "kwetsbare_bewoners_p95",
+    "estimate_kind",
+    "estimate_vintage",
     "rank_p05",
     "rank_p95",
     "p_top10",
@@ -60,6 +63,17 @@ TILE_FIELDS = [
     "explanation",
     "score_null_reason",
     "geometry_source",
+]
+
+
+#: What each proportional circle carries (the count, its interval and its kind: modelled circles
+#: are drawn paler).
+BEWONERS_FIELDS = [
+    "kwetsbare_bewoners",
+    "kwetsbare_bewoners_p05",
+    "kwetsbare_bewoners_p95",
+    "estimate_kind",
+    "estimate_vintage",
 ]
 
 
@@ -76,9 +90,9 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
             seq = _tile_input(gdf, Path(tmp) / level)
             # A point inside each area with its estimated vulnerable residents: the map's
             # proportional circles ("how many", not only "how high").
-            counted = frame[frame["kwetsbare_bewoners_min"].notna()]
+            counted = frame[frame["kwetsbare_bewoners"].notna()]
             points = gpd.GeoDataFrame(
-                counted[["code", "name", "kwetsbare_bewoners_min", "kwetsbare_bewoners_max"]],
+                counted[["code", "name", *BEWONERS_FIELDS]],
                 geometry=counted.geometry.representative_point(),
                 crs=frame.crs,
             )
@@ -292,12 +306,17 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
             "within_breaks": styles.WITHIN_GEMEENTE_BREAKS,
             "bewoners_fill": styles.BEWONERS_FILL_COLOUR,
             "circle_scale": styles.CIRCLE_SCALE,
+            "counted_opacity": styles.COUNTED_OPACITY,
+            "modelled_opacity": styles.MODELLED_OPACITY,
         },
         "areas": {
             level: {
                 "drawn": len(frame),
                 "scored": int(frame["score"].notna().sum()),
-                "counted": int(frame["kwetsbare_bewoners_min"].notna().sum()),
+                "counted": int(frame["kwetsbare_bewoners"].notna().sum()),
+                "counted_by_kind": {
+                    str(k): int(n) for k, n in frame["estimate_kind"].dropna().value_counts().items()
+                },
                 "approximate": int((frame["geometry_source"] == "reconstructed_approximate").sum()),
             }
             for level, frame in frames.items()

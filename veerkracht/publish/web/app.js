@@ -53,11 +53,11 @@ function loadYear(year) {
                      paint: { "fill-color": fillColour(), "fill-opacity": fillOpacity() } });
       map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
                      paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
-      // Proportional circles: area ~ estimated vulnerable residents (lower bound).
+      // Proportional circles: area ~ estimated vulnerable residents; modelled estimates paler.
       map.addLayer({ id: `${level}-bewoners`, type: "circle", source: "vk", "source-layer": `${level}_bewoners`,
-                     paint: { "circle-color": "#bd0026", "circle-opacity": 0.55, "circle-stroke-color": "#fff",
-                              "circle-stroke-width": 0.5,
-                              "circle-radius": ["*", meta.style.circle_scale[level], ["sqrt", ["get", "kwetsbare_bewoners_min"]]] } });
+                     paint: { "circle-color": "#bd0026", "circle-stroke-color": "#fff", "circle-stroke-width": 0.5,
+                              "circle-opacity": ["match", ["get", "estimate_kind"], "modelled", meta.style.modelled_opacity, meta.style.counted_opacity],
+                              "circle-radius": ["*", meta.style.circle_scale[level], ["sqrt", ["get", "kwetsbare_bewoners"]]] } });
     }
     // A year without buurten (KWB 2021/2022) shows its finest level; a partial year says so.
     const select = document.getElementById("level");
@@ -108,10 +108,13 @@ function renderLegend() {
   const legend = document.getElementById("legend");
   if (state.view === "bewoners") {
     const a = state.meta.areas[state.level];
+    const kinds = a.counted_by_kind || {};
+    const n = (k) => (kinds[k] || 0).toLocaleString("nl-NL");
     legend.replaceChildren(el("b", "Geschat aantal kwetsbare bewoners"),
-      el("div", `cirkeloppervlak ~ ondergrens (grootste gepubliceerde groep: laag inkomen, sociaal minimum, bijstand, Wmo, jeugdzorg); ` +
+      el("div", `cirkeloppervlak ~ bewoners van huishoudens met een laag inkomen; ` +
         `${a.counted.toLocaleString("nl-NL")} van ${a.drawn.toLocaleString("nl-NL")} ${state.level === "gemeente" ? "gemeenten" : state.level + "en"} ` +
-        `in ${state.year} hebben een telling; geen cirkel: niet gepubliceerd`, { class: "row" }));
+        `in ${state.year}: ${n("published")} gepubliceerd, ${n("carried")} overgenomen uit een eerder jaar, ` +
+        `${n("modelled")} gemodelleerd (lichter); geen cirkel: minder dan 200 inwoners of geen bron`, { class: "row" }));
     return;
   }
   if (state.view === "bivariate") {
@@ -158,6 +161,15 @@ function renderMethod() {
 
 function fmt(v, digits = 2) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
 
+// "≈ 1.240 bewoners (950–1.560), gemodelleerd uit cijfers van 2021"
+const KIND_TEXT = { published: "gepubliceerd", carried: "overgenomen uit cijfers van", modelled: "gemodelleerd uit cijfers van" };
+function bewonersText(p) {
+  if (p.kwetsbare_bewoners === undefined || p.kwetsbare_bewoners === null) return "–";
+  const nl = (v) => Number(v).toLocaleString("nl-NL");
+  const how = p.estimate_kind === "published" ? `gepubliceerd ${p.estimate_vintage}` : `${KIND_TEXT[p.estimate_kind]} ${p.estimate_vintage}`;
+  return `≈ ${nl(p.kwetsbare_bewoners)} bewoners (${nl(p.kwetsbare_bewoners_p05)}–${nl(p.kwetsbare_bewoners_p95)}), ${how}`;
+}
+
 // The popup is built from text nodes, never from HTML: area names and reasons come from CBS, from
 // users' boundary files and from user-supplied criteria, and real names contain "&" (or worse).
 function popupRows(p) {
@@ -169,7 +181,7 @@ function popupRows(p) {
     ["Kans top-10%", p.p_top10 === undefined || p.p_top10 === null ? "–" : `${Math.round(p.p_top10 * 100)}%`],
     ["Binnen gemeente", fmt(p.score_within_gemeente)],
     ["Boven p90 (SVI)", p.n_flags ?? "–"],
-    ["Kwetsbare bewoners", p.kwetsbare_bewoners_min === undefined || p.kwetsbare_bewoners_min === null ? "–" : `${p.kwetsbare_bewoners_min} – ${p.kwetsbare_bewoners_max}`],
+    ["Kwetsbare bewoners", bewonersText(p)],
     ["Verandering", p.change_class ? `${p.change_class} sinds ${p.change_since} (Δ ${fmt(p.d_kwetsbaarheid)})` : "–"],
     ["Vooral door", p.explanation ?? "–"],
   ];

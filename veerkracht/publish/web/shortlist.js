@@ -10,7 +10,11 @@ const state = { lists: {}, year: null };
 
 function cell(row, key) {
   if (key === "interval") return row.rank_p05 === null ? "–" : `${row.rank_p05.toFixed(2)} – ${row.rank_p95.toFixed(2)}`;
-  if (key === "bewoners") return row.kwetsbare_bewoners_min === null ? "–" : `${row.kwetsbare_bewoners_min} – ${row.kwetsbare_bewoners_max}`;
+  if (key === "bewoners") {
+    if (row.kwetsbare_bewoners === null) return "–";
+    const nl = (v) => Number(v).toLocaleString("nl-NL");
+    return `≈ ${nl(row.kwetsbare_bewoners)} (${nl(row.kwetsbare_bewoners_p05)}–${nl(row.kwetsbare_bewoners_p95)}) ${row.estimate_kind}`;
+  }
   if (key === "p_top10") return row.p_top10 === null ? "–" : `${Math.round(row.p_top10 * 100)}%`;
   if (key === "score") return row.score.toFixed(3);
   const v = row[key];
@@ -34,8 +38,11 @@ function render() {
   const top = rows.filter(r => r.status.startsWith("top_decile")).length;
   const stacked = rows.filter(r => r.status.startsWith("top_decile") && r.themes_top >= 2).length;
   const unsure = rows.filter(r => r.status !== "top_decile").length;
+  const inTop = rows.filter(r => r.status.startsWith("top_decile") && r.kwetsbare_bewoners !== null);
+  const held = inTop.reduce((s, r) => s + r.kwetsbare_bewoners, 0);
   document.getElementById("summary").textContent =
-    `${top} ${level}en in de top-10%, waarvan ${stacked} met gestapelde achterstand; ${unsure} gemarkeerd als onzeker of net eronder.`;
+    `${top} ${level}en in de top-10%, waarvan ${stacked} met gestapelde achterstand; ${unsure} gemarkeerd als onzeker of net eronder. ` +
+    `De top-10%-${level}en tellen samen ~${held.toLocaleString("nl-NL")} kwetsbare bewoners (${inTop.length} met een schatting).`;
 }
 
 function loadYear(year) {

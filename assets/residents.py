@@ -1,0 +1,77 @@
+"""Stage 4b, residents: how many residents are in a vulnerable position per area (published,
+carried from the newest earlier vintage, or modelled), with 90 % intervals and the buurt
+validation on gemeenten the fit never saw (``veerkracht.method.residents``)."""
+
+import dagster as dg
+
+from assets.checks import check_result, check_specs
+from assets.partitions import YEARS
+from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.scores import veerkracht_scores
+from assets.warehouse import warehouse_core
+from veerkracht import checks
+from veerkracht.method import residents
+
+#: Every year reads its own warehouse rows and those of the source vintage (KWB 2021, the newest
+#: with income figures per wijk): a change of either makes the year's estimates stale.
+SOURCE_MAPPING = dg.StaticPartitionMapping(
+    {
+        key: sorted({key, *([k for k in YEARS.get_partition_keys() if int(k) >= int(key)])})
+        if int(key) == residents.SOURCE_YEAR
+        else key
+        for key in YEARS.get_partition_keys()
+    }
+)
+
+
+@dg.asset(
+    partitions_def=YEARS,
+    # After the scores: the command line's plan builds the source vintage's year before it scores
+    # the other years; the estimates do not read the scores.
+    deps=[
+        veerkracht_scores,
+        dg.AssetDep(warehouse_core, partition_mapping=SOURCE_MAPPING),
+        "boundary_crosswalk",
+    ],
+    group_name="scores",
+    kinds={"duckdb", "scikitlearn"},
+    pool="duckdb",
+    check_specs=check_specs("residents", "resident_estimates"),
+)
+def resident_estimates(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
+) -> dg.MaterializeResult:
+    """core.vulnerable_residents of the year: residents of low-income households per area, with
+    kind (published | carried | modelled), vintage and 90 % interval; core.resident_validation."""
+    year = int(context.partition_key)
+    truth = residents.load_buurt_truth(settings.embedded_dir)
+    with build_db.get_connection() as con:
+        run = residents.estimate_year(con, year, truth)
+        outcomes = checks.run_stage(con, "residents", year)
+    if run.missing_source:
+        context.log.warning(run.missing_source)
+    rows = run.estimates.rows
+    shown = rows[rows["kwetsbare_bewoners"].notna()]
+    metadata = {
+        "definition": residents.DEFINITION,
+        "areas with a count, by kind": dg.MetadataValue.md(
+            rows.groupby(["level", "estimate_kind"], dropna=False)
+            .size()
+            .rename("areas")
+            .reset_index()
+            .to_markdown(index=False)
+        ),
+        "vulnerable residents per level (sum of counts)": {
+            lvl: int(g["kwetsbare_bewoners"].sum()) for lvl, g in shown.groupby("level")
+        },
+        "model": run.estimates.fit,
+        "90% interval, logit errors per level (out of sample, whole gemeenten held out)": {
+            lvl: [round(a, 3), round(b, 3)] for lvl, (a, b) in run.estimates.errors.items()
+        },
+        "carried drift per year (logit 5%/95%)": [round(v, 3) for v in run.drift],
+    }
+    if run.validation is not None:
+        metadata["buurt validation (held-out gemeenten)"] = dg.MetadataValue.md(
+            run.validation.round(3).to_markdown(index=False)
+        )
+    return dg.MaterializeResult(check_results=[check_result(o) for o in outcomes], metadata=metadata)

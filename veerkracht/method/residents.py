@@ -1,0 +1,471 @@
+"""How many residents are in a vulnerable position, per area and year: published, carried, modelled.
+
+Belongs here: the estimator behind ``core.vulnerable_residents`` (its inputs come from
+``sql/resident_inputs.sql``; the asset in ``assets/residents.py`` stores what this returns).
+
+**Definition.** The headline counts *residents of low-income households*: the share of
+households under CBS's low-income threshold (``HuishoudensMetEenLaagInkomen``, a fixed
+purchasing-power line, the measure CBS itself uses for poverty) times the area's inhabitants.
+Applying a household share to residents assumes those households are of average size. The
+range ``_min``/``_max`` spans the nested published definitions around it — households at or
+under the social minimum (the narrowest) up to 120 % of the social minimum (the widest) — as
+residents too; nested groups widen the range, they are never added up.
+
+**Kinds of estimate** (``estimate_kind``, with ``estimate_vintage`` the KWB year of the figure):
+
+* ``published`` -- the area's own figure of the year.
+* ``carried`` -- the newest earlier vintage moved onto the year's area (``sql/resident_inputs.sql``:
+  the stored crosswalk with population weights, else the same code with an unchanged boundary;
+  for buurten, the KWB 2021 buurt figures of ``kwb-2021-buurt-income-9gemeenten.csv`` by code),
+  times the year's inhabitants.
+* ``modelled`` -- a small-area estimate. A ridge regression predicts how far an area's rate lies
+  from its parent's (buurt from wijk, wijk from gemeente, gemeente from Nederland) on the logit
+  scale, from how its covariates differ from the parent's (tenure, corporation share, WOZ,
+  household size, single-family share, age, density, income where published). It is fitted on
+  the year's areas whose rate is published or carried, and applied top-down. Then the modelled
+  children of each parent are scaled together so that all its children add up to the parent's
+  count (benchmarking, as statistical offices do): buurten add up to their wijk.
+
+**Intervals** ``_p05``/``_p95`` (90 %): modelled -- the empirical 5th and 95th percentiles of
+out-of-sample errors on the logit scale, from cross-validation with whole gemeenten held out
+(for buurten the errors after benchmarking, as produced); carried -- the drift of a rate over
+the vintage's age, measured here as the 2021 -> 2023 change of the bijstand rate of Utrecht's
+buurten (the only benefit figure published for one area in two vintages offline), per year of
+age; published -- the figure itself (no sampling interval: KWB counts registers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+from scipy.stats import spearmanr
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, RidgeCV
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from veerkracht import warehouse
+
+#: The newest KWB vintage that publishes the headline per gemeente and wijk (the figures every
+#: later year carries or models from); the graph declares every year's dependency on it.
+SOURCE_YEAR = 2021
+#: KWB 2021 buurt figures (9 gemeenten, complete cases), in the embedded snapshot.
+BUURT_TRUTH_FILE = "kwb_files/kwb-2021-buurt-income-9gemeenten.csv"
+#: Drift of a rate per year of a carried figure's age, logit 5th/95th percentiles: measured as the
+#: change of the bijstand rate (per inhabitant) of Utrecht's buurten from KWB 2021 (the buurt file
+#: above) to KWB 2023 (the embedded kwb-2023 Utrecht file), over the 77 buurten with at least 30
+#: recipients in both years (fewer are dominated by CBS's rounding to tens), divided by 2 years.
+#: ``tests/integration/test_residents.py`` re-measures it from the warehouse.
+DRIFT_PER_YEAR = (-0.115, 0.129)
+DEFINITION = (
+    "Residents of low-income households (CBS low-income threshold): % households with a low income "
+    "x inhabitants; range: households at or under the social minimum ... up to 120 % of it"
+)
+#: The headline rate and the nested definitions that bound it (all % of households).
+HEADLINE = "laag_inkomen"
+RANGE_GROUPS = ("sociaal_minimum", "laag_inkomen", "tot_120_sm")
+#: Parent level of each level (the benchmarking and the model's reference).
+PARENT = {"gemeente": "land", "wijk": "gemeente", "buurt": "wijk"}
+#: Areas with fewer inhabitants get no estimate (KWB itself suppresses their income figures).
+MIN_INHABITANTS = 200
+#: The interval's quantiles.
+LOW, HIGH = 0.05, 0.95
+#: Rates are clipped into [CLIP, 100 - CLIP] % before the logit.
+CLIP = 0.5
+ALPHAS = np.logspace(-2, 3, 21)
+
+
+def load_buurt_truth(embedded_dir: Path) -> pd.DataFrame:
+    """The KWB 2021 buurt figures by code: low-income, social-minimum and 120 % shares, inhabitants,
+    bijstand recipients (download-file names renamed to this module's)."""
+    rows = pd.read_csv(Path(embedded_dir) / BUURT_TRUTH_FILE)
+    rows = rows.rename(
+        columns={
+            "gwb_code": "code",
+            "gm_naam": "gemeente_name",
+            "a_inw": "inwoners",
+            "p_hh_lkk": "laag_inkomen",
+            "p_hh_osm": "sociaal_minimum",
+            "p_hh_120": "tot_120_sm",
+            "a_soz_wb": "bijstand",
+        }
+    )
+    return rows[["code", "gemeente_name", "inwoners", "laag_inkomen", "sociaal_minimum", "tot_120_sm", "bijstand"]]
+
+
+@dataclass
+class YearRun:
+    """What :func:`estimate_year` stored for a year."""
+
+    estimates: Estimates
+    validation: pd.DataFrame | None
+    drift: tuple[float, float]
+    missing_source: str | None
+
+
+def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame) -> YearRun:
+    """Estimate ``year`` from the warehouse and replace its rows of ``core.vulnerable_residents``
+    (and of ``core.resident_validation`` where buurten of three or more gemeenten have truth)."""
+    frame = warehouse.query(con, "resident_inputs", year=int(year), source_year=SOURCE_YEAR)
+    have_source = con.execute(
+        "SELECT count(*) FROM core.fact_indicator WHERE year = ? AND canonical = 'HuishoudensMetEenLaagInkomen'",
+        [SOURCE_YEAR],
+    ).fetchone()[0]
+    missing = None
+    if not have_source and year != SOURCE_YEAR:
+        missing = (
+            f"KWB {SOURCE_YEAR} is not in the build warehouse: {year} has no carried or modelled "
+            f"resident counts (run {SOURCE_YEAR} too, e.g. `python -m pipelines --year {SOURCE_YEAR} "
+            f"--year {year}`)"
+        )
+    rate = truth.set_index("code")["laag_inkomen"]
+    est = estimate(frame, year=year, source_year=SOURCE_YEAR, buurt_truth=rate, drift_per_year=DRIFT_PER_YEAR)
+    if missing:
+        est.rows["kwetsbare_bewoners_null_reason"] = est.rows["kwetsbare_bewoners_null_reason"].fillna(
+            f"no_source_vintage (KWB {SOURCE_YEAR} not in the build)"
+        )
+    rows = est.rows.copy()
+    rows.insert(0, "year", int(year))
+    warehouse.replace_rows(con, "core.vulnerable_residents", rows, year=int(year))
+    validation = None
+    in_year = frame.loc[frame["level"].eq("buurt") & frame["code"].isin(rate.index), "gemeente_code"]
+    if in_year.nunique() >= 3:
+        validation = validate_buurten(frame, rate, year=year, source_year=SOURCE_YEAR)
+        stored = validation.assign(year=int(year))
+        warehouse.replace_rows(con, "core.resident_validation", stored, year=int(year))
+    elif warehouse.has_table(con, "core.resident_validation"):
+        con.execute("DELETE FROM core.resident_validation WHERE year = ?", [int(year)])
+    return YearRun(est, validation, DRIFT_PER_YEAR, missing)
+
+
+def features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's covariates of each area (transformed; NaN where not published)."""
+    inw = frame["inwoners"].where(frame["inwoners"] > 0)
+    return pd.DataFrame(
+        {
+            "koop": frame["koop"],
+            "corporatie": frame["corporatie"],
+            "log_woz": np.log(frame["woz"].where(frame["woz"] > 0)),
+            "hh_grootte": frame["hh_grootte"],
+            "eengezins": frame["eengezins"],
+            "pct_0_15": 100 * frame["n_0_15"] / inw,
+            "pct_65plus": 100 * frame["n_65plus"] / inw,
+            "log_dichtheid": np.log1p(frame["dichtheid"].clip(lower=0)),
+            "log_adressen": np.log1p(frame["adressen"].clip(lower=0)),
+            "log_inkomen": np.log(frame["inkomen"].where(frame["inkomen"] > 0)),
+        },
+        index=frame.index,
+    )
+
+
+def _to_logit(pct) -> np.ndarray:
+    return logit(np.clip(np.asarray(pct, dtype=float), CLIP, 100 - CLIP) / 100)
+
+
+def _model():
+    # Missing covariates are imputed as 0 difference (the area is taken to be like its parent)
+    # with an indicator column, so the model can learn what "not published" says.
+    return make_pipeline(
+        SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        RidgeCV(alphas=ALPHAS),
+    )
+
+
+def _design(frame: pd.DataFrame, own: pd.DataFrame, parent_rate: pd.Series) -> pd.DataFrame:
+    """Covariate differences from the parent, the parent's logit rate and the level."""
+    f = own.loc[frame.index]
+    p = own.reindex(frame["parent_code"].map(_code_index(own))).set_axis(frame.index)
+    x = (f - p).add_prefix("d_")
+    x["parent_logit"] = _to_logit(parent_rate.loc[frame.index])
+    x["is_buurt"] = (frame["level"] == "buurt").astype(float)
+    x["is_wijk"] = (frame["level"] == "wijk").astype(float)
+    return x
+
+
+def _code_index(own: pd.DataFrame) -> dict:
+    return dict(zip(own.attrs["codes"], own.index, strict=True))
+
+
+@dataclass
+class Estimates:
+    """What :func:`estimate` returns: one row per area, the measured errors, the fit's summary."""
+
+    rows: pd.DataFrame
+    errors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    fit: dict = field(default_factory=dict)
+
+
+def known_rates(frame: pd.DataFrame, buurt_truth: pd.Series | None, year: int, source_year: int):
+    """(rate, kind, vintage, basis) of every area whose headline is published or carried."""
+    rate = frame[HEADLINE].copy()
+    kind = pd.Series(np.where(rate.notna(), "published", None), index=frame.index, dtype=object)
+    vintage = pd.Series(np.where(rate.notna(), str(year), None), index=frame.index, dtype=object)
+    basis = pd.Series(np.where(rate.notna(), "own_figure", None), index=frame.index, dtype=object)
+    carried = rate.isna() & frame[f"carried_{HEADLINE}"].notna()
+    rate[carried] = frame.loc[carried, f"carried_{HEADLINE}"]
+    kind[carried], vintage[carried] = "carried", str(source_year)
+    basis[carried] = frame.loc[carried, "carried_basis"]
+    if buurt_truth is not None and year != source_year:
+        truth = frame["code"].map(buurt_truth)
+        by_code = rate.isna() & (frame["level"] == "buurt") & truth.notna()
+        rate[by_code] = truth[by_code]
+        kind[by_code], vintage[by_code], basis[by_code] = "carried", str(source_year), "same_code"
+    return rate, kind, vintage, basis
+
+
+def estimate(
+    frame: pd.DataFrame,
+    *,
+    year: int,
+    source_year: int,
+    buurt_truth: pd.Series | None = None,
+    drift_per_year: tuple[float, float] = (0.0, 0.0),
+) -> Estimates:
+    """Estimate the headline count of every area of ``frame`` (``sql/resident_inputs.sql`` rows).
+
+    ``buurt_truth``: the KWB ``source_year`` buurt rates by code (carried where the code exists in
+    ``year``; the model's buurt training rows). ``drift_per_year``: logit quantiles (low, high) of
+    a rate's drift per year, for carried figures.
+    """
+    frame = _numeric(frame)
+    rate, kind, vintage, basis = known_rates(frame, buurt_truth, year, source_year)
+    own = features(frame)
+    own.attrs["codes"] = list(frame["code"])
+    est = Estimates(rows=pd.DataFrame())
+    final = rate.copy()  # filled top-down with modelled rates, then benchmarked
+    parent_rate = frame["parent_code"].map(dict(zip(frame["code"], rate, strict=True)))
+    train = frame.index[rate.notna() & parent_rate.notna() & frame["level"].isin(list(PARENT))]
+    model = None
+    if len(train) >= 30:
+        x = _design(frame.loc[train], own, parent_rate)
+        y = _to_logit(rate[train]) - x["parent_logit"]
+        model = _model().fit(x, y)
+        est.fit = {
+            "training areas": {lv: int((frame.loc[train, "level"] == lv).sum()) for lv in PARENT},
+            "ridge alpha": float(model[-1].alpha_),
+        }
+        est.errors = _level_errors(frame, train, x, y)
+    has_people = frame["inwoners"].fillna(0) > 0
+    for level in PARENT:
+        at = frame.index[(frame["level"] == level) & has_people]
+        parents = frame["parent_code"].map(dict(zip(frame["code"], final, strict=True)))
+        todo = at[final[at].isna().to_numpy() & parents[at].notna().to_numpy()]
+        if model is not None and len(todo):
+            xp = _design(frame.loc[todo], own, parents)
+            final[todo] = 100 * expit(xp["parent_logit"] + model.predict(xp))
+            kind[todo], vintage[todo], basis[todo] = "modelled", str(source_year), "model"
+        adjust = at[(kind[at] != "published").to_numpy() & final[at].notna().to_numpy()]
+        scaled = benchmark(frame, final, adjust, fixed=at[(kind[at] == "published").to_numpy()])
+        moved = scaled.index[(scaled - final[scaled.index]).abs() > 1e-9]
+        final[scaled.index] = scaled
+        basis[moved] = basis[moved] + "+benchmarked"
+    est.rows = _rows(frame, final, kind, vintage, basis, est.errors, drift_per_year, year)
+    return est
+
+
+TEXT_COLUMNS = ("code", "level", "parent_code", "gemeente_code", "carried_basis")
+
+
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every figure as float (a column NULL for every area arrives as objects)."""
+    frame = frame.reset_index(drop=True).copy()
+    for col in frame.columns.difference(TEXT_COLUMNS):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    for col in TEXT_COLUMNS:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame
+
+
+def _counted(frame: pd.DataFrame) -> pd.Series:
+    return frame["inwoners"].fillna(0) >= MIN_INHABITANTS
+
+
+def benchmark(frame: pd.DataFrame, rate: pd.Series, adjust: pd.Index, fixed: pd.Index) -> pd.Series:
+    """The rates of the rows ``adjust`` scaled per parent so that all the parent's children (the
+    ``fixed`` ones -- published, kept as they are -- and these) add up to the parent's count
+    (rate x inhabitants). Where the fixed children already hold more than the parent, or the
+    parent has no rate, the rates stay as they are."""
+    inw = frame["inwoners"]
+    parent_count = pd.Series((rate / 100 * inw).to_numpy(), index=frame["code"])
+    parent_of = frame["parent_code"]
+    fixed_sum = (rate[fixed] / 100 * inw[fixed]).groupby(parent_of[fixed]).sum()
+    adj_sum = (rate[adjust] / 100 * inw[adjust]).groupby(parent_of[adjust]).sum()
+    rest = parent_count.reindex(adj_sum.index) - fixed_sum.reindex(adj_sum.index).fillna(0)
+    factor = (rest / adj_sum).where((rest >= 0) & (adj_sum > 0))
+    return (rate[adjust] * parent_of[adjust].map(factor).fillna(1.0)).clip(upper=100)
+
+
+def _level_errors(frame, train, x, y) -> dict[str, tuple[float, float]]:
+    """Out-of-sample logit errors per level with whole gemeenten held out: their 5th/95th
+    percentiles (the modelled intervals)."""
+    groups = frame.loc[train, "gemeente_code"].fillna(frame.loc[train, "code"])
+    if groups.nunique() < 5:  # one gemeente (Utrecht 2023): hold out whole wijken instead
+        groups = frame.loc[train, "parent_code"].where(frame.loc[train, "level"] == "buurt", frame.loc[train, "code"])
+    oof = pd.Series(np.nan, index=train)
+    for fit_i, test_i in GroupKFold(n_splits=min(10, groups.nunique())).split(x, y, groups):
+        model = _model().fit(x.iloc[fit_i], y.iloc[fit_i])
+        oof.iloc[test_i] = y.iloc[test_i] - model.predict(x.iloc[test_i])
+    out = {}
+    for level in PARENT:
+        r = oof[frame.loc[train, "level"] == level].dropna()
+        if len(r) >= 20:
+            out[level] = (float(r.quantile(LOW)), float(r.quantile(HIGH)))
+    return out
+
+
+def _rows(frame, final, kind, vintage, basis, errors, drift, year) -> pd.DataFrame:
+    inw = frame["inwoners"]
+    point = final / 100 * inw
+    lo = pd.Series(np.nan, index=frame.index)
+    hi = pd.Series(np.nan, index=frame.index)
+    lg = pd.Series(_to_logit(final.fillna(50)), index=frame.index)
+    for level, (q_lo, q_hi) in errors.items():
+        m = (kind == "modelled") & (frame["level"] == level)
+        lo[m], hi[m] = expit(lg[m] + q_lo) * inw[m], expit(lg[m] + q_hi) * inw[m]
+    carried = kind == "carried"
+    age = (year - pd.to_numeric(vintage, errors="coerce")).clip(lower=0)
+    lo[carried] = expit(lg[carried] + drift[0] * age[carried]) * inw[carried]
+    hi[carried] = expit(lg[carried] + drift[1] * age[carried]) * inw[carried]
+    published = kind == "published"
+    lo[published], hi[published] = point[published], point[published]
+    # Rates are clipped at 0.5 % and 99.5 % for the logit: an interval always holds its estimate.
+    lo, hi = np.fmin(lo, point), np.fmax(hi, point)
+    # The range of nested definitions: the area's own or carried shares, else its estimate times
+    # the parent's ratio of those definitions to the headline.
+    ratio = {}
+    for g in RANGE_GROUPS:
+        share = frame[g].fillna(frame[f"carried_{g}"]) if g != HEADLINE else final
+        r = share / final
+        by_code = dict(zip(frame["code"], r, strict=True))
+        ratio[g] = r.fillna(frame["parent_code"].map(by_code))
+    bounds = pd.concat([ratio[g] * point for g in RANGE_GROUPS], axis=1)
+    counted = _counted(frame) & point.notna() & (frame["level"] != "land")
+    reason = np.select(
+        [inw.isna(), inw.fillna(0) < MIN_INHABITANTS, point.isna()],
+        [
+            "no_population_figure",
+            f"fewer_than_{MIN_INHABITANTS}_inhabitants (CBS publishes no income figures for them)",
+            "no_estimate (no published or carried figure for the area or its parent)",
+        ],
+        default=None,
+    )
+    out = pd.DataFrame(
+        {
+            "code": frame["code"],
+            "level": frame["level"],
+            "kwetsbare_bewoners": point.round().where(counted).astype("Int64"),
+            "kwetsbare_bewoners_p05": np.floor(lo).where(counted).astype("Int64"),
+            "kwetsbare_bewoners_p95": np.ceil(hi).where(counted).astype("Int64"),
+            "kwetsbare_bewoners_min": bounds.min(axis=1).round().where(counted).astype("Int64"),
+            "kwetsbare_bewoners_max": bounds.max(axis=1).clip(upper=inw).round().where(counted).astype("Int64"),
+            "kwetsbare_bewoners_pct": final.round(1).where(counted),
+            "estimate_kind": kind.where(counted),
+            "estimate_vintage": vintage.where(counted),
+            "estimate_basis": basis.where(counted),
+            "kwetsbare_bewoners_null_reason": pd.Series(reason, index=frame.index).where(~counted),
+        }
+    )
+    for g in ("bijstand", "wmo", "jeugdzorg"):
+        out[f"n_{g}"] = frame[g].round().astype("Int64")
+    return out[frame["level"] != "land"].reset_index(drop=True)
+
+
+def drift_quantiles(rate_then: pd.Series, rate_now: pd.Series, years: int) -> tuple[float, float]:
+    """Logit quantiles (5 %, 95 %) per year of the change of a rate between two vintages (paired
+    by index), for the intervals of carried figures: the drift over ``years`` scaled to one year."""
+    both = pd.concat([rate_then, rate_now], axis=1).dropna()
+    d = (_to_logit(both.iloc[:, 1]) - _to_logit(both.iloc[:, 0])) / years
+    return float(np.quantile(d, LOW)), float(np.quantile(d, HIGH))
+
+
+def validate_buurten(frame: pd.DataFrame, buurt_truth: pd.Series, *, year: int, source_year: int) -> pd.DataFrame:
+    """The buurt estimates against the published buurt figures, on gemeenten the fit never saw.
+
+    For each gemeente with buurt truth: refit without any of its areas' figures (its buurten,
+    wijken' own rows stay as the parents production uses, since every wijk has a published or
+    carried figure), estimate all its buurten (benchmarked to their wijken), and compare with the
+    truth. Two baselines measured the same way: every buurt gets its wijk's rate; a regression of
+    the logit rate on the corporation-housing share alone. Returns one row per method with rho,
+    mean absolute error (percentage points), interval coverage (model only) and n.
+    """
+    frame = _numeric(frame)
+    truth = frame["code"].map(buurt_truth)
+    held = frame.loc[(frame["level"] == "buurt") & truth.notna(), "gemeente_code"].dropna().unique()
+    preds = []
+    for gm in held:
+        blind = frame.copy()
+        in_gm = blind["gemeente_code"] == gm
+        hidden_truth = buurt_truth[~buurt_truth.index.isin(blind.loc[in_gm, "code"])]
+        # The held-out gemeente's wijken keep their figure (production has it for every wijk);
+        # its buurten and its own gemeente row are not training rows for the buurt relation.
+        fitted = estimate(blind, year=year, source_year=source_year, buurt_truth=hidden_truth)
+        rows = fitted.rows.set_index("code")
+        rows = rows.loc[frame.loc[in_gm & truth.notna() & (frame["level"] == "buurt"), "code"]]
+        wijk_rate = frame.set_index("code")["parent_code"].reindex(rows.index).map(
+            fitted.rows.set_index("code")["kwetsbare_bewoners_pct"]
+        )
+        b2 = _corporation_baseline(frame, hidden_truth, rows.index)
+        preds.append(
+            pd.DataFrame(
+                {
+                    "gemeente_code": gm,
+                    "truth": rows.index.map(buurt_truth),
+                    "model": rows["kwetsbare_bewoners_pct"],
+                    "model_lo": 100 * rows["kwetsbare_bewoners_p05"] / frame.set_index("code")["inwoners"].reindex(rows.index),
+                    "model_hi": 100 * rows["kwetsbare_bewoners_p95"] / frame.set_index("code")["inwoners"].reindex(rows.index),
+                    "wijk_rate": wijk_rate,
+                    "corporation_only": b2,
+                },
+                index=rows.index,
+            )
+        )
+    p = pd.concat(preds).dropna(subset=["truth", "model"])
+    out = []
+    for method in ("model", "wijk_rate", "corporation_only"):
+        q = p.dropna(subset=[method])
+        row = {
+            "method": method,
+            "n": len(q),
+            "gemeenten": int(q["gemeente_code"].nunique()),
+            "rho": float(spearmanr(q["truth"], q[method]).statistic),
+            "mae_pp": float((q["truth"] - q[method]).abs().mean()),
+        }
+        if method == "model":
+            row["coverage_90"] = float(((q["truth"] >= q["model_lo"]) & (q["truth"] <= q["model_hi"])).mean())
+        out.append(row)
+    common = p.dropna(subset=["model", "wijk_rate", "corporation_only"])
+    for method in ("model", "wijk_rate", "corporation_only"):
+        out.append(
+            {
+                "method": f"{method} (buurten all three estimate)",
+                "n": len(common),
+                "gemeenten": int(common["gemeente_code"].nunique()),
+                "rho": float(spearmanr(common["truth"], common[method]).statistic),
+                "mae_pp": float((common["truth"] - common[method]).abs().mean()),
+            }
+        )
+    result = pd.DataFrame(out)
+    result.attrs["predictions"] = p
+    return result
+
+
+def _corporation_baseline(frame, truth: pd.Series, targets) -> pd.Series:
+    """Baseline 2: logit rate ~ corporation share, fitted on the buurten with truth (held-out
+    gemeente excluded) and the wijken with a published or carried rate."""
+    known = frame[HEADLINE].fillna(frame[f"carried_{HEADLINE}"])
+    known = known.where(frame["level"] != "buurt", frame["code"].map(truth))
+    fit = frame[frame["level"].isin(["wijk", "buurt"]) & known.notna() & frame["corporatie"].notna()]
+    reg = LinearRegression().fit(fit[["corporatie"]], _to_logit(known[fit.index]))
+    t = frame.set_index("code").loc[list(targets)]
+    ok = t["corporatie"].notna()
+    out = pd.Series(np.nan, index=t.index)
+    if ok.any():
+        out[ok] = 100 * expit(reg.predict(t.loc[ok, ["corporatie"]]))
+    return out
