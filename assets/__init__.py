@@ -1,9 +1,9 @@
 """Dagster assets of veerkracht, one module per stage, with their resources, partitions and checks.
 
 Thin by design: each asset reads its settings, calls the ``veerkracht`` package, and reports
-metadata. Stages: statistics -> geometries -> warehouse -> scores (+ validation, resident counts) -> layers (+ published
-warehouse, web map), and the boundary crosswalk. Imports only ``veerkracht`` (downward); the
-Definitions that wire these together are in ``pipelines/``.
+metadata. Stages: statistics -> geometries -> warehouse -> scores (+ validation, resident counts)
+-> layers (+ published warehouse, web map), and the boundary crosswalk. Imports only
+``veerkracht`` (downward); the Definitions that wire these together are in ``pipelines/``.
 """
 
 from assets import crosswalk, geometries, layers, residents, scores, statistics, validation, warehouse, webmap

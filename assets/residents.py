@@ -68,7 +68,7 @@ def resident_estimates(
         "90% interval, logit errors per level (out of sample, whole gemeenten held out)": {
             lvl: [round(a, 3), round(b, 3)] for lvl, (a, b) in run.estimates.errors.items()
         },
-        "carried drift per year (logit 5%/95%)": [round(v, 3) for v in run.drift],
+        "carried drift per year (logit 5%/95%)": {lvl: list(q) for lvl, q in run.drift.items()},
     }
     if run.validation is not None:
         metadata["buurt validation (held-out gemeenten)"] = dg.MetadataValue.md(

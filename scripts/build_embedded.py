@@ -319,7 +319,7 @@ def build_kwb_files(shared: Path) -> None:
     # income truth offline. Not a year's statistics (it would add 548 buurten without polygons to
     # 2021): the resident-count estimates carry it by code and fit and validate their model on it.
     subset = shared / "kwb2021_buurt_income_subset_9gemeenten" / "kwb2021_buurt_income_subset.csv"
-    (KWB_FILES / "kwb-2021-buurt-income-9gemeenten.csv").write_bytes(subset.read_bytes())
+    (OUT / "extra" / "kwb2021_buurt_income_9gemeenten.csv").write_bytes(subset.read_bytes())
 
 
 def _areas(year: str, level: str) -> pd.DataFrame:

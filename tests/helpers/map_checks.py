@@ -41,7 +41,7 @@ DRAWN_JS = """(level) => {
 CIRCLES_JS = """(level) => {
   const out = {};
   for (const f of window.vk.map.queryRenderedFeatures({layers: [`${level}-bewoners`]})) {
-    out[f.properties.code] = f.layer.paint['circle-radius'];
+    out[f.properties.code] = [f.layer.paint['circle-radius'], f.layer.paint['circle-opacity']];
   }
   return out;
 }"""
@@ -95,7 +95,7 @@ def class_pixel_shares(png: Path) -> list[float]:
 def marts_rows(con: duckdb.DuckDBPyConnection, year: int, level: str) -> dict[str, dict]:
     cur = con.execute(
         "SELECT code, score, score_class, score_within_gemeente, bivariate_class, "
-        "kwetsbare_bewoners_min, coverage FROM marts.area WHERE year = ? AND level = ?",
+        "kwetsbare_bewoners, estimate_kind, coverage FROM marts.area WHERE year = ? AND level = ?",
         [year, level],
     )
     names = [d[0] for d in cur.description]
@@ -163,13 +163,18 @@ def _check_view(page, year, level, view, rows, meta, screenshots) -> list[str]:
             problems.append(f"{where}: a class colour is (nearly) absent from the screenshot: {pixel_shares}")
     if view == "bewoners":
         circles = page.evaluate(CIRCLES_JS, level)
-        counted = {c for c in drawn if c in rows and rows[c]["kwetsbare_bewoners_min"] is not None}
+        counted = {c for c in drawn if c in rows and rows[c]["kwetsbare_bewoners"] is not None}
         if len(circles) < 0.9 * len(counted) or set(circles) - counted:
             problems.append(f"{where}: {len(circles)} circles for {len(counted)} drawn areas with a count")
-        for code, radius in circles.items():
-            want = styles.CIRCLE_SCALE[level] * np.sqrt(rows[code]["kwetsbare_bewoners_min"])
+        for code, (radius, opacity) in circles.items():
+            want = styles.CIRCLE_SCALE[level] * np.sqrt(rows[code]["kwetsbare_bewoners"])
             if abs(radius - want) > 1e-6 * max(want, 1):
                 problems.append(f"{where}: circle of {code} has radius {radius}, its count asks {want}")
+                break
+            modelled = rows[code]["estimate_kind"] == "modelled"
+            if opacity != (styles.MODELLED_OPACITY if modelled else styles.COUNTED_OPACITY):
+                kind = rows[code]["estimate_kind"]
+                problems.append(f"{where}: circle of {code} ({kind}) has opacity {opacity}")
                 break
     return problems
 

@@ -83,7 +83,7 @@ def test_every_view_of_every_year_draws_the_warehouse_colours(years_run, page_ur
         shutil.copy(tmp_path / "webmap_2024_buurt.png", Path(SCREENSHOT_DIR) / "webmap_national.png")
 
 
-def test_map_loads_tiles_and_shows_a_popup(page_url, browser, tmp_path):
+def test_map_loads_tiles_and_shows_a_popup(years_run, page_url, browser, tmp_path):
     errors: list[str] = []
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -106,6 +106,18 @@ def test_map_loads_tiles_and_shows_a_popup(page_url, browser, tmp_path):
     assert "Woningen in bezit van een woningcorporatie 48.0 % (p86)" in popup  # the top contributor
     assert "Rang-interval (5–95%)\t0.68 – 0.87" in popup  # the Monte Carlo rank interval
     assert "Bivariaat\tK3D2" in popup
+    # How many: the estimate, its 90 % interval and its kind, as the warehouse has them.
+    n, lo, hi = (
+        years_run[2]
+        .execute(
+            "SELECT kwetsbare_bewoners, kwetsbare_bewoners_p05, kwetsbare_bewoners_p95 FROM marts.area "
+            "WHERE year = 2024 AND code = 'BU03080102' AND estimate_kind = 'modelled'"
+        )
+        .fetchone()
+    )
+    nl = [f"{v:,}".replace(",", ".") for v in (n, lo, hi)]
+    want = f"≈ {nl[0]} bewoners ({nl[1]}–{nl[2]}), gemodelleerd uit cijfers van 2021"
+    assert f"Kwetsbare bewoners\t{want}" in popup
 
     # Names are text, never HTML: a hostile name shows as typed and creates no element.
     hostile = '<img src=x onerror="window.pwned=1"> Tuindorp & Co'

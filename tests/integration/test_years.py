@@ -188,38 +188,6 @@ def test_validation_is_in_the_warehouse_and_the_report(years_run):
     assert rows[("wijk", "2022")].rstrip(" |").endswith("yes")
 
 
-def test_vulnerable_residents_are_estimated_where_published(years_run):
-    _, _, con, _ = years_run
-    got = con.execute(
-        "SELECT year, level, count(kwetsbare_bewoners_min), count(*), "
-        "count(*) FILTER (WHERE kwetsbare_bewoners_min > kwetsbare_bewoners_max "
-        "OR kwetsbare_bewoners_max > inwoners) "
-        "FROM marts.area GROUP BY ALL"
-    ).fetchall()
-    counts = {(y, lv): (k, n, bad) for y, lv, k, n, bad in got}
-    assert counts[(2021, "wijk")][0] > 3000 and counts[(2021, "gemeente")][0] == 352
-    assert all(bad == 0 for _, _, bad in counts.values())
-    # KWB 2024 publishes none of the groups yet: NULL with the reason, never 0.
-    assert counts[(2024, "buurt")][0] == 0
-    reason = con.execute(
-        "SELECT DISTINCT kwetsbare_bewoners_null_reason FROM marts.area WHERE year = 2024 AND level = 'wijk' "
-        "AND inwoners IS NOT NULL"
-    ).fetchall()
-    assert [r[0][:19] for r in reason] == ["no_group_published "]
-    # By hand for Utrecht 2021: the largest group is the bigger of the low-income and the
-    # social-minimum residents (shares x inhabitants) and the bijstand and Wmo counts.
-    inw, li, sm, bij, wmo, lo = con.execute(
-        "SELECT max(value) FILTER (WHERE canonical = 'AantalInwoners'), "
-        "max(value) FILTER (WHERE canonical = 'HuishoudensMetEenLaagInkomen'), "
-        "max(value) FILTER (WHERE canonical = 'HuishOnderOfRondSociaalMinimum'), "
-        "max(value) FILTER (WHERE canonical = 'PersonenPerSoortUitkeringBijstand'), "
-        "max(value) FILTER (WHERE canonical = 'WmoClienten'), "
-        "(SELECT kwetsbare_bewoners_min FROM marts.area WHERE year = 2021 AND code = 'GM0344') "
-        "FROM core.fact_indicator WHERE year = 2021 AND code = 'GM0344'"
-    ).fetchone()
-    assert lo == round(max(li / 100 * inw, sm / 100 * inw, bij, wmo))
-
-
 def test_the_shortlist_marks_what_the_interval_leaves_open(years_run):
     layout, _, con, _ = years_run
     import pandas as pd

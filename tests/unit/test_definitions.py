@@ -19,7 +19,8 @@ EXPECTED_DEPS = {
     "region_geometries": set(),
     "warehouse_core": {"kwb_statistics", "region_geometries"},
     "veerkracht_scores": {"warehouse_core"},
-    "area_layers": {"veerkracht_scores"},
+    "resident_estimates": {"veerkracht_scores", "warehouse_core", "boundary_crosswalk"},
+    "area_layers": {"veerkracht_scores", "resident_estimates"},
     "boundary_crosswalk": {"warehouse_core"},
     "score_validation": {"veerkracht_scores"},
     "dashboard_warehouse": {"area_layers", "boundary_crosswalk", "score_validation"},
@@ -53,10 +54,10 @@ EXPECTED_CHECKS = {
         "percentages_in_range",
         "buurt_sums_match_gemeente",
         "year_over_year_continuity",
-        "resident_counts_consistent",
         "indicators_published",
     },
     "veerkracht_scores": {"scores_in_range"},
+    "resident_estimates": {"resident_counts_consistent"},
 }
 
 
@@ -76,6 +77,7 @@ def test_asset_checks_snapshot():
         "coverage_no_sharp_drop",
         "percentages_in_range",
         "scores_in_range",
+        "resident_counts_consistent",
     }
 
 
@@ -85,6 +87,7 @@ def test_duckdb_writers_share_one_pool():
     writers = {
         "warehouse_core",
         "veerkracht_scores",
+        "resident_estimates",
         "area_layers",
         "dashboard_warehouse",
         "boundary_crosswalk",
@@ -115,6 +118,7 @@ def test_job_and_schedule():
     assert parts["veerkracht_year_job"] == set(EXPECTED_DEPS) - {"boundary_crosswalk", "score_validation"}
     assert parts["veerkracht_rescore_job"] == {
         "veerkracht_scores",
+        "resident_estimates",
         "score_validation",
         "area_layers",
         "dashboard_warehouse",

@@ -16,7 +16,7 @@ residents too; nested groups widen the range, they are never added up.
 * ``published`` -- the area's own figure of the year.
 * ``carried`` -- the newest earlier vintage moved onto the year's area (``sql/resident_inputs.sql``:
   the stored crosswalk with population weights, else the same code with an unchanged boundary;
-  for buurten, the KWB 2021 buurt figures of ``kwb-2021-buurt-income-9gemeenten.csv`` by code),
+  for buurten, the KWB 2021 buurt figures of ``extra/kwb2021_buurt_income_9gemeenten.csv`` by code),
   times the year's inhabitants.
 * ``modelled`` -- a small-area estimate. A ridge regression predicts how far an area's rate lies
   from its parent's (buurt from wijk, wijk from gemeente, gemeente from Nederland) on the logit
@@ -28,10 +28,9 @@ residents too; nested groups widen the range, they are never added up.
 
 **Intervals** ``_p05``/``_p95`` (90 %): modelled -- the empirical 5th and 95th percentiles of
 out-of-sample errors on the logit scale, from cross-validation with whole gemeenten held out
-(for buurten the errors after benchmarking, as produced); carried -- the drift of a rate over
-the vintage's age, measured here as the 2021 -> 2023 change of the bijstand rate of Utrecht's
-buurten (the only benefit figure published for one area in two vintages offline), per year of
-age; published -- the figure itself (no sampling interval: KWB counts registers).
+(validated on buurten after benchmarking, as produced); carried -- the drift of a rate per year
+of the vintage's age (:data:`DRIFT_PER_YEAR`, measured per level); published -- the figure
+itself (no sampling interval: KWB counts registers).
 """
 
 from __future__ import annotations
@@ -56,17 +55,22 @@ from veerkracht import warehouse
 #: later year carries or models from); the graph declares every year's dependency on it.
 SOURCE_YEAR = 2021
 #: KWB 2021 buurt figures (9 gemeenten, complete cases), in the embedded snapshot.
-BUURT_TRUTH_FILE = "kwb_files/kwb-2021-buurt-income-9gemeenten.csv"
-#: Drift of a rate per year of a carried figure's age, logit 5th/95th percentiles: measured as the
-#: change of the bijstand rate (per inhabitant) of Utrecht's buurten from KWB 2021 (the buurt file
-#: above) to KWB 2023 (the embedded kwb-2023 Utrecht file), over the 77 buurten with at least 30
-#: recipients in both years (fewer are dominated by CBS's rounding to tens), divided by 2 years.
-#: ``tests/integration/test_residents.py`` re-measures it from the warehouse.
-DRIFT_PER_YEAR = (-0.115, 0.129)
+BUURT_TRUTH_FILE = "extra/kwb2021_buurt_income_9gemeenten.csv"
+#: Drift of a rate per year of a carried figure's age, logit 5th/95th percentiles per level: the
+#: change of the bijstand rate (recipients per inhabitant; the only income-related figure published
+#: for the same areas in two vintages offline, a proxy for the low-income share) from KWB 2021 to
+#: KWB 2023 in Utrecht, divided by the 2 years (linear in the age: wider than a random walk's
+#: square root, on purpose). Buurten: the 77 buurten of the buurt file below with at least 30
+#: recipients in both years (fewer are dominated by CBS's rounding to tens); wijken: Utrecht's 10
+#: wijken; gemeenten: as wijken (one gemeente in two vintages is no measurement).
+#: ``tests/integration/test_residents.py`` re-measures both from the warehouse.
+DRIFT_PER_YEAR = {"buurt": (-0.115, 0.129), "wijk": (-0.029, 0.035), "gemeente": (-0.029, 0.035)}
 DEFINITION = (
     "Residents of low-income households (CBS low-income threshold): % households with a low income "
     "x inhabitants; range: households at or under the social minimum ... up to 120 % of it"
 )
+#: The same in the web map's words (its legend and popup read it from the page's meta file).
+DEFINITION_NL = "bewoners van huishoudens met een laag inkomen (CBS-lage-inkomensgrens)"
 #: The headline rate and the nested definitions that bound it (all % of households).
 HEADLINE = "laag_inkomen"
 RANGE_GROUPS = ("sociaal_minimum", "laag_inkomen", "tot_120_sm")
@@ -96,7 +100,8 @@ def load_buurt_truth(embedded_dir: Path) -> pd.DataFrame:
             "a_soz_wb": "bijstand",
         }
     )
-    return rows[["code", "gemeente_name", "inwoners", "laag_inkomen", "sociaal_minimum", "tot_120_sm", "bijstand"]]
+    keep = ["code", "gemeente_name", "inwoners", "laag_inkomen", "sociaal_minimum", "tot_120_sm", "bijstand"]
+    return rows[keep]
 
 
 @dataclass
@@ -105,7 +110,7 @@ class YearRun:
 
     estimates: Estimates
     validation: pd.DataFrame | None
-    drift: tuple[float, float]
+    drift: dict[str, tuple[float, float]]
     missing_source: str | None
 
 
@@ -114,8 +119,8 @@ def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame
     (and of ``core.resident_validation`` where buurten of three or more gemeenten have truth)."""
     frame = warehouse.query(con, "resident_inputs", year=int(year), source_year=SOURCE_YEAR)
     have_source = con.execute(
-        "SELECT count(*) FROM core.fact_indicator WHERE year = ? AND canonical = 'HuishoudensMetEenLaagInkomen'",
-        [SOURCE_YEAR],
+        "SELECT count(*) FROM core.fact_indicator WHERE year = ? AND canonical = ?",
+        [SOURCE_YEAR, "HuishoudensMetEenLaagInkomen"],
     ).fetchone()[0]
     missing = None
     if not have_source and year != SOURCE_YEAR:
@@ -226,13 +231,13 @@ def estimate(
     year: int,
     source_year: int,
     buurt_truth: pd.Series | None = None,
-    drift_per_year: tuple[float, float] = (0.0, 0.0),
+    drift_per_year: dict[str, tuple[float, float]] | None = None,
 ) -> Estimates:
     """Estimate the headline count of every area of ``frame`` (``sql/resident_inputs.sql`` rows).
 
     ``buurt_truth``: the KWB ``source_year`` buurt rates by code (carried where the code exists in
     ``year``; the model's buurt training rows). ``drift_per_year``: logit quantiles (low, high) of
-    a rate's drift per year, for carried figures.
+    a rate's drift per year by level, for carried figures (none given: no drift).
     """
     frame = _numeric(frame)
     rate, kind, vintage, basis = known_rates(frame, buurt_truth, year, source_year)
@@ -266,7 +271,7 @@ def estimate(
         moved = scaled.index[(scaled - final[scaled.index]).abs() > 1e-9]
         final[scaled.index] = scaled
         basis[moved] = basis[moved] + "+benchmarked"
-    est.rows = _rows(frame, final, kind, vintage, basis, est.errors, drift_per_year, year)
+    est.rows = _rows(frame, final, kind, vintage, basis, est.errors, drift_per_year or {}, year)
     return est
 
 
@@ -307,7 +312,8 @@ def _level_errors(frame, train, x, y) -> dict[str, tuple[float, float]]:
     percentiles (the modelled intervals)."""
     groups = frame.loc[train, "gemeente_code"].fillna(frame.loc[train, "code"])
     if groups.nunique() < 5:  # one gemeente (Utrecht 2023): hold out whole wijken instead
-        groups = frame.loc[train, "parent_code"].where(frame.loc[train, "level"] == "buurt", frame.loc[train, "code"])
+        rows = frame.loc[train]
+        groups = rows["parent_code"].where(rows["level"] == "buurt", rows["code"])
     oof = pd.Series(np.nan, index=train)
     for fit_i, test_i in GroupKFold(n_splits=min(10, groups.nunique())).split(x, y, groups):
         model = _model().fit(x.iloc[fit_i], y.iloc[fit_i])
@@ -329,10 +335,12 @@ def _rows(frame, final, kind, vintage, basis, errors, drift, year) -> pd.DataFra
     for level, (q_lo, q_hi) in errors.items():
         m = (kind == "modelled") & (frame["level"] == level)
         lo[m], hi[m] = expit(lg[m] + q_lo) * inw[m], expit(lg[m] + q_hi) * inw[m]
-    carried = kind == "carried"
     age = (year - pd.to_numeric(vintage, errors="coerce")).clip(lower=0)
-    lo[carried] = expit(lg[carried] + drift[0] * age[carried]) * inw[carried]
-    hi[carried] = expit(lg[carried] + drift[1] * age[carried]) * inw[carried]
+    for level in PARENT:
+        m = (kind == "carried") & (frame["level"] == level)
+        q_lo, q_hi = drift.get(level, (0.0, 0.0))
+        lo[m] = expit(lg[m] + q_lo * age[m]) * inw[m]
+        hi[m] = expit(lg[m] + q_hi * age[m]) * inw[m]
     published = kind == "published"
     lo[published], hi[published] = point[published], point[published]
     # Rates are clipped at 0.5 % and 99.5 % for the logit: an interval always holds its estimate.
@@ -364,7 +372,9 @@ def _rows(frame, final, kind, vintage, basis, errors, drift, year) -> pd.DataFra
             "kwetsbare_bewoners_p05": np.floor(lo).where(counted).astype("Int64"),
             "kwetsbare_bewoners_p95": np.ceil(hi).where(counted).astype("Int64"),
             "kwetsbare_bewoners_min": bounds.min(axis=1).round().where(counted).astype("Int64"),
-            "kwetsbare_bewoners_max": bounds.max(axis=1).clip(upper=inw).round().where(counted).astype("Int64"),
+            "kwetsbare_bewoners_max": (
+                bounds.max(axis=1).clip(upper=inw).round().where(counted).astype("Int64")
+            ),
             "kwetsbare_bewoners_pct": final.round(1).where(counted),
             "estimate_kind": kind.where(counted),
             "estimate_vintage": vintage.where(counted),
@@ -385,7 +395,9 @@ def drift_quantiles(rate_then: pd.Series, rate_now: pd.Series, years: int) -> tu
     return float(np.quantile(d, LOW)), float(np.quantile(d, HIGH))
 
 
-def validate_buurten(frame: pd.DataFrame, buurt_truth: pd.Series, *, year: int, source_year: int) -> pd.DataFrame:
+def validate_buurten(
+    frame: pd.DataFrame, buurt_truth: pd.Series, *, year: int, source_year: int
+) -> pd.DataFrame:
     """The buurt estimates against the published buurt figures, on gemeenten the fit never saw.
 
     For each gemeente with buurt truth: refit without any of its areas' figures (its buurten,
@@ -398,6 +410,7 @@ def validate_buurten(frame: pd.DataFrame, buurt_truth: pd.Series, *, year: int, 
     frame = _numeric(frame)
     truth = frame["code"].map(buurt_truth)
     held = frame.loc[(frame["level"] == "buurt") & truth.notna(), "gemeente_code"].dropna().unique()
+    by_code = frame.set_index("code")
     preds = []
     for gm in held:
         blind = frame.copy()
@@ -408,8 +421,11 @@ def validate_buurten(frame: pd.DataFrame, buurt_truth: pd.Series, *, year: int, 
         fitted = estimate(blind, year=year, source_year=source_year, buurt_truth=hidden_truth)
         rows = fitted.rows.set_index("code")
         rows = rows.loc[frame.loc[in_gm & truth.notna() & (frame["level"] == "buurt"), "code"]]
-        wijk_rate = frame.set_index("code")["parent_code"].reindex(rows.index).map(
-            fitted.rows.set_index("code")["kwetsbare_bewoners_pct"]
+        inw = by_code["inwoners"].reindex(rows.index)
+        wijk_rate = (
+            by_code["parent_code"]
+            .reindex(rows.index)
+            .map(fitted.rows.set_index("code")["kwetsbare_bewoners_pct"])
         )
         b2 = _corporation_baseline(frame, hidden_truth, rows.index)
         preds.append(
@@ -418,8 +434,8 @@ def validate_buurten(frame: pd.DataFrame, buurt_truth: pd.Series, *, year: int, 
                     "gemeente_code": gm,
                     "truth": rows.index.map(buurt_truth),
                     "model": rows["kwetsbare_bewoners_pct"],
-                    "model_lo": 100 * rows["kwetsbare_bewoners_p05"] / frame.set_index("code")["inwoners"].reindex(rows.index),
-                    "model_hi": 100 * rows["kwetsbare_bewoners_p95"] / frame.set_index("code")["inwoners"].reindex(rows.index),
+                    "model_lo": 100 * rows["kwetsbare_bewoners_p05"] / inw,
+                    "model_hi": 100 * rows["kwetsbare_bewoners_p95"] / inw,
                     "wijk_rate": wijk_rate,
                     "corporation_only": b2,
                 },

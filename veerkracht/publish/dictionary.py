@@ -135,7 +135,11 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "aantal",
         "veerkracht/method/residents.py",
     ),
-    "kwetsbare_bewoners_p95": ("Upper end of the 90 % interval of kwetsbare_bewoners", "aantal", "veerkracht/method/residents.py"),
+    "kwetsbare_bewoners_p95": (
+        "Upper end of the 90 % interval of kwetsbare_bewoners",
+        "aantal",
+        "veerkracht/method/residents.py",
+    ),
     "kwetsbare_bewoners_min": (
         "Narrowest nested definition as residents: households at or under the social minimum "
         "(the range of definitions; nested groups are never added up)",
@@ -159,7 +163,11 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "",
         "veerkracht/method/residents.py",
     ),
-    "estimate_vintage": ("KWB year of the figures the estimate comes from", "", "veerkracht/method/residents.py"),
+    "estimate_vintage": (
+        "KWB year of the figures the estimate comes from",
+        "",
+        "veerkracht/method/residents.py",
+    ),
     "estimate_basis": (
         "How: own_figure, crosswalk, same_code or model, '+benchmarked' where scaled to the parent",
         "",

@@ -30,6 +30,7 @@ import pyogrio
 from pmtiles.reader import Compression, MmapSource, Reader, all_tiles, deserialize_header
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
+from veerkracht.method import residents
 from veerkracht.method.spec import MethodSpec
 from veerkracht.publish import styles
 
@@ -309,6 +310,7 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
             "counted_opacity": styles.COUNTED_OPACITY,
             "modelled_opacity": styles.MODELLED_OPACITY,
         },
+        "bewoners": {"definition": residents.DEFINITION_NL, "min_inhabitants": residents.MIN_INHABITANTS},
         "areas": {
             level: {
                 "drawn": len(frame),

@@ -40,7 +40,10 @@ def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
     import gzip
 
     metadata = json.loads(gzip.decompress(path.read_bytes()[meta_offset : meta_offset + meta_length]))
-    assert {layer["id"] for layer in metadata["vector_layers"]} == set(gdf["level"])
+    # A polygon layer per level, and a circle layer per level with resident counts.
+    counted = {f"{lv}_bewoners" for lv in gdf.loc[gdf["kwetsbare_bewoners"].notna(), "level"]}
+    assert counted == {"gemeente_bewoners", "wijk_bewoners", "buurt_bewoners"}
+    assert {layer["id"] for layer in metadata["vector_layers"]} == set(gdf["level"]) | counted
     assert "CBS" in metadata["attribution"]
     assert not list(out.glob(".partial-*"))
 
@@ -87,8 +90,9 @@ def test_tiles_carry_numbers_as_numbers(web):
         row = by_code.loc[props["code"]]
         if not layer.endswith("_bewoners"):
             assert props.get("score_class") == (None if pd.isna(row["score_class"]) else row["score_class"])
-        if "kwetsbare_bewoners_min" in props:
-            assert props["kwetsbare_bewoners_min"] == row["kwetsbare_bewoners_min"]
+        if "kwetsbare_bewoners" in props:
+            assert props["kwetsbare_bewoners"] == row["kwetsbare_bewoners"]
+            assert props["estimate_kind"] == row["estimate_kind"]
     # What the style reads is among what was checked.
     assert {"score_class", "score_within_gemeente", "bivariate_class", "uncertain", "inwoners"} <= seen
 

@@ -111,10 +111,10 @@ function renderLegend() {
     const kinds = a.counted_by_kind || {};
     const n = (k) => (kinds[k] || 0).toLocaleString("nl-NL");
     legend.replaceChildren(el("b", "Geschat aantal kwetsbare bewoners"),
-      el("div", `cirkeloppervlak ~ bewoners van huishoudens met een laag inkomen; ` +
+      el("div", `cirkeloppervlak ~ ${state.meta.bewoners.definition}; ` +
         `${a.counted.toLocaleString("nl-NL")} van ${a.drawn.toLocaleString("nl-NL")} ${state.level === "gemeente" ? "gemeenten" : state.level + "en"} ` +
         `in ${state.year}: ${n("published")} gepubliceerd, ${n("carried")} overgenomen uit een eerder jaar, ` +
-        `${n("modelled")} gemodelleerd (lichter); geen cirkel: minder dan 200 inwoners of geen bron`, { class: "row" }));
+        `${n("modelled")} gemodelleerd (lichter); geen cirkel: minder dan ${state.meta.bewoners.min_inhabitants} inwoners of geen bron`, { class: "row" }));
     return;
   }
   if (state.view === "bivariate") {

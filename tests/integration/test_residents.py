@@ -1,0 +1,116 @@
+"""Resident counts on the full embedded run (README's first command): every area counted or
+NULL with a reason, buurten adding up to their wijk, the buurt model beating its baselines on
+gemeenten it never saw, and the carried figures' drift re-measured from the warehouse."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from veerkracht.method import residents
+from veerkracht.paths import EMBEDDED_DIR
+
+
+def test_every_area_with_200_inhabitants_has_a_count_its_kind_and_vintage(years_run):
+    con = years_run[2]
+    rows = con.execute(
+        "SELECT year, level, inwoners, kwetsbare_bewoners, kwetsbare_bewoners_p05, kwetsbare_bewoners_p95, "
+        "estimate_kind, estimate_vintage, kwetsbare_bewoners_null_reason FROM marts.area"
+    ).df()
+    big = rows[rows["inwoners"] >= residents.MIN_INHABITANTS]
+    assert big["kwetsbare_bewoners"].notna().all()
+    assert big["estimate_kind"].isin(["published", "carried", "modelled"]).all()
+    assert big["estimate_vintage"].notna().all()
+    small = rows[~(rows["inwoners"] >= residents.MIN_INHABITANTS)]
+    assert small["kwetsbare_bewoners"].isna().all() and small["kwetsbare_bewoners_null_reason"].notna().all()
+    counted = rows.dropna(subset=["kwetsbare_bewoners"])
+    assert (counted["kwetsbare_bewoners_p05"] <= counted["kwetsbare_bewoners"]).all()
+    assert (counted["kwetsbare_bewoners"] <= counted["kwetsbare_bewoners_p95"]).all()
+    assert (counted["kwetsbare_bewoners"] <= counted["inwoners"]).all()
+    kinds = counted.groupby(["year", "level"])["estimate_kind"].agg(lambda k: set(k))
+    # The year and level people read: 2024 buurten, modelled where KWB 2021 has no buurt figure.
+    assert kinds[(2024, "buurt")] == {"carried", "modelled"}
+    assert kinds[(2021, "gemeente")] == {"published"}
+    assert (counted.query("year == 2024 and level == 'buurt'")["estimate_kind"] == "modelled").sum() > 10_000
+
+
+def test_buurten_add_up_to_their_wijk_and_no_wijk_exceeds_its_gemeente(years_run):
+    con = years_run[2]
+    areas = con.execute(
+        "SELECT a.year, a.code, a.level, a.wijk_code, a.gemeente_code, a.inwoners, a.kwetsbare_bewoners "
+        "FROM marts.area AS a"
+    ).df()
+    for year in (2023, 2024):
+        b = areas[(areas["year"] == year) & (areas["level"] == "buurt") & (areas["inwoners"] > 0)]
+        per_wijk = b.groupby("wijk_code").agg(
+            total=("kwetsbare_bewoners", "sum"), n=("kwetsbare_bewoners", "count"), all_counted=(
+                "kwetsbare_bewoners", lambda s: s.notna().all()),
+        )  # fmt: skip
+        w = areas[(areas["year"] == year) & (areas["level"] == "wijk")]
+        w = w.set_index("code")["kwetsbare_bewoners"]
+        both = per_wijk.join(w.rename("wijk"), how="inner").dropna(subset=["wijk"])
+        assert len(both) > (3000 if year == 2024 else 9)
+        slack = 0.5 * both["n"] + 1  # each count is rounded
+        assert (both["total"] <= both["wijk"] + slack).all(), both[both["total"] > both["wijk"] + slack]
+        full = both[both["all_counted"]]  # no buurt hidden under 200 inhabitants: equal
+        assert ((full["total"] - full["wijk"]).abs() <= 0.5 * full["n"] + 1).all()
+        assert len(full) > (1500 if year == 2024 else 5)
+    wijken = areas[areas["level"] == "wijk"].merge(
+        areas[areas["level"] == "gemeente"][["year", "code", "kwetsbare_bewoners"]],
+        left_on=["year", "gemeente_code"], right_on=["year", "code"], suffixes=("", "_gemeente"),
+    )  # fmt: skip
+    assert (wijken["kwetsbare_bewoners"] <= wijken["kwetsbare_bewoners_gemeente"]).all()
+
+
+def test_the_buurt_model_beats_both_baselines_on_gemeenten_it_never_saw(years_run):
+    v = years_run[2].execute("SELECT * FROM core.resident_validation WHERE year = 2024").df()
+    v = v.set_index("method")
+    model, wijk, corp = v.loc["model"], v.loc["wijk_rate"], v.loc["corporation_only"]
+    assert model["gemeenten"] == 9 and model["n"] > 500
+    assert model["rho"] > wijk["rho"] and model["mae_pp"] < wijk["mae_pp"]
+    assert model["rho"] > corp["rho"] and model["mae_pp"] < corp["mae_pp"]
+    same = v.loc[[m for m in v.index if m.endswith("(buurten all three estimate)")]]
+    assert same["rho"].idxmax().startswith("model") and same["mae_pp"].idxmin().startswith("model")
+    assert 0.85 <= model["coverage_90"] <= 0.95
+
+
+def test_the_carried_drift_is_what_the_warehouse_measures(years_run):
+    con = years_run[2]
+    truth = residents.load_buurt_truth(EMBEDDED_DIR).set_index("code")
+    now = (
+        con.execute(
+            "SELECT code, level, "
+            "max(value) FILTER (WHERE canonical = 'PersonenPerSoortUitkeringBijstand') AS b, "
+            "max(value) FILTER (WHERE canonical = 'AantalInwoners') AS i "
+            "FROM core.fact_indicator JOIN core.dim_region USING (year, code) WHERE year = 2023 GROUP BY ALL"
+        )
+        .df()
+        .set_index("code")
+    )
+    then = (
+        con.execute(
+            "SELECT code, max(value) FILTER (WHERE canonical = 'PersonenPerSoortUitkeringBijstand') AS b, "
+            "max(value) FILTER (WHERE canonical = 'AantalInwoners') AS i "
+            "FROM core.fact_indicator WHERE year = 2021 AND code LIKE 'WK0344%' GROUP BY ALL"
+        )
+        .df()
+        .set_index("code")
+    )
+    b = now[now["level"] == "buurt"].join(truth, how="inner")
+    b = b[(b["b"] >= 30) & (b["bijstand"] >= 30)]
+    assert len(b) == 77
+    got = residents.drift_quantiles(100 * b["bijstand"] / b["inwoners"], 100 * b["b"] / b["i"], 2)
+    assert got == pytest.approx(residents.DRIFT_PER_YEAR["buurt"], abs=0.001)
+    w = now[now["level"] == "wijk"].join(then, rsuffix="_2021", how="inner")
+    assert len(w) == 10
+    got = residents.drift_quantiles(100 * w["b_2021"] / w["i_2021"], 100 * w["b"] / w["i"], 2)
+    assert got == pytest.approx(residents.DRIFT_PER_YEAR["wijk"], abs=0.001)
+
+
+def test_the_shortlist_says_how_many_residents_its_areas_hold(years_run):
+    layout = years_run[0]
+    rows = pd.read_csv(layout.layers / "2024" / "shortlist_buurt_2024.csv")
+    top = rows[rows["status"].str.startswith("top_decile")]
+    assert top["kwetsbare_bewoners"].notna().mean() > 0.9
+    per_gemeente = top.groupby("gemeente_name")["kwetsbare_bewoners"].sum()
+    got = top.groupby("gemeente_name")["gemeente_kwetsbare_bewoners_top"].first()
+    assert np.allclose(per_gemeente, got.loc[per_gemeente.index])
