@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
 from veerkracht import warehouse
@@ -11,7 +12,12 @@ from veerkracht.paths import VALIDATION_DIR
 from veerkracht.publish.validation_report import headline_table, write_report
 
 
-@dg.asset(deps=[veerkracht_scores], group_name="score", kinds={"duckdb", "pandas"}, pool="duckdb")
+@dg.asset(
+    deps=[veerkracht_scores, resident_estimates],
+    group_name="score",
+    kinds={"duckdb", "pandas"},
+    pool="duckdb",
+)
 def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
     """Spearman rho (bootstrap 95 % interval) and top-decile capture of the headline score, every
     theme and every indicator against the shipped criteria (data/validation/, KWB 2021 income)
@@ -30,13 +36,18 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
         earlier = con.execute(
             "SELECT * FROM core.validation WHERE spec_hash <> ? ORDER BY method_version", [spec.spec_hash]
         ).df()
+        residents = (
+            con.execute("SELECT * FROM core.resident_validation ORDER BY year DESC").df()
+            if warehouse.has_table(con, "core.resident_validation")
+            else None
+        )
     others = {f"{label} ({h})": r for (label, h), r in earlier.groupby(["method_version", "spec_hash"])}
     # Both halves in one pass: each criterion is matched once per score year.
     reachable = validation.frontier_summary(
         validation.theme_frontier(subjects, criteria, validation.HALVES, crosswalk=crosswalk, changed=changed)
     )
     frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
-    paths = write_report(res, settings.layout.root / "validation", spec.label, frontier, others)
+    paths = write_report(res, settings.layout.root / "validation", spec.label, frontier, others, residents)
     table = headline_table(res)
     return dg.MaterializeResult(
         metadata={

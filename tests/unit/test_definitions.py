@@ -22,7 +22,7 @@ EXPECTED_DEPS = {
     "resident_estimates": {"veerkracht_scores", "warehouse_core", "boundary_crosswalk"},
     "area_layers": {"veerkracht_scores", "resident_estimates"},
     "boundary_crosswalk": {"warehouse_core"},
-    "score_validation": {"veerkracht_scores"},
+    "score_validation": {"veerkracht_scores", "resident_estimates"},
     "dashboard_warehouse": {"area_layers", "boundary_crosswalk", "score_validation"},
     "web_map": {"area_layers"},
 }

@@ -131,18 +131,27 @@ def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame
         )
     rate = truth.set_index("code")["laag_inkomen"]
     est = estimate(frame, year=year, source_year=SOURCE_YEAR, buurt_truth=rate, drift_per_year=DRIFT_PER_YEAR)
-    if missing:
-        est.rows["kwetsbare_bewoners_null_reason"] = est.rows["kwetsbare_bewoners_null_reason"].fillna(
+    if missing:  # nothing to carry or model from: no count anywhere, and the reason says why
+        rows = est.rows
+        small = (
+            rows["kwetsbare_bewoners_null_reason"].fillna("").str.startswith(("fewer_than", "no_population"))
+        )
+        rows.loc[~small, "kwetsbare_bewoners_null_reason"] = (
             f"no_source_vintage (KWB {SOURCE_YEAR} not in the build)"
         )
+        estimated = [c for c in rows.columns if c.startswith(("kwetsbare_bewoners", "estimate_"))]
+        for col in estimated:
+            if col != "kwetsbare_bewoners_null_reason":
+                rows[col] = rows[col].where(np.zeros(len(rows), dtype=bool))  # all NULL, dtype kept
     rows = est.rows.copy()
-    rows.insert(0, "year", int(year))
+    rows.insert(0, "year", np.int32(year))
+    rows["year"] = rows["year"].astype("int32")
     warehouse.replace_rows(con, "core.vulnerable_residents", rows, year=int(year))
     validation = None
     in_year = frame.loc[frame["level"].eq("buurt") & frame["code"].isin(rate.index), "gemeente_code"]
-    if in_year.nunique() >= 3:
+    if in_year.nunique() >= 3 and not missing:
         validation = validate_buurten(frame, rate, year=year, source_year=SOURCE_YEAR)
-        stored = validation.assign(year=int(year))
+        stored = validation.assign(year=np.int32(year)).astype({"year": "int32"})
         warehouse.replace_rows(con, "core.resident_validation", stored, year=int(year))
     elif warehouse.has_table(con, "core.resident_validation"):
         con.execute("DELETE FROM core.resident_validation WHERE year = ?", [int(year)])
@@ -384,6 +393,10 @@ def _rows(frame, final, kind, vintage, basis, errors, drift, year) -> pd.DataFra
     )
     for g in ("bijstand", "wmo", "jeugdzorg"):
         out[f"n_{g}"] = frame[g].round().astype("Int64")
+    # Text as strings even when every value is NULL: a column of None would reach DuckDB as an
+    # integer column (and a changed column type rebuilds the table without its other years).
+    text = ["estimate_kind", "estimate_vintage", "estimate_basis", "kwetsbare_bewoners_null_reason"]
+    out[text] = out[text].astype("string")
     return out[frame["level"] != "land"].reset_index(drop=True)
 
 

@@ -83,11 +83,13 @@ def write_report(
     title: str,
     frontier: dict[str, pd.DataFrame] | None = None,
     others: dict[str, pd.DataFrame] | None = None,
+    residents: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """``validation.md`` and ``validation.png`` under ``out_dir`` (each written atomically).
 
     ``frontier``: half -> :func:`~veerkracht.method.validation.frontier_summary`; ``others``:
-    method label -> the measures of other specs in the same warehouse (v1 beside v2, say)."""
+    method label -> the measures of other specs in the same warehouse (v1 beside v2, say);
+    ``residents``: ``core.resident_validation`` (the buurt resident counts on held-out gemeenten)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / "validation.png"
     wijk = res[(res["half"] == "report") & (res["level"] == "wijk") & (res["kind"] != "indicator")]
@@ -126,6 +128,7 @@ def write_report(
             "## Headline score against its best theme",
             *_sections(res),
             *_frontier_sections(frontier or {}),
+            *_resident_sections(residents),
             *(
                 part
                 for label, other in (others or {}).items()
@@ -136,6 +139,26 @@ def write_report(
     with atomic_path(md) as tmp:
         tmp.write_text(text + "\n")
     return {"markdown": md, "chart": chart}
+
+
+def _resident_sections(residents: pd.DataFrame | None) -> list[str]:
+    if residents is None or residents.empty:
+        return []
+    table = residents.assign(
+        rho=residents["rho"].round(3),
+        mae_pp=residents["mae_pp"].round(2),
+        coverage_90=residents["coverage_90"].round(3),
+    )
+    return [
+        "## How many residents: the buurt estimates on gemeenten the fit never saw",
+        "`core.resident_validation` (veerkracht/method/residents.py): per gemeente of the KWB 2021 "
+        "buurt file, the estimate is refitted without its buurt figures and its buurten are estimated "
+        "as in production (benchmarked to their wijk), then compared with CBS's published low-income "
+        "share per buurt: Spearman rho, mean absolute error in percentage points, and the share of "
+        "true values inside the 90 % interval; against every buurt at its wijk's share and a "
+        "regression on the corporation share alone, measured the same way.",
+        table.to_markdown(index=False),
+    ]
 
 
 def _frontier_sections(frontier: dict[str, pd.DataFrame]) -> list[str]:
