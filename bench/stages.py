@@ -15,8 +15,10 @@ import geopandas as gpd
 
 from veerkracht import warehouse
 from veerkracht.geo.crosswalk import crosswalk
+from veerkracht.method import residents
 from veerkracht.method import scoring as method
 from veerkracht.method.spec import load_spec
+from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.publish import layers
 
 DASHBOARD_QUERY = (
@@ -47,7 +49,9 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
     spec = load_spec()
     work.mkdir(parents=True, exist_ok=True)
     db = work / "build.duckdb"
+    truth = residents.load_buurt_truth(EMBEDDED_DIR)
     with warehouse.connection(db) as con:
+        warehouse.ensure_crosswalk_table(con)
         for year, folder in sorted(staged.items()):
             with timer("ingest (staged Parquet -> DuckDB)"):
                 warehouse.load_staged_year(con, year, folder)
@@ -58,6 +62,8 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
                 method.score_year(con, spec, year, with_uncertainty=False)
             with timer("Monte Carlo (1,000 runs)"):
                 method.store_uncertainty(con, spec, year)
+            with timer("resident counts (model + buurt validation)"):
+                residents.estimate_year(con, year, truth)
             with timer("layers: mart (SQL)"):
                 layers.build_area_mart(con, year, spec)
             for level in ("gemeente", "wijk", "buurt"):

@@ -30,6 +30,7 @@ def test_bench_smoke(tmp_path):
         "warehouse SQL",
         "score (SQL models)",
         "Monte Carlo (1,000 runs)",
+        "resident counts (model + buurt validation)",
         "layers: mart (SQL)",
         "layers: read the mart's rows",
         "layers: write GeoParquet x2 + GPKG",
