@@ -7,9 +7,9 @@ from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
 from veerkracht import warehouse
-from veerkracht.method import validation
+from veerkracht.method import residents, validation
 from veerkracht.paths import VALIDATION_DIR
-from veerkracht.publish.validation_report import headline_table, write_report
+from veerkracht.publish.validation_report import headline_table, requirement_table, write_report
 
 
 @dg.asset(
@@ -27,27 +27,48 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
         criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])
         if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
             criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
+        # KWB 2021 buurt figures of 9 gemeenten: the only check of the buurt scores people read.
+        buurten = validation.kwb_buurt_criteria(residents.load_buurt_truth(settings.embedded_dir))
+        criteria = pd.concat([criteria, buurten], ignore_index=True)
         subjects = validation.subjects(con, spec.spec_hash)
-        crosswalk, changed = validation.matching_tables(con)
-        res = validation.validate(subjects, criteria, crosswalk, changed)
+        matching = validation.matching_tables(con)
+        res = validation.validate(subjects, criteria, matching)
+        summary = validation.requirement_summary(subjects, criteria, matching)
         res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
+        summary = summary.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)
+        warehouse.replace_rows(con, "core.validation_summary", summary, spec_hash=spec.spec_hash)
         # Other specs validated in this warehouse (v1 after a run with --method v1): side by side.
         earlier = con.execute(
             "SELECT * FROM core.validation WHERE spec_hash <> ? ORDER BY method_version", [spec.spec_hash]
         ).df()
-        residents = (
+        resident_rows = (
             con.execute("SELECT * FROM core.resident_validation ORDER BY year DESC").df()
             if warehouse.has_table(con, "core.resident_validation")
             else None
         )
+        earlier_summary = con.execute(
+            "SELECT * FROM core.validation_summary WHERE spec_hash <> ?", [spec.spec_hash]
+        ).df()
     others = {f"{label} ({h})": r for (label, h), r in earlier.groupby(["method_version", "spec_hash"])}
+    other_summaries = {
+        f"{label} ({h})": r for (label, h), r in earlier_summary.groupby(["method_version", "spec_hash"])
+    }
     # Both halves in one pass: each criterion is matched once per score year.
     reachable = validation.frontier_summary(
-        validation.theme_frontier(subjects, criteria, validation.HALVES, crosswalk=crosswalk, changed=changed)
+        validation.theme_frontier(subjects, criteria, validation.HALVES, matching=matching)
     )
     frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
-    paths = write_report(res, settings.layout.root / "validation", spec.label, frontier, others, residents)
+    paths = write_report(
+        res,
+        settings.layout.root / "validation",
+        spec.label,
+        frontier,
+        others,
+        resident_rows,
+        {spec.label: summary, **other_summaries},
+    )
+    verdict = requirement_table(summary)
     table = headline_table(res)
     return dg.MaterializeResult(
         metadata={
@@ -60,6 +81,8 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
             "years where no weighting of the themes meets every criterion": sorted(
                 {f"{r.level} {r.score_year}" for r in reachable.itertuples() if not r.any_weighting_meets_all}
             ),
+            "headline >= every theme and indicator (report half; mean over independent criteria, "
+            "and on the primary criterion)": dg.MetadataValue.md(verdict.to_markdown(index=False)),
             "report": dg.MetadataValue.path(str(paths["markdown"])),
         }
     )

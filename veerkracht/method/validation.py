@@ -11,16 +11,25 @@ A criterion file is a CSV with the columns ``code, year, level, criterion, value
 (``direction`` 1: a higher value is more vulnerable, -1: a lower one). The shipped ones are in
 ``data/validation/``; a user adds one by dropping a CSV there or naming it in the run config.
 
-Fitting guard: gemeenten are split in two fixed halves (:func:`half`, by a hash of the gemeente
-code: no choice of ours decides who is in which half). Method choices are made on ``decide`` and
-reported on ``report``.
+Fitting guard: gemeenten are split in two fixed halves (:func:`half`), balanced by size: the
+shipped table ``data/validation/halves/gemeenten.csv`` sorts every gemeente of the embedded years
+by inhabitants and puts one of each consecutive pair in each half, the pair's order decided by a
+hash of the codes (no choice of ours decides who is in which half, and each half has its share of
+the large cities). Gemeenten the table does not list fall back to the hash alone. Method choices
+are made on ``decide`` and reported on ``report``.
+
+Intervals respect clustering: wijken and buurten of one gemeente are not independent, so the
+bootstrap resamples whole gemeenten (:func:`cluster_counts`).
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import itertools
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +40,21 @@ import pandas as pd
 from veerkracht import warehouse
 
 CRITERION_COLUMNS = ["code", "year", "level", "criterion", "value", "direction"]
+#: Optional: the area's name in the criterion's year. Where given, a code whose name differs from
+#: the one CBS gives it in the nearest later year is left out (the code was reused for another area).
+OPTIONAL_COLUMNS = ["name"]
+#: Criteria that restate one of the score's own inputs: measured and shown, marked, and left out of
+#: the summaries (a score agrees with its own input by construction).
+INPUT_DUPLICATES = {
+    "kwb_inkomen_per_inwoner": "the income theme's indicator inkomen_per_inwoner is this KWB figure",
+    "kwb_buurt_inkomen_per_inwoner": "the income theme's indicator inkomen_per_inwoner is this KWB figure",
+    "scp_perc_ao": "the indicator ao_per_1000 counts the same disability benefits (KWB, per inhabitant)",
+}
+#: The primary criterion: what this product means by vulnerable residents, as the mean percentile
+#: rank of five SCP measures (bijstand households, problematic debt, parents on psychiatric
+#: medication, disability, single parents), for wijken with at least 3 of them.
+PRIMARY = "scp_primary_mean_rank"
+PRIMARY_PARTS = ("scp_perc_hhbijs", "scp_perc_hhverd", "scp_perc_ouderpsy", "scp_perc_ao", "scp_perc_1ouder")
 #: Bootstrap resamples and seed of the rho interval (fixed: the numbers in docs are reproducible).
 BOOTSTRAP = 1000
 SEED = 20260
@@ -43,10 +67,47 @@ class CriterionError(ValueError):
     """A criterion file that cannot be used, with what is wrong."""
 
 
-def half(gemeente_code: str) -> str:
-    """The fixed half of a gemeente: ``decide`` or ``report`` (first byte of SHA-256 of its code,
-    even = decide). Documented in docs/validation.md; never tuned."""
+def hash_half(gemeente_code: str) -> str:
+    """``decide`` or ``report`` by the first byte of SHA-256 of the code (even = decide)."""
     return HALVES[hashlib.sha256(gemeente_code.encode()).digest()[0] % 2]
+
+
+#: The fixed, size-balanced split (see the module docstring; ``make_halves`` wrote it).
+HALVES_FILE = Path(__file__).resolve().parents[2] / "data" / "validation" / "halves" / "gemeenten.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def _halves_table() -> dict[str, str]:
+    if not HALVES_FILE.is_file():
+        return {}
+    rows = pd.read_csv(HALVES_FILE, dtype=str, comment="#")
+    return dict(zip(rows["code"], rows["half"], strict=True))
+
+
+def half(gemeente_code: str) -> str:
+    """The fixed half of a gemeente: ``decide`` or ``report`` (the shipped size-balanced table,
+    else :func:`hash_half`). Documented in docs/validation.md; never tuned."""
+    return _halves_table().get(gemeente_code) or hash_half(gemeente_code)
+
+
+def make_halves(inhabitants: pd.Series) -> pd.DataFrame:
+    """The size-balanced split of the gemeenten ``inhabitants`` (by code): sorted by inhabitants
+    (largest first), consecutive pairs, in each pair the code whose SHA-256 is smaller goes to
+    ``decide`` (an odd last one: :func:`hash_half`)."""
+    order = inhabitants.sort_values(ascending=False, kind="stable")
+    rows = []
+    codes = list(order.index)
+    for i in range(0, len(codes), 2):
+        pair = codes[i : i + 2]
+        if len(pair) == 1:
+            rows.append((pair[0], hash_half(pair[0])))
+            continue
+        first, second = sorted(pair, key=lambda c: hashlib.sha256(c.encode()).digest())
+        rows += [(first, "decide"), (second, "report")]
+    out = pd.DataFrame(rows, columns=["code", "half"])
+    out["inwoners"] = out["code"].map(inhabitants).astype("int64")
+    out["stratum"] = np.arange(len(out)) // 2 + 1
+    return out[["code", "inwoners", "stratum", "half"]]
 
 
 def read_criteria(path: Path) -> pd.DataFrame:
@@ -67,7 +128,8 @@ def read_criteria(path: Path) -> pd.DataFrame:
         raise CriterionError(f"{path}: direction must be 1 or -1, not {bad_dir}")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     frame["source"] = path.name
-    return frame[[*CRITERION_COLUMNS, "source"]].dropna(subset=["value"])
+    optional = [c for c in OPTIONAL_COLUMNS if c in frame]
+    return frame[[*CRITERION_COLUMNS, *optional, "source"]].dropna(subset=["value"])
 
 
 def load_criteria(paths: list[Path]) -> pd.DataFrame:
@@ -76,11 +138,26 @@ def load_criteria(paths: list[Path]) -> pd.DataFrame:
     for p in map(Path, paths):
         files += sorted(p.glob("*.csv")) if p.is_dir() else [p]
     frames = [read_criteria(f) for f in files]
-    return (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=[*CRITERION_COLUMNS, "source"])
-    )
+    if not frames:
+        return pd.DataFrame(columns=[*CRITERION_COLUMNS, "source"])
+    out = pd.concat(frames, ignore_index=True)
+    return pd.concat([out, primary_criterion(out)], ignore_index=True)
+
+
+def primary_criterion(criteria: pd.DataFrame) -> pd.DataFrame:
+    """:data:`PRIMARY` from the five SCP criteria: per wijk the mean of their percentile ranks
+    (each oriented: higher = more vulnerable), where at least 3 are published."""
+    parts = criteria[criteria["criterion"].isin(PRIMARY_PARTS)]
+    if parts.empty:
+        return parts
+    oriented = parts.assign(v=parts["value"] * parts["direction"])
+    oriented["r"] = oriented.groupby("criterion")["v"].rank(pct=True)
+    keys = ["code", "year", "level"]
+    per_area = oriented.groupby(keys).agg(value=("r", "mean"), k=("r", "count"), source=("source", "first"))
+    if "name" in parts:
+        per_area["name"] = oriented.groupby(keys)["name"].first()
+    per_area = per_area[per_area["k"] >= 3].drop(columns="k").reset_index()
+    return per_area.assign(criterion=PRIMARY, direction=1)
 
 
 def kwb_income_criteria(con: duckdb.DuckDBPyConnection, year: int = 2021) -> pd.DataFrame:
@@ -88,6 +165,33 @@ def kwb_income_criteria(con: duckdb.DuckDBPyConnection, year: int = 2021) -> pd.
     other years, which lack them: does a score without income still find the low-income areas?)."""
     rows = warehouse.query(con, "report/kwb_income_criteria", year=year)
     return rows.assign(source=f"KWB {year} (embedded)")[[*CRITERION_COLUMNS, "source"]]
+
+
+def kwb_buurt_criteria(truth: pd.DataFrame, year: int = 2021) -> pd.DataFrame:
+    """The KWB ``year`` buurt figures of the embedded buurt file (9 gemeenten; see
+    :func:`veerkracht.method.residents.load_buurt_truth`) as buurt-level criteria: low-income and
+    social-minimum shares of households, bijstand recipients per 1,000 inhabitants."""
+    t = truth.assign(bijstand_per_1000=1000 * truth["bijstand"] / truth["inwoners"])
+    parts = [
+        ("kwb_buurt_laag_inkomen_pct", "laag_inkomen"),
+        ("kwb_buurt_sociaal_minimum_pct", "sociaal_minimum"),
+        ("kwb_buurt_bijstand_per_1000", "bijstand_per_1000"),
+    ]
+    rows = [
+        pd.DataFrame(
+            {
+                "code": t["code"],
+                "year": year,
+                "level": "buurt",
+                "criterion": name,
+                "value": t[col],
+                "direction": 1,
+            }
+        )
+        for name, col in parts
+    ]
+    out = pd.concat(rows, ignore_index=True).dropna(subset=["value"])
+    return out.assign(source=f"KWB {year} buurten, 9 gemeenten (embedded)")
 
 
 def _average_ranks(a: np.ndarray) -> np.ndarray:
@@ -134,35 +238,85 @@ def _resample_counts(n: int, runs: int, seed: int) -> np.ndarray:
     return counts.reshape(runs, n).astype(np.uint8)
 
 
+class ClusterDraws:
+    """The bootstrap's resamples of whole clusters (gemeenten): ``runs`` draws of as many
+    clusters as ``universe`` holds, with replacement, counted per cluster. Every subject and
+    criterion measured on areas of these clusters shares them, so differences between subjects
+    (and means over criteria) are paired."""
+
+    def __init__(self, universe, runs: int = BOOTSTRAP, seed: int = SEED):
+        self.index = {c: i for i, c in enumerate(sorted(set(universe)))}
+        g = max(len(self.index), 1)
+        draws = np.random.default_rng(seed).integers(0, g, size=(runs, g))
+        self.per_cluster = (
+            np.bincount((draws + np.arange(runs)[:, None] * g).ravel(), minlength=runs * g)
+            .reshape(runs, g)
+            .astype(np.float32)
+        )
+
+    def counts(self, clusters) -> np.ndarray:
+        """How often each area (by its cluster) is drawn in each resample (runs x areas)."""
+        return self.per_cluster[:, [self.index[c] for c in clusters]]
+
+
+def cluster_counts(clusters, runs: int = BOOTSTRAP, seed: int = SEED) -> np.ndarray:
+    """Resample counts (runs x areas) drawing whole clusters among those of ``clusters``."""
+    return ClusterDraws(clusters, runs, seed).counts(clusters)
+
+
 def bootstrap_rho(
-    x: np.ndarray, y: np.ndarray, runs: int = BOOTSTRAP, seed: int = SEED
+    x: np.ndarray, y: np.ndarray, runs: int = BOOTSTRAP, seed: int = SEED, clusters=None
 ) -> tuple[float, float]:
-    """2.5 and 97.5 percentiles of rho over ``runs`` resamples of the pairs (with replacement).
+    """2.5 and 97.5 percentiles of rho over ``runs`` resamples: of the pairs (with replacement),
+    or of whole ``clusters`` (a label per pair, e.g. its gemeente) when given.
 
     The pairs' ranks are resampled and correlated (Pearson on the full sample's ranks): the
     order within a resample is the same as re-ranking it. A resample is a count per pair, so its
     sums are one product of the count matrix with the ranks, their squares and their products
     (thousands of subjects are measured per run).
     """
-    return _bootstrap_ranks(
-        _average_ranks(np.asarray(x, float)), _average_ranks(np.asarray(y, float)), runs, seed
+    rx, ry = _average_ranks(np.asarray(x, float)), _average_ranks(np.asarray(y, float))
+    counts = (
+        cluster_counts(np.asarray(clusters, dtype=object), runs, seed)
+        if clusters is not None
+        else _resample_counts(len(rx), runs, seed)
     )
+    return _interval(resampled_rho(rx, ry, counts))
 
 
-def _bootstrap_ranks(rx: np.ndarray, ry: np.ndarray, runs: int = BOOTSTRAP, seed: int = SEED):
-    n = len(rx)
-    counts = _resample_counts(n, runs, seed).astype(float)
-    sums = counts @ np.column_stack([rx, ry, rx * rx, ry * ry, rx * ry])
-    mx, my = sums[:, 0] / n, sums[:, 1] / n
-    sxx = sums[:, 2] - n * mx * mx
-    syy = sums[:, 3] - n * my * my
-    sxy = sums[:, 4] - n * mx * my
-    # A resample of one repeated pair has no spread (rounding may leave a speck): no rho.
-    tiny = 1e-9 * n * n * n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where((sxx > tiny) & (syy > tiny), sxy / np.sqrt(sxx * syy), np.nan)
+def _interval(rho: np.ndarray) -> tuple[float, float]:
+    if np.isnan(rho).all():
+        return float("nan"), float("nan")
     lo, hi = np.nanpercentile(rho, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def resampled_rho(rx: np.ndarray, ry: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Rho of each resample (``counts``: runs x pairs, how often each pair is drawn)."""
+    counts = np.asarray(counts, dtype=float)
+    n = counts.sum(axis=1)
+    sums = counts @ np.column_stack([rx, ry, rx * rx, ry * ry, rx * ry])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx, my = sums[:, 0] / n, sums[:, 1] / n
+        sxx = sums[:, 2] - n * mx * mx
+        syy = sums[:, 3] - n * my * my
+        sxy = sums[:, 4] - n * mx * my
+        # A resample of one repeated pair has no spread (rounding may leave a speck): no rho.
+        tiny = 1e-9 * n * n * n
+        return np.where((sxx > tiny) & (syy > tiny), sxy / np.sqrt(sxx * syy), np.nan)
+
+
+def resampled_capture(
+    score_places: np.ndarray, oriented_places: np.ndarray, weight: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Top-10 % capture of each resample (deciles from the full sample's places)."""
+    n = len(score_places)
+    worst = oriented_places <= np.ceil(0.1 * n)
+    high = score_places <= np.ceil(0.1 * n)
+    w = np.where(np.isfinite(weight) & (weight > 0), weight, 0.0)
+    counts = np.asarray(counts, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (counts @ (w * worst * high)) / (counts @ (w * worst))
 
 
 def capture(score: np.ndarray, oriented: np.ndarray, weight: np.ndarray, top: float) -> float:
@@ -192,9 +346,12 @@ class Measure:
     capture_top20: float
 
 
-def measure(score, criterion_value, direction: int, weight, interval: bool = True) -> Measure:
+def measure(
+    score, criterion_value, direction: int, weight, interval: bool = True, clusters=None, draws=None
+) -> Measure:
     """All measures of one subject against one criterion on matched areas (``interval``: with the
-    bootstrap interval of rho)."""
+    bootstrap interval of rho; resampling whole ``clusters``, a label per area, with ``draws``
+    (:class:`ClusterDraws`) when given, else the pairs)."""
     x = np.asarray(score, dtype=float)
     y = np.asarray(criterion_value, dtype=float) * direction
     w = np.asarray(weight, dtype=float)
@@ -204,7 +361,14 @@ def measure(score, criterion_value, direction: int, weight, interval: bool = Tru
         return Measure(len(x), *(float("nan"),) * 5)
     # Each ranking once: average ranks for rho and its interval, places for both captures.
     rx, ry = _average_ranks(x), _average_ranks(y)
-    lo, hi = _bootstrap_ranks(rx, ry) if interval else (float("nan"), float("nan"))
+    lo, hi = float("nan"), float("nan")
+    if interval:
+        if clusters is not None:
+            kept = np.asarray(clusters, dtype=object)[ok]
+            counts = (draws or ClusterDraws(kept)).counts(kept)
+        else:
+            counts = _resample_counts(len(rx), BOOTSTRAP, SEED)
+        lo, hi = _interval(resampled_rho(rx, ry, counts))
     px, py = _top_places(x), _top_places(y)
     return Measure(
         len(x),
@@ -225,7 +389,49 @@ def subjects(con: duckdb.DuckDBPyConnection, spec_hash: str) -> pd.DataFrame:
 #: A target area reached through a crosswalk needs criterion values for at least this share of
 #: its overlap with the criterion year's areas (else a part of it would speak for all of it).
 MIN_CROSSWALK_COVER = 0.9
-CROSSWALK_COLUMNS = ["from_year", "to_year", "level", "source_code", "target_code", "overlap_m2"]
+CROSSWALK_COLUMNS = ["from_year", "to_year", "level", "source_code", "target_code", "overlap_m2", "unchanged"]
+#: A criterion's areas are those of the boundaries of up to this many years later (SCP's 2017
+#: wijken are the 2017-2019 ones; the oldest boundaries here are 2019's).
+BOUNDARY_LAG = 2
+
+
+@dataclass
+class Matching:
+    """What :func:`match` needs from the warehouse (:func:`matching_tables`)."""
+
+    crosswalk: pd.DataFrame | None = None
+    changed: pd.DataFrame | None = None
+    names: pd.DataFrame | None = None
+
+
+def _normal_name(name) -> str:
+    text = re.sub(r"^wijk\s*\d+\s*", "", str(name).lower())
+    return re.sub(r"[^0-9a-zà-ÿ]+", " ", text).strip()
+
+
+def same_name(a, b) -> bool:
+    """Whether two names of an area say the same place: equal or one inside the other after
+    dropping CBS's "Wijk NN" prefix, case and punctuation, else a similarity of at least 0.6
+    (``difflib``): "Wijk 00 Appingedam" = "Appingedam", "Vogelwijk & Muziekwijk" != "Dokkumer Ie"."""
+    x, y = _normal_name(a), _normal_name(b)
+    if not x or not y:
+        return True
+    return x in y or y in x or difflib.SequenceMatcher(None, x, y).ratio() >= 0.6
+
+
+def _renamed(criterion: pd.DataFrame, level: str, names: pd.DataFrame | None) -> set:
+    """Codes of ``criterion`` whose name differs from the one CBS gives the code in the nearest
+    later year with names for ``level`` (the code then holds another area)."""
+    if names is None or "name" not in criterion or criterion["name"].isna().all():
+        return set()
+    c_year = int(criterion["year"].iat[0])
+    lv = names[(names["level"] == level) & (names["year"] >= c_year)]
+    if lv.empty:
+        return set()
+    ref = lv[lv["year"] == lv["year"].min()].set_index("code")["name"]
+    own = criterion.dropna(subset=["name"]).groupby("code")["name"].first()
+    own = own[own.index.isin(ref.index)]
+    return {c for c, n in own.items() if not same_name(n, ref[c])}
 
 
 def match(
@@ -234,29 +440,37 @@ def match(
     level: str,
     crosswalk: pd.DataFrame | None = None,
     changed: pd.DataFrame | None = None,
+    names: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One criterion's values (rows of one criterion, year and level) on ``score_year``'s areas:
-    ``code, criterion_value, via_crosswalk``.
+    ``code, criterion_value, via_crosswalk``; ``attrs["dropped"]`` says how many of the
+    criterion's codes were left out and why.
 
-    Through a crosswalk from the criterion's year to the score year where one is stored for the
-    level (``core.crosswalk``): a target area's value is the overlap-weighted mean of its source
-    areas' values, when sources with a value cover at least :data:`MIN_CROSSWALK_COVER` of its
-    overlap (a rate carried by area: a wijk split in two keeps its rate in both halves; two
-    merged ones get their mean). Else by code, leaving out areas whose boundary in the
-    criterion's year is known to differ from the code's later one (``changed``: ``year, code``
-    of ``geometry_source`` 'no_boundary:changed…'), as change over time does.
+    First, codes whose name in the criterion differs from the code's name in the nearest later
+    year (``names``: ``year, level, code, name``) are left out: the code holds another area.
+    Then through a crosswalk onto ``score_year`` from the criterion's boundaries — its own year's,
+    or those up to :data:`BOUNDARY_LAG` years later (SCP's 2017 wijken are 2019's) — where one is
+    stored for the level (``core.crosswalk``): a target area's value is the overlap-weighted mean
+    of its source areas' values, when sources with a value cover at least
+    :data:`MIN_CROSSWALK_COVER` of its overlap (a rate carried by area: a wijk split in two keeps
+    its rate in both halves; two merged ones get their mean). Else by code, leaving out codes
+    whose boundary is known to differ: ``changed`` (``year, code`` of ``geometry_source``
+    'no_boundary:changed…') of the criterion's year, and codes a stored crosswalk of the level from
+    the criterion's era (from a year up to :data:`BOUNDARY_LAG` after it) marks as changed.
     ``via_crosswalk`` marks areas whose code the criterion does not have: matched only so.
     """
     c_year = int(criterion["year"].iat[0])
+    renamed = _renamed(criterion, level, names)
     values = criterion.groupby("code")["value"].first()
-    cw = None
+    values = values[~_in(values.index, renamed)]
+    dropped = {"name_changed": len(renamed)}
+    cw, era = None, None
     if crosswalk is not None and len(crosswalk):
-        cw = crosswalk[
-            (crosswalk["from_year"] == c_year)
-            & (crosswalk["to_year"] == score_year)
-            & (crosswalk["level"] == level)
-        ]
-    if cw is not None and len(cw):
+        era = crosswalk[(crosswalk["level"] == level) & (crosswalk["from_year"] <= c_year + BOUNDARY_LAG)]
+        ahead = era[(era["from_year"] >= c_year) & (era["to_year"] == score_year)]
+        if len(ahead):
+            cw = ahead[ahead["from_year"] == ahead["from_year"].min()]
+    if cw is not None:
         pieces = cw.assign(value=cw["source_code"].map(values))
         total = pieces.groupby("target_code")["overlap_m2"].sum()
         have = pieces[pieces["value"].notna()]
@@ -264,15 +478,22 @@ def match(
         weighted = (have["value"] * have["overlap_m2"]).groupby(have["target_code"]).sum() / covered
         keep = covered.index[covered >= MIN_CROSSWALK_COVER * total.reindex(covered.index)]
         out = weighted.loc[keep].rename("criterion_value").rename_axis("code").reset_index()
+        dropped["no_boundary"] = int((~_in(values.index, set(cw["source_code"]))).sum())
     else:
         gone: set = set()
         if changed is not None and len(changed):
             gone = set(changed.loc[changed["year"] == c_year, "code"].to_numpy(dtype=object))
+        if era is not None and len(era) and "unchanged" in era:
+            gone |= set(era.loc[~era["unchanged"].astype(bool), "source_code"].to_numpy(dtype=object))
         # Membership through sets over object arrays: pandas' isin on Arrow strings converts them
         # one by one on every call (1.5 s of a validation), numpy's isin on objects compares all pairs.
-        kept = values[values.notna().to_numpy() & ~_in(values.index, gone)]
+        away = _in(values.index, gone)
+        kept = values[values.notna().to_numpy() & ~away]
         out = kept.rename("criterion_value").rename_axis("code").reset_index()
-    return out.assign(via_crosswalk=~_in(out["code"], set(values.index.to_numpy(dtype=object))))
+        dropped["boundary_changed"] = int(away.sum())
+    out = out.assign(via_crosswalk=~_in(out["code"], set(values.index.to_numpy(dtype=object))))
+    out.attrs["dropped"] = dropped
+    return out
 
 
 def _in(codes, known: set) -> np.ndarray:
@@ -291,36 +512,36 @@ def _own_input(source: str, criterion_year: int, score_year: int) -> bool:
     return source.startswith("KWB") and int(criterion_year) == int(score_year)
 
 
-def matching_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What :func:`match` needs from the warehouse: the stored crosswalks (``core.crosswalk``),
-    and the codes whose boundary is known to have changed (``geometry_source``
-    'no_boundary:changed…' in ``core.dim_region``): matched by code they would compare
-    different places."""
+def matching_tables(con: duckdb.DuckDBPyConnection) -> Matching:
+    """What :func:`match` needs from the warehouse: the stored crosswalks (``core.crosswalk``;
+    wijk crosswalks of years that only have buurt boundaries, 2019, are derived from the buurt
+    pieces by the wijk part of their codes), the codes whose boundary is known to have changed
+    (``geometry_source`` 'no_boundary:changed…' in ``core.dim_region``): matched by code they would
+    compare different places, and the areas' names per year."""
     crosswalk = (
-        con.execute(f"SELECT {', '.join(CROSSWALK_COLUMNS)} FROM core.crosswalk").df()
+        warehouse.query(con, "report/validation_crosswalk")
         if warehouse.has_table(con, "core.crosswalk")
         else pd.DataFrame(columns=CROSSWALK_COLUMNS)
     )
     changed = con.execute(
         "SELECT year, code FROM core.dim_region WHERE geometry_source LIKE 'no_boundary:changed%'"
     ).df()
-    return crosswalk, changed
+    names = con.execute("SELECT year, level, code, name FROM core.dim_region WHERE name IS NOT NULL").df()
+    return Matching(crosswalk, changed, names)
 
 
-def validate(
-    subj: pd.DataFrame,
-    criteria: pd.DataFrame,
-    crosswalk: pd.DataFrame | None = None,
-    changed: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+def validate(subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | None = None) -> pd.DataFrame:
     """Measures per criterion, level, score year, subject and half (decide, report, all).
 
-    Areas are matched as :func:`match` says (through a stored crosswalk from the criterion's
-    year to the score year, else by code; ``n`` says how many matched, ``n_crosswalk`` how many
-    of them only through the crosswalk), and every subject is measured on areas the headline scores.
-    Criteria compare with the scores of every year (``same_year`` marks a criterion's own year),
-    except KWB criteria with the scores of their own year, which are built from them.
+    Areas are matched as :func:`match` says (``n`` says how many matched, ``n_crosswalk`` how many
+    of them only through the crosswalk, ``dropped_name`` / ``dropped_boundary`` how many of the
+    criterion's codes were left out), and every subject is measured on areas the headline scores.
+    Intervals resample whole gemeenten, the same draws for every subject and criterion of a half
+    (:class:`ClusterDraws`). Criteria compare with the scores of every year (``same_year`` marks a
+    criterion's own year), except KWB criteria with the scores of their own year, which are built
+    from them; ``independent`` is False for criteria that restate an input (:data:`INPUT_DUPLICATES`).
     """
+    m = matching or Matching()
     out = []
     subj = subj[subj["level"].isin(set(criteria["level"]))]
     # Themes and indicators are measured on the areas the headline scores, so "the composite is
@@ -328,6 +549,7 @@ def validate(
     # would otherwise be judged on another, easier set).
     headline = subj.loc[subj["kind"] == "score", ["year", "level", "code"]]
     subj = _with_halves(subj.merge(headline, on=["year", "level", "code"], how="inner"))
+    draws = _draws(subj)
     by_level = dict(tuple(subj.groupby("level")))
     for (crit, c_year, level, source), c in criteria.groupby(["criterion", "year", "level", "source"]):
         direction = int(c["direction"].iat[0])
@@ -335,12 +557,13 @@ def validate(
             continue
         # One join per criterion and score year (not per subject); rows keep their order within
         # each subject.
-        parts = []
+        parts, dropped = [], {}
         for s_year, scored in by_level[level].groupby("year"):
             if _own_input(source, c_year, s_year):
                 continue
-            matched = match(c, int(s_year), level, crosswalk, changed).set_index("code")
-            parts.append(scored.join(matched, on="code", how="inner"))
+            matched = match(c, int(s_year), level, m.crosswalk, m.changed, m.names)
+            dropped[int(s_year)] = matched.attrs["dropped"]
+            parts.append(scored.join(matched.set_index("code"), on="code", how="inner"))
         if not parts:
             continue
         joined = pd.concat(parts)
@@ -349,6 +572,7 @@ def validate(
         value = joined["value"].to_numpy(dtype=float, na_value=np.nan)
         crit_value = joined["criterion_value"].to_numpy(dtype=float, na_value=np.nan)
         inwoners = joined["inwoners"].to_numpy(dtype=float, na_value=np.nan)
+        gemeente = joined["gemeente_code"].to_numpy(dtype=object)
         via = joined["via_crosswalk"].to_numpy(dtype=bool)
         in_half = {h: (joined["half"] == h).to_numpy(dtype=bool) for h in HALVES}
         both = ~np.isnan(value) & ~np.isnan(crit_value)
@@ -356,7 +580,11 @@ def validate(
             for part, rows in [("all", pos), *((h, pos[in_half[h][pos]]) for h in HALVES)]:
                 # Intervals for the headline and the themes; indicators get rho and capture only
                 # (a thousand resamples for each of them would cost more than the whole score).
-                r = measure(value[rows], crit_value[rows], direction, inwoners[rows], kind != "indicator")
+                r = measure(
+                    value[rows], crit_value[rows], direction, inwoners[rows], kind != "indicator",
+                    clusters=gemeente[rows], draws=draws[part],
+                )  # fmt: skip
+                gone = dropped[int(s_year)]
                 out.append(
                     {
                         "criterion": crit,
@@ -365,27 +593,141 @@ def validate(
                         "level": level,
                         "score_year": int(s_year),
                         "same_year": int(s_year) == int(c_year),
+                        "independent": crit not in INPUT_DUPLICATES,
                         "kind": kind,
                         "subject": name,
                         "half": part,
                         **r.__dict__,
                         "n_crosswalk": int((both[rows] & via[rows]).sum()),
+                        "dropped_name": gone.get("name_changed", 0),
+                        "dropped_boundary": gone.get("boundary_changed", 0) + gone.get("no_boundary", 0),
                     }
                 )
-    columns = [
-        "criterion",
-        "criterion_year",
-        "source",
-        "level",
-        "score_year",
-        "same_year",
-        "kind",
-        "subject",
-        "half",
-        *Measure.__dataclass_fields__,
-        "n_crosswalk",
-    ]
-    return pd.DataFrame(out, columns=columns)
+    return pd.DataFrame(out, columns=RESULT_COLUMNS)
+
+
+RESULT_COLUMNS = [
+    "criterion",
+    "criterion_year",
+    "source",
+    "level",
+    "score_year",
+    "same_year",
+    "independent",
+    "kind",
+    "subject",
+    "half",
+    *Measure.__dataclass_fields__,
+    "n_crosswalk",
+    "dropped_name",
+    "dropped_boundary",
+]
+
+
+def _draws(subj: pd.DataFrame) -> dict[str, ClusterDraws]:
+    """One set of gemeente resamples per half (and for all), shared by every subject and criterion."""
+    gms = subj[["gemeente_code", "half"]].dropna().drop_duplicates()
+    out = {"all": ClusterDraws(gms["gemeente_code"])}
+    for h in HALVES:
+        out[h] = ClusterDraws(gms.loc[gms["half"] == h, "gemeente_code"])
+    return out
+
+
+def requirement_summary(
+    subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | None = None, part: str = "report"
+) -> pd.DataFrame:
+    """Is the headline at least as good as each of its parts? Per level and score year with two or
+    more themes, on the ``part`` half: for every theme and indicator, the mean rho and mean top-10 %
+    capture over the independent criteria (not :data:`INPUT_DUPLICATES`, not the score's own
+    input, not :data:`PRIMARY`) of the headline and of the part, each criterion on the areas both
+    score, and the paired cluster-bootstrap 95 % interval of the differences (headline - part);
+    and the same on :data:`PRIMARY` alone (``criteria`` = "primary")."""
+    m = matching or Matching()
+    subj = _with_halves(subj[subj["level"].isin(set(criteria["level"]))])
+    subj = subj[subj["half"] == part]
+    draws = ClusterDraws(subj["gemeente_code"].dropna().unique())
+    independent = criteria[~criteria["criterion"].isin(INPUT_DUPLICATES)]
+    rows = []
+    for (level, year), s in subj.groupby(["level", "year"]):
+        themes = s.loc[s["kind"] == "theme", "subject"].unique()
+        if len(themes) < 2:
+            continue
+        wide = s.pivot_table(index="code", columns=["kind", "subject"], values="value")
+        if ("score", "kwetsbaarheid") not in wide:
+            continue
+        wide = wide[wide[("score", "kwetsbaarheid")].notna()]
+        info = s.drop_duplicates("code").set_index("code").reindex(wide.index)
+        per_crit = {}
+        for (crit, c_year, source), c in independent[independent["level"] == level].groupby(
+            ["criterion", "year", "source"]
+        ):
+            if _own_input(source, c_year, year):
+                continue
+            matched = match(c, int(year), level, m.crosswalk, m.changed, m.names)
+            y = matched.set_index("code")["criterion_value"].reindex(wide.index) * int(c["direction"].iat[0])
+            if y.notna().sum() >= MIN_AREAS:
+                per_crit[crit] = y.to_numpy(dtype=float)
+        if not per_crit:
+            continue
+        head = wide[("score", "kwetsbaarheid")].to_numpy(dtype=float)
+        gms = info["gemeente_code"].to_numpy(dtype=object)
+        weight = info["inwoners"].to_numpy(dtype=float)
+        for kind, name in wide.columns:
+            if kind == "score":
+                continue
+            other = wide[(kind, name)].to_numpy(dtype=float)
+            for label, crits in (
+                ("independent", {k: v for k, v in per_crit.items() if k != PRIMARY}),
+                ("primary", {k: v for k, v in per_crit.items() if k == PRIMARY}),
+            ):
+                row = _paired(head, other, crits, gms, weight, draws)
+                if row:
+                    rows.append({"level": level, "score_year": int(year), "kind": kind, "subject": name,
+                                 "criteria": label, **row})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _paired(head, other, crits: dict, gms, weight, draws: ClusterDraws) -> dict | None:
+    """Mean rho and top-10 % capture over ``crits`` of the headline and another subject (each
+    criterion on the areas both score), with paired cluster-bootstrap intervals of the differences."""
+    stats = {k: [] for k in ("rho_h", "rho_o", "cap_h", "cap_o", "b_rho", "b_cap")}
+    for y in crits.values():
+        ok = np.isfinite(head) & np.isfinite(other) & np.isfinite(y)
+        if ok.sum() < MIN_AREAS:
+            continue
+        ry = _average_ranks(y[ok])
+        rh, ro = _average_ranks(head[ok]), _average_ranks(other[ok])
+        py, ph, po = _top_places(y[ok]), _top_places(head[ok]), _top_places(other[ok])
+        w = weight[ok]
+        counts = draws.counts(gms[ok])
+        stats["rho_h"].append(_rho_of_ranks(rh, ry))
+        stats["rho_o"].append(_rho_of_ranks(ro, ry))
+        stats["cap_h"].append(_capture_places(ph, py, w, 0.1))
+        stats["cap_o"].append(_capture_places(po, py, w, 0.1))
+        stats["b_rho"].append(resampled_rho(rh, ry, counts) - resampled_rho(ro, ry, counts))
+        stats["b_cap"].append(resampled_capture(ph, py, w, counts) - resampled_capture(po, py, w, counts))
+    if not stats["rho_h"]:
+        return None
+    with warnings.catch_warnings():  # a resample without the criterion's worst decile: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        d_rho = np.nanmean(np.vstack(stats["b_rho"]), axis=0)
+        d_cap = np.nanmean(np.vstack(stats["b_cap"]), axis=0)
+    rho_h, rho_o = float(np.mean(stats["rho_h"])), float(np.mean(stats["rho_o"]))
+    cap_h, cap_o = float(np.nanmean(stats["cap_h"])), float(np.nanmean(stats["cap_o"]))
+    return {
+        "n_criteria": len(stats["rho_h"]),
+        "headline_rho": rho_h,
+        "subject_rho": rho_o,
+        "d_rho": rho_h - rho_o,
+        "d_rho_lo": _interval(d_rho)[0],
+        "d_rho_hi": _interval(d_rho)[1],
+        "headline_capture": cap_h,
+        "subject_capture": cap_o,
+        "d_capture": cap_h - cap_o,
+        "d_capture_lo": _interval(d_cap)[0],
+        "d_capture_hi": _interval(d_cap)[1],
+        "headline_at_least": bool(rho_h >= rho_o - 1e-9 and cap_h >= cap_o - 1e-9),
+    }
 
 
 def _simplex(k: int, step: float) -> list[tuple[float, ...]]:
@@ -427,8 +769,7 @@ def theme_frontier(
     criteria: pd.DataFrame,
     part: str | tuple[str, ...] = "decide",
     step: float = 0.1,
-    crosswalk: pd.DataFrame | None = None,
-    changed: pd.DataFrame | None = None,
+    matching: Matching | None = None,
 ) -> pd.DataFrame:
     """Could *any* weighting of the themes make the headline at least as good as its best theme
     on every criterion? Per level and score year, every weight vector of the year's themes on a
@@ -443,7 +784,9 @@ def theme_frontier(
     theme helps the other, no average of them beats both (docs/methodology.md).
     """
     parts = (part,) if isinstance(part, str) else tuple(part)
+    m = matching or Matching()
     rows = []
+    criteria = criteria[~criteria["criterion"].isin(INPUT_DUPLICATES)]
     subj = subj[subj["level"].isin(set(criteria["level"])) & subj["kind"].isin(["score", "theme"])]
     subj = _with_halves(subj)
     subj = subj[subj["half"].isin(parts)]
@@ -460,7 +803,8 @@ def theme_frontier(
             ["criterion", "year", "source"]
         ):
             if not _own_input(source, c_year, year):
-                matched = match(c, int(year), level, crosswalk, changed).set_index("code")["criterion_value"]
+                matched = match(c, int(year), level, m.crosswalk, m.changed, m.names)
+                matched = matched.set_index("code")["criterion_value"]
                 on_areas[crit] = (matched * int(c["direction"].iat[0])).reindex(wide.index)
         half_of = s.drop_duplicates("code").set_index("code")["half"].reindex(wide.index)
         for name in parts:

@@ -84,12 +84,14 @@ def write_report(
     frontier: dict[str, pd.DataFrame] | None = None,
     others: dict[str, pd.DataFrame] | None = None,
     residents: pd.DataFrame | None = None,
+    summaries: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
     """``validation.md`` and ``validation.png`` under ``out_dir`` (each written atomically).
 
     ``frontier``: half -> :func:`~veerkracht.method.validation.frontier_summary`; ``others``:
     method label -> the measures of other specs in the same warehouse (v1 beside v2, say);
-    ``residents``: ``core.resident_validation`` (the buurt resident counts on held-out gemeenten)."""
+    ``residents``: ``core.resident_validation`` (the buurt resident counts on held-out gemeenten);
+    ``summaries``: method label -> :func:`~veerkracht.method.validation.requirement_summary`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / "validation.png"
     wijk = res[(res["half"] == "report") & (res["level"] == "wijk") & (res["kind"] != "indicator")]
@@ -125,7 +127,8 @@ def write_report(
             "KWB 2021 income criteria measure whether scores without income indicators (2022, 2024) "
             "still find the low-income wijken.",
             "![rho per criterion](validation.png)",
-            "## Headline score against its best theme",
+            *_requirement_sections(summaries or {}),
+            "## Headline score against its best theme, per criterion",
             *_sections(res),
             *_frontier_sections(frontier or {}),
             *_resident_sections(residents),
@@ -139,6 +142,59 @@ def write_report(
     with atomic_path(md) as tmp:
         tmp.write_text(text + "\n")
     return {"markdown": md, "chart": chart}
+
+
+def requirement_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per level, score year and criteria set (independent / primary): whether the headline is at
+    least as good as every theme and indicator, and the part that comes closest."""
+    if summary.empty:
+        return pd.DataFrame(columns=["level", "score_year", "criteria", "parts", "headline >= all"])
+    rows = []
+    for (level, year, crits), g in summary.groupby(["level", "score_year", "criteria"]):
+        worst = g.loc[g["d_rho"].idxmin()]
+        rows.append(
+            {
+                "level": level,
+                "score_year": year,
+                "criteria": f"{crits} ({int(g['n_criteria'].max())})",
+                "headline rho": round(float(g["headline_rho"].iloc[0]), 3),
+                "headline capture": round(float(g["headline_capture"].max()), 3),
+                "parts": len(g),
+                "headline >= all": "yes"
+                if g["headline_at_least"].all()
+                else f"no ({(~g['headline_at_least']).sum()})",
+                "closest on rho": f"{worst['kind']}:{worst['subject']} {worst['d_rho']:+.3f} "
+                f"[{worst['d_rho_lo']:+.3f}, {worst['d_rho_hi']:+.3f}]",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _requirement_sections(summaries: dict[str, pd.DataFrame]) -> list[str]:
+    out = []
+    for label, summary in summaries.items():
+        if summary.empty:
+            continue
+        detail = summary.assign(
+            **{
+                c: summary[c].round(3)
+                for c in summary.columns
+                if c.startswith(("d_", "headline_r", "subject_", "headline_c"))
+            }
+        ).drop(columns=["spec_hash", "method_version"], errors="ignore")
+        out += [
+            f"## {label}: is the headline at least as good as each of its parts? (report half)",
+            "Per level and score year with two or more themes: the mean Spearman rho and mean top-10 % "
+            "capture over the **independent** criteria (criteria that restate an input, e.g. KWB income "
+            "per inhabitant, SCP disability, are left out) and on the **primary** criterion (the mean "
+            "rank of SCP's bijstand households, problematic debt, parents on psychiatric medication, "
+            "disability and single parents), headline against every theme and indicator, each "
+            "criterion on the areas both score; d = headline - part with its paired 95 % interval "
+            "(1,000 resamples of whole gemeenten, the same for every part and criterion).",
+            requirement_table(summary).to_markdown(index=False),
+            detail.to_markdown(index=False),
+        ]
+    return out
 
 
 def _resident_sections(residents: pd.DataFrame | None) -> list[str]:

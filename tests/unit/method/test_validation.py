@@ -215,23 +215,25 @@ def test_match_through_a_crosswalk_by_hand():
     cw = pd.DataFrame(
         [
             # 2024 wijk WK09 = 60 % of WK01 + 40 % of WK02 (a merger): 0.6 * 10 + 0.4 * 20 = 14
-            (2021, 2024, "wijk", "WK01", "WK09", 60.0),
-            (2021, 2024, "wijk", "WK02", "WK09", 40.0),
+            (2021, 2024, "wijk", "WK01", "WK09", 60.0, False),
+            (2021, 2024, "wijk", "WK02", "WK09", 40.0, False),
             # WK08 is half WK02, half WK03 (no value): only 50 % covered, so no value at all
-            (2021, 2024, "wijk", "WK02", "WK08", 50.0),
-            (2021, 2024, "wijk", "WK03", "WK08", 50.0),
+            (2021, 2024, "wijk", "WK02", "WK08", 50.0, False),
+            (2021, 2024, "wijk", "WK03", "WK08", 50.0, False),
             # WK01 kept its code and its polygon
-            (2021, 2024, "wijk", "WK01", "WK01", 100.0),
+            (2021, 2024, "wijk", "WK01", "WK01", 100.0, False),
         ],
         columns=v.CROSSWALK_COLUMNS,
     )
     got = v.match(crit, 2024, "wijk", cw).set_index("code")
     assert got["criterion_value"].to_dict() == pytest.approx({"WK09": 14.0, "WK01": 10.0})
     assert got["via_crosswalk"].to_dict() == {"WK09": True, "WK01": False}
-    # No crosswalk onto 2022: by code, except a code whose 2021 boundary is known to differ.
+    # No crosswalk onto 2022: by code, except a code whose 2021 boundary is known to differ
+    # (WK02, from dim_region) or that the crosswalk of its era marks as changed (WK02, WK03).
     changed = pd.DataFrame({"year": [2021], "code": ["WK02"]})
-    by_code = v.match(crit, 2022, "wijk", cw, changed).set_index("code")
-    assert by_code["criterion_value"].to_dict() == {"WK01": 10.0}
+    by_code = v.match(crit, 2022, "wijk", cw.assign(unchanged=cw["source_code"] == "WK01"), changed)
+    assert by_code.set_index("code")["criterion_value"].to_dict() == {"WK01": 10.0}
+    assert by_code.attrs["dropped"] == {"name_changed": 0, "boundary_changed": 2}
     assert v.match(crit, 2022, "wijk").set_index("code")["criterion_value"].to_dict() == {
         "WK01": 10.0,
         "WK02": 20.0,
@@ -263,11 +265,12 @@ def test_validate_counts_areas_matched_only_through_the_crosswalk():
             "source_code": codes21,
             "target_code": codes24,
             "overlap_m2": 1.0,
+            "unchanged": [a == b for a, b in zip(codes21, codes24, strict=True)],
         }
     )
     by_code = v.validate(subj, crit).set_index("half")
     assert by_code.at["all", "n"] == 30 and by_code.at["all", "n_crosswalk"] == 0
-    through = v.validate(subj, crit, cw).set_index("half")
+    through = v.validate(subj, crit, v.Matching(crosswalk=cw)).set_index("half")
     assert through.at["all", "n"] == 40 and through.at["all", "n_crosswalk"] == 10
     assert through.at["all", "rho"] == pytest.approx(1.0)
 
@@ -285,3 +288,89 @@ def test_frontier_with_nothing_to_compare_is_empty_and_reported(tmp_path):
     res = v.validate(subj, crit)
     paths = write_report(res, tmp_path, "test", {"decide": summary, "report": summary})
     assert "no score year with themes and a criterion matched" in paths["markdown"].read_text()
+
+
+def test_the_cluster_bootstrap_resamples_whole_gemeenten():
+    # 5 gemeenten of 6 wijken each; within a gemeente the 6 wijken are copies of each other.
+    gms = np.repeat([f"GM{g}" for g in range(5)], 6)
+    counts = v.cluster_counts(gms, runs=200)
+    assert counts.shape == (200, 30)
+    # A resample draws 5 gemeenten: every wijk of a gemeente is drawn as often as the gemeente,
+    # and each resample holds 5 x 6 = 30 wijken.
+    for g in range(5):
+        block = counts[:, g * 6 : (g + 1) * 6]
+        assert (block == block[:, :1]).all()
+    assert (counts.sum(axis=1) == 30).all()
+    # By hand: drawing gemeenten 0, 0, 1, 3, 3 gives the wijken of 0 and 3 twice, of 1 once.
+    draws = v.ClusterDraws([f"GM{g}" for g in range(5)], runs=1)
+    draws.per_cluster = np.array([[2.0, 1.0, 0.0, 2.0, 0.0]])
+    assert draws.counts(["GM3", "GM0", "GM1", "GM4"]).tolist() == [[2.0, 2.0, 1.0, 0.0]]
+    # Copies are not evidence: the interval over 5 gemeenten is wider than over 30 "independent" wijken.
+    x, y = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 6), np.repeat([2.0, 1.0, 4.0, 3.0, 5.0], 6)
+    lo_pairs, hi_pairs = v.bootstrap_rho(x, y)
+    lo_gm, hi_gm = v.bootstrap_rho(x, y, clusters=gms)
+    assert hi_gm - lo_gm > hi_pairs - lo_pairs
+
+
+def test_codes_reused_for_another_area_are_left_out_by_name():
+    crit = _criterion(["WK01", "WK02", "WK03"], "c", [1.0, 2.0, 3.0], year=2017)
+    crit["name"] = crit["code"].map(
+        {"WK01": "Wijk 01 Centrum", "WK02": "Wijk 02 Vogelwijk & Muziekwijk", "WK03": "Noord"}
+    )
+    names = pd.DataFrame(
+        {
+            "year": [2021, 2021, 2021, 2024],
+            "level": "wijk",
+            "code": ["WK01", "WK02", "WK03", "WK02"],
+            # 2021 is the nearest later year with names: WK02 now holds another area.
+            "name": ["Centrum", "Dokkumer Ie e.o.", "Wijk 03 Noord", "Vogelwijk"],
+        }
+    )
+    got = v.match(crit, 2024, "wijk", names=names)
+    assert sorted(got["code"]) == ["WK01", "WK03"] and got.attrs["dropped"]["name_changed"] == 1
+    assert v.same_name("Wijk 00", "Wijk 00 Appingedam") and not v.same_name("Vogelwijk", "Dokkumer Ie")
+
+
+def test_a_criterion_of_2017_matches_through_the_2019_boundaries():
+    # SCP's 2017 wijken are the 2019 ones (BOUNDARY_LAG): WK0101 of 2019 became WK0201 (renumbered)
+    # and WK0102 was split over WK0202 and WK0203 (70/30 by area).
+    crit = _criterion(["WK0101", "WK0102"], "c", [5.0, 8.0], year=2017)
+    cw = pd.DataFrame(
+        [
+            (2019, 2024, "wijk", "WK0101", "WK0201", 10.0, False),
+            (2019, 2024, "wijk", "WK0102", "WK0202", 7.0, False),
+            (2019, 2024, "wijk", "WK0102", "WK0203", 3.0, False),
+        ],
+        columns=v.CROSSWALK_COLUMNS,
+    )
+    got = v.match(crit, 2024, "wijk", cw).set_index("code")["criterion_value"].to_dict()
+    assert got == {"WK0201": 5.0, "WK0202": 8.0, "WK0203": 8.0}
+    # A crosswalk of boundaries more than BOUNDARY_LAG years after the criterion is not used
+    # (by code then: no crosswalk of the criterion's era says the codes changed).
+    late = v.match(crit, 2024, "wijk", cw.assign(from_year=2021)).set_index("code")["criterion_value"]
+    assert late.to_dict() == {"WK0101": 5.0, "WK0102": 8.0}
+
+
+def test_the_halves_are_balanced_by_size():
+    sizes = pd.Series({f"GM{i:04d}": 1000 * (100 - i) for i in range(10)})
+    table = v.make_halves(sizes)
+    # Consecutive pairs by size: one of each pair in each half.
+    for _, pair in table.groupby("stratum"):
+        assert sorted(pair["half"]) == ["decide", "report"]
+    by_half = table.groupby("half")["inwoners"].sum()
+    assert abs(by_half["decide"] - by_half["report"]) <= 5 * 1000  # at most a pair's difference each
+
+
+def test_criteria_that_restate_an_input_are_marked_and_left_out_of_the_summary():
+    a = np.arange(40.0)
+    b = (np.arange(40) * 7 % 40).astype(float)
+    subj, codes = _two_theme_subjects(a, b)
+    crit = pd.concat(
+        [
+            _criterion(codes, "kwb_inkomen_per_inwoner", a + b),
+            _criterion(codes, "c", a + b),
+        ]
+    )
+    res = v.validate(subj, crit)
+    flags = res.groupby("criterion")["independent"].first().to_dict()
+    assert flags == {"c": True, "kwb_inkomen_per_inwoner": False}
