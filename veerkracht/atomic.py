@@ -91,16 +91,27 @@ class DiskFullError(OSError):
         return self.strerror  # the message alone: it already says "No space left on device (ENOSPC)"
 
 
-def is_disk_full(exc: BaseException) -> bool:
+def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
     """True for ENOSPC, as the OS raises it, as DuckDB and GDAL word it, or as SQLite does
-    (SQLITE_FULL, "database or disk is full": tippecanoe's temporary tile store)."""
+    (SQLITE_FULL, "database or disk is full": tippecanoe's temporary tile store). GDAL's FlatGeobuf
+    writer reports a full disk only as "Unexpected I/O failure": with ``where`` given, such an
+    error counts when the file system there has less than 1 MiB free."""
     for e in (exc, exc.__cause__, exc.__context__):
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
             return True
         text = str(e).lower() if e is not None else ""
         if "no space left on device" in text or "database or disk is full" in text:
             return True
+        if where is not None and "i/o failure" in text and _free_bytes(where) < 2**20:
+            return True
     return False
+
+
+def _free_bytes(where: Path) -> int:
+    for folder in (Path(where), *Path(where).parents):
+        if folder.exists():
+            return shutil.disk_usage(folder).free
+    return 2**63
 
 
 @contextmanager
@@ -140,7 +151,7 @@ def _fsync(path: Path) -> None:
 
 def raise_if_disk_full(exc: BaseException, target: Path) -> None:
     """Re-raise ``exc`` as a :class:`DiskFullError` naming ``target`` when it is ENOSPC."""
-    if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+    if is_disk_full(exc, Path(target).parent) and not isinstance(exc, DiskFullError):
         raise DiskFullError(
             errno.ENOSPC,
             f"No space left on device (ENOSPC) while writing {target}; nothing was published, the "

@@ -194,17 +194,14 @@ def _model():
 
 def _design(frame: pd.DataFrame, own: pd.DataFrame, parent_rate: pd.Series) -> pd.DataFrame:
     """Covariate differences from the parent, the parent's logit rate and the level."""
-    f = own.loc[frame.index]
-    p = own.reindex(frame["parent_code"].map(_code_index(own))).set_axis(frame.index)
+    # ``own`` is indexed by code (codes are unique within a year).
+    f = own.loc[frame["code"]].set_axis(frame.index)
+    p = own.reindex(frame["parent_code"]).set_axis(frame.index)
     x = (f - p).add_prefix("d_")
     x["parent_logit"] = _to_logit(parent_rate.loc[frame.index])
     x["is_buurt"] = (frame["level"] == "buurt").astype(float)
     x["is_wijk"] = (frame["level"] == "wijk").astype(float)
     return x
-
-
-def _code_index(own: pd.DataFrame) -> dict:
-    return dict(zip(own.attrs["codes"], own.index, strict=True))
 
 
 @dataclass
@@ -251,7 +248,7 @@ def estimate(
     frame = _numeric(frame)
     rate, kind, vintage, basis = known_rates(frame, buurt_truth, year, source_year)
     own = features(frame)
-    own.attrs["codes"] = list(frame["code"])
+    own = own.set_axis(frame["code"])
     est = Estimates(rows=pd.DataFrame())
     final = rate.copy()  # filled top-down with modelled rates, then benchmarked
     parent_rate = frame["parent_code"].map(dict(zip(frame["code"], rate, strict=True)))
@@ -481,7 +478,6 @@ def validate_buurten(
             }
         )
     result = pd.DataFrame(out)
-    result.attrs["predictions"] = p
     return result
 
 
