@@ -5,7 +5,7 @@ They hand plain domain objects to the assets (an :class:`~veerkracht.paths.Outpu
 a DuckDB connection). Defaults come from the environment so that ``dagster dev`` and the CLI
 behave the same: ``VEERKRACHT_SOURCE`` and ``VEERKRACHT_GEOMETRY_SOURCE`` (names from
 :mod:`veerkracht.sources`, default ``embedded``), ``VEERKRACHT_OUTPUT_DIR`` (default ``data/out``
-in a checkout) and ``VEERKRACHT_METHOD_SPEC`` (default ``methods/veerkracht-v2.toml``).
+in a checkout) and ``VEERKRACHT_METHOD_SPEC`` (default ``methods/veerkracht-v3.toml``).
 """
 
 from __future__ import annotations

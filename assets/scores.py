@@ -10,9 +10,21 @@ from veerkracht import checks, warehouse
 from veerkracht.method import diagnostics, scoring
 
 
+#: A year's scores read its own statistics and, with method v3, those of the years up to
+#: ``MAX_CARRY`` before it (figures carried where the year publishes none): each year's
+#: statistics are declared upstream of the scores of itself and the years after it.
+MAX_CARRY = 3
+EARLIER_YEARS = dg.StaticPartitionMapping(
+    {
+        key: [k for k in YEARS.get_partition_keys() if 0 <= int(k) - int(key) <= MAX_CARRY]
+        for key in YEARS.get_partition_keys()
+    }
+)
+
+
 @dg.asset(
     partitions_def=YEARS,
-    deps=[warehouse_core],
+    deps=[dg.AssetDep(warehouse_core, partition_mapping=EARLIER_YEARS)],
     group_name="scores",
     kinds={"duckdb"},
     pool="duckdb",

@@ -27,13 +27,23 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
         criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])
         if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
             criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
+        # SCP's wijk criteria per gemeente (weighted by KWB 2021 inhabitants): with method v3 the
+        # KWB 2021 criteria are its own carried input, and gemeenten need an independent test.
+        inhabitants = con.execute(
+            "SELECT code, value FROM core.fact_indicator WHERE year = 2021 AND canonical = 'AantalInwoners'"
+        ).df()
+        if len(inhabitants):
+            per_gemeente = validation.gemeente_criteria(criteria, inhabitants.set_index("code")["value"])
+            criteria = pd.concat([criteria, per_gemeente], ignore_index=True)
         # KWB 2021 buurt figures of 9 gemeenten: the only check of the buurt scores people read.
         buurten = validation.kwb_buurt_criteria(residents.load_buurt_truth(settings.embedded_dir))
         criteria = pd.concat([criteria, buurten], ignore_index=True)
         subjects = validation.subjects(con, spec.spec_hash)
         matching = validation.matching_tables(con)
-        res = validation.validate(subjects, criteria, matching)
-        summary = validation.requirement_summary(subjects, criteria, matching)
+        # Method v3 carries KWB 2021 into later years: those criteria are then its input, not a test.
+        carry = spec.carry_max_age
+        res = validation.validate(subjects, criteria, matching, carry)
+        summary = validation.requirement_summary(subjects, criteria, matching, carry=carry)
         res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         summary = summary.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)
@@ -56,7 +66,7 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
     }
     # Both halves in one pass: each criterion is matched once per score year.
     reachable = validation.frontier_summary(
-        validation.theme_frontier(subjects, criteria, validation.HALVES, matching=matching)
+        validation.theme_frontier(subjects, criteria, validation.HALVES, matching=matching, carry=carry)
     )
     frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
     paths = write_report(

@@ -9,6 +9,10 @@ Candidates are edits of methods/veerkracht-v1.toml (below, each with why); every
 of the gemeenten; the ``report`` half is printed for docs/methodology.md and never used to choose.
 This is a one-off research tool; the pipeline never imports it.
 
+``--v3``: v2 against v3 (the default) on both halves, on the criteria both may use (SCP's
+independent ones per wijk and gemeente, and the primary criterion), as docs/methodology.md
+"Method v3" reports.
+
 ``--frontier``: no candidates; on the warehouse's default-spec scores, could any weighting of the
 themes, or of the indicators themselves, beat the best single one on every criterion (decide
 half; indicators of 2024 on a 0.1 grid, of 2021 on a 0.25 grid, as docs/methodology.md reports)?
@@ -108,9 +112,13 @@ def main() -> None:
     parser.add_argument("--years", type=int, nargs="+", default=[2024, 2021, 2022])
     parser.add_argument("--out", type=Path, default=Path("validation_candidates.parquet"))
     parser.add_argument("--frontier", action="store_true", help="weightings of themes and indicators")
+    parser.add_argument("--v3", action="store_true", help="v2 against v3 on both halves")
     args = parser.parse_args()
     if args.frontier:
         frontier(args.build_db)
+        return
+    if args.v3:
+        print(v2_against_v3(args.build_db).to_string(index=False))
         return
     v1 = tomllib.loads((METHODS_DIR / "veerkracht-v1.toml").read_text())
     tmp = Path(tempfile.mkdtemp())
@@ -129,7 +137,7 @@ def main() -> None:
                 scoring.score_year(con, spec, year, with_uncertainty=False)
             subj = validation.subjects(con, spec.spec_hash)
             subj = subj[(subj["level"] == "wijk") & (subj["kind"] != "indicator")]
-            res = validation.validate(subj, criteria[criteria["level"] == "wijk"])
+            res = validation.validate(subj, criteria[criteria["level"] == "wijk"], carry=spec.carry_max_age)
             results.append(res.assign(candidate=name))
             print(name, "done")
     all_res = pd.concat(results, ignore_index=True)
@@ -145,9 +153,8 @@ def frontier(build_db: Path) -> None:
             ignore_index=True,
         )
         subj = validation.subjects(con, spec.spec_hash)
-        crosswalk, changed = validation.matching_tables(con)
+        matching = {"matching": validation.matching_tables(con)}
     subj = subj[subj["level"] == "wijk"]
-    matching = {"crosswalk": crosswalk, "changed": changed}
     themes = validation.theme_frontier(subj[subj["kind"] != "indicator"], criteria, "decide", **matching)
     print("Themes (decide half):\n", validation.frontier_summary(themes).round(3).to_string())
     # Indicators stand in for themes: the bar is then the best single indicator.
@@ -158,6 +165,45 @@ def frontier(build_db: Path) -> None:
         )
         print(f"Indicators {year}, {len(rows)} weightings:")
         print(validation.frontier_summary(rows).round(3).to_string())
+
+
+def v2_against_v3(build_db: Path) -> pd.DataFrame:
+    """Score v2 and v3 on a copy of ``build_db`` and measure both on SCP's independent criteria
+    (wijk, and per gemeente weighted by KWB 2021 inhabitants) and the primary criterion."""
+    tmp = Path(tempfile.mkdtemp()) / "build.duckdb"
+    shutil.copy(build_db, tmp)
+    rows = []
+    with warehouse.connection(tmp) as con:
+        scp = validation.load_criteria([VALIDATION_DIR])
+        inhabitants = con.execute(
+            "SELECT code, value FROM core.fact_indicator WHERE year = 2021 AND canonical = 'AantalInwoners'"
+        ).df()
+        criteria = pd.concat(
+            [scp, validation.gemeente_criteria(scp, inhabitants.set_index("code")["value"])],
+            ignore_index=True,
+        )
+        matching = validation.matching_tables(con)
+        for name in ("veerkracht-v2.toml", "veerkracht-v3.toml"):
+            spec = load_spec(METHODS_DIR / name)
+            for year in (2024, 2021, 2022, 2023, 2024):  # the base year first and last
+                scoring.score_year(con, spec, year, with_uncertainty=False)
+            res = validation.validate(validation.subjects(con, spec.spec_hash), criteria, matching)
+            head = res[(res["kind"] == "score") & (res["half"] != "all") & (res["n"] >= validation.MIN_AREAS)]
+            for (half, level, year), g in head.groupby(["half", "level", "score_year"]):
+                indep = g[g["independent"] & (g["criterion"] != validation.PRIMARY)]
+                primary = g[g["criterion"] == validation.PRIMARY]
+                rows.append(
+                    {
+                        "spec": spec.label,
+                        "half": half,
+                        "level": level,
+                        "year": year,
+                        "mean_rho": round(indep["rho"].mean(), 3),
+                        "mean_capture": round(indep["capture_top10"].mean(), 3),
+                        "primary_rho": round(primary["rho"].mean(), 3),
+                    }
+                )
+    return pd.DataFrame(rows).sort_values(["half", "level", "year", "spec"])
 
 
 def summary(res: pd.DataFrame) -> pd.DataFrame:

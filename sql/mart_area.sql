@@ -47,7 +47,9 @@ within as (
 expl as (
     select code,
         arg_min(title, rank)                                    as top_indicator,
-        string_agg(title || ' ' || round(value, 1) || ' ' || unit || ' (p' || round(100 * percentile_rank)::integer || ')',
+        -- A figure carried from an earlier vintage (method v3) says so: "... (p86, KWB 2021)".
+        string_agg(title || ' ' || round(value, 1) || ' ' || unit || ' (p' || round(100 * percentile_rank)::integer
+                   || case when vintage < $year then ', KWB ' || vintage else '' end || ')',
                    '; ' order by rank)                          as explanation
     from core.score_explanation
     where year = $year

@@ -3,7 +3,8 @@
 -- not enter the score, so they must not enter its perturbations either). Parameters: $year,
 -- $spec_hash. Ordered so that the simulation sees areas and indicators in a fixed order.
 SELECT i.level, i.code, i.theme, i.indicator, i.percentile_rank, i.percentile_rank_raw,
-       i.goalpost, i.goalpost_raw
+       i.goalpost, i.goalpost_raw,
+       i.year - i.vintage AS age  -- years a carried figure (method v3) is older than the year
 FROM core.score_indicator AS i
 JOIN core.score_axis AS a ON a.year = i.year AND a.code = i.code AND a.axis = i.axis
                          AND a.spec_hash = i.spec_hash

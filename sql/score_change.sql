@@ -29,6 +29,8 @@ ind as (
         on a.year = i.year and a.code = i.code and a.axis = i.axis and a.spec_hash = i.spec_hash
     where i.spec_hash = $spec_hash and i.year <= $year and i.goalpost is not null
       and i.goalpost_year = $goalpost_year and a.value is not null
+      -- A figure carried from an earlier vintage (method v3) is no new measurement of the year.
+      and i.vintage = i.year
 ),
 cw as (
     select c.from_year, c.level, c.source_code, c.target_code,

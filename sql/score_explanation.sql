@@ -15,7 +15,7 @@ theme as (
 ),
 parts as (
     select
-        i.code, i.indicator, m.title, m.unit, i.value, i.percentile_rank,
+        i.code, i.indicator, m.title, m.unit, i.value, i.vintage, i.percentile_rank,
         t.theme_share * m.weight / sum(m.weight) over (partition by i.code, i.theme)
             * case when $normalisation = 'goalpost' then i.goalpost else i.percentile_rank end as contribution
     from core.score_indicator as i
@@ -38,6 +38,7 @@ select
     title,
     round(value, 3)                                             as value,
     unit,
+    vintage,
     round(percentile_rank, 4)                                   as percentile_rank,
     round(contribution_share, 4)                                as contribution_share,
     $spec_hash                                                  as spec_hash

@@ -12,7 +12,10 @@ bounds as (
            quantile_cont(oriented, $lo_q) as lo, quantile_cont(oriented, $hi_q) as hi,
            quantile_cont(oriented_raw, $lo_q) as lo_raw, quantile_cont(oriented_raw, $hi_q) as hi_raw
     from core.score_value
+    -- The base year's own figures only: carried ones (method v3) depend on which earlier years
+    -- are loaded, and goalposts must not.
     where year = $goalpost_year and spec_hash = $spec_hash and eligible and oriented is not null
+      and vintage = year
     group by level, indicator
 )
 select
@@ -24,6 +27,7 @@ select
     v.indicator,
     v.value,
     v.value_shrunk,
+    v.vintage,
     percent_rank() over (partition by v.level, v.indicator order by v.oriented)     as percentile_rank,
     percent_rank() over (partition by v.level, v.indicator order by v.oriented_raw) as percentile_rank_raw,
     -- NULL without bounds (no base-year values at this level) or with hi = lo (a constant):

@@ -2,7 +2,8 @@
 -- year. value = source / denominator * scale (KWB canonical indicators, core.fact_indicator);
 -- value_shrunk pulls it toward the parent's value (buurt -> wijk, wijk -> gemeente) in
 -- proportion to the area's size: (n * x + k * x_parent) / (n + k). NULL values keep a reason
--- (never 0). `eligible`: the area has at least $min_population inhabitants.
+-- (never 0). `eligible`: the area has at least $min_population inhabitants. `vintage`: the KWB
+-- year of the figure (method v3: the newest earlier one where the year publishes none).
 --
 -- The joins go on integers (area number, indicator number) rather than on codes and names: at
 -- 30x the national size (5.7 million area-indicator rows) this model took 11-14 s with them,
@@ -34,12 +35,29 @@ area as (
 region as (
     select a.*, p.rid as parent_rid from area as a left join area as p on p.code = a.parent_code
 ),
-fact as (
+own as (
     select r.rid, c.cid, f.value, f.null_reason
     from core.fact_indicator as f
     join canon as c on c.canonical = f.canonical
     join region as r on r.code = f.code
     where f.year = $year
+),
+carried as (
+    -- Method v3 ($carry_max_age > 0): the newest earlier figure where the year has none
+    -- (core.fact_carried); v1/v2 carry nothing.
+    select r.rid, c.cid, k.value, k.vintage
+    from core.fact_carried as k
+    join canon as c on c.canonical = k.canonical
+    join region as r on r.code = k.code
+    where k.year = $year and $year - k.vintage <= $carry_max_age
+),
+fact as (
+    select rid, cid, value, null_reason, $year::integer as vintage from own where value is not null
+    union all
+    select rid, cid, value, null, vintage from carried
+    union all
+    select o.rid, o.cid, o.value, o.null_reason, $year::integer from own as o
+    where o.value is null and not exists (select 1 from carried as k where k.rid = o.rid and k.cid = o.cid)
 ),
 pop as (
     select f.rid, f.value as inwoners
@@ -50,6 +68,7 @@ computed as (
         r.rid, r.parent_rid, r.code, r.level, s.sid,
         s.axis, s.theme, s.name as indicator, s.direction, s.transform, s.weight,
         z.value as size,
+        n.vintage,
         case when s.denominator = '' then n.value * s.scale
              else n.value / nullif(d.value, 0) * s.scale end as x,
         case
@@ -92,6 +111,8 @@ select
     s.x                                                         as value,
     s.xs                                                        as value_shrunk,
     s.shrink_weight,
+    -- The KWB year of the figure (method v3 carries earlier ones where the year has none).
+    s.vintage,
     -- Oriented: higher = more vulnerable; the log is taken after shrinking, on the original scale.
     case when s.unusable then null
          when s.transform = 'log' then s.direction * ln(s.x) else s.direction * s.x end   as oriented_raw,

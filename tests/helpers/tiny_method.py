@@ -35,10 +35,11 @@ def load_tables(con, areas: dict, order: list[int] | None = None) -> None:
         rows = [rows[i] for i in order]
     con.execute(
         "CREATE OR REPLACE TABLE core.fact_indicator (year INT, code VARCHAR, canonical VARCHAR, "
-        "value DOUBLE, null_reason VARCHAR)"
+        "value DOUBLE, null_reason VARCHAR, unit VARCHAR)"
     )
     con.executemany(
-        "INSERT INTO core.fact_indicator VALUES (2024, ?, ?, ?, CASE WHEN ? IS NULL THEN 'suppressed' END)",
+        "INSERT INTO core.fact_indicator VALUES "
+        "(2024, ?, ?, ?, CASE WHEN ? IS NULL THEN 'suppressed' END, NULL)",
         [(c, k, v, v) for c, k, v in rows],
     )
 

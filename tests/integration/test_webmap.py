@@ -139,7 +139,9 @@ def test_map_loads_tiles_and_shows_a_popup(years_run, page_url, browser, tmp_pat
     page.check("input[name=view][value=bewoners]")
     page.wait_for_timeout(300)
     assert "Geschat aantal kwetsbare bewoners" in page.inner_text("#legend")
-    assert "in 2024 hebben een telling" in page.inner_text("#legend")  # how many, from the data
+    legend = page.inner_text("#legend")  # how many of which kind, from the data
+    kinds = json.loads((years_run[0].web / "meta_2024.json").read_text())["areas"]["buurt"]
+    assert f"{kinds['counted_by_kind']['modelled']:,} gemodelleerd (lichter)".replace(",", ".") in legend
     # What the map measures comes from the spec: its themes, no v1 household theme.
     method = page.evaluate("document.getElementById('method').textContent")
     assert "Woonpositie" in method and "Inkomensonzekerheid" in method and "Huishoudenspositie" not in method

@@ -31,6 +31,8 @@ from veerkracht.method.uncertainty import OUTPUT_COLUMNS, simulate
 from veerkracht.registry import KWB_TABLES, year_info
 
 MODELS = [
+    # Method v3: the newest earlier figure of every indicator the year lacks (empty for v1/v2).
+    ("core.fact_carried", "fact_carried"),
     ("core.score_value", "score_value"),
     ("core.score_indicator_status", "score_indicator_status"),
     ("core.score_indicator", "score_indicator"),

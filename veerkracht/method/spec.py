@@ -24,7 +24,7 @@ import pandas as pd
 from veerkracht.paths import METHODS_DIR
 from veerkracht.registry import KWB_TABLES
 
-DEFAULT_SPEC = METHODS_DIR / "veerkracht-v2.toml"
+DEFAULT_SPEC = METHODS_DIR / "veerkracht-v3.toml"
 
 AGGREGATIONS = ("arithmetic", "geometric")
 NORMALISATIONS = ("percentile", "goalpost")
@@ -75,6 +75,9 @@ class MonteCarloSpec:
     p_other_aggregation: float = 0.5
     p_no_shrinkage: float = 0.5
     p_leave_out: float = 0.5
+    #: Method v3: per year of a carried figure's age, the standard deviation of the noise added to
+    #: its percentile rank in each run (an older vintage is a noisier measure of today).
+    age_rank_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class MethodSpec:
     themes: tuple[Theme, ...]
     indicators: tuple[Indicator, ...]
     uncertainty: MonteCarloSpec = field(default_factory=MonteCarloSpec)
+    #: Method v3: an indicator the year does not publish for an area takes the newest earlier
+    #: figure at most this many years older (0: none, as v1 and v2).
+    carry_max_age: int = 0
     sha256: str = ""
     path: str = ""
 
@@ -148,6 +154,7 @@ class MethodSpec:
             "top_share": self.top_share,
             "bivariate": self.bivariate,
             "change_threshold": self.change_threshold,
+            "carry_max_age": self.carry_max_age,
         }
 
     def _axis_of(self, theme: str) -> str:
@@ -183,6 +190,7 @@ SECTIONS: dict[str, set[str]] = {
     "shrinkage": {"enabled", "prior_size"},
     "classes": {"quantiles", "top_share", "bivariate", "change_threshold"},
     "uncertainty": set(MonteCarloSpec.__dataclass_fields__),
+    "vintages": {"carry_max_age"},
     "axes": None,  # names are free; each an optional title
     "themes": None,
     "indicators": None,
@@ -204,8 +212,11 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "uncertainty.p_other_aggregation": (0, 1, "a probability"),
     "uncertainty.p_no_shrinkage": (0, 1, "a probability"),
     "uncertainty.p_leave_out": (0, 1, "a probability"),
+    "uncertainty.age_rank_noise": (0, 0.5, "a rank noise per year in [0, 0.5]"),
+    "vintages.carry_max_age": (0, 10, "a whole number of years, 0 to 10"),
 }
 WHOLE = {
+    "vintages.carry_max_age",
     "eligibility.min_population",
     "classes.quantiles",
     "classes.bivariate",
@@ -363,6 +374,7 @@ def _parse(raw: dict) -> MethodSpec:
         themes=themes,
         indicators=indicators,
         uncertainty=MonteCarloSpec(**raw.get("uncertainty", {})),
+        carry_max_age=int(raw.get("vintages", {}).get("carry_max_age", 0)),
     )
 
 

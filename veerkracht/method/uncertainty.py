@@ -19,6 +19,7 @@ results.
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,6 +36,8 @@ VALUE_COLUMNS = {
     ("goalpost", False): "goalpost_raw",
 }
 OUTPUT_COLUMNS = ["code", "rank_p05", "rank_p50", "rank_p95", "p_top10", "uncertain"]
+#: Noisy copies of the values when some are carried from an earlier vintage (method v3).
+AGE_VARIANTS = 8
 #: Runs simulated at once (bounds memory at ~CHUNK_RUNS x areas x 8 bytes per temporary) ...
 CHUNK_RUNS = 50
 #: ... and at most this many run-area cells per chunk: a chunk holds several temporaries of that
@@ -134,15 +137,31 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
     norm = np.where(other_norm, _other(spec.normalisation, ("percentile", "goalpost")), spec.normalisation)
     across = np.where(other_agg, _other(spec.across_themes, ("arithmetic", "geometric")), spec.across_themes)
 
+    # Method v3: a figure carried from an earlier vintage is a noisier measure of today. Each run
+    # uses one of AGE_VARIANTS copies of the values in which every carried cell's value is moved by
+    # N(0, (age_rank_noise x age)^2) and clipped to [0, 1] (drawn after every other perturbation,
+    # so a spec without carried figures simulates exactly as before).
+    age = (
+        components.pivot(index="code", columns="indicator", values="age").reindex(columns=indicators)
+        if "age" in components
+        else None
+    )
+    noisy = age is not None and mc.age_rank_noise > 0 and bool((age.fillna(0) > 0).any().any())
+    n_variants = AGE_VARIANTS if noisy else 1
+    variant = rng.integers(0, n_variants, size=mc.runs) if noisy else np.zeros(mc.runs, dtype=int)
+    sd = (mc.age_rank_noise * age.fillna(0).to_numpy(dtype=float)) if noisy else None
+
     matrices = {}
-    for key, frame in wide.items():
+    for (key, frame), k in itertools.product(wide.items(), range(n_variants)):
         values = frame.to_numpy(dtype=float)
+        if noisy:
+            values = np.clip(values + rng.normal(size=values.shape) * sd, 0, 1)
         present = (~np.isnan(values)).astype(float)
         v = np.nan_to_num(values)
         if spec.within_theme == "geometric":
             v = np.log(np.maximum(v, spec.geometric_floor)) * present
         # Per theme its columns, copied once here rather than in every chunk.
-        matrices[key] = [
+        matrices[(*key, k)] = [
             (cols, v[:, cols], present[:, cols]) for cols in (theme_of == t for t in range(n_theme))
         ]
 
@@ -159,12 +178,13 @@ def simulate(components: pd.DataFrame, spec: MethodSpec) -> pd.DataFrame:
     def run_chunk(start: int) -> np.ndarray:
         chunk = slice(start, min(start + chunk_runs, mc.runs))
         scores = np.empty((chunk.stop - chunk.start, n_area))
-        for (normalisation, shrink), blocks in matrices.items():
+        for (normalisation, shrink, k), blocks in matrices.items():
             for aggregation in ("arithmetic", "geometric"):
                 sel = (
                     (norm[chunk] == normalisation)
                     & (no_shrink[chunk] != shrink)
                     & (across[chunk] == aggregation)
+                    & (variant[chunk] == k)
                 )
                 if sel.any():
                     scores[sel] = _aggregate(

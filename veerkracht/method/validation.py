@@ -167,6 +167,32 @@ def kwb_income_criteria(con: duckdb.DuckDBPyConnection, year: int = 2021) -> pd.
     return rows.assign(source=f"KWB {year} (embedded)")[[*CRITERION_COLUMNS, "source"]]
 
 
+def gemeente_criteria(criteria: pd.DataFrame, inhabitants: pd.Series) -> pd.DataFrame:
+    """Gemeente-level criteria from wijk-level ones that have no gemeente figure of their own (SCP):
+    per gemeente (the ``GMgggg`` in the wijk code ``WKggggww``) the mean of its wijken's values
+    weighted by their inhabitants (``inhabitants``: by wijk code, e.g. KWB 2021), over the wijken
+    with both; with the primary criterion of those."""
+    wijk = criteria[(criteria["level"] == "wijk") & ~criteria["source"].str.startswith("KWB")]
+    wijk = wijk[wijk["criterion"] != PRIMARY]
+    w = wijk["code"].map(inhabitants)
+    wijk = wijk.assign(w=w, gm="GM" + wijk["code"].str[2:6])[w.notna() & (w > 0)]
+    if wijk.empty:
+        return wijk.drop(columns=["w", "gm"])
+    keys = ["gm", "year", "criterion", "direction", "source"]
+    out = (
+        wijk.assign(vw=wijk["value"] * wijk["w"])
+        .groupby(keys, as_index=False)
+        .agg(vw=("vw", "sum"), w=("w", "sum"))
+    )
+    out = out.assign(
+        code=out["gm"],
+        level="gemeente",
+        value=out["vw"] / out["w"],
+        source=out["source"] + " (wijken, weighted)",
+    )[CRITERION_COLUMNS + ["source"]]
+    return pd.concat([out, primary_criterion(out)], ignore_index=True)
+
+
 def kwb_buurt_criteria(truth: pd.DataFrame, year: int = 2021) -> pd.DataFrame:
     """The KWB ``year`` buurt figures of the embedded buurt file (9 gemeenten; see
     :func:`veerkracht.method.residents.load_buurt_truth`) as buurt-level criteria: low-income and
@@ -507,9 +533,16 @@ def _with_halves(subj: pd.DataFrame) -> pd.DataFrame:
     return subj.assign(half=subj["gemeente_code"].map(halves))
 
 
-def _own_input(source: str, criterion_year: int, score_year: int) -> bool:
-    """A year's own KWB figures are the score's input, not a criterion for it."""
-    return source.startswith("KWB") and int(criterion_year) == int(score_year)
+def _own_input(source: str, criterion_year: int, score_year: int, carry: int = 0, level: str = "") -> bool:
+    """A year's own KWB figures are the score's input, not a criterion for it; so are earlier KWB
+    figures a spec carries into the year's gemeenten and wijken (method v3: at most ``carry``
+    years older; buurten get nothing carried)."""
+    reach = carry if level in CARRIED_LEVELS else 0
+    return source.startswith("KWB") and 0 <= int(score_year) - int(criterion_year) <= reach
+
+
+#: The levels method v3 carries earlier figures into (sql/fact_carried.sql).
+CARRIED_LEVELS = ("gemeente", "wijk")
 
 
 def matching_tables(con: duckdb.DuckDBPyConnection) -> Matching:
@@ -530,7 +563,9 @@ def matching_tables(con: duckdb.DuckDBPyConnection) -> Matching:
     return Matching(crosswalk, changed, names)
 
 
-def validate(subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | None = None) -> pd.DataFrame:
+def validate(
+    subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | None = None, carry: int = 0
+) -> pd.DataFrame:
     """Measures per criterion, level, score year, subject and half (decide, report, all).
 
     Areas are matched as :func:`match` says (``n`` says how many matched, ``n_crosswalk`` how many
@@ -539,7 +574,8 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | No
     Intervals resample whole gemeenten, the same draws for every subject and criterion of a half
     (:class:`ClusterDraws`). Criteria compare with the scores of every year (``same_year`` marks a
     criterion's own year), except KWB criteria with the scores of their own year, which are built
-    from them; ``independent`` is False for criteria that restate an input (:data:`INPUT_DUPLICATES`).
+    from them (and of the years a spec carries them into: ``carry``, the spec's ``carry_max_age``);
+    ``independent`` is False for criteria that restate an input (:data:`INPUT_DUPLICATES`).
     """
     m = matching or Matching()
     out = []
@@ -559,7 +595,7 @@ def validate(subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | No
         # each subject.
         parts, dropped = [], {}
         for s_year, scored in by_level[level].groupby("year"):
-            if _own_input(source, c_year, s_year):
+            if _own_input(source, c_year, s_year, carry, level):
                 continue
             matched = match(c, int(s_year), level, m.crosswalk, m.changed, m.names)
             dropped[int(s_year)] = matched.attrs["dropped"]
@@ -634,7 +670,11 @@ def _draws(subj: pd.DataFrame) -> dict[str, ClusterDraws]:
 
 
 def requirement_summary(
-    subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching | None = None, part: str = "report"
+    subj: pd.DataFrame,
+    criteria: pd.DataFrame,
+    matching: Matching | None = None,
+    part: str = "report",
+    carry: int = 0,
 ) -> pd.DataFrame:
     """Is the headline at least as good as each of its parts? Per level and score year with two or
     more themes, on the ``part`` half: for every theme and indicator, the mean rho and mean top-10 %
@@ -661,7 +701,7 @@ def requirement_summary(
         for (crit, c_year, source), c in independent[independent["level"] == level].groupby(
             ["criterion", "year", "source"]
         ):
-            if _own_input(source, c_year, year):
+            if _own_input(source, c_year, year, carry, level):
                 continue
             matched = match(c, int(year), level, m.crosswalk, m.changed, m.names)
             y = matched.set_index("code")["criterion_value"].reindex(wide.index) * int(c["direction"].iat[0])
@@ -770,6 +810,7 @@ def theme_frontier(
     part: str | tuple[str, ...] = "decide",
     step: float = 0.1,
     matching: Matching | None = None,
+    carry: int = 0,
 ) -> pd.DataFrame:
     """Could *any* weighting of the themes make the headline at least as good as its best theme
     on every criterion? Per level and score year, every weight vector of the year's themes on a
@@ -802,7 +843,7 @@ def theme_frontier(
         for (crit, c_year, source), c in criteria[criteria["level"] == level].groupby(
             ["criterion", "year", "source"]
         ):
-            if not _own_input(source, c_year, year):
+            if not _own_input(source, c_year, year, carry, level):
                 matched = match(c, int(year), level, m.crosswalk, m.changed, m.names)
                 matched = matched.set_index("code")["criterion_value"]
                 on_areas[crit] = (matched * int(c["direction"].iat[0])).reindex(wide.index)
