@@ -9,7 +9,6 @@ from assets.warehouse import warehouse_core
 from veerkracht import checks, warehouse
 from veerkracht.method import diagnostics, scoring
 
-
 #: A year's scores read its own statistics and, with method v3, those of the years up to
 #: ``MAX_CARRY`` before it (figures carried where the year publishes none): each year's
 #: statistics are declared upstream of the scores of itself and the years after it.
