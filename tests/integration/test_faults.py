@@ -29,10 +29,13 @@ def _start(tmp_path: Path) -> subprocess.Popen:
     return start_cli(tmp_path / "home", tmp_path / "out", "--year", "2024")
 
 
-def _kill_when(proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout: float = 300) -> str:
-    """Read the CLI's output until ``step`` starts (its summary line opens), wait ``after_s``, then
-    kill -9. (The step name alone could match the output folder's path.)"""
-    return _kill_at_line(proc, f"\n  {step} ", timeout=timeout, after_s=after_s)
+def _kill_when(
+    proc: subprocess.Popen, step: str, after_s: float = 0.0, timeout: float = 300, until=None
+) -> str:
+    """Read the CLI's output until ``step`` starts (its summary line opens), wait ``after_s`` (or,
+    with ``until``, until it returns something true, polled for up to 60 s), then kill -9. (The
+    step name alone could match the output folder's path.)"""
+    return _kill_at_line(proc, f"\n  {step} ", timeout=timeout, after_s=after_s, until=until)
 
 
 def _rerun(tmp_path: Path) -> subprocess.CompletedProcess:
@@ -74,7 +77,9 @@ def _tippecanoes() -> list[int]:
 def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
     before = set(_tippecanoes())
     proc = _start(tmp_path)
-    _kill_when(proc, "web_map", after_s=6.0)  # tippecanoe is running by then
+    # Killed while tippecanoe runs: once the web map step has started, as soon as a tippecanoe
+    # process of this run is alive (a fixed delay missed it once the step got faster).
+    _kill_when(proc, "web_map", after_s=0.0, until=lambda: set(_tippecanoes()) - before)
     time.sleep(1.0)
     # tippecanoe forks workers; all of them die with the run (veerkracht/publish/supervise.py).
     assert set(_tippecanoes()) - before == set(), "an orphaned tippecanoe survived the kill"
@@ -87,7 +92,9 @@ def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
     assert not [p for p in web.iterdir() if p.is_dir() and p.name not in ("vendor",)]
 
 
-def _kill_at_line(proc: subprocess.Popen, line: str, timeout: float = 300, after_s: float = 0.0) -> str:
+def _kill_at_line(
+    proc: subprocess.Popen, line: str, timeout: float = 300, after_s: float = 0.0, until=None
+) -> str:
     """Read the CLI's output until ``line`` is printed, wait ``after_s``, then kill -9."""
     seen, deadline = b"", time.monotonic() + timeout
     while line.encode() not in seen:
@@ -96,6 +103,9 @@ def _kill_at_line(proc: subprocess.Popen, line: str, timeout: float = 300, after
             pytest.fail(f"the run ended or hung before {line!r}: {seen.decode()[-2000:]}")
         seen += chunk
     time.sleep(after_s)
+    waited = time.monotonic() + 60
+    while until is not None and not until() and time.monotonic() < waited:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     return seen.decode()
