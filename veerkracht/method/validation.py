@@ -47,7 +47,6 @@ OPTIONAL_COLUMNS = ["name"]
 #: the summaries (a score agrees with its own input by construction).
 INPUT_DUPLICATES = {
     "kwb_inkomen_per_inwoner": "the income theme's indicator inkomen_per_inwoner is this KWB figure",
-    "kwb_buurt_inkomen_per_inwoner": "the income theme's indicator inkomen_per_inwoner is this KWB figure",
     "scp_perc_ao": "the indicator ao_per_1000 counts the same disability benefits (KWB, per inhabitant)",
 }
 #: The primary criterion: what this product means by vulnerable residents, as the mean percentile
