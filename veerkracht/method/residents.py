@@ -22,9 +22,10 @@ residents too; nested groups widen the range, they are never added up.
   from its parent's (buurt from wijk, wijk from gemeente, gemeente from Nederland) on the logit
   scale, from how its covariates differ from the parent's (tenure, corporation share, WOZ,
   household size, single-family share, age, density, income where published). It is fitted on
-  the year's areas whose rate is published or carried, and applied top-down. Then the modelled
-  children of each parent are scaled together so that all its children add up to the parent's
-  count (benchmarking, as statistical offices do): buurten add up to their wijk.
+  the year's areas whose rate is published or carried, and applied top-down. Then the children
+  of each parent that are not published (carried and modelled) are scaled by one factor so that
+  all its children add up to the parent's count (benchmarking, as statistical offices do):
+  buurten add up to their wijk, wijken to their gemeente; published figures are never changed.
 
 **Intervals** ``_p05``/``_p95`` (90 %): modelled -- the empirical 5th and 95th percentiles of
 out-of-sample errors on the logit scale, from cross-validation with whole gemeenten held out
