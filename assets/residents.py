@@ -16,7 +16,7 @@ from veerkracht.method import residents
 #: with income figures per wijk): a change of either makes the year's estimates stale.
 SOURCE_MAPPING = dg.StaticPartitionMapping(
     {
-        key: sorted({key, *([k for k in YEARS.get_partition_keys() if int(k) >= int(key)])})
+        key: [k for k in YEARS.get_partition_keys() if int(k) >= int(key)]
         if int(key) == residents.SOURCE_YEAR
         else key
         for key in YEARS.get_partition_keys()

@@ -29,11 +29,9 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
             criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
         # SCP's wijk criteria per gemeente (weighted by KWB 2021 inhabitants): with method v3 the
         # KWB 2021 criteria are its own carried input, and gemeenten need an independent test.
-        inhabitants = con.execute(
-            "SELECT code, value FROM core.fact_indicator WHERE year = 2021 AND canonical = 'AantalInwoners'"
-        ).df()
-        if len(inhabitants):
-            per_gemeente = validation.gemeente_criteria(criteria, inhabitants.set_index("code")["value"])
+        inhabitants = warehouse.population(con, 2021)
+        if inhabitants is not None:
+            per_gemeente = validation.gemeente_criteria(criteria, inhabitants)
             criteria = pd.concat([criteria, per_gemeente], ignore_index=True)
         # KWB 2021 buurt figures of 9 gemeenten: the only check of the buurt scores people read.
         buurten = validation.kwb_buurt_criteria(residents.load_buurt_truth(settings.embedded_dir))

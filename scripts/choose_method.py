@@ -175,13 +175,8 @@ def v2_against_v3(build_db: Path) -> pd.DataFrame:
     rows = []
     with warehouse.connection(tmp) as con:
         scp = validation.load_criteria([VALIDATION_DIR])
-        inhabitants = con.execute(
-            "SELECT code, value FROM core.fact_indicator WHERE year = 2021 AND canonical = 'AantalInwoners'"
-        ).df()
-        criteria = pd.concat(
-            [scp, validation.gemeente_criteria(scp, inhabitants.set_index("code")["value"])],
-            ignore_index=True,
-        )
+        per_gemeente = validation.gemeente_criteria(scp, warehouse.population(con, 2021))
+        criteria = pd.concat([scp, per_gemeente], ignore_index=True)
         matching = validation.matching_tables(con)
         for name in ("veerkracht-v2.toml", "veerkracht-v3.toml"):
             spec = load_spec(METHODS_DIR / name)

@@ -10,12 +10,22 @@ from veerkracht.method import residents
 from veerkracht.paths import EMBEDDED_DIR
 
 
-def test_every_area_with_200_inhabitants_has_a_count_its_kind_and_vintage(years_run):
-    con = years_run[2]
-    rows = con.execute(
-        "SELECT year, level, inwoners, kwetsbare_bewoners, kwetsbare_bewoners_p05, kwetsbare_bewoners_p95, "
-        "estimate_kind, estimate_vintage, kwetsbare_bewoners_null_reason FROM marts.area"
-    ).df()
+@pytest.fixture(scope="module")
+def areas(years_run):
+    """The resident columns of every marts.area row of the full run."""
+    return (
+        years_run[2]
+        .execute(
+            "SELECT year, code, level, wijk_code, gemeente_code, inwoners, kwetsbare_bewoners, "
+            "kwetsbare_bewoners_p05, kwetsbare_bewoners_p95, estimate_kind, estimate_vintage, "
+            "kwetsbare_bewoners_null_reason FROM marts.area"
+        )
+        .df()
+    )
+
+
+def test_every_area_with_200_inhabitants_has_a_count_its_kind_and_vintage(areas):
+    rows = areas
     big = rows[rows["inwoners"] >= residents.MIN_INHABITANTS]
     assert big["kwetsbare_bewoners"].notna().all()
     assert big["estimate_kind"].isin(["published", "carried", "modelled"]).all()
@@ -33,12 +43,7 @@ def test_every_area_with_200_inhabitants_has_a_count_its_kind_and_vintage(years_
     assert (counted.query("year == 2024 and level == 'buurt'")["estimate_kind"] == "modelled").sum() > 10_000
 
 
-def test_buurten_add_up_to_their_wijk_and_no_wijk_exceeds_its_gemeente(years_run):
-    con = years_run[2]
-    areas = con.execute(
-        "SELECT a.year, a.code, a.level, a.wijk_code, a.gemeente_code, a.inwoners, a.kwetsbare_bewoners "
-        "FROM marts.area AS a"
-    ).df()
+def test_buurten_add_up_to_their_wijk_and_no_wijk_exceeds_its_gemeente(areas):
     for year in (2023, 2024):
         b = areas[(areas["year"] == year) & (areas["level"] == "buurt") & (areas["inwoners"] > 0)]
         per_wijk = b.groupby("wijk_code").agg(

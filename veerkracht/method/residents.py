@@ -430,14 +430,10 @@ def validate_buurten(
         # The held-out gemeente's wijken keep their figure (production has it for every wijk);
         # its buurten and its own gemeente row are not training rows for the buurt relation.
         fitted = estimate(blind, year=year, source_year=source_year, buurt_truth=hidden_truth)
-        rows = fitted.rows.set_index("code")
-        rows = rows.loc[frame.loc[in_gm & truth.notna() & (frame["level"] == "buurt"), "code"]]
+        estimated = fitted.rows.set_index("code")
+        rows = estimated.loc[frame.loc[in_gm & truth.notna() & (frame["level"] == "buurt"), "code"]]
         inw = by_code["inwoners"].reindex(rows.index)
-        wijk_rate = (
-            by_code["parent_code"]
-            .reindex(rows.index)
-            .map(fitted.rows.set_index("code")["kwetsbare_bewoners_pct"])
-        )
+        wijk_rate = by_code["parent_code"].reindex(rows.index).map(estimated["kwetsbare_bewoners_pct"])
         b2 = _corporation_baseline(frame, hidden_truth, rows.index)
         preds.append(
             pd.DataFrame(
