@@ -2,17 +2,22 @@
 
 import dagster as dg
 
-from assets.partitions import YEARS
+from assets.partitions import ONE_RUN, YEARS, per_year, run_years
 from assets.resources import PipelineSettings
 from veerkracht.codes import LEVELS
 from veerkracht.geo.stage import stage_geometries
 from veerkracht.geo.userfile import FileReport, read_boundary_file
 
 
-@dg.asset(partitions_def=YEARS, group_name="ingest", kinds={"geopandas", "parquet"})
+@dg.asset(partitions_def=YEARS, backfill_policy=ONE_RUN, group_name="ingest", kinds={"geopandas", "parquet"})
 def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """Gemeente, wijk and buurt polygons of the year (EPSG:28992, made valid, MultiPolygon)."""
-    year = int(context.partition_key)
+    """Gemeente, wijk and buurt polygons of each year (EPSG:28992, made valid, MultiPolygon)."""
+    return dg.MaterializeResult(
+        metadata=per_year({y: _stage_year(context, settings, y) for y in run_years(context)})
+    )
+
+
+def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:
     context.log.info(f"Geometries {year}: source = {settings.geometry_source}")
     files = [
         read_boundary_file(
@@ -36,20 +41,18 @@ def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSetti
     for _, report in files:
         for warning in _file_warnings(report):
             context.log.warning(warning)
-    return dg.MaterializeResult(
-        metadata={
-            **{f"boundary file {r.source_name}": _file_metadata(r) for _, r in files},
-            "polygons from boundary files": dg.MetadataValue.int(
-                sum(sum(r.replaced.values()) + sum(r.added.values()) for _, r in files)
-            ),
-            **{f"{level}_areas": dg.MetadataValue.int(s["areas"]) for level, s in stats.items()},
-            "geometry_source": {level: s["geometry_source"] for level, s in stats.items()},
-            "areas with pseudo codes (kept; only KWB areas reach the warehouse)": {
-                level: s["pseudo_code_areas"] for level, s in stats.items()
-            },
-            "crs": "EPSG:28992",
-        }
-    )
+    return {
+        **{f"boundary file {r.source_name}": _file_metadata(r) for _, r in files},
+        "polygons from boundary files": dg.MetadataValue.int(
+            sum(sum(r.replaced.values()) + sum(r.added.values()) for _, r in files)
+        ),
+        **{f"{level}_areas": dg.MetadataValue.int(s["areas"]) for level, s in stats.items()},
+        "geometry_source": {level: s["geometry_source"] for level, s in stats.items()},
+        "areas with pseudo codes (kept; only KWB areas reach the warehouse)": {
+            level: s["pseudo_code_areas"] for level, s in stats.items()
+        },
+        "crs": "EPSG:28992",
+    }
 
 
 def _file_metadata(report: FileReport) -> dict:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.partitions import YEARS
+from assets.partitions import per_year
 from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
@@ -14,25 +14,30 @@ from veerkracht.publish.preview import markdown_image, render_score_map
 
 
 @dg.asset(
-    partitions_def=YEARS,
     deps=[veerkracht_scores, resident_estimates],
     group_name="publish",
     kinds={"duckdb", "geoparquet"},
     pool="duckdb",
 )
-def area_layers(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
-) -> dg.MaterializeResult:
-    """marts.area rows of the year and one GeoParquet (EPSG:4326 + 28992) and GeoPackage per level."""
-    year = int(context.partition_key)
+def area_layers(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+    """marts.area rows of every scored year and one GeoParquet (EPSG:4326 + 28992) and
+    GeoPackage per year and level."""
+    metadata = {}
+    with build_db.get_connection() as con:
+        years = warehouse.built_years(con)
+        for year in years:
+            metadata[year] = _publish_year(con, settings, year)
+        apply_comments(con)
+    return dg.MaterializeResult(metadata={"years": years, **per_year(metadata)})
+
+
+def _publish_year(con, settings: PipelineSettings, year: int) -> dict:
     layout = settings.layout
     metadata: dict = {}
     spec = settings.method
-    with build_db.get_connection() as con:
-        metadata["marts.area rows"] = dg.MetadataValue.int(layers.build_area_mart(con, year, spec))
-        apply_comments(con)
-        shortlist = layers.build_shortlist(con, year, spec)
-        frames = {level: layers.read_level(con, year, level) for level in LEVELS}
+    metadata["marts.area rows"] = dg.MetadataValue.int(layers.build_area_mart(con, year, spec))
+    shortlist = layers.build_shortlist(con, year, spec)
+    frames = {level: layers.read_level(con, year, level) for level in LEVELS}
     shortlist_paths = layers.write_shortlists(shortlist, layout.layers, year)
     for level, part in shortlist.groupby("level"):
         metadata[f"shortlist {level}"] = (
@@ -64,7 +69,7 @@ def area_layers(
         f"Kwetsbaarheid per {finest}, {year} ({spec.label})",
     )
     metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 @dg.asset(

@@ -5,34 +5,18 @@ validation on gemeenten the fit never saw (``veerkracht.method.residents``)."""
 import dagster as dg
 
 from assets.checks import check_result, check_specs
-from assets.partitions import YEARS
+from assets.crosswalk import boundary_crosswalk
+from assets.partitions import per_year
 from assets.resources import DuckDBSpatialResource, PipelineSettings
-from assets.scores import veerkracht_scores
 from assets.warehouse import warehouse_core
-from veerkracht import checks
+from veerkracht import checks, warehouse
 from veerkracht.method import residents
-
-#: Every year reads its own warehouse rows and those of the source vintage (KWB 2021, the newest
-#: with income figures per wijk): a change of either makes the year's estimates stale.
-SOURCE_MAPPING = dg.StaticPartitionMapping(
-    {
-        key: [k for k in YEARS.get_partition_keys() if int(k) >= int(key)]
-        if int(key) == residents.SOURCE_YEAR
-        else key
-        for key in YEARS.get_partition_keys()
-    }
-)
 
 
 @dg.asset(
-    partitions_def=YEARS,
-    # After the scores: the command line's plan builds the source vintage's year before it scores
-    # the other years; the estimates do not read the scores.
-    deps=[
-        veerkracht_scores,
-        dg.AssetDep(warehouse_core, partition_mapping=SOURCE_MAPPING),
-        "boundary_crosswalk",
-    ],
+    # Each year reads its own statistics and those of the source vintage (KWB 2021, the newest with
+    # income figures per wijk) through the crosswalk: all years in one pass.
+    deps=[warehouse_core, boundary_crosswalk],
     group_name="scores",
     kinds={"duckdb", "scikitlearn"},
     pool="duckdb",
@@ -41,13 +25,22 @@ SOURCE_MAPPING = dg.StaticPartitionMapping(
 def resident_estimates(
     context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
 ) -> dg.MaterializeResult:
-    """core.vulnerable_residents of the year: residents of low-income households per area, with
+    """core.vulnerable_residents of every year: residents of low-income households per area, with
     kind (published | carried | modelled), vintage and 90 % interval; core.resident_validation."""
-    year = int(context.partition_key)
     truth = residents.load_buurt_truth(settings.embedded_dir)
+    metadata = {}
     with build_db.get_connection() as con:
-        run = residents.estimate_year(con, year, truth)
-        outcomes = checks.run_stage(con, "residents", year)
+        years = warehouse.built_years(con)
+        for year in years:
+            metadata[year] = _estimate_year(context, con, year, truth)
+        outcomes = checks.run_stage_years(con, "residents", years)
+    return dg.MaterializeResult(
+        check_results=[check_result(o) for o in outcomes], metadata=per_year(metadata)
+    )
+
+
+def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth) -> dict:
+    run = residents.estimate_year(con, year, truth)
     if run.missing_source:
         context.log.warning(run.missing_source)
     rows = run.estimates.rows
@@ -74,4 +67,4 @@ def resident_estimates(
         metadata["buurt validation (held-out gemeenten)"] = dg.MetadataValue.md(
             run.validation.round(3).to_markdown(index=False)
         )
-    return dg.MaterializeResult(check_results=[check_result(o) for o in outcomes], metadata=metadata)
+    return metadata

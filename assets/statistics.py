@@ -4,16 +4,21 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import YEARS
+from assets.partitions import ONE_RUN, YEARS, per_year, run_years
 from assets.resources import PipelineSettings
 from veerkracht.ingest import kwb, pressure
 from veerkracht.registry import table_for_year
 
 
-@dg.asset(partitions_def=YEARS, group_name="ingest", kinds={"python", "parquet"})
+@dg.asset(partitions_def=YEARS, backfill_policy=ONE_RUN, group_name="ingest", kinds={"python", "parquet"})
 def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """KWB "Kerncijfers wijken en buurten" of the year, all vintages, harmonised to long form."""
-    year = int(context.partition_key)
+    """KWB "Kerncijfers wijken en buurten" of each year, all vintages, harmonised to long form."""
+    return dg.MaterializeResult(
+        metadata=per_year({y: _stage_year(context, settings, y) for y in run_years(context)})
+    )
+
+
+def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:
     layout = settings.layout
     context.log.info(f"KWB {year} ({table_for_year(year)}): source = {settings.source}")
     got = kwb.kwb_snapshots(
@@ -41,22 +46,20 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
     counts = kwb.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
     drift = kwb.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))
-    return dg.MaterializeResult(
-        metadata={
-            "source": settings.source,
-            "download_error": got.download_error or "",
-            "quarantined stored snapshots (failed their hash check)": got.quarantined,
-            "table_id": table_for_year(year),
-            "vintages": ", ".join(s.vintage for s in snapshots),
-            "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",
-            "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
-            "download file": ", ".join(s.manifest["file"] for s in snapshots if "file" in s.manifest),
-            "download file columns not in kwb_file_map.csv (not used)": unknown,
-            **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
-            "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,
-            "key_drift": dg.MetadataValue.md(_drift_md(drift)),
-        }
-    )
+    return {
+        "source": settings.source,
+        "download_error": got.download_error or "",
+        "quarantined stored snapshots (failed their hash check)": got.quarantined,
+        "table_id": table_for_year(year),
+        "vintages": ", ".join(s.vintage for s in snapshots),
+        "crime (druk) source": crime[1]["vintage"].iat[0] if len(crime[1]) else "none for this year",
+        "rows_per_vintage": {s.vintage: len(s.data) for s in snapshots},
+        "download file": ", ".join(s.manifest["file"] for s in snapshots if "file" in s.manifest),
+        "download file columns not in kwb_file_map.csv (not used)": unknown,
+        **{f"{name}_rows": dg.MetadataValue.int(n) for name, n in counts.items()},
+        "keys not in indicator_map.csv (canonical name derived from the key stem)": unmapped,
+        "key_drift": dg.MetadataValue.md(_drift_md(drift)),
+    }
 
 
 def _drift_md(drift: list[dict]) -> str:

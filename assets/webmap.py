@@ -3,16 +3,25 @@
 import dagster as dg
 
 from assets.layers import area_layers
-from assets.partitions import YEARS
+from assets.partitions import per_year
 from assets.resources import PipelineSettings
 from veerkracht.codes import LEVELS
 from veerkracht.publish import layers, webmap
 
 
-@dg.asset(partitions_def=YEARS, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
-def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page: python -m veerkracht.publish.serve."""
-    year = int(context.partition_key)
+@dg.asset(deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
+def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
+    """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page of every year with layers:
+    python -m veerkracht.publish.serve."""
+    # The years area_layers wrote (every year of the build warehouse), read from the folder: this
+    # step needs no DuckDB connection, so it runs beside the warehouse steps.
+    years = sorted(int(p.name) for p in settings.layout.layers.glob("[12][0-9][0-9][0-9]") if p.is_dir())
+    return dg.MaterializeResult(
+        metadata={"years": years, **per_year({year: _publish_year(settings, year) for year in years})}
+    )
+
+
+def _publish_year(settings: PipelineSettings, year: int) -> dict:
     layout = settings.layout
     paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
     sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
@@ -20,11 +29,9 @@ def web_map(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg
     out = webmap.publish_web(
         layout.web, year, sources, settings.method, {lv: p for lv, p in lists.items() if p.exists()}
     )
-    return dg.MaterializeResult(
-        metadata={
-            "page": dg.MetadataValue.path(str(out["page"])),
-            "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
-            "levels": list(sources),
-            "serve": f"python -m veerkracht.publish.serve {layout.web}",
-        }
-    )
+    return {
+        "page": dg.MetadataValue.path(str(out["page"])),
+        "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
+        "levels": list(sources),
+        "serve": f"python -m veerkracht.publish.serve {layout.web}",
+    }

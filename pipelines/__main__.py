@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from veerkracht import sources
@@ -159,17 +160,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
     if missing:
         parser.error(f"no boundary file at {', '.join(missing)}")
     geometry_source = default_geometry_source(args.source, args.geometry_source)
-    os.environ["VEERKRACHT_SOURCE"] = args.source
-    os.environ["VEERKRACHT_GEOMETRY_SOURCE"] = geometry_source
-    os.environ["VEERKRACHT_KWB_FILE"] = str(Path(args.kwb_file).resolve()) if args.kwb_file else ""
-    os.environ["VEERKRACHT_GEOMETRY_FILES"] = os.pathsep.join(
-        str(Path(f).resolve()) for f in args.geometry_file
-    )
-    os.environ["VEERKRACHT_GEOMETRY_CODE_FIELD"] = args.code_field
-    os.environ["VEERKRACHT_GEOMETRY_NAME_FIELD"] = args.name_field
-    os.environ["VEERKRACHT_GEOMETRY_LEVEL"] = args.level
-    os.environ["VEERKRACHT_OUTPUT_DIR"] = str(Path(args.output_dir).resolve())
-    os.environ["VEERKRACHT_METHOD_SPEC"] = str(Path(args.method).resolve())
+    run_config = settings_run_config(args, geometry_source)
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))).resolve()
     os.environ["DAGSTER_HOME"] = str(home)
     if mode != "plan":
@@ -177,6 +168,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
         # Dagster reads dagster.yaml only from $DAGSTER_HOME: keep that copy equal to the project's.
         shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
     if args.ui:
+        # `dagster dev` loads the Definitions, whose settings default to these variables.
+        for name, value in _settings_env(run_config).items():
+            os.environ[name] = value
         os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
     from veerkracht.fingerprint import Ledger
@@ -197,14 +191,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
             return report.done(1, failure=str(exc))
     ledger = Ledger(OutputLayout(Path(args.output_dir).resolve()))
     if mode == "validate":
-        return report.done(_validate(ledger.layout, report))
+        return report.done(_validate(ledger.layout, report, run_config))
     if mode == "run":
         for line in _recover(ledger.layout):  # also when there is nothing to do
             print(f"Recovered from a killed run: {line}")
     fingerprints = run_fingerprints(years, args, geometry_source, spec.spec_hash)
     verdicts = ledger.decide(fingerprints)
-    plan = _plan(years, verdicts, spec.goalpost_base_year, args.force)
-    if not plan:
+    selection = _selection(verdicts, args.force)
+    if selection is None:
         print(
             f"Nothing {'would run' if mode == 'plan' else 'to do'}: KWB {', '.join(map(str, sorted(years)))} "
             f"in {ledger.layout.root} were built from these inputs, this spec and this code "
@@ -216,45 +210,115 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
         for year in sorted(years):
             reasons.setdefault(verdicts[year], []).append(str(year))
         print("Why: " + "; ".join(f"{why} ({', '.join(ys)})" for why, ys in reasons.items()))
+    runs = _runs(years, selection)
     if mode == "plan":
-        print(f"Would run, one Dagster run each, into {ledger.layout.root}:")
-        for year, job, why in plan:
-            print(f"  KWB {year}  {job}{f'  ({why})' if why else ''}")
-        report.data["plan"] = [{"year": y, "job": j, "why": w} for y, j, w in plan]
+        print(f"Would run veerkracht_job into {ledger.layout.root}:")
+        for run in runs:
+            print(f"  {run.describe()}")
+        report.data["plan"] = [run.as_dict() for run in runs]
         return report.done(0)
     ledger.begin(years)  # unfinished until recorded: a killed run is never "Nothing to do"
-    code = _run(plan, args.source, args.executor, args.verbose, report)
+    code = _run(runs, args.source, args.executor, args.verbose, report, run_config)
     if code == 0:
         ledger.record(fingerprints)
     return report.done(code)
 
 
-def _plan(years: list[int], verdicts: dict[int, str], base_year: int, force: bool) -> list:
-    """(year, job, why) per Dagster run, in order; empty when every year is up to date."""
-    from veerkracht.method.scoring import scoring_order
+def settings_run_config(args, geometry_source: str) -> dict:
+    """The run's settings as Dagster run config of the ``settings`` and ``build_db`` resources:
+    the CLI, the UI's launchpad, the schedule and the sensor configure the one job the same way."""
+    from veerkracht.paths import OutputLayout
 
-    first, order, last = scoring_order(years, base_year)
+    output_dir = Path(args.output_dir).resolve()
+    settings = {
+        "source": args.source,
+        "geometry_source": geometry_source,
+        "kwb_file": str(Path(args.kwb_file).resolve()) if args.kwb_file else "",
+        "geometry_files": [str(Path(f).resolve()) for f in args.geometry_file],
+        "geometry_code_field": args.code_field,
+        "geometry_name_field": args.name_field,
+        "geometry_level": args.level,
+        "output_dir": str(output_dir),
+        "method_spec": str(Path(args.method).resolve()),
+    }
+    database = str(OutputLayout(output_dir).build_db)
+    return {"resources": {"settings": {"config": settings}, "build_db": {"config": {"database": database}}}}
+
+
+def _settings_env(run_config: dict) -> dict[str, str]:
+    """The environment variables that give ``dagster dev`` the same settings as defaults."""
+    c = run_config["resources"]["settings"]["config"]
+    return {
+        "VEERKRACHT_SOURCE": c["source"],
+        "VEERKRACHT_GEOMETRY_SOURCE": c["geometry_source"],
+        "VEERKRACHT_KWB_FILE": c["kwb_file"],
+        "VEERKRACHT_GEOMETRY_FILES": os.pathsep.join(c["geometry_files"]),
+        "VEERKRACHT_GEOMETRY_CODE_FIELD": c["geometry_code_field"],
+        "VEERKRACHT_GEOMETRY_NAME_FIELD": c["geometry_name_field"],
+        "VEERKRACHT_GEOMETRY_LEVEL": c["geometry_level"],
+        "VEERKRACHT_OUTPUT_DIR": c["output_dir"],
+        "VEERKRACHT_METHOD_SPEC": c["method_spec"],
+    }
+
+
+def _selection(verdicts: dict[int, str], force: bool) -> str | None:
+    """What the run must build: ``all`` (statistics of the run's years and everything after them),
+    ``scores`` (a new spec: the scores and what is built from them), or None (nothing)."""
     if force or any(v not in ("up to date", "spec changed") for v in verdicts.values()):
-        plan = [(y, "veerkracht_ingest_job", "statistics first: the goalposts of every year") for y in first]
-        # With a base year first, it builds the crosswalk and its last run validates every year;
-        # else the first year's run does both.
-        plan += [
-            (y, "veerkracht_job" if i == 0 and not first else "veerkracht_year_job", "")
-            for i, y in enumerate(order)
-        ]
-    elif any(v == "spec changed" for v in verdicts.values()):
-        # Same statistics, polygons and code: score again from the build warehouse, read nothing;
-        # the base year last (its change classes), and only the last run validates every year.
-        again = [*order, *last]
-        return [
-            (y, "veerkracht_rescore_job" if y == again[-1] else "veerkracht_rescore_year_job", "")
-            for y in again
-        ]
-    else:
-        return []
-    return plan + [
-        (y, "veerkracht_rescore_job", "scored last, after the earlier years (its change classes)")
-        for y in last
+        return "all"
+    if any(v == "spec changed" for v in verdicts.values()):
+        return "scores"
+    return None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One Dagster run of ``veerkracht_job``: the partitions (years) it loads and its assets."""
+
+    years: tuple[int, ...]
+    assets: str  # all | ingest | scores
+
+    def describe(self) -> str:
+        what = {
+            "all": "statistics and polygons of KWB {y}, then scores, resident counts, validation, "
+            "layers and web map of every year in the build warehouse",
+            "ingest": "statistics and polygons of KWB {y} (the last run builds what follows)",
+            "scores": "scores, validation, layers and web map of every year again (a new spec)",
+        }[self.assets]
+        return "one Dagster run: " + what.format(y=", ".join(map(str, self.years)))
+
+    def as_dict(self) -> dict:
+        return {"job": "veerkracht_job", "years": list(self.years), "assets": self.assets}
+
+    def tags(self) -> dict[str, str]:
+        """The partition tags: one year, or a range of consecutive years (one run, one step per asset)."""
+        if not self.years:
+            return {}
+        if len(self.years) == 1:
+            return {"dagster/partition": str(self.years[0])}
+        return {
+            "dagster/asset_partition_range_start": str(self.years[0]),
+            "dagster/asset_partition_range_end": str(self.years[-1]),
+        }
+
+
+def _runs(years: list[int], selection: str) -> list[PlannedRun]:
+    """The Dagster runs of ``veerkracht_job`` a command needs: one, unless the years asked are not
+    consecutive partitions (a run loads a range of them); then the earlier ranges load their
+    statistics only, and the last run builds everything after them, for every year."""
+    if selection == "scores":
+        return [PlannedRun((), "scores")]
+    from veerkracht.registry import KWB_TABLES
+
+    keys = sorted(KWB_TABLES)
+    spans: list[list[int]] = []
+    for year in sorted(years):
+        if spans and keys.index(year) == keys.index(spans[-1][-1]) + 1:
+            spans[-1].append(year)
+        else:
+            spans.append([year])
+    return [
+        PlannedRun(tuple(span), "all" if i == len(spans) - 1 else "ingest") for i, span in enumerate(spans)
     ]
 
 
@@ -357,10 +421,10 @@ def default_geometry_source(source: str, given: str | None) -> str:
 
 
 def _run(
-    plan: list[tuple[int, str, str]], source: str, executor: str, verbose: bool, report: RunReport
+    runs: list[PlannedRun], source: str, executor: str, verbose: bool, report: RunReport, run_config: dict
 ) -> int:
-    """Run each (year, job, why) of ``plan`` in order (see :func:`veerkracht.method.scoring.scoring_order`);
-    a summary line per step unless ``verbose``."""
+    """Launch ``runs`` of ``veerkracht_job`` (one, unless the years are not consecutive); a summary
+    line per step unless ``verbose``."""
     import logging
 
     import dagster as dg
@@ -368,52 +432,49 @@ def _run(
     from assets.recovery import run_tags
     from pipelines import definitions
     from pipelines.definitions import build_defs
+    from pipelines.jobs import INGEST, SCORES_AND_DOWNSTREAM
     from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
 
     if not verbose:
         logging.getLogger("dagster").setLevel(logging.WARNING)  # the summary logger says the rest
     sys.stdout.reconfigure(line_buffering=True)  # each line as it happens, also into a pipe or a log
-    layout = OutputLayout(Path(os.environ["VEERKRACHT_OUTPUT_DIR"]))
+    layout = OutputLayout(Path(run_config["resources"]["settings"]["config"]["output_dir"]))
     started_all = time.perf_counter()
+    handler = SummaryHandler(sys.stdout)
+    defs = build_defs(loggers={"summary": make_summary_logger(handler)})
+    graph = defs.resolve_asset_graph()
+    selections = {"ingest": INGEST, "scores": SCORES_AND_DOWNSTREAM}
     with dg.DagsterInstance.get() as instance:
         tags = run_tags()
-        # Several runs: a line per run and its scores, the warning checks in one line per run.
-        compact = {"veerkracht_scores"} if len(plan) > 1 else None
-        handler = SummaryHandler(sys.stdout, steps=compact)
-        published: list[int] = []
-        for year, job, why in plan:
+        for run in runs:
             started = time.perf_counter()
             first_record = len(handler.records)
-            if job.startswith("veerkracht_rescore"):
-                what = why or "scored again with the new spec"
-            else:
-                what = f"({source}) {why}".rstrip()
-            print(f"KWB {year} {what} -> {layout.root}")
+            chosen = selections.get(run.assets)
+            keys = sorted(chosen.resolve(graph), key=str) if chosen is not None else None
+            print(f"{run.describe()} ({source}) -> {layout.root}")
             if executor == "multiprocess":
                 result = dg.execute_job(
-                    dg.reconstructable(getattr(definitions, f"{job}_def")),
+                    dg.reconstructable(definitions.veerkracht_job_def),
                     instance=instance,
-                    tags={"dagster/partition": str(year), **tags},
+                    run_config=run_config,
+                    tags={**run.tags(), **tags},
+                    asset_selection=keys,
                     raise_on_error=False,
-                )
-            elif verbose:
-                result = getattr(definitions, f"{job}_def")().execute_in_process(
-                    partition_key=str(year), instance=instance, raise_on_error=False, tags=tags
                 )
             else:
-                defs = build_defs(loggers={"summary": make_summary_logger(handler)})
-                result = defs.resolve_job_def(job).execute_in_process(
-                    partition_key=str(year),
+                config = run_config if verbose else {**run_config, "loggers": {"summary": {}}}
+                job = (definitions.defs if verbose else defs).resolve_job_def("veerkracht_job")
+                result = job.execute_in_process(
+                    run_config=config,
                     instance=instance,
                     raise_on_error=False,
-                    run_config={"loggers": {"summary": {}}},
-                    tags=tags,
+                    tags={**run.tags(), **tags},
+                    asset_selection=keys,
                 )
             report.data["runs"].append(
                 {
-                    "year": year,
-                    "job": job,
+                    **run.as_dict(),
                     "run_id": result.run_id,
                     "success": result.success,
                     "seconds": round(time.perf_counter() - started, 2),
@@ -422,18 +483,14 @@ def _run(
             )
             report.data["warnings"] = handler.warnings
             if not result.success:
-                failure = f"Run for {year} failed at {_failure(result)}; {_published_note(published, year)}"
+                failure = (
+                    f"The run failed at {_failure(result)}; files it had not rewritten keep their earlier "
+                    "version, the dashboard warehouse its last good copy; the next run builds every year."
+                )
                 print(failure, file=sys.stderr)  # the cause, where errors go; stdout keeps the steps
                 report.data["failure"] = failure
                 return 1
-            if job != "veerkracht_ingest_job":  # the ingest job stages statistics, publishes nothing
-                published.append(year)
-            if compact and (line := handler.warnings_line()):
-                print(line)
-            print(f"KWB {year}: done in {time.perf_counter() - started:.1f} s")
-    years = {y for y, _, _ in plan}
-    if len(years) > 1:
-        print(f"All {len(years)} years done in {time.perf_counter() - started_all:.1f} s")
+    print(f"Done in {time.perf_counter() - started_all:.1f} s")
     _print_outputs(layout, report)
     return 0
 
@@ -453,7 +510,7 @@ def _print_outputs(layout, report: RunReport) -> None:
     print(f"  web map: python -m veerkracht.publish.serve {layout.web}  ->  http://127.0.0.1:8000/")
 
 
-def _validate(layout, report: RunReport) -> int:
+def _validate(layout, report: RunReport, run_config: dict) -> int:
     """The validation report from the build warehouse as it is (no statistics read, nothing
     scored): the ``score_validation`` asset alone, as one Dagster run."""
     import logging
@@ -477,7 +534,10 @@ def _validate(layout, report: RunReport) -> int:
     )
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": {"summary": {}}}, tags=run_tags()
+            instance=instance,
+            raise_on_error=False,
+            run_config={**run_config, "loggers": {"summary": {}}},
+            tags=run_tags(),
         )
     report.data["runs"].append(
         {"job": "score_validation", "success": result.success, "steps": handler.records}
@@ -490,18 +550,6 @@ def _validate(layout, report: RunReport) -> int:
     report.data["outputs"] = {"validation": str(layout.root / "validation")}
     print(f"Validation report: {layout.root / 'validation' / 'validation.md'}")
     return 0
-
-
-def _published_note(published: list[int], failed: int) -> str:
-    """What a failed run left published: the years it finished before (each year publishes as it
-    finishes), or nothing."""
-    done = sorted(set(published) - {failed})
-    if not done:
-        return "outputs of earlier runs are untouched."
-    return (
-        f"KWB {', '.join(map(str, done))} of this run were published before it failed, the other years "
-        "keep their earlier outputs; the next run builds every year of this run again."
-    )
 
 
 def _failure(result) -> str:

@@ -9,13 +9,7 @@ import dagster as dg
 from assets import ASSET_MODULES
 from assets.recovery import recovering_executor, release_on_start
 from assets.resources import resources_from_env
-from pipelines.jobs import (
-    veerkracht_ingest_job,
-    veerkracht_job,
-    veerkracht_rescore_job,
-    veerkracht_rescore_year_job,
-    veerkracht_year_job,
-)
+from pipelines.jobs import veerkracht_job
 from pipelines.schedules import monthly_cbs_refresh
 from pipelines.sensors import kwb_revision_sensor
 
@@ -27,13 +21,7 @@ def build_defs(resources: dict | None = None, loggers: dict | None = None) -> dg
         executor=recovering_executor,
         loggers=loggers,
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
-        jobs=[
-            veerkracht_job,
-            veerkracht_year_job,
-            veerkracht_ingest_job,
-            veerkracht_rescore_job,
-            veerkracht_rescore_year_job,
-        ],
+        jobs=[veerkracht_job],
         schedules=[monthly_cbs_refresh],
         sensors=[kwb_revision_sensor],
         resources=resources if resources is not None else resources_from_env(),
@@ -50,23 +38,3 @@ defs = build_defs()
 def veerkracht_job_def() -> dg.JobDefinition:
     """The resolved main job; ``dg.reconstructable(veerkracht_job_def)`` runs it out of process."""
     return defs.resolve_job_def("veerkracht_job")
-
-
-def veerkracht_year_job_def() -> dg.JobDefinition:
-    """The main job without the crosswalk (for ``dg.reconstructable``)."""
-    return defs.resolve_job_def("veerkracht_year_job")
-
-
-def veerkracht_rescore_job_def() -> dg.JobDefinition:
-    """Scores and what is built from them (for ``dg.reconstructable``)."""
-    return defs.resolve_job_def("veerkracht_rescore_job")
-
-
-def veerkracht_ingest_job_def() -> dg.JobDefinition:
-    """Statistics and polygons of one year into the build warehouse (for ``dg.reconstructable``)."""
-    return defs.resolve_job_def("veerkracht_ingest_job")
-
-
-def veerkracht_rescore_year_job_def() -> dg.JobDefinition:
-    """Scores and what is built from them but the validation (for ``dg.reconstructable``)."""
-    return defs.resolve_job_def("veerkracht_rescore_year_job")

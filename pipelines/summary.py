@@ -45,6 +45,29 @@ KEY_NUMBERS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def _lookup(metadata: dict, key: str):
+    """The entry ``key``, or of a step over several years its entries per year (``"2024 key"``)
+    as {year: entry}; None when there is neither."""
+    if key in metadata:
+        return metadata[key]
+    per_year = {k[:4]: v for k, v in metadata.items() if k[:4].isdigit() and k[5:] == key}
+    return per_year or None
+
+
+def _any_value(entry) -> bool:
+    """Whether an entry (or any year's entry) is not zero."""
+    values = entry.values() if isinstance(entry, dict) else [entry]
+    return any(getattr(v, "value", v) for v in values)
+
+
+def _shown(entry) -> str:
+    if isinstance(entry, dict) and len({_value(v) for v in entry.values()}) == 1:
+        return _value(next(iter(entry.values())))  # the same in every year: once
+    if isinstance(entry, dict):
+        return " · ".join(f"{year}: {_value(v)}" for year, v in sorted(entry.items()))
+    return _value(entry)
+
+
 def _value(entry) -> str:
     value = getattr(entry, "value", entry)
     if isinstance(value, float):
@@ -191,21 +214,23 @@ class SummaryHandler(logging.Handler):
                 self._warn(step, f"    ! check {evaluation.check_name}: {severity}{count}")
         elif kind == "STEP_SUCCESS":
             seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
-            numbers = [
-                f"{label} {_value(self.metadata[step][key])}"
-                for label, key in KEY_NUMBERS.get(step, [])
-                if key in self.metadata.get(step, {})
-                and not (label in OPTIONAL and not getattr(self.metadata[step][key], "value", 1))
-            ]
+            found = {
+                label: _lookup(self.metadata.get(step, {}), key) for label, key in KEY_NUMBERS.get(step, [])
+            }
+            found = {
+                label: v
+                for label, v in found.items()
+                if v is not None and not (label in OPTIONAL and not _any_value(v))
+            }
+            numbers = [f"{label} {_shown(v)}" for label, v in found.items()]
             self.records.append(
                 {
                     "step": step,
                     "status": "success",
                     "seconds": round(seconds, 2),
                     "numbers": {
-                        label: _plain(self.metadata[step][key])
-                        for label, key in KEY_NUMBERS.get(step, [])
-                        if key in self.metadata.get(step, {})
+                        label: {y: _plain(x) for y, x in v.items()} if isinstance(v, dict) else _plain(v)
+                        for label, v in found.items()
                     },
                 }
             )

@@ -224,3 +224,28 @@ def record_availability(con: duckdb.DuckDBPyConnection, year: int) -> None:
         "SELECT *, now() AS recorded_at FROM core.indicator_availability WHERE year = ?",
         [year],
     )
+
+
+def run_stage_years(con: duckdb.DuckDBPyConnection, stage: str, years: list[int]) -> list[CheckOutcome]:
+    """Every check of ``stage`` over ``years``, one outcome per check: it passes when it passes in
+    every year; metadata and offending rows say which year (a step over all years reports each
+    check once)."""
+    per_year = {year: run_stage(con, stage, year) for year in years}
+    if len(per_year) == 1:
+        return next(iter(per_year.values()))
+    merged = []
+    for i, check in enumerate(for_stage(stage)):
+        outcomes = {year: got[i] for year, got in per_year.items()}
+        failed = [year for year, o in outcomes.items() if not o.passed]
+        offending = [o.offending.assign(year=year) for year, o in outcomes.items() if not o.offending.empty]
+        merged.append(
+            CheckOutcome(
+                name=check.name,
+                passed=not failed,
+                severity=check.severity,
+                description=check.text + (f" Fails in {', '.join(map(str, failed))}." if failed else ""),
+                metadata={f"{year} {k}": v for year, o in outcomes.items() for k, v in o.metadata.items()},
+                offending=pd.concat(offending, ignore_index=True).head(50) if offending else pd.DataFrame(),
+            )
+        )
+    return merged

@@ -329,6 +329,16 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     )
 
 
+def built_years(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The years whose statistics are in the build warehouse, oldest first: the years every step
+    downstream of the statistics builds, whichever years a run loaded."""
+    if not has_table(con, "core.dim_region"):
+        return []
+    return [
+        int(y) for (y,) in con.execute("SELECT DISTINCT year FROM core.dim_region ORDER BY year").fetchall()
+    ]
+
+
 def population(con: duckdb.DuckDBPyConnection, year: int):
     """Inhabitants per area code of ``year`` (a pandas Series), or None before the warehouse has them."""
     if not has_table(con, "core.fact_indicator"):

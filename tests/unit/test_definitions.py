@@ -18,8 +18,8 @@ EXPECTED_DEPS = {
     "kwb_statistics": set(),
     "region_geometries": set(),
     "warehouse_core": {"kwb_statistics", "region_geometries"},
-    "veerkracht_scores": {"warehouse_core"},
-    "resident_estimates": {"veerkracht_scores", "warehouse_core", "boundary_crosswalk"},
+    "veerkracht_scores": {"warehouse_core", "boundary_crosswalk"},
+    "resident_estimates": {"warehouse_core", "boundary_crosswalk"},
     "area_layers": {"veerkracht_scores", "resident_estimates"},
     "boundary_crosswalk": {"warehouse_core"},
     "score_validation": {"veerkracht_scores", "resident_estimates"},
@@ -35,12 +35,13 @@ def test_asset_graph_snapshot():
         for k in graph.get_all_asset_keys()
     }
     assert deps == EXPECTED_DEPS
+    # Partitions only where data arrive per year; everything after them is one pass over every
+    # year in the build warehouse, so no result depends on the order years were materialised in.
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
-    assert partitioned == set(EXPECTED_DEPS) - {
-        "dashboard_warehouse",
-        "boundary_crosswalk",
-        "score_validation",
-    }
+    assert partitioned == {"kwb_statistics", "region_geometries", "warehouse_core"}
+    for key in partitioned:
+        policy = graph.get(dg.AssetKey(key)).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run is None  # a backfill is one run
     years = graph.get(dg.AssetKey("kwb_statistics")).partitions_def.get_partition_keys()
     assert years == [str(y) for y in sorted(KWB_TABLES)]
 
@@ -99,32 +100,23 @@ def test_duckdb_writers_share_one_pool():
 def test_job_and_schedule():
     job = defs.resolve_job_def("veerkracht_job")
     assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS)
-    # The parts a multi-year run uses (pipelines/__main__.py).
-    parts = {
-        name: {k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys}
-        for name in (
-            "veerkracht_ingest_job",
-            "veerkracht_year_job",
-            "veerkracht_rescore_job",
-            "veerkracht_rescore_year_job",
-        )
-    }
-    assert parts["veerkracht_ingest_job"] == {
-        "kwb_statistics",
-        "region_geometries",
-        "warehouse_core",
-        "boundary_crosswalk",
-    }
-    assert parts["veerkracht_year_job"] == set(EXPECTED_DEPS) - {"boundary_crosswalk", "score_validation"}
-    assert parts["veerkracht_rescore_job"] == {
+    # One job: the CLI, the UI, the schedule and the sensor launch the same one.
+    assert [j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")] == ["veerkracht_job"]
+    from pipelines.jobs import INGEST, SCORES_AND_DOWNSTREAM
+
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in SCORES_AND_DOWNSTREAM.resolve(graph)} == {
         "veerkracht_scores",
-        "resident_estimates",
         "score_validation",
         "area_layers",
         "dashboard_warehouse",
         "web_map",
     }
-    assert parts["veerkracht_rescore_year_job"] == parts["veerkracht_rescore_job"] - {"score_validation"}
+    assert {k.to_user_string() for k in INGEST.resolve(graph)} == {
+        "kwb_statistics",
+        "region_geometries",
+        "warehouse_core",
+    }
     sensor = defs.resolve_sensor_def("kwb_revision_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     schedule = defs.resolve_schedule_def("monthly_cbs_refresh")

@@ -83,21 +83,6 @@ def coverage(con: duckdb.DuckDBPyConnection, year: int) -> str:
     return f"partial: {n} of {expected} gemeenten ({listed}); ranked on the national goalposts"
 
 
-def scoring_order(years: list[int], base_year: int) -> tuple[list[int], list[int], list[int]]:
-    """How to run ``years``: (statistics only first, whole runs in order, scores again at the end).
-
-    Goalposts come from ``base_year``'s values, so its statistics are loaded first; the years
-    then run oldest first, so each one's change classes can compare with the years before it.
-    When the base year is not the oldest, its own scores (and what is built from them) run last,
-    after the earlier years: (``[base]``, the others oldest first, ``[base]``).
-    """
-    years = sorted(set(years))
-    if base_year not in years or years[0] == base_year:
-        return [], years, []
-    rest = [y for y in years if y != base_year]
-    return [base_year], rest, [base_year]
-
-
 def register_spec(con: duckdb.DuckDBPyConnection, spec: MethodSpec) -> None:
     """Write the spec's themes and indicators (and its full text) to ``core.method_*``."""
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
@@ -154,6 +139,28 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, *
     for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]:
         warehouse.build_model(con, table, model, base, **{**params, "goalpost_year": base, "partial": False})
     return base
+
+
+def score_years(
+    con: duckdb.DuckDBPyConnection, spec: MethodSpec, years: list[int], with_uncertainty: bool = True
+) -> list[ScoreRun]:
+    """Score every year of ``years`` in one pass, the same whichever years were loaded last.
+
+    The base year's models up to the axes are built first from its current statistics (every
+    year's goalposts, and the national distribution a partial year is ranked in); then the years
+    run oldest first, so that each year's change classes compare with earlier years scored from
+    the statistics now in the warehouse.
+    """
+    years = sorted(set(years))
+    base = spec.goalpost_base_year
+    if base in years:
+        register_spec(con, spec)
+        warehouse.ensure_crosswalk_table(con)
+        params = {**spec.sql_params(), "top_n": TOP_N, "goalpost_year": base, "partial": False}
+        params["coverage"] = coverage(con, base)
+        for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]:
+            warehouse.build_model(con, table, model, base, **params)
+    return [score_year(con, spec, year, with_uncertainty) for year in years]
 
 
 def score_year(
