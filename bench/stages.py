@@ -52,14 +52,17 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
     truth = residents.load_buurt_truth(EMBEDDED_DIR)
     with warehouse.connection(db) as con:
         warehouse.ensure_crosswalk_table(con)
+        # As the assets run: every year's statistics, then each later stage over all years.
         for year, folder in sorted(staged.items()):
             with timer("ingest (staged Parquet -> DuckDB)"):
                 warehouse.load_staged_year(con, year, folder)
             with timer("warehouse SQL"):
                 for table, model in warehouse.CORE_MODELS:
                     warehouse.build_model(con, table, model, year)
-            with timer("score (SQL models)"):
-                method.score_year(con, spec, year, with_uncertainty=False)
+        years = sorted(staged)
+        with timer("score (SQL models)"):
+            method.score_years(con, spec, years, with_uncertainty=False)
+        for year in years:
             with timer("Monte Carlo (1,000 runs)"):
                 method.store_uncertainty(con, spec, year)
             with timer("resident counts (model + buurt validation)"):

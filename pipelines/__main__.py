@@ -483,10 +483,8 @@ def _run(
             )
             report.data["warnings"] = handler.warnings
             if not result.success:
-                failure = (
-                    f"The run failed at {_failure(result)}; files it had not rewritten keep their earlier "
-                    "version, the dashboard warehouse its last good copy; the next run builds every year."
-                )
+                years = ", ".join(map(str, run.years)) or "every year"
+                failure = f"Run for {years} failed at {_failure(result)}; {_published_note(handler)}"
                 print(failure, file=sys.stderr)  # the cause, where errors go; stdout keeps the steps
                 report.data["failure"] = failure
                 return 1
@@ -550,6 +548,21 @@ def _validate(layout, report: RunReport, run_config: dict) -> int:
     report.data["outputs"] = {"validation": str(layout.root / "validation")}
     print(f"Validation report: {layout.root / 'validation' / 'validation.md'}")
     return 0
+
+
+#: The steps that write what users read (layers, web map, dashboard warehouse).
+PUBLISHING = ("area_layers", "web_map", "dashboard_warehouse")
+
+
+def _published_note(handler) -> str:
+    """What a failed run left published: nothing before its first publishing step; after it, the
+    files it had rewritten (each one whole, renamed into place) beside older ones."""
+    if not any(r["step"] in PUBLISHING for r in handler.records):
+        return "outputs of earlier runs are untouched."
+    return (
+        "files it had not rewritten keep their earlier version, the dashboard warehouse its last "
+        "good copy; the next run builds every year again."
+    )
 
 
 def _failure(result) -> str:
