@@ -31,17 +31,18 @@ cw as (
 ),
 people as (
     -- Everyone the crosswalk carries onto a target, whatever they have published.
-    select cw.from_year, cw.level, cw.target_code, sum(cw.weight_pop * i.value) as people
+    select cw.from_year, cw.level, cw.target_code, round(fsum(cw.weight_pop * i.value), 6) as people
     from cw join core.fact_indicator as i
         on i.year = cw.from_year and i.code = cw.source_code and i.canonical = 'AantalInwoners'
     group by all
 ),
 via_crosswalk as (
     select s.year as vintage, cw.level, cw.target_code as code, s.canonical, any_value(s.unit) as unit,
-           sum(cw.weight_pop * s.inw * case when s.unit = 'aantal' then s.value / nullif(s.inw, 0)
-                                            else s.value end)
-               / nullif(sum(cw.weight_pop * s.inw), 0) as v,
-           sum(cw.weight_pop * s.inw) as carried_people
+           -- Compensated sums, rounded: the same figure whatever order DuckDB's threads add in.
+           round(fsum(cw.weight_pop * s.inw * case when s.unit = 'aantal' then s.value / nullif(s.inw, 0)
+                                                   else s.value end)
+                 / nullif(fsum(cw.weight_pop * s.inw), 0), 9) as v,
+           round(fsum(cw.weight_pop * s.inw), 6) as carried_people
     from cw join src as s on s.year = cw.from_year and s.code = cw.source_code and s.level = cw.level
     where s.inw > 0
     group by all

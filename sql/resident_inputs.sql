@@ -52,18 +52,20 @@ cw as (
     select * from core.crosswalk where from_year = $source_year and to_year = $year
 ),
 by_crosswalk as (
+    -- Rounded to 9 decimals: DuckDB adds doubles in whatever order its threads meet them, and the
+    -- last bits of a sum would otherwise decide how a count of x.5 rounds (runs must agree).
     select cw.level, cw.target_code as code,
-        sum(cw.weight_pop * s.huishoudens * s.laag_inkomen)
-            / nullif(sum(cw.weight_pop * s.huishoudens) filter (where s.laag_inkomen is not null), 0)
+        round(fsum(cw.weight_pop * s.huishoudens * s.laag_inkomen)
+            / nullif(fsum(cw.weight_pop * s.huishoudens) filter (where s.laag_inkomen is not null), 0), 9)
             as laag_inkomen,
-        sum(cw.weight_pop * s.huishoudens * s.sociaal_minimum)
-            / nullif(sum(cw.weight_pop * s.huishoudens) filter (where s.sociaal_minimum is not null), 0)
+        round(fsum(cw.weight_pop * s.huishoudens * s.sociaal_minimum)
+            / nullif(fsum(cw.weight_pop * s.huishoudens) filter (where s.sociaal_minimum is not null), 0), 9)
             as sociaal_minimum,
-        sum(cw.weight_pop * s.huishoudens * s.tot_120_sm)
-            / nullif(sum(cw.weight_pop * s.huishoudens) filter (where s.tot_120_sm is not null), 0)
+        round(fsum(cw.weight_pop * s.huishoudens * s.tot_120_sm)
+            / nullif(fsum(cw.weight_pop * s.huishoudens) filter (where s.tot_120_sm is not null), 0), 9)
             as tot_120_sm,
-        sum(cw.weight_pop * s.huishoudens) filter (where s.laag_inkomen is not null)
-            / nullif(sum(cw.weight_pop * s.huishoudens), 0) as covered
+        round(fsum(cw.weight_pop * s.huishoudens) filter (where s.laag_inkomen is not null)
+            / nullif(fsum(cw.weight_pop * s.huishoudens), 0), 9) as covered
     from cw
     join src as s on s.code = cw.source_code and s.level = cw.level
     group by all

@@ -87,7 +87,7 @@ def test_a_file_without_codes_fails_with_its_cause_last(tmp_path):
     )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("Run for 2024 failed at region_geometries (")
+    assert last.startswith("Run for 2021, 2022, 2023, 2024 failed at region_geometries (")
     assert "no field holds CBS region codes" in last and "BU_NAAM" in last and "untouched" in last
     assert "Traceback" not in proc.stdout
 
