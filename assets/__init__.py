@@ -6,7 +6,29 @@ metadata. Stages: statistics -> geometries -> warehouse -> scores (+ validation,
 ``veerkracht`` (downward); the Definitions that wire these together are in ``pipelines/``.
 """
 
-from assets import crosswalk, geometries, layers, residents, scores, statistics, validation, warehouse, webmap
+from assets import (
+    crosswalk,
+    geometries,
+    layers,
+    residents,
+    scores,
+    statistics,
+    validation,
+    versions,
+    warehouse,
+    webmap,
+)
 
 #: Every module that defines assets, in stage order (``pipelines.definitions.build_defs`` loads them).
-ASSET_MODULES = (statistics, geometries, warehouse, scores, residents, validation, layers, webmap, crosswalk)
+ASSET_MODULES = (
+    versions,
+    statistics,
+    geometries,
+    warehouse,
+    scores,
+    residents,
+    validation,
+    layers,
+    webmap,
+    crosswalk,
+)

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.versions import CODE_VERSION
 from assets.warehouse import warehouse_core
 from veerkracht import sources, warehouse
 from veerkracht.atomic import atomic_path
@@ -20,7 +21,13 @@ class CrosswalkConfig(dg.Config):
     to_year: int = 2024
 
 
-@dg.asset(deps=[warehouse_core], group_name="geometry", kinds={"shapely", "duckdb"}, pool="duckdb")
+@dg.asset(
+    code_version=CODE_VERSION,
+    deps=[warehouse_core],
+    group_name="geometry",
+    kinds={"shapely", "duckdb"},
+    pool="duckdb",
+)
 def boundary_crosswalk(
     context: dg.AssetExecutionContext,
     config: CrosswalkConfig,

@@ -6,6 +6,7 @@ from assets.partitions import per_year
 from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
+from assets.versions import CODE_VERSION
 from veerkracht import warehouse
 from veerkracht.codes import LEVELS
 from veerkracht.publish import layers
@@ -14,6 +15,7 @@ from veerkracht.publish.preview import markdown_image, render_score_map
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     deps=[veerkracht_scores, resident_estimates],
     group_name="publish",
     kinds={"duckdb", "geoparquet"},
@@ -73,6 +75,7 @@ def _publish_year(con, settings: PipelineSettings, year: int) -> dict:
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     deps=[area_layers, "boundary_crosswalk", "score_validation"],
     group_name="publish",
     kinds={"duckdb"},

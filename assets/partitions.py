@@ -19,6 +19,7 @@ YEARS = dg.StaticPartitionsDefinition([str(y) for y in sorted(KWB_TABLES)])
 ONE_RUN = dg.BackfillPolicy.single_run()
 # Beta in Dagster 1.13, and said once per asset on every import of the code location.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", message="Function `observable_source_asset`", category=dg.BetaWarning)
 
 
 def run_years(context: dg.AssetExecutionContext) -> list[int]:

@@ -8,12 +8,14 @@ from assets.checks import check_result, check_specs
 from assets.crosswalk import boundary_crosswalk
 from assets.partitions import per_year
 from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.versions import CODE_VERSION
 from assets.warehouse import warehouse_core
 from veerkracht import checks, warehouse
 from veerkracht.method import residents
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     # Each year reads its own statistics and those of the source vintage (KWB 2021, the newest with
     # income figures per wijk) through the crosswalk: all years in one pass.
     deps=[warehouse_core, boundary_crosswalk],

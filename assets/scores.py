@@ -7,13 +7,15 @@ from assets.checks import check_result, check_specs
 from assets.crosswalk import boundary_crosswalk
 from assets.partitions import per_year
 from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.versions import CODE_VERSION, method_spec
 from assets.warehouse import warehouse_core
 from veerkracht import checks, warehouse
 from veerkracht.method import diagnostics, scoring
 
 
 @dg.asset(
-    deps=[warehouse_core, boundary_crosswalk],
+    code_version=CODE_VERSION,
+    deps=[warehouse_core, boundary_crosswalk, method_spec],
     group_name="scores",
     kinds={"duckdb"},
     pool="duckdb",

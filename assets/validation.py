@@ -6,6 +6,7 @@ import pandas as pd
 from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
+from assets.versions import CODE_VERSION
 from veerkracht import warehouse
 from veerkracht.method import residents, validation
 from veerkracht.paths import VALIDATION_DIR
@@ -13,6 +14,7 @@ from veerkracht.publish.validation_report import headline_table, requirement_tab
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     deps=[veerkracht_scores, resident_estimates],
     group_name="score",
     kinds={"duckdb", "pandas"},

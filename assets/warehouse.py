@@ -7,10 +7,12 @@ from assets.geometries import region_geometries
 from assets.partitions import ONE_RUN, YEARS, per_year, run_years
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.statistics import kwb_statistics
+from assets.versions import CODE_VERSION
 from veerkracht import checks, warehouse
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     partitions_def=YEARS,
     backfill_policy=ONE_RUN,
     deps=[kwb_statistics, region_geometries],

@@ -5,11 +5,12 @@ import dagster as dg
 from assets.layers import area_layers
 from assets.partitions import per_year
 from assets.resources import PipelineSettings
+from assets.versions import CODE_VERSION
 from veerkracht.codes import LEVELS
 from veerkracht.publish import layers, webmap
 
 
-@dg.asset(deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
+@dg.asset(code_version=CODE_VERSION, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
 def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
     """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page of every year with layers:
     python -m veerkracht.publish.serve."""

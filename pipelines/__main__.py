@@ -173,11 +173,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
             os.environ[name] = value
         os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
-    from veerkracht.fingerprint import Ledger
     from veerkracht.paths import OutputLayout
 
-    report = RunReport(args.json, mode, years, Path(args.output_dir).resolve())
-    spec = load_spec(args.method)
+    layout = OutputLayout(Path(args.output_dir).resolve())
+    report = RunReport(args.json, mode, years, layout.root)
     if "embedded" in (args.source, geometry_source):
         # The whole snapshot before anything runs: a damaged file of a later year used to be found
         # when that year ran, after the earlier years were published.
@@ -189,39 +188,51 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
         except IntegrityError as exc:
             print(f"Nothing was run: {exc}", file=sys.stderr)
             return report.done(1, failure=str(exc))
-    ledger = Ledger(OutputLayout(Path(args.output_dir).resolve()))
     if mode == "validate":
-        return report.done(_validate(ledger.layout, report, run_config))
+        return report.done(_validate(layout, report, run_config))
     if mode == "run":
-        for line in _recover(ledger.layout):  # also when there is nothing to do
+        for line in _recover(layout):  # also when there is nothing to do
             print(f"Recovered from a killed run: {line}")
-    fingerprints = run_fingerprints(years, args, geometry_source, spec.spec_hash)
-    verdicts = ledger.decide(fingerprints)
-    selection = _selection(verdicts, args.force)
-    if selection is None:
+    decision = _decide(years, run_config, args.force, home)
+    if decision.stale is None:
         print(
             f"Nothing {'would run' if mode == 'plan' else 'to do'}: KWB {', '.join(map(str, sorted(years)))} "
-            f"in {ledger.layout.root} were built from these inputs, this spec and this code "
-            "(work/fingerprints.json); --force runs them again."
+            f"in {layout.root}: every asset is up to date with these inputs, this spec and this code "
+            "(Dagster's versions); --force runs them again."
         )
         return report.done(0, nothing_to_do=True)
-    if not args.force and set(verdicts.values()) != {"not run into this output folder before"}:
-        reasons: dict[str, list[str]] = {}
-        for year in sorted(years):
-            reasons.setdefault(verdicts[year], []).append(str(year))
-        print("Why: " + "; ".join(f"{why} ({', '.join(ys)})" for why, ys in reasons.items()))
-    runs = _runs(years, selection)
+    if decision.why:
+        print("Why: " + "; ".join(f"{why} ({', '.join(ys)})" for why, ys in decision.why.items()))
+    runs = _runs(years, decision.stale)
     if mode == "plan":
-        print(f"Would run veerkracht_job into {ledger.layout.root}:")
+        print(f"Would run veerkracht_job into {layout.root}:")
         for run in runs:
             print(f"  {run.describe()}")
         report.data["plan"] = [run.as_dict() for run in runs]
         return report.done(0)
-    ledger.begin(years)  # unfinished until recorded: a killed run is never "Nothing to do"
     code = _run(runs, args.source, args.executor, args.verbose, report, run_config)
-    if code == 0:
-        ledger.record(fingerprints)
     return report.done(code)
+
+
+def _decide(years: list[int], run_config: dict, force: bool, home: Path):
+    """What to run (:mod:`pipelines.staleness`); the inputs and spec are observed first, so that
+    what runs records their versions. A plan without a Dagster instance creates none: it runs all."""
+    from pipelines.staleness import Decision
+
+    settings = run_config["resources"]["settings"]["config"]
+    if not (home / "dagster.yaml").is_file():
+        return Decision("all")
+    import dagster as dg
+
+    from assets.versions import cbs_modified
+    from pipelines.definitions import build_defs
+    from pipelines.staleness import decide, observe
+
+    with dg.DagsterInstance.get() as instance:
+        if force:
+            observe(instance, settings, years, cbs_modified)
+            return Decision("all")
+        return decide(build_defs(), instance, settings, years, cbs_modified)
 
 
 def settings_run_config(args, geometry_source: str) -> dict:
@@ -261,34 +272,42 @@ def _settings_env(run_config: dict) -> dict[str, str]:
     }
 
 
-def _selection(verdicts: dict[int, str], force: bool) -> str | None:
-    """What the run must build: ``all`` (statistics of the run's years and everything after them),
-    ``scores`` (a new spec: the scores and what is built from them), or None (nothing)."""
-    if force or any(v not in ("up to date", "spec changed") for v in verdicts.values()):
-        return "all"
-    if any(v == "spec changed" for v in verdicts.values()):
-        return "scores"
-    return None
-
-
 @dataclass(frozen=True)
 class PlannedRun:
-    """One Dagster run of ``veerkracht_job``: the partitions (years) it loads and its assets."""
+    """One Dagster run of ``veerkracht_job``: the partitions (years) it loads, and ``assets``:
+    ``all``, ``ingest`` (statistics of a range of years whose next run builds the rest), or the
+    stale assets and what is downstream of them (names)."""
 
     years: tuple[int, ...]
-    assets: str  # all | ingest | scores
+    assets: str | frozenset[str]
 
     def describe(self) -> str:
-        what = {
-            "all": "statistics and polygons of KWB {y}, then scores, resident counts, validation, "
-            "layers and web map of every year in the build warehouse",
-            "ingest": "statistics and polygons of KWB {y} (the last run builds what follows)",
-            "scores": "scores, validation, layers and web map of every year again (a new spec)",
-        }[self.assets]
-        return "one Dagster run: " + what.format(y=", ".join(map(str, self.years)))
+        if self.assets == "all":
+            what = (
+                f"statistics and polygons of KWB {', '.join(map(str, self.years))}, then scores, resident "
+                "counts, validation, layers and web map of every year in the build warehouse"
+            )
+        elif self.assets == "ingest":
+            years = ", ".join(map(str, self.years))
+            what = f"statistics and polygons of KWB {years} (the next run builds the rest)"
+        else:
+            names = ", ".join(sorted(self.assets))
+            what = f"{names} of every year again (stale); nothing is read again"
+        return "one Dagster run: " + what
 
     def as_dict(self) -> dict:
-        return {"job": "veerkracht_job", "years": list(self.years), "assets": self.assets}
+        assets = self.assets if isinstance(self.assets, str) else sorted(self.assets)
+        return {"job": "veerkracht_job", "years": list(self.years), "assets": assets}
+
+    def selection(self):
+        """The run's asset selection (None: the whole job)."""
+        import dagster as dg
+
+        from pipelines.jobs import INGEST
+
+        if self.assets == "all":
+            return None
+        return INGEST if self.assets == "ingest" else dg.AssetSelection.assets(*self.assets)
 
     def tags(self) -> dict[str, str]:
         """The partition tags: one year, or a range of consecutive years (one run, one step per asset)."""
@@ -302,12 +321,12 @@ class PlannedRun:
         }
 
 
-def _runs(years: list[int], selection: str) -> list[PlannedRun]:
+def _runs(years: list[int], stale: str | set[str]) -> list[PlannedRun]:
     """The Dagster runs of ``veerkracht_job`` a command needs: one, unless the years asked are not
     consecutive partitions (a run loads a range of them); then the earlier ranges load their
     statistics only, and the last run builds everything after them, for every year."""
-    if selection == "scores":
-        return [PlannedRun((), "scores")]
+    if stale != "all":
+        return [PlannedRun((), frozenset(stale))]
     from veerkracht.registry import KWB_TABLES
 
     keys = sorted(KWB_TABLES)
@@ -367,53 +386,6 @@ def _recover(layout) -> list[str]:
     return lines
 
 
-def run_fingerprints(years: list[int], args, geometry_source: str, spec_hash: str) -> dict:
-    """Per year, what this run would be built from (:mod:`veerkracht.fingerprint`)."""
-    from importlib.util import find_spec
-
-    from veerkracht.fingerprint import Fingerprint, code_fingerprint, inputs_fingerprint
-    from veerkracht.paths import EMBEDDED_DIR, SQL_DIR, VALIDATION_DIR
-    from veerkracht.registry import year_info
-
-    code = code_fingerprint(
-        # Found, not imported: importing assets would import dagster, for a run that may do nothing.
-        [Path(find_spec(m).origin).parent for m in ("veerkracht", "assets", "pipelines")]
-        + [SQL_DIR, VALIDATION_DIR]
-    )
-    own = [Path(f) for f in args.geometry_file]
-    files = [*own, *(Path(args.kwb_file),) * (args.source == "file")]
-    files += [EMBEDDED_DIR / "SHA256SUMS"] * ("embedded" in (args.source, geometry_source))
-    result = {}
-    for year in years:
-        parts = {
-            "year": year,
-            "source": args.source,
-            "geometry_source": geometry_source,
-            "fields": [args.code_field, args.name_field, args.level],
-        }
-        if geometry_source == "pdok":
-            parts["pdok_url"] = year_info(year).wijkbuurtkaart_url
-        inputs = ""
-        if args.source == "cbs":
-            parts["modified"] = _cbs_modified(year)
-        if all(f.exists() for f in files) and parts.get("modified", True) is not None:
-            inputs = inputs_fingerprint(parts, files)
-        result[year] = Fingerprint(inputs, spec_hash, code)
-    return result
-
-
-def _cbs_modified(year: int) -> str | None:
-    """``TableInfos.Modified`` of the year's KWB table: a new CBS revision changes it. None when
-    CBS cannot be asked (the run then goes ahead; it falls back as it does)."""
-    from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
-    from veerkracht.registry import year_info
-
-    try:
-        return table_modified(year_info(year).kwb_table, CbsEndpoint(timeout_s=15, retries=0))
-    except CbsDownloadError:
-        return None
-
-
 def default_geometry_source(source: str, given: str | None) -> str:
     """The geometry source a run uses: the one given, else PDOK for a live statistics run (the
     embedded polygons exist for 2024 and 2019 only), else the embedded polygons."""
@@ -432,7 +404,6 @@ def _run(
     from assets.recovery import run_tags
     from pipelines import definitions
     from pipelines.definitions import build_defs
-    from pipelines.jobs import INGEST, SCORES_AND_DOWNSTREAM
     from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
 
@@ -444,13 +415,12 @@ def _run(
     handler = SummaryHandler(sys.stdout)
     defs = build_defs(loggers={"summary": make_summary_logger(handler)})
     graph = defs.resolve_asset_graph()
-    selections = {"ingest": INGEST, "scores": SCORES_AND_DOWNSTREAM}
     with dg.DagsterInstance.get() as instance:
         tags = run_tags()
         for run in runs:
             started = time.perf_counter()
             first_record = len(handler.records)
-            chosen = selections.get(run.assets)
+            chosen = run.selection()
             keys = sorted(chosen.resolve(graph), key=str) if chosen is not None else None
             print(f"{run.describe()} ({source}) -> {layout.root}")
             if executor == "multiprocess":

@@ -11,10 +11,6 @@ veerkracht_job = dg.define_asset_job(
     "counts, validation, layers and web map of every year in the build warehouse.",
 )
 
-#: What a new method spec changes: the scores and what is built from them (statistics, polygons
-#: and resident counts do not depend on the spec).
-SCORES_AND_DOWNSTREAM = dg.AssetSelection.assets("veerkracht_scores").downstream()
-
 #: What one year's statistics arrive as: its rows in the build warehouse and everything upstream.
 INGEST = dg.AssetSelection.assets("warehouse_core").upstream()
 

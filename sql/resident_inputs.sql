@@ -98,3 +98,5 @@ from core.dim_region as r
 left join wide as w using (code)
 left join carried as c on c.code = r.code and c.level = r.level
 where r.year = $year
+-- One order, so that the fit, the folds and the sums of the benchmarking are the same every run.
+order by r.level, r.code

@@ -1,16 +1,16 @@
-"""What a run was built from, so that a run that finds nothing new does nothing.
+"""The versions Dagster decides "up to date" with, so that a run that finds nothing new does nothing.
 
 Belongs here: content hashes of a run's three kinds of input — the statistics and polygons of a
-year (``inputs``), the method spec (``spec``, its content hash), and the code and reference data
-that turn one into the other (``code``: every source, SQL and data file of the packages, and the
-versions of the libraries that compute) — and the ledger of what the published outputs were built
-from (``work/fingerprints.json`` in the output folder, written after a successful run).
+year (:func:`inputs_version`, the data version of the observable source asset ``kwb_inputs``),
+the method spec (:func:`spec_version`, of ``method_spec``), and the code and reference data that
+turn one into the other (:func:`code_version`, every asset's code version: every source, SQL and
+data file of the packages, and the versions of the libraries that compute).
 
-A year is up to date when all three hashes equal the ledger's, its outputs are where the run
-put them, and no run of it stopped half-way since (:meth:`Ledger.begin`). Only the spec differs:
-the year is scored again from the statistics in the build warehouse, not read again. Inputs or
-code differ: the year is run whole. The CLI decides this
-(``pipelines/__main__.py``); ``--force`` runs everything.
+Dagster records with every materialisation the code version and the data versions of its inputs,
+so an asset is stale when its code or an upstream version changed since (also after a killed
+run: what it did not materialise is stale or missing). The CLI observes the two sources and runs
+what is stale and what is downstream of it (``pipelines/__main__.py``); ``--force`` runs
+everything.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import hashlib
 import importlib.metadata
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from veerkracht.atomic import atomic_path
 from veerkracht.integrity import sha256
 from veerkracht.paths import OutputLayout
 
@@ -75,81 +73,70 @@ def inputs_fingerprint(parts: dict[str, object], files: Iterable[Path] = ()) -> 
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class Fingerprint:
-    inputs: str
-    spec: str
-    code: str
+def code_version() -> str:
+    """The code version of every asset: :func:`code_fingerprint` of the packages and their SQL
+    and reference data, found without importing them (16 hex digits)."""
+    from importlib.util import find_spec
+
+    from veerkracht.paths import SQL_DIR, VALIDATION_DIR
+
+    folders = [Path(find_spec(m).origin).parent for m in ("veerkracht", "assets", "pipelines")]
+    return code_fingerprint([*folders, SQL_DIR, VALIDATION_DIR])[:16]
 
 
-class Ledger:
-    """``work/fingerprints.json``: per year, the fingerprint its published outputs were built from."""
+#: The version of an input that could not be read (a file gone, CBS not answering): never equal
+#: to an earlier one, so whatever was built from it runs again.
+UNKNOWN = "unknown"
 
-    def __init__(self, layout: OutputLayout):
-        self.layout = layout
-        self.path = layout.root / "work" / "fingerprints.json"
 
-    def read(self) -> dict[int, dict]:
-        try:
-            return {int(y): v for y, v in json.loads(self.path.read_text()).items()}
-        except (FileNotFoundError, ValueError, AttributeError):
-            return {}  # none yet, or unreadable: every year runs, and the file is rewritten
+def inputs_version(settings: dict, year: int, cbs_modified=None) -> str:
+    """The data version of ``year``'s inputs under ``settings`` (the ``settings`` resource's
+    fields): source, geometry source, field choices and output folder, and the contents of the
+    embedded checksums, your download file and boundary files; for source ``cbs`` the table's
+    ``Modified`` (``cbs_modified(year)``, None when CBS cannot be asked).
 
-    def record(self, fingerprints: dict[int, Fingerprint]) -> None:
-        """After a successful run: these years' outputs are built from these fingerprints."""
-        entries = self.read()
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        entries.update({y: {**asdict(fp), "recorded_at": now} for y, fp in fingerprints.items()})
-        self._write(entries)
+    The output folder is part of it because one Dagster instance may build several folders: what
+    was built into another folder is not up to date in this one."""
+    from veerkracht.paths import EMBEDDED_DIR
+    from veerkracht.registry import year_info
 
-    def begin(self, years: Iterable[int]) -> None:
-        """Before a run publishes anything: its years are unfinished until :meth:`record`.
+    source, geometry_source = settings.get("source", "embedded"), settings.get("geometry_source", "embedded")
+    parts = {
+        "year": year,
+        "source": source,
+        "geometry_source": geometry_source,
+        "fields": [
+            settings.get(k, "") for k in ("geometry_code_field", "geometry_name_field", "geometry_level")
+        ],
+        "output_dir": str(Path(settings.get("output_dir", "")).resolve()),
+    }
+    if geometry_source == "pdok":
+        parts["pdok_url"] = settings.get("pdok_url") or year_info(year).wijkbuurtkaart_url
+    files = [Path(f) for f in settings.get("geometry_files", [])]
+    if source == "file":
+        files.append(Path(settings.get("kwb_file", "")))
+    if "embedded" in (source, geometry_source):
+        files.append(Path(settings.get("embedded_dir") or EMBEDDED_DIR) / "SHA256SUMS")
+    if source == "cbs":
+        parts["modified"] = cbs_modified(year) if cbs_modified else None
+        if parts["modified"] is None:
+            return f"{UNKNOWN} {dt.datetime.now(dt.UTC).isoformat()}"
+    if not all(f.exists() for f in files):
+        return f"{UNKNOWN} {dt.datetime.now(dt.UTC).isoformat()}"
+    return inputs_fingerprint(parts, files)[:16]
 
-        Why: a run publishes each year as it finishes, so a run killed (or failed) half-way
-        leaves some years at its spec and inputs and the others at the last run's, while the
-        ledger still named the last run's for all: the next run said "Nothing to do" over
-        outputs of two methods. An unfinished year runs whole next time, whatever its hashes."""
-        entries = self.read()
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        for year in years:
-            entries[year] = {**entries.get(year, {}), "unfinished_since": now}
-        self._write(entries)
 
-    def _write(self, entries: dict[int, dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps({str(y): v for y, v in sorted(entries.items())}, indent=1))
+def spec_version(spec_hash: str, output_dir: str) -> str:
+    """The data version of the method spec: its content hash, in this output folder."""
+    return hashlib.sha256(f"{spec_hash}\0{Path(output_dir).resolve()}".encode()).hexdigest()[:16]
 
-    def outputs_present(self, year: int) -> bool:
-        """The year's layers, the published and the build warehouse and the web map exist."""
-        layout = self.layout
-        layers = layout.layers / str(year)
-        return (
-            layers.is_dir()
-            and any(layers.iterdir())
-            and layout.warehouse_db.is_file()
-            and layout.build_db.is_file()
-            and (layout.web / "index.html").is_file()
-        )
 
-    def decide(self, fingerprints: dict[int, Fingerprint]) -> dict[int, str]:
-        """Per year: ``up to date``, ``spec changed`` (score again) or why it runs whole."""
-        entries = self.read()
-        verdicts = {}
-        for year, fp in fingerprints.items():
-            old = entries.get(year)
-            if old is None:
-                verdicts[year] = "not run into this output folder before"
-            elif old.get("unfinished_since"):
-                verdicts[year] = f"a run started {old['unfinished_since']} did not finish"
-            elif not self.outputs_present(year):
-                verdicts[year] = "outputs missing"
-            elif old.get("code") != fp.code:
-                verdicts[year] = "code or libraries changed"
-            elif old.get("inputs") != fp.inputs or not fp.inputs:
-                verdicts[year] = "inputs changed" if fp.inputs else "inputs cannot be fingerprinted"
-            elif old.get("spec") != fp.spec:
-                verdicts[year] = "spec changed"
-            else:
-                verdicts[year] = "up to date"
-        return verdicts
+def outputs_present(layout: OutputLayout, years: Iterable[int]) -> bool:
+    """The years' layers, the published and the build warehouse and the web map exist (a user
+    may have deleted them: then the run builds them, whatever Dagster recorded)."""
+    return (
+        layout.warehouse_db.is_file()
+        and layout.build_db.is_file()
+        and (layout.web / "index.html").is_file()
+        and all((layout.layers / str(y)).is_dir() and any((layout.layers / str(y)).iterdir()) for y in years)
+    )

@@ -172,7 +172,7 @@ def test_nothing_new_does_nothing_and_a_new_spec_only_scores_again(rotterdam_run
     v1 = _cli(tmp, *args, "--method", str(METHODS_DIR / "veerkracht-v1.toml"))
     assert v1.returncode == 0, v1.stdout + v1.stderr
     lines = v1.stdout.splitlines()
-    assert lines[0] == "Why: spec changed (2024)"
+    assert lines[0] == "Why: spec changed (veerkracht_scores)"
     steps = {line.split()[0] for line in lines if line.startswith("  ") and not line.startswith("    ")}
     # Scored again from the build warehouse: nothing read or staged again.
     assert {"veerkracht_scores", "area_layers", "dashboard_warehouse", "web_map"} <= steps

@@ -15,10 +15,12 @@ from veerkracht.registry import KWB_TABLES
 defs = build_defs()
 
 EXPECTED_DEPS = {
-    "kwb_statistics": set(),
-    "region_geometries": set(),
+    "kwb_inputs": set(),
+    "method_spec": set(),
+    "kwb_statistics": {"kwb_inputs"},
+    "region_geometries": {"kwb_inputs"},
     "warehouse_core": {"kwb_statistics", "region_geometries"},
-    "veerkracht_scores": {"warehouse_core", "boundary_crosswalk"},
+    "veerkracht_scores": {"warehouse_core", "boundary_crosswalk", "method_spec"},
     "resident_estimates": {"warehouse_core", "boundary_crosswalk"},
     "area_layers": {"veerkracht_scores", "resident_estimates"},
     "boundary_crosswalk": {"warehouse_core"},
@@ -38,8 +40,8 @@ def test_asset_graph_snapshot():
     # Partitions only where data arrive per year; everything after them is one pass over every
     # year in the build warehouse, so no result depends on the order years were materialised in.
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
-    assert partitioned == {"kwb_statistics", "region_geometries", "warehouse_core"}
-    for key in partitioned:
+    assert partitioned == {"kwb_inputs", "kwb_statistics", "region_geometries", "warehouse_core"}
+    for key in partitioned - {"kwb_inputs"}:
         policy = graph.get(dg.AssetKey(key)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run is None  # a backfill is one run
     years = graph.get(dg.AssetKey("kwb_statistics")).partitions_def.get_partition_keys()
@@ -99,19 +101,18 @@ def test_duckdb_writers_share_one_pool():
 
 def test_job_and_schedule():
     job = defs.resolve_job_def("veerkracht_job")
-    assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS)
+    assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS) - 2  # not the two sources
+    # Every asset carries the code version: a code change makes everything stale.
+    graph = defs.resolve_asset_graph()
+    from assets.versions import CODE_VERSION
+
+    for key in job.asset_layer.executable_asset_keys:
+        assert graph.get(key).code_version == CODE_VERSION
     # One job: the CLI, the UI, the schedule and the sensor launch the same one.
     assert [j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")] == ["veerkracht_job"]
-    from pipelines.jobs import INGEST, SCORES_AND_DOWNSTREAM
+    from pipelines.jobs import INGEST
 
     graph = defs.resolve_asset_graph()
-    assert {k.to_user_string() for k in SCORES_AND_DOWNSTREAM.resolve(graph)} == {
-        "veerkracht_scores",
-        "score_validation",
-        "area_layers",
-        "dashboard_warehouse",
-        "web_map",
-    }
     assert {k.to_user_string() for k in INGEST.resolve(graph)} == {
         "kwb_statistics",
         "region_geometries",

@@ -1,4 +1,4 @@
-"""The run ledger: what the published outputs were built from, and what a new run must redo.
+"""The versions Dagster decides "up to date" with, and what a new run must redo.
 
 On the real code and data files: the code hash covers the SQL models and reference tables, the
 inputs hash the embedded checksums and a boundary file's folder.
@@ -7,10 +7,13 @@ inputs hash the embedded checksums and a boundary file's folder.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
+import dagster as dg
 from testpaths import FIXTURES
 
-from veerkracht.fingerprint import Fingerprint, Ledger, code_fingerprint, inputs_fingerprint
+from veerkracht.fingerprint import code_fingerprint, inputs_fingerprint, inputs_version, spec_version
+from veerkracht.method.spec import load_spec
 from veerkracht.paths import EMBEDDED_DIR, SQL_DIR, OutputLayout
 
 
@@ -56,25 +59,97 @@ def test_inputs_cover_file_contents_and_folders(tmp_path):
     assert inputs_fingerprint(parts, [sums, folder]) not in (base, with_folder)
 
 
-def test_the_ledger_decides_per_year(tmp_path):
+def test_input_and_spec_versions():
+    settings = {"source": "embedded", "geometry_source": "embedded", "output_dir": "/tmp/a"}
+    v = inputs_version(settings, 2024)
+    assert v == inputs_version(dict(settings), 2024) and v != inputs_version(settings, 2023)
+    # Another output folder is another build: nothing built into the first is up to date there.
+    assert v != inputs_version({**settings, "output_dir": "/tmp/b"}, 2024)
+    assert spec_version("h", "/tmp/a") != spec_version("h", "/tmp/b") != spec_version("g", "/tmp/b")
+    # CBS not answering, or a file gone: a version never seen before, so the year runs.
+    live = {**settings, "source": "cbs"}
+    assert inputs_version(live, 2024, lambda year: None).startswith("unknown")
+    assert inputs_version(live, 2024, lambda year: "2026-01-01") == inputs_version(
+        live, 2024, lambda y: "2026-01-01"
+    )
+    gone = {**settings, "source": "file", "kwb_file": "/nonexistent/kwb-2024.xlsx"}
+    assert inputs_version(gone, 2024).startswith("unknown")
+
+
+def _toy(code: str):
+    """The shape of the real graph: the two observed sources, a yearly asset, one over all years
+    and one after it, each with a code version."""
+    years = dg.StaticPartitionsDefinition(["2023", "2024"])
+
+    @dg.observable_source_asset(partitions_def=years)
+    def kwb_inputs():
+        return dg.DataVersionsByPartition({})
+
+    @dg.observable_source_asset
+    def method_spec():
+        return dg.DataVersion("")
+
+    @dg.asset(
+        partitions_def=years,
+        deps=[kwb_inputs],
+        code_version=code,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def warehouse_core():
+        return dg.MaterializeResult()
+
+    @dg.asset(deps=[warehouse_core, method_spec], code_version=code)
+    def veerkracht_scores():
+        return dg.MaterializeResult()
+
+    @dg.asset(deps=[veerkracht_scores], code_version=code)
+    def area_layers():
+        return dg.MaterializeResult()
+
+    job = dg.define_asset_job("veerkracht_job", selection=dg.AssetSelection.all())
+    return dg.Definitions(
+        assets=[kwb_inputs, method_spec, warehouse_core, veerkracht_scores, area_layers], jobs=[job]
+    )
+
+
+def test_what_is_stale_decides_what_runs(tmp_path, monkeypatch):
+    """Dagster's versions decide: nothing new runs nothing, a new spec the scores and after,
+    revised inputs or new code everything, a killed run what it did not materialise."""
+    from pipelines import staleness
+
     layout = _outputs(tmp_path / "out", 2024)
     _outputs(tmp_path / "out", 2023)
-    ledger = Ledger(layout)
-    fp = {2024: Fingerprint("in24", "spec", "code"), 2023: Fingerprint("in23", "spec", "code")}
-    assert set(ledger.decide(fp).values()) == {"not run into this output folder before"}
-    ledger.record(fp)
-    assert ledger.decide(fp) == {2024: "up to date", 2023: "up to date"}
-    assert ledger.decide({2024: Fingerprint("in24", "spec2", "code")}) == {2024: "spec changed"}
-    assert ledger.decide({2024: Fingerprint("new", "spec2", "code")}) == {2024: "inputs changed"}
-    assert ledger.decide({2024: Fingerprint("in24", "spec", "code2")}) == {2024: "code or libraries changed"}
-    assert ledger.decide({2024: Fingerprint("", "spec", "code")}) == {2024: "inputs cannot be fingerprinted"}
-    # A run that began and did not record (killed, failed) leaves its years unfinished.
-    ledger.begin([2024])
-    verdicts = ledger.decide(fp)
-    assert verdicts[2023] == "up to date" and verdicts[2024].endswith("did not finish")
-    ledger.record({2024: fp[2024]})
-    assert ledger.decide(fp) == {2024: "up to date", 2023: "up to date"}
+    spec = load_spec()
+    settings = {"source": "embedded", "geometry_source": "embedded", "output_dir": str(layout.root),
+                "method_spec": spec.path}  # fmt: skip
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _toy("c1")
+    range_tags = {"dagster/asset_partition_range_start": "2023", "dagster/asset_partition_range_end": "2024"}
+
+    def decide(d=defs, **changes):
+        return staleness.decide(d, instance, {**settings, **changes}, [2023, 2024], None)
+
+    assert decide().stale == "all"  # never built
+    defs.resolve_job_def("veerkracht_job").execute_in_process(instance=instance, tags=range_tags)
+    assert decide().stale is None
+    other = tmp_path / "other.toml"
+    other.write_text(Path(spec.path).read_text().replace("top_share = 0.1 ", "top_share = 0.2 "))
+    got = decide(method_spec=str(other))
+    assert got.stale == {"veerkracht_scores", "area_layers"} and got.why == {
+        "spec changed": ["veerkracht_scores"]
+    }
+    # A run killed after the scores: the layers are stale, the scores are not.
+    defs.resolve_job_def("veerkracht_job").execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("veerkracht_scores")]
+    )
+    assert decide(method_spec=str(other)).stale == {"area_layers"}
+    assert decide().stale == {"veerkracht_scores", "area_layers"}  # back to the default spec
+    defs.resolve_job_def("veerkracht_job").execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("veerkracht_scores"), dg.AssetKey("area_layers")]
+    )
+    assert decide().stale is None
+    assert decide(geometry_code_field="CODE").why == {"inputs changed": ["2023", "2024"]}
+    assert decide().stale is None
+    assert decide(_toy("c2")).why == {"code or libraries changed": ["2023", "2024"]}
     (layout.layers / "2023" / "buurt_2023.gpkg").unlink()
-    assert ledger.decide(fp) == {2024: "up to date", 2023: "outputs missing"}
-    ledger.path.write_text("{not json")
-    assert set(ledger.decide(fp).values()) == {"not run into this output folder before"}
+    assert decide().why == {"outputs missing": ["2023", "2024"]}

@@ -371,6 +371,9 @@ def _rows(frame, final, kind, vintage, basis, errors, drift, year) -> pd.DataFra
         ],
         default=None,
     )
+    # Counts from shares of CBS's rounded figures often land on exactly x.5: to 6 decimals first,
+    # so the last bits of a sum (in whatever order it was added) never decide how one rounds.
+    point, lo, hi, bounds = (x.astype("float64").round(6) for x in (point, lo, hi, bounds))
     out = pd.DataFrame(
         {
             "code": frame["code"],
