@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
 
 def _decide(years: list[int], run_config: dict, force: bool, home: Path):
     """What to run (:mod:`pipelines.staleness`); the inputs and spec are observed first, so that
-    what runs records their versions. A plan without a Dagster instance creates none: it runs all."""
+    what runs records their versions. Everything with ``--force`` or into a new output folder; a
+    plan without a Dagster instance creates none (it would run everything)."""
     from pipelines.staleness import Decision
 
     settings = run_config["resources"]["settings"]["config"]
@@ -228,8 +229,9 @@ def _decide(years: list[int], run_config: dict, force: bool, home: Path):
     from pipelines.definitions import build_defs
     from pipelines.staleness import decide, observe
 
+    new_folder = not Path(run_config["resources"]["build_db"]["config"]["database"]).is_file()
     with dg.DagsterInstance.get() as instance:
-        if force:
+        if force or new_folder:
             observe(instance, settings, years, cbs_modified)
             return Decision("all")
         return decide(build_defs(), instance, settings, years, cbs_modified)

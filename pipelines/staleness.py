@@ -3,7 +3,8 @@
 The command line observes the two source assets (``kwb_inputs`` of its years, ``method_spec``;
 :mod:`assets.versions`) and asks Dagster which assets are stale or missing: the statistics of a
 year whose inputs changed, the scores after a new spec, everything after new code, and whatever a
-killed run did not materialise. It runs those and everything downstream of them, or nothing.
+killed run did not materialise, or whose last planned materialisation failed (its tables may be
+half written). It runs those and everything downstream of them, or nothing.
 """
 
 from __future__ import annotations
@@ -64,8 +65,33 @@ def observe(instance: dg.DagsterInstance, settings: dict, years: list[int], cbs_
     instance.report_runless_asset_event(dg.AssetObservation("method_spec", tags={DATA_VERSION_TAG: version}))
 
 
-def _reason(resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None) -> str:
+def _unfinished(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> bool:
+    """A run planned to materialise ``key`` after its latest materialisation and did not: it failed
+    or was killed in that step, which may have left its tables half written (Dagster's versions
+    still name the materialisation before)."""
+    planned = instance.get_latest_planned_materialization_info(key, partition)
+    if planned is None:
+        return False
+    done = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+    ).records
+    if done and done[0].storage_id > planned.storage_id:
+        return False
+    run = instance.get_run_by_id(planned.run_id)
+    return run is None or run.is_finished
+
+
+def _status(instance, resolver, key: dg.AssetKey, partition: str | None) -> StaleStatus:
     status = resolver.get_status(key, partition)
+    if status == StaleStatus.FRESH and _unfinished(instance, key, partition):
+        return StaleStatus.STALE
+    return status
+
+
+def _reason(instance, resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None) -> str:
+    status = resolver.get_status(key, partition)
+    if status == StaleStatus.FRESH and _unfinished(instance, key, partition):
+        return "a run did not finish"
     if status == StaleStatus.MISSING:
         return "not built with this Dagster instance yet"
     causes = resolver.get_stale_root_causes(key, partition)
@@ -94,18 +120,18 @@ def decide(
     partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
     for year in years:
         for key in partitioned:
-            if resolver.get_status(key, str(year)) != StaleStatus.FRESH:
-                why.setdefault(_reason(resolver, key, str(year)), []).append(str(year))
+            if _status(instance, resolver, key, str(year)) != StaleStatus.FRESH:
+                why.setdefault(_reason(instance, resolver, key, str(year)), []).append(str(year))
                 break
     if why:
         return Decision("all", why)
     stale = {
         k.to_user_string()
         for k in keys
-        if k not in partitioned and resolver.get_status(k) != StaleStatus.FRESH
+        if k not in partitioned and _status(instance, resolver, k, None) != StaleStatus.FRESH
     }
     for name in sorted(stale):
-        why.setdefault(_reason(resolver, dg.AssetKey(name), None), []).append(name)
+        why.setdefault(_reason(instance, resolver, dg.AssetKey(name), None), []).append(name)
     if not stale:
         if fingerprint.outputs_present(layout, years):
             return Decision(None)

@@ -22,7 +22,9 @@ def run_kwb_asset(out: Path, server, **extra) -> dg.ExecuteInProcessResult:
     """Materialise ``kwb_statistics`` for 2024 from ``server`` into ``out`` (errors returned, not raised)."""
     settings = {"source": "cbs", "cbs_catalog_url": server.host, "cbs_use_https": False, **FAST, **extra}
     assets = build_defs(resources={}).assets
-    kwb = [a for a in assets if dg.AssetKey("kwb_statistics") in a.keys]
+    kwb = [
+        a for a in assets if isinstance(a, dg.AssetsDefinition) and dg.AssetKey("kwb_statistics") in a.keys
+    ]
     return dg.materialize(
         kwb,
         partition_key="2024",

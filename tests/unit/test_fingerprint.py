@@ -76,7 +76,7 @@ def test_input_and_spec_versions():
     assert inputs_version(gone, 2024).startswith("unknown")
 
 
-def _toy(code: str):
+def _toy(code: str, fail: bool = False):
     """The shape of the real graph: the two observed sources, a yearly asset, one over all years
     and one after it, each with a code version."""
     years = dg.StaticPartitionsDefinition(["2023", "2024"])
@@ -104,6 +104,8 @@ def _toy(code: str):
 
     @dg.asset(deps=[veerkracht_scores], code_version=code)
     def area_layers():
+        if fail:
+            raise OSError("No space left on device")
         return dg.MaterializeResult()
 
     job = dg.define_asset_job("veerkracht_job", selection=dg.AssetSelection.all())
@@ -151,5 +153,15 @@ def test_what_is_stale_decides_what_runs(tmp_path, monkeypatch):
     assert decide(geometry_code_field="CODE").why == {"inputs changed": ["2023", "2024"]}
     assert decide().stale is None
     assert decide(_toy("c2")).why == {"code or libraries changed": ["2023", "2024"]}
+    # A run that fails in a step (the same inputs, --force): that step may have written half.
+    _toy("c1", fail=True).resolve_job_def("veerkracht_job").execute_in_process(
+        instance=instance, tags=range_tags, raise_on_error=False
+    )
+    got = decide()
+    assert got.stale == {"area_layers"} and got.why == {"a run did not finish": ["area_layers"]}
+    defs.resolve_job_def("veerkracht_job").execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("area_layers")]
+    )
+    assert decide().stale is None
     (layout.layers / "2023" / "buurt_2023.gpkg").unlink()
     assert decide().why == {"outputs missing": ["2023", "2024"]}
