@@ -232,7 +232,13 @@ def test_a_killed_run_blocks_no_later_run_however_started(tmp_path):
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "Recovered from a killed run" in rerun.stdout and "pool slots released" in rerun.stdout
     assert _leftovers(out) == []
-    # With nothing to do, the CLI still frees what a killed run holds (it used to clean nothing).
+    # The CLI frees what a killed run holds before it decides anything (it used to clean nothing
+    # when it then had nothing to do); what the killed run had planned and not finished is stale.
     kill_a_ui_run()
-    idle = run_cli(home, out, "--year", "2023", timeout=180)
-    assert "Nothing to do" in idle.stdout and "pool slots released" in idle.stdout, idle.stdout
+    again = run_cli(home, out, "--year", "2023", timeout=180)
+    lines = again.stdout.splitlines()
+    recovered = [i for i, line in enumerate(lines) if line.startswith("Recovered from a killed run")]
+    why = next(i for i, line in enumerate(lines) if line.startswith("Why: "))
+    assert again.returncode == 0 and "pool slots released" in again.stdout, again.stdout
+    assert recovered and max(recovered) < why and "a run did not finish" in lines[why], again.stdout
+    assert "Nothing to do" in run_cli(home, out, "--year", "2023", timeout=180).stdout
