@@ -464,7 +464,10 @@ def validate_buurten(
             "mae_pp": float((q["truth"] - q[method]).abs().mean()),
         }
         if method == "model":
-            row["coverage_90"] = float(((q["truth"] >= q["model_lo"]) & (q["truth"] <= q["model_hi"])).mean())
+            # Over the areas with an interval (nullable counts: a missing bound is not "outside").
+            b = q.dropna(subset=["model_lo", "model_hi"])
+            inside = (b["truth"] >= b["model_lo"]) & (b["truth"] <= b["model_hi"])
+            row["coverage_90"] = float(inside.astype(float).mean()) if len(b) else float("nan")
         out.append(row)
     common = p.dropna(subset=["model", "wijk_rate", "corporation_only"])
     for method in ("model", "wijk_rate", "corporation_only"):
