@@ -3,7 +3,9 @@
 Thin by design: each asset reads its settings, calls the ``veerkracht`` package, and reports
 metadata. Stages: statistics -> geometries -> warehouse -> scores (+ validation, resident counts)
 -> layers (+ published warehouse, web map), and the boundary crosswalk. Imports only
-``veerkracht`` (downward); the Definitions that wire these together are in ``pipelines/``.
+``veerkracht`` (downward); the Definitions that wire these together are in ``pipelines/``. The
+heavy domain modules (scikit-learn, scipy, matplotlib, geopandas) are imported inside the asset
+functions: loading the code location — every step process, the CLI's "what is stale" — skips them.
 """
 
 from assets import (

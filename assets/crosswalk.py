@@ -9,7 +9,6 @@ from assets.warehouse import warehouse_core
 from veerkracht import sources, warehouse
 from veerkracht.atomic import atomic_path
 from veerkracht.codes import LEVELS
-from veerkracht.geo.crosswalk import crosswalk
 
 
 class CrosswalkConfig(dg.Config):
@@ -37,6 +36,8 @@ def boundary_crosswalk(
     """Area- and population-weighted crosswalk per level from each earlier year's boundaries onto
     ``to_year``'s, from the run's geometry source (levels the source lacks for either year are
     skipped and named)."""
+    from veerkracht.geo.crosswalk import crosswalk
+
     reader = sources.get("geometry", settings.geometry_source).load()
     url = settings.pdok_url or None
     where = {"embedded_dir": settings.embedded_dir, "url": url}

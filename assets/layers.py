@@ -9,9 +9,7 @@ from assets.scores import veerkracht_scores
 from assets.versions import CODE_VERSION
 from veerkracht import warehouse
 from veerkracht.codes import LEVELS
-from veerkracht.publish import layers
 from veerkracht.publish.dictionary import apply_comments
-from veerkracht.publish.preview import markdown_image, render_score_map
 
 
 @dg.asset(
@@ -34,6 +32,9 @@ def area_layers(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> 
 
 
 def _publish_year(con, settings: PipelineSettings, year: int) -> dict:
+    from veerkracht.publish import layers
+    from veerkracht.publish.preview import markdown_image, render_score_map
+
     layout = settings.layout
     metadata: dict = {}
     spec = settings.method

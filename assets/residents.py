@@ -11,7 +11,6 @@ from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.versions import CODE_VERSION
 from assets.warehouse import warehouse_core
 from veerkracht import checks, warehouse
-from veerkracht.method import residents
 
 
 @dg.asset(
@@ -29,6 +28,8 @@ def resident_estimates(
 ) -> dg.MaterializeResult:
     """core.vulnerable_residents of every year: residents of low-income households per area, with
     kind (published | carried | modelled), vintage and 90 % interval; core.resident_validation."""
+    from veerkracht.method import residents
+
     truth = residents.load_buurt_truth(settings.embedded_dir)
     metadata = {}
     with build_db.get_connection() as con:
@@ -42,6 +43,8 @@ def resident_estimates(
 
 
 def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth) -> dict:
+    from veerkracht.method import residents
+
     run = residents.estimate_year(con, year, truth)
     if run.missing_source:
         context.log.warning(run.missing_source)

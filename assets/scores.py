@@ -10,7 +10,6 @@ from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.versions import CODE_VERSION, method_spec
 from assets.warehouse import warehouse_core
 from veerkracht import checks, warehouse
-from veerkracht.method import diagnostics, scoring
 
 
 @dg.asset(
@@ -31,6 +30,8 @@ def veerkracht_scores(
     (method v3) from the years before it and its change classes from the earlier years' scores,
     so every year is scored again when any year's statistics change.
     """
+    from veerkracht.method import scoring
+
     spec = settings.method
     metadata: dict = {"method": spec.label, "spec_hash": spec.spec_hash, "spec_file": spec.path}
     with build_db.get_connection() as con:
@@ -52,7 +53,10 @@ def veerkracht_scores(
     )
 
 
-def _year_metadata(con, spec, run: scoring.ScoreRun) -> dict:
+def _year_metadata(con, spec, run) -> dict:
+    """One year's metadata from its :class:`veerkracht.method.scoring.ScoreRun`."""
+    from veerkracht.method import diagnostics
+
     year = run.year
     by_level = list(warehouse.query(con, "report/scored_per_level", year=year).itertuples(index=False))
     reasons = warehouse.query(con, "report/null_reasons", year=year).itertuples(index=False)

@@ -8,9 +8,7 @@ from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.scores import veerkracht_scores
 from assets.versions import CODE_VERSION
 from veerkracht import warehouse
-from veerkracht.method import residents, validation
 from veerkracht.paths import VALIDATION_DIR
-from veerkracht.publish.validation_report import headline_table, requirement_table, write_report
 
 
 @dg.asset(
@@ -24,6 +22,9 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
     """Spearman rho (bootstrap 95 % interval) and top-decile capture of the headline score, every
     theme and every indicator against the shipped criteria (data/validation/, KWB 2021 income)
     and yours (``validation_files``), per level, score year and fixed half of the gemeenten."""
+    from veerkracht.method import residents, validation
+    from veerkracht.publish.validation_report import headline_table, requirement_table, write_report
+
     spec = settings.method
     with build_db.get_connection() as con:
         criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])

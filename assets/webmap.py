@@ -7,13 +7,13 @@ from assets.partitions import per_year
 from assets.resources import PipelineSettings
 from assets.versions import CODE_VERSION
 from veerkracht.codes import LEVELS
-from veerkracht.publish import layers, webmap
 
 
 @dg.asset(code_version=CODE_VERSION, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
 def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
     """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page of every year with layers:
     python -m veerkracht.publish.serve."""
+
     # The years area_layers wrote (every year of the build warehouse), read from the folder: this
     # step needs no DuckDB connection, so it runs beside the warehouse steps.
     years = sorted(int(p.name) for p in settings.layout.layers.glob("[12][0-9][0-9][0-9]") if p.is_dir())
@@ -23,6 +23,8 @@ def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
 
 
 def _publish_year(settings: PipelineSettings, year: int) -> dict:
+    from veerkracht.publish import layers, webmap
+
     layout = settings.layout
     paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
     sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
