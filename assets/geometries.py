@@ -2,22 +2,15 @@
 
 import dagster as dg
 
-from assets.partitions import ONE_RUN, YEARS, per_year, run_years
+from assets.partitions import per_year, run_years
 from assets.resources import PipelineSettings
-from assets.versions import CODE_VERSION, kwb_inputs
+from assets.versions import YEARLY_INPUT
 from veerkracht.codes import LEVELS
 from veerkracht.geo.stage import stage_geometries
 from veerkracht.geo.userfile import FileReport, read_boundary_file
 
 
-@dg.asset(
-    code_version=CODE_VERSION,
-    partitions_def=YEARS,
-    backfill_policy=ONE_RUN,
-    deps=[kwb_inputs],
-    group_name="ingest",
-    kinds={"geopandas", "parquet"},
-)
+@dg.asset(**YEARLY_INPUT, kinds={"geopandas", "parquet"})
 def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Gemeente, wijk and buurt polygons of each year (EPSG:28992, made valid, MultiPolygon)."""
     return dg.MaterializeResult(

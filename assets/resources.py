@@ -180,18 +180,36 @@ def check_writable(folder: Path) -> None:
         ) from exc
 
 
+#: The environment variables that give the settings' defaults (``dagster dev``, the CLI's
+#: ``--ui``), per field; ``geometry_files`` is a list joined by ``os.pathsep``.
+ENV_VARS = {
+    "source": "VEERKRACHT_SOURCE",
+    "geometry_source": "VEERKRACHT_GEOMETRY_SOURCE",
+    "kwb_file": "VEERKRACHT_KWB_FILE",
+    "geometry_files": "VEERKRACHT_GEOMETRY_FILES",
+    "geometry_code_field": "VEERKRACHT_GEOMETRY_CODE_FIELD",
+    "geometry_name_field": "VEERKRACHT_GEOMETRY_NAME_FIELD",
+    "geometry_level": "VEERKRACHT_GEOMETRY_LEVEL",
+    "output_dir": "VEERKRACHT_OUTPUT_DIR",
+    "method_spec": "VEERKRACHT_METHOD_SPEC",
+}
+
+
+def settings_env(config: dict) -> dict[str, str]:
+    """The environment variables that make ``config`` (settings fields) the defaults."""
+    return {
+        var: os.pathsep.join(config[field]) if field == "geometry_files" else str(config[field])
+        for field, var in ENV_VARS.items()
+    }
+
+
 def settings_from_env() -> PipelineSettings:
     """Settings with the environment's source and output directory (validated)."""
+    given = {field: os.environ[var] for field, var in ENV_VARS.items() if os.environ.get(var)}
+    if "geometry_files" in given:
+        given["geometry_files"] = [f for f in given["geometry_files"].split(os.pathsep) if f]
     return PipelineSettings(
-        source=os.environ.get("VEERKRACHT_SOURCE", "embedded"),
-        geometry_source=os.environ.get("VEERKRACHT_GEOMETRY_SOURCE", "embedded"),
-        kwb_file=os.environ.get("VEERKRACHT_KWB_FILE", ""),
-        geometry_files=[f for f in os.environ.get("VEERKRACHT_GEOMETRY_FILES", "").split(os.pathsep) if f],
-        geometry_code_field=os.environ.get("VEERKRACHT_GEOMETRY_CODE_FIELD", ""),
-        geometry_name_field=os.environ.get("VEERKRACHT_GEOMETRY_NAME_FIELD", ""),
-        geometry_level=os.environ.get("VEERKRACHT_GEOMETRY_LEVEL", ""),
-        output_dir=str(output_dir_from_env()),
-        method_spec=os.environ.get("VEERKRACHT_METHOD_SPEC", str(DEFAULT_SPEC)),
+        **{"output_dir": str(output_dir_from_env()), "method_spec": str(DEFAULT_SPEC), **given}
     )
 
 

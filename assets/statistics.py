@@ -4,21 +4,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import ONE_RUN, YEARS, per_year, run_years
+from assets.partitions import per_year, run_years
 from assets.resources import PipelineSettings
-from assets.versions import CODE_VERSION, kwb_inputs
+from assets.versions import YEARLY_INPUT
 from veerkracht.ingest import kwb, pressure
 from veerkracht.registry import table_for_year
 
 
-@dg.asset(
-    code_version=CODE_VERSION,
-    partitions_def=YEARS,
-    backfill_policy=ONE_RUN,
-    deps=[kwb_inputs],
-    group_name="ingest",
-    kinds={"python", "parquet"},
-)
+@dg.asset(**YEARLY_INPUT, kinds={"python", "parquet"})
 def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """KWB "Kerncijfers wijken en buurten" of each year, all vintages, harmonised to long form."""
     return dg.MaterializeResult(

@@ -10,7 +10,7 @@ before it runs (``python -m pipelines``); in the UI, "Observe sources" does the 
 
 import dagster as dg
 
-from assets.partitions import YEARS
+from assets.partitions import ONE_RUN, YEARS
 from assets.resources import PipelineSettings
 from veerkracht import fingerprint
 from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
@@ -52,3 +52,14 @@ def kwb_inputs(settings: PipelineSettings) -> dg.DataVersionsByPartition:
 def method_spec(settings: PipelineSettings) -> dg.DataVersion:
     """The method spec the scores are computed with: its content hash."""
     return dg.DataVersion(fingerprint.spec_version(settings.method.spec_hash, settings.output_dir))
+
+
+#: What the assets that read a year's inputs share: yearly partitions (a backfill is one run), the
+#: observed inputs upstream, the code version.
+YEARLY_INPUT = {
+    "partitions_def": YEARS,
+    "backfill_policy": ONE_RUN,
+    "deps": [kwb_inputs],
+    "code_version": CODE_VERSION,
+    "group_name": "ingest",
+}

@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
         shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
     if args.ui:
         # `dagster dev` loads the Definitions, whose settings default to these variables.
-        for name, value in _settings_env(run_config).items():
-            os.environ[name] = value
+        from assets.resources import settings_env
+
+        os.environ.update(settings_env(run_config["resources"]["settings"]["config"]))
         os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"])
 
     from veerkracht.paths import OutputLayout
@@ -256,22 +257,6 @@ def settings_run_config(args, geometry_source: str) -> dict:
     }
     database = str(OutputLayout(output_dir).build_db)
     return {"resources": {"settings": {"config": settings}, "build_db": {"config": {"database": database}}}}
-
-
-def _settings_env(run_config: dict) -> dict[str, str]:
-    """The environment variables that give ``dagster dev`` the same settings as defaults."""
-    c = run_config["resources"]["settings"]["config"]
-    return {
-        "VEERKRACHT_SOURCE": c["source"],
-        "VEERKRACHT_GEOMETRY_SOURCE": c["geometry_source"],
-        "VEERKRACHT_KWB_FILE": c["kwb_file"],
-        "VEERKRACHT_GEOMETRY_FILES": os.pathsep.join(c["geometry_files"]),
-        "VEERKRACHT_GEOMETRY_CODE_FIELD": c["geometry_code_field"],
-        "VEERKRACHT_GEOMETRY_NAME_FIELD": c["geometry_name_field"],
-        "VEERKRACHT_GEOMETRY_LEVEL": c["geometry_level"],
-        "VEERKRACHT_OUTPUT_DIR": c["output_dir"],
-        "VEERKRACHT_METHOD_SPEC": c["method_spec"],
-    }
 
 
 @dataclass(frozen=True)

@@ -81,21 +81,14 @@ def _unfinished(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str |
     return run is None or run.is_finished
 
 
-def _status(instance, resolver, key: dg.AssetKey, partition: str | None) -> StaleStatus:
+def _why(instance, resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None):
+    """Why ``key`` (of ``partition``) must run, or None when it is up to date."""
     status = resolver.get_status(key, partition)
-    if status == StaleStatus.FRESH and _unfinished(instance, key, partition):
-        return StaleStatus.STALE
-    return status
-
-
-def _reason(instance, resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None) -> str:
-    status = resolver.get_status(key, partition)
-    if status == StaleStatus.FRESH and _unfinished(instance, key, partition):
-        return "a run did not finish"
+    if status == StaleStatus.FRESH:
+        return "a run did not finish" if _unfinished(instance, key, partition) else None
     if status == StaleStatus.MISSING:
         return "not built with this Dagster instance yet"
-    causes = resolver.get_stale_root_causes(key, partition)
-    for cause in causes:
+    for cause in resolver.get_stale_root_causes(key, partition):
         for end in (cause.key, cause.dependency):
             name = getattr(end, "asset_key", end)
             if name is not None and name.to_user_string() in CAUSES:
@@ -120,18 +113,18 @@ def decide(
     partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
     for year in years:
         for key in partitioned:
-            if _status(instance, resolver, key, str(year)) != StaleStatus.FRESH:
-                why.setdefault(_reason(instance, resolver, key, str(year)), []).append(str(year))
+            reason = _why(instance, resolver, key, str(year))
+            if reason:
+                why.setdefault(reason, []).append(str(year))
                 break
     if why:
         return Decision("all", why)
-    stale = {
-        k.to_user_string()
-        for k in keys
-        if k not in partitioned and _status(instance, resolver, k, None) != StaleStatus.FRESH
-    }
-    for name in sorted(stale):
-        why.setdefault(_reason(instance, resolver, dg.AssetKey(name), None), []).append(name)
+    stale = set()
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        reason = None if key in partitioned else _why(instance, resolver, key, None)
+        if reason:
+            why.setdefault(reason, []).append(key.to_user_string())
+            stale.add(key.to_user_string())
     if not stale:
         if fingerprint.outputs_present(layout, years):
             return Decision(None)

@@ -136,9 +136,15 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, *
     loaded = con.execute("SELECT count(*) FROM core.dim_region WHERE year = ?", [base]).fetchone()[0]
     if not loaded:
         return year
+    build_goalposts(con, base, **params)
+    return base
+
+
+def build_goalposts(con: duckdb.DuckDBPyConnection, base: int, **params) -> None:
+    """Build the base year's models up to the axes: its values give every year's goalposts, its
+    axes the national distribution a partial year is ranked in."""
     for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]:
         warehouse.build_model(con, table, model, base, **{**params, "goalpost_year": base, "partial": False})
-    return base
 
 
 def score_years(
@@ -156,10 +162,7 @@ def score_years(
     if base in years:
         register_spec(con, spec)
         warehouse.ensure_crosswalk_table(con)
-        params = {**spec.sql_params(), "top_n": TOP_N, "goalpost_year": base, "partial": False}
-        params["coverage"] = coverage(con, base)
-        for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]:
-            warehouse.build_model(con, table, model, base, **params)
+        build_goalposts(con, base, **spec.sql_params(), top_n=TOP_N, coverage=coverage(con, base))
     return [score_year(con, spec, year, with_uncertainty) for year in years]
 
 
