@@ -1,4 +1,4 @@
-"""Stage 6, web map: PMTiles vector tiles of the year's layers and the static MapLibre page."""
+"""Stage 6, web map: vector tiles of the boundaries, the years' numbers and the static MapLibre page."""
 
 import dagster as dg
 
@@ -11,8 +11,9 @@ from veerkracht.codes import LEVELS
 
 @dg.asset(code_version=CODE_VERSION, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
 def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
-    """Vector tiles (PMTiles, tippecanoe) and an offline MapLibre page of every year with layers:
-    python -m veerkracht.publish.serve."""
+    """Vector tiles (PMTiles, tippecanoe; one archive per boundary set, tiled only when its
+    boundaries are new), each year's numbers for the page, and an offline MapLibre page of every
+    year with layers: python -m veerkracht.publish.serve."""
 
     # The years area_layers wrote (every year of the build warehouse), read from the folder: this
     # step needs no DuckDB connection, so it runs beside the warehouse steps.
@@ -34,6 +35,7 @@ def _publish_year(settings: PipelineSettings, year: int) -> dict:
     )
     return {
         "page": dg.MetadataValue.path(str(out["page"])),
+        "tiles": f"{out['pmtiles'].name} ({'tiled' if out['tiled'] else 'reused: same boundaries'})",
         "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
         "levels": list(sources),
         "serve": f"python -m veerkracht.publish.serve {layout.web}",

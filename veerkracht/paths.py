@@ -90,7 +90,7 @@ class OutputLayout:
 
     @property
     def web(self) -> Path:
-        """The static web map: page, vendored JS, ``veerkracht_<year>.pmtiles``."""
+        """The static web map: page, vendored JS, ``tiles_<key>.pmtiles``, ``areas_<year>.json``."""
         return self.root / "web"
 
     @property

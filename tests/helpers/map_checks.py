@@ -38,14 +38,22 @@ DRAWN_JS = """(level) => {
   }
   return out;
 }"""
+# The circles drawn: every area has a point; where the year has no count its circle is transparent.
 CIRCLES_JS = """(level) => {
   const out = {};
   for (const f of window.vk.map.queryRenderedFeatures({layers: [`${level}-bewoners`]})) {
-    out[f.properties.code] = [f.layer.paint['circle-radius'], f.layer.paint['circle-opacity']];
+    if (f.layer.paint['circle-opacity'] > 0) {
+      out[f.properties.code] = [f.layer.paint['circle-radius'], f.layer.paint['circle-opacity']];
+    }
   }
   return out;
 }"""
-SETTLE_JS = "() => new Promise(r => { window.vk.map.once('idle', r); window.vk.map.triggerRepaint(); })"
+# Resolves with nothing: resolving with the idle event made Playwright serialise the whole map
+# (every tile and feature state) back to Python, 3-18 s a view.
+SETTLE_JS = """() => new Promise(r => {
+  window.vk.map.once('idle', () => r(null));
+  window.vk.map.triggerRepaint();
+})"""
 
 
 @contextmanager

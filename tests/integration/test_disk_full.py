@@ -52,7 +52,7 @@ def test_tiles_on_a_full_disk(tmp_path):
     gdf = gpd.read_parquet(BAARN).to_crs("EPSG:4326")
     frames = {level: part for level, part in gdf.groupby("level")}
     with small_disk(tmp_path / "disk", 20) as disk:
-        target = webmap.build_tiles(frames, disk / "web" / "veerkracht_2024.pmtiles")
+        target = webmap.build_tiles(frames, disk / "web" / "tiles_baarn.pmtiles")
         before = _digest(target)
         fill(disk, 20_000)
         with pytest.raises((DiskFullError, ValueError)) as failure:
@@ -110,7 +110,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path, free
         out = disk / "out"
         published = [
             out / "warehouse" / "veerkracht.duckdb",
-            out / "web" / "veerkracht_2023.pmtiles",
+            webmap.year_tiles(out / "web", 2023),
             *sorted((out / "layers" / "2023").glob("*_2023*")),
         ]
         before = {p: _digest(p) for p in published}
@@ -130,7 +130,7 @@ def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path, free
             assert path.exists(), path
             if _digest(path) != digest:
                 _assert_complete(path, before_rows[path])
-        webmap.verify_pmtiles(out / "web" / "veerkracht_2023.pmtiles")
+        webmap.verify_pmtiles(webmap.year_tiles(out / "web", 2023))
         assert _no_partials(out)
         third = run_cli(tmp_path / "home", disk / "out", "--year", "2023")
         # What the failed run did not materialise is stale in Dagster: it runs, not "Nothing to do".

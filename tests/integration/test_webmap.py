@@ -18,6 +18,8 @@ import pytest
 from map_checks import CHROMIUM, check_map, class_pixel_shares, serving
 from PIL import Image
 
+from veerkracht.publish.webmap import year_tiles
+
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="needs Debian chromium: apt-get install chromium"
 )
@@ -45,18 +47,21 @@ def browser():
 
 def test_web_folder_is_self_contained(years_run):
     web = years_run[0].web
-    assert (web / "veerkracht_2024.pmtiles").stat().st_size > 1_000_000
+    assert year_tiles(web, 2024).stat().st_size > 1_000_000
+    # One archive per boundary set: each embedded year has its own boundaries, none is left over.
+    assert sorted(p.name for p in web.glob("*.pmtiles")) == sorted(
+        {year_tiles(web, year).name for year in (2021, 2022, 2023, 2024)}
+    )
     assert json.loads((web / "years.json").read_text()) == [2024, 2023, 2022, 2021]
     html = (web / "index.html").read_text() + (web / "app.js").read_text()
     assert "http://" not in html.replace("http://127", "") and "https://" not in html, "no CDN, no network"
 
 
-def test_range_requests_are_served(page_url):
+def test_range_requests_are_served(years_run, page_url):
     import urllib.request
 
-    req = urllib.request.Request(
-        page_url.replace("index.html", "veerkracht_2024.pmtiles"), headers={"Range": "bytes=0-126"}
-    )
+    tiles = year_tiles(years_run[0].web, 2024).name
+    req = urllib.request.Request(page_url.replace("index.html", tiles), headers={"Range": "bytes=0-126"})
     with urllib.request.urlopen(req) as resp:
         assert resp.status == 206 and resp.read()[:7] == b"PMTiles"
 

@@ -1,22 +1,31 @@
 """The static web map: PMTiles vector tiles (tippecanoe) plus a MapLibre page, no network needed.
 
-Belongs here: turning the 4326 GeoParquet layers of a year into ``veerkracht_<year>.pmtiles``
-(one vector layer per level), a small search index, what the page says about the year
-(``meta_<year>.json``: palette, legend, the spec's themes, coverage), and copying the page with
-its vendored MapLibre GL and pmtiles builds (from npm, see ``web/package.json``) next to them, so
-``python -m veerkracht.publish.serve`` serves a complete map with no CDN.
+Belongs here: turning the 4326 GeoParquet layers of a year into what the page draws, and copying
+the page with its vendored MapLibre GL and pmtiles builds (from npm, see ``web/package.json``)
+next to them, so ``python -m veerkracht.publish.serve`` serves a complete map with no CDN:
+
+- ``tiles_<key>.pmtiles``: the *boundaries* only (each area's ``code``, a polygon layer and a
+  point layer per level), one archive per boundary set. ``key`` hashes the codes and geometries
+  and the tile format (:func:`boundary_key`), so a year whose boundaries were tiled before (a new
+  spec, new statistics, a rerun) reuses its archive and tippecanoe runs only for new boundaries.
+- ``areas_<year>.json``: the year's numbers per area (:data:`AREA_FIELDS`) and the name of its
+  tiles; the page joins them to the tiles in the browser as MapLibre *feature state*
+  (``promoteId: code``), so the style colours every area from the year's own figures.
+- ``search_<year>.json`` (names and boxes), ``meta_<year>.json`` (palette, legend, the spec's
+  themes, coverage), ``shortlist_<year>.json`` and ``years.json``.
 
 tippecanoe options and why: ``--no-feature-limit``, ``--no-tile-size-limit`` and
-``--drop-rate=1`` keep every area and every proportional circle at every zoom (a choropleth
-that drops buurten would lie; without ``--drop-rate=1`` the national view showed 3 of 352
-gemeente circles); ``-T`` declares every attribute's type (:func:`attribute_types`);
-``--detect-shared-borders`` simplifies neighbours' shared edges identically, so no slivers or
-gaps open between them; ``--coalesce`` is not used, because it merges areas.
+``--drop-rate=1`` keep every area and every point at every zoom (a choropleth that drops buurten
+would lie; without ``--drop-rate=1`` the national view showed 3 of 352 gemeente circles);
+``-T`` declares the attributes' types (:func:`attribute_types`); ``--detect-shared-borders``
+simplifies neighbours' shared edges identically, so no slivers or gaps open between them;
+``--coalesce`` is not used, because it merges areas.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +36,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 from pmtiles.reader import Compression, MmapSource, Reader, all_tiles, deserialize_header
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
@@ -35,8 +45,10 @@ from veerkracht.method.spec import MethodSpec
 from veerkracht.publish import styles
 
 WEB_SRC = Path(__file__).with_name("web")
-#: Feature properties carried into the tiles (what the popup and the styles need).
-TILE_FIELDS = [
+#: What the tiles hold; part of :func:`boundary_key`, so a change here re-tiles every boundary set.
+TILES_FORMAT = "boundaries-v1: code; <level> polygons, <level>_points; z4-12"
+#: The numbers of a year per area (``areas_<year>.json``): what the popup and the styles need.
+AREA_FIELDS = [
     "code",
     "name",
     "level",
@@ -67,19 +79,10 @@ TILE_FIELDS = [
 ]
 
 
-#: What each proportional circle carries (the count, its interval and its kind: modelled circles
-#: are drawn paler).
-BEWONERS_FIELDS = [
-    "kwetsbare_bewoners",
-    "kwetsbare_bewoners_p05",
-    "kwetsbare_bewoners_p95",
-    "estimate_kind",
-    "estimate_vintage",
-]
-
-
-def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 12) -> Path:
-    """Write one PMTiles archive with a vector layer per level (frames in EPSG:4326); return its path."""
+def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
+    """Write one PMTiles archive of the boundaries, per level a polygon layer and a layer of one
+    point inside each area (where its proportional circle is drawn), each feature carrying only
+    its ``code`` (frames in EPSG:4326); return its path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(out.parent)
     tmp = partial_dir(out.parent, "tiles")
@@ -87,36 +90,20 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
         args = []
         inputs: list[pd.DataFrame] = []
         for level, frame in layers.items():
-            gdf = frame[TILE_FIELDS + ["geometry"]]
-            seq = _tile_input(gdf, Path(tmp) / level)
-            # A point inside each area with its estimated vulnerable residents: the map's
-            # proportional circles ("how many", not only "how high").
-            counted = frame[frame["kwetsbare_bewoners"].notna()]
+            gdf = frame[["code", "geometry"]]
             points = gpd.GeoDataFrame(
-                counted[["code", "name", *BEWONERS_FIELDS]],
-                geometry=counted.geometry.representative_point(),
-                crs=frame.crs,
+                frame[["code"]], geometry=frame.geometry.representative_point(), crs=frame.crs
             )
-            pts = _tile_input(points, Path(tmp) / f"{level}_bewoners")
             inputs += [gdf, points]
-            args += [
-                "-L",
-                json.dumps(
-                    {
-                        "file": str(seq),
-                        "layer": level,
-                        "description": f"{level} polygons with veerkracht scores",
-                    }
-                ),
-                "-L",
-                json.dumps(
-                    {
-                        "file": str(pts),
-                        "layer": f"{level}_bewoners",
-                        "description": f"{level}: estimated vulnerable residents (points)",
-                    }
-                ),
-            ]
+            for layer, part, what in (
+                (level, gdf, "polygons"),
+                (f"{level}_points", points, "a point inside each area"),
+            ):
+                seq = _tile_input(part, Path(tmp) / layer)
+                args += [
+                    "-L",
+                    json.dumps({"file": str(seq), "layer": layer, "description": f"{level} {what}"}),
+                ]
         with atomic_path(out, verify=verify_pmtiles) as partial:
             # Through the supervisor: tippecanoe and its workers die with this process.
             cmd = [
@@ -132,7 +119,7 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path, max_zoom: int = 
                 "-Z",
                 "4",
                 "-z",
-                str(max_zoom),
+                "12",
                 "--no-feature-limit",
                 "--no-tile-size-limit",
                 "--drop-rate=1",
@@ -326,36 +313,86 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
     }
 
 
+def boundary_key(frames: dict[str, gpd.GeoDataFrame]) -> str:
+    """What identifies a boundary set's tiles: the levels, every area's code and geometry (WKB),
+    the tile format and the tippecanoe version. Equal keys, equal tiles."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{TILES_FORMAT}|tippecanoe {version('tippecanoe')}".encode())
+    for level, frame in frames.items():
+        digest.update(f"|{level}|{len(frame)}|".encode())
+        digest.update("\0".join(frame["code"]).encode())
+        digest.update(b"".join(shapely.to_wkb(frame.geometry.values)))
+    return digest.hexdigest()[:16]
+
+
+def area_table(frame: pd.DataFrame) -> dict:
+    """A level's numbers for the page, compact: field names once, then a row of values per area
+    (JSON types: numbers stay numbers, missing values are null)."""
+    part = frame[AREA_FIELDS]
+    rows = part.astype(object).where(part.notna(), None).to_numpy().tolist()
+    return {"fields": AREA_FIELDS, "rows": rows}
+
+
+def year_tiles(out_dir: Path, year: int) -> Path:
+    """The tiles archive the page draws ``year`` on (named in its ``areas_<year>.json``)."""
+    return out_dir / json.loads((out_dir / f"areas_{year}.json").read_text())["tiles"]
+
+
+def _write_json(path: Path, value) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain))
+
+
+def _plain(value):
+    """numpy scalars (an Int64 column's values) as JSON numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def publish_web(
     out_dir: Path,
     year: int,
     layers: dict[str, Path],
     spec: MethodSpec,
     shortlists: dict[str, Path] | None = None,
-) -> dict[str, Path]:
-    """Tiles + search index of ``year`` and the page itself under ``out_dir``.
+) -> dict:
+    """Tiles (when its boundaries are new), numbers, search index of ``year`` and the page itself
+    under ``out_dir``.
 
-    ``years.json`` lists every year whose tiles are in ``out_dir``, newest first, so the page's
-    year switch offers what was built.
+    Order and why: the tiles first, then ``areas_<year>.json`` (which names them), then the rest;
+    archives no year names any more go last. A run stopped anywhere leaves every year's areas
+    file naming an archive that is there. ``years.json`` lists every year with its areas and
+    tiles in ``out_dir``, newest first, so the page's year switch offers what was built.
     """
     frames = {level: gpd.read_parquet(path) for level, path in layers.items()}  # read each file once
-    tiles = build_tiles(frames, out_dir / f"veerkracht_{year}.pmtiles")
+    tiles = out_dir / f"tiles_{boundary_key(frames)}.pmtiles"
+    tiled = not tiles.exists()
+    if tiled:
+        build_tiles(frames, tiles)
+    areas = out_dir / f"areas_{year}.json"
+    _write_json(areas, {"tiles": tiles.name, "levels": {lv: area_table(f) for lv, f in frames.items()}})
     index = out_dir / f"search_{year}.json"
-    with atomic_path(index) as tmp:
-        tmp.write_text(json.dumps(search_index(frames), ensure_ascii=False, separators=(",", ":")))
-    with atomic_path(out_dir / f"meta_{year}.json") as tmp:
-        tmp.write_text(json.dumps(page_meta(year, frames, spec), ensure_ascii=False))
+    _write_json(index, search_index(frames))
+    _write_json(out_dir / f"meta_{year}.json", page_meta(year, frames, spec))
     # The shortlist page's data: the year's shortlist rows per level (layers/<year>/shortlist_*.csv).
     lists = {}
     for level, path in (shortlists or {}).items():
         rows = pd.read_csv(path)
         lists[level] = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    with atomic_path(out_dir / f"shortlist_{year}.json") as tmp:
-        tmp.write_text(json.dumps(lists, ensure_ascii=False, default=str))
+    _write_json(out_dir / f"shortlist_{year}.json", lists)
     for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
-    years = sorted((int(p.stem.split("_")[1]) for p in out_dir.glob("veerkracht_*.pmtiles")), reverse=True)
-    with atomic_path(out_dir / "years.json") as tmp:
-        tmp.write_text(json.dumps(years))
-    return {"pmtiles": tiles, "search": index, "page": out_dir / "index.html"}
+    named = {}
+    for path in out_dir.glob("areas_*.json"):
+        named[int(path.stem.split("_")[1])] = json.loads(path.read_text())["tiles"]
+    _write_json(
+        out_dir / "years.json", sorted((y for y, t in named.items() if (out_dir / t).exists()), reverse=True)
+    )
+    # Archives no year draws on (boundaries replaced; per-year archives of older versions).
+    for old in [*out_dir.glob("tiles_*.pmtiles"), *out_dir.glob("veerkracht_*.pmtiles")]:
+        if old.name not in named.values():
+            old.unlink(missing_ok=True)
+    return {"pmtiles": tiles, "tiled": tiled, "areas": areas, "search": index, "page": out_dir / "index.html"}

@@ -40,12 +40,12 @@ def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
     import gzip
 
     metadata = json.loads(gzip.decompress(path.read_bytes()[meta_offset : meta_offset + meta_length]))
-    # A polygon layer per level, and a circle layer per level with resident counts.
-    counted = {f"{lv}_bewoners" for lv in gdf.loc[gdf["kwetsbare_bewoners"].notna(), "level"]}
-    assert counted == {"gemeente_bewoners", "wijk_bewoners", "buurt_bewoners"}
-    assert {layer["id"] for layer in metadata["vector_layers"]} == set(gdf["level"]) | counted
+    # A polygon layer and a point layer (where the circles are drawn) per level.
+    levels = set(gdf["level"])
+    assert {layer["id"] for layer in metadata["vector_layers"]} == levels | {f"{lv}_points" for lv in levels}
     assert "CBS" in metadata["attribution"]
     assert not list(out.glob(".partial-*"))
+    assert webmap.year_tiles(out, 2024) == path
 
 
 def _tile_features(path):
@@ -62,39 +62,79 @@ def _tile_features(path):
                     yield layer, feature["properties"]
 
 
-def test_tiles_carry_numbers_as_numbers(web):
-    """The style matches score_class 1-5 and scales circles by counts: a "1" instead of 1 drew
-    every area grey (issue 24). Every property of every feature has its column's type, and the
-    values are the layer's."""
+def test_tiles_hold_every_area_by_code(web):
+    """The page joins a year's numbers to the tiles by ``code`` (feature state, promoteId): every
+    area of every level is in its polygon and its point layer, with its code and nothing else."""
     _, got, gdf = web
+    seen: dict[str, set] = {}
+    for layer, props in _tile_features(got["pmtiles"]):
+        assert set(props) == {"code"} and isinstance(props["code"], str), (layer, props)
+        seen.setdefault(layer, set()).add(props["code"])
+    for level, part in gdf.groupby("level"):
+        assert seen[level] == seen[f"{level}_points"] == set(part["code"])
+
+
+def test_area_tables_carry_numbers_as_numbers(web):
+    """The style matches score_class 1-5 and scales circles by counts: a "1" instead of 1 drew
+    every area grey (issue 24). In ``areas_<year>.json`` every value has its column's JSON type
+    and is the layer's value; missing values are null."""
+    out, _, gdf = web
+    areas = json.loads((out / "areas_2024.json").read_text())
     want = {}
-    for name, dtype in gdf[webmap.TILE_FIELDS].dtypes.items():
+    for name, dtype in gdf[webmap.AREA_FIELDS].dtypes.items():
         if pd.api.types.is_bool_dtype(dtype):
             want[name] = (bool,)
         elif pd.api.types.is_integer_dtype(dtype):
             want[name] = (int,)
         elif pd.api.types.is_float_dtype(dtype):
-            want[name] = (int, float)  # an integral double is encoded as an integer: a number in JS
+            want[name] = (int, float)
         else:
             want[name] = (str,)
-    by_code = gdf.set_index("code")
-    seen = set()
-    for layer, props in _tile_features(got["pmtiles"]):
-        for name, value in props.items():
-            assert isinstance(value, want[name]) and (bool in want[name]) == isinstance(value, bool), (
-                layer,
-                name,
-                value,
-            )
-            seen.add(name)
-        row = by_code.loc[props["code"]]
-        if not layer.endswith("_bewoners"):
-            assert props.get("score_class") == (None if pd.isna(row["score_class"]) else row["score_class"])
-        if "kwetsbare_bewoners" in props:
-            assert props["kwetsbare_bewoners"] == row["kwetsbare_bewoners"]
-            assert props["estimate_kind"] == row["estimate_kind"]
-    # What the style reads is among what was checked.
-    assert {"score_class", "score_within_gemeente", "bivariate_class", "uncertain", "inwoners"} <= seen
+    by_code = gdf.set_index("code", drop=False)
+    for level, table in areas["levels"].items():
+        assert table["fields"] == webmap.AREA_FIELDS
+        assert len(table["rows"]) == (gdf["level"] == level).sum()
+        for values in table["rows"]:
+            props = dict(zip(table["fields"], values, strict=True))
+            row = by_code.loc[props["code"]]
+            for name, value in props.items():
+                if value is None:
+                    assert pd.isna(row[name]), (level, name)
+                    continue
+                assert isinstance(value, want[name]) and (bool in want[name]) == isinstance(value, bool), (
+                    level,
+                    name,
+                    value,
+                )
+                assert value == (row[name].item() if hasattr(row[name], "item") else row[name]), (name, value)
+    assert areas["tiles"] == webmap.year_tiles(out, 2024).name
+
+
+def test_tiles_are_built_once_per_boundary_set(web, tmp_path):
+    """A second year (or a rerun, or another spec) on the same boundaries reuses the archive; new
+    boundaries get their own, and an archive no year draws on any more is removed."""
+    import shutil
+
+    first, got, gdf = web
+    out = shutil.copytree(first, tmp_path / "web")  # the shared folder stays as it is
+    got = {"pmtiles": out / got["pmtiles"].name}
+    paths = {}
+    for level, part in gdf.groupby("level"):
+        paths[level] = tmp_path / f"{level}.parquet"
+        part.to_parquet(paths[level])
+    again = webmap.publish_web(out, 2023, paths, load_spec())
+    assert not again["tiled"] and again["pmtiles"] == got["pmtiles"]
+    assert webmap.year_tiles(out, 2023) == webmap.year_tiles(out, 2024)
+    moved = gdf.copy()
+    moved.geometry = moved.geometry.translate(0.001, 0)  # redrawn boundaries
+    for level, part in moved.groupby("level"):
+        part.to_parquet(paths[level])
+    redrawn = webmap.publish_web(out, 2023, paths, load_spec())
+    assert redrawn["tiled"] and redrawn["pmtiles"] != got["pmtiles"]
+    assert sorted(p.name for p in out.glob("*.pmtiles")) == sorted(
+        [got["pmtiles"].name, redrawn["pmtiles"].name]
+    )
+    assert json.loads((out / "years.json").read_text()) == [2024, 2023]
 
 
 def test_the_page_describes_the_spec_and_the_data(web):

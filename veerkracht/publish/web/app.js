@@ -1,8 +1,12 @@
 // Veerkracht web map: PMTiles vector tiles drawn with MapLibre GL, no network beyond this folder.
+// The tiles hold the boundaries (each area's code); a year's numbers come from areas_<year>.json
+// and are joined to them as feature state (promoteId "code"): the style reads ["feature-state", …].
 // Palette, legend and explanation come from meta_<year>.json (veerkracht/publish/webmap.py
 // page_meta: the method spec, the data and veerkracht/publish/styles.py), never from strings here.
 const LEVELS = ["gemeente", "wijk", "buurt"];
 const state = { level: "buurt", view: "national", year: null, meta: null, index: [], zoomedToPart: false };
+const fs = (name) => ["feature-state", name];
+const counted = ["==", ["typeof", fs("kwetsbare_bewoners")], "number"];
 
 const protocol = new pmtiles.Protocol();
 maplibregl.addProtocol("pmtiles", protocol.tile);
@@ -20,44 +24,56 @@ function fillColour() {
   const st = state.meta.style;
   if (state.view === "bewoners") return st.bewoners_fill;  // the circles carry the information
   if (state.view === "bivariate") {
-    return ["match", ["coalesce", ["get", "bivariate_class"], ""], ...Object.entries(st.bivariate).flat(), st.no_score];
+    return ["match", ["coalesce", fs("bivariate_class"), ""], ...Object.entries(st.bivariate).flat(), st.no_score];
   }
   if (state.view === "gemeente" && state.level !== "gemeente") {
     const steps = st.within_breaks.flatMap((b, i) => [b, st.classes[i + 1]]);
-    return ["case", ["==", ["typeof", ["get", "score_within_gemeente"]], "number"],
-      ["step", ["get", "score_within_gemeente"], st.classes[0], ...steps], st.no_score];
+    return ["case", ["==", ["typeof", fs("score_within_gemeente")], "number"],
+      ["step", fs("score_within_gemeente"), st.classes[0], ...steps], st.no_score];
   }
   const classes = st.classes.flatMap((c, i) => [i + 1, c]);
-  return ["match", ["coalesce", ["get", "score_class"], 0], ...classes, st.no_score];
+  return ["match", ["coalesce", fs("score_class"), 0], ...classes, st.no_score];
 }
 
 function fillOpacity() {
   // Uncertain areas (the Monte Carlo rank interval crosses a class boundary) are drawn paler.
-  return ["case", ["==", ["get", "uncertain"], true], 0.5, 0.92];
+  return ["case", ["==", fs("uncertain"), true], 0.5, 0.92];
 }
 
 function loadYear(year) {
   state.year = year;
   window.vk.ready = false;
   fetch(`search_${year}.json`).then(r => r.json()).then(items => { state.index = items; });
-  return fetch(`meta_${year}.json`).then(r => r.json()).then(meta => {
+  const get = (name) => fetch(`${name}_${year}.json`).then(r => r.json());
+  return Promise.all([get("meta"), get("areas")]).then(([meta, areas]) => {
     state.meta = meta;
     for (const level of LEVELS) {
       for (const id of [`${level}-fill`, `${level}-line`, `${level}-bewoners`]) if (map.getLayer(id)) map.removeLayer(id);
     }
-    if (map.getSource("vk")) map.removeSource("vk");
-    map.addSource("vk", { type: "vector", url: `pmtiles://veerkracht_${year}.pmtiles`,
+    if (map.getSource("vk")) map.removeSource("vk");  // and with it the previous year's feature state
+    map.addSource("vk", { type: "vector", url: `pmtiles://${areas.tiles}`, promoteId: "code",
                           attribution: "Bron: CBS, Kadaster/PDOK (CC BY 4.0)" });
+    // The year's numbers, on the polygon and on the point of every area.
+    for (const [level, table] of Object.entries(areas.levels)) {
+      const code = table.fields.indexOf("code");
+      for (const row of table.rows) {
+        const values = Object.fromEntries(table.fields.map((f, i) => [f, row[i]]));
+        map.setFeatureState({ source: "vk", sourceLayer: level, id: row[code] }, values);
+        map.setFeatureState({ source: "vk", sourceLayer: `${level}_points`, id: row[code] }, values);
+      }
+    }
     for (const level of LEVELS) {
       map.addLayer({ id: `${level}-fill`, type: "fill", source: "vk", "source-layer": level,
                      paint: { "fill-color": fillColour(), "fill-opacity": fillOpacity() } });
       map.addLayer({ id: `${level}-line`, type: "line", source: "vk", "source-layer": level,
                      paint: { "line-color": "#666", "line-width": level === "gemeente" ? 0.8 : 0.25 } });
-      // Proportional circles: area ~ estimated vulnerable residents; modelled estimates paler.
-      map.addLayer({ id: `${level}-bewoners`, type: "circle", source: "vk", "source-layer": `${level}_bewoners`,
-                     paint: { "circle-color": "#bd0026", "circle-stroke-color": "#fff", "circle-stroke-width": 0.5,
-                              "circle-opacity": ["match", ["get", "estimate_kind"], "modelled", meta.style.modelled_opacity, meta.style.counted_opacity],
-                              "circle-radius": ["*", meta.style.circle_scale[level], ["sqrt", ["get", "kwetsbare_bewoners"]]] } });
+      // Proportional circles: area ~ estimated vulnerable residents; modelled estimates paler;
+      // none (opacity 0) where the year has no count.
+      map.addLayer({ id: `${level}-bewoners`, type: "circle", source: "vk", "source-layer": `${level}_points`,
+                     paint: { "circle-color": "#bd0026", "circle-stroke-color": "#fff",
+                              "circle-stroke-width": ["case", counted, 0.5, 0],
+                              "circle-opacity": ["case", counted, ["match", fs("estimate_kind"), "modelled", meta.style.modelled_opacity, meta.style.counted_opacity], 0],
+                              "circle-radius": ["case", counted, ["*", meta.style.circle_scale[level], ["sqrt", fs("kwetsbare_bewoners")]], 0] } });
     }
     // A year without buurten (KWB 2021/2022) shows its finest level; a partial year says so.
     const select = document.getElementById("level");
@@ -209,7 +225,7 @@ map.on("click", (e) => {
   const features = map.queryRenderedFeatures(e.point, { layers: [`${state.level}-fill`] });
   if (!features.length) return;
   new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(e.lngLat)
-    .setDOMContent(popupNode(features[0].properties))
+    .setDOMContent(popupNode({ ...features[0].properties, ...features[0].state }))
     .addTo(map);
 });
 
