@@ -96,7 +96,7 @@ def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
     rerun = _rerun(tmp_path)
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert _leftovers(tmp_path / "out") == []
-    verify_pmtiles(year_tiles(web, 2024))
+    verify_pmtiles(year_tiles(web, 2023))
     assert not [p for p in web.iterdir() if p.is_dir() and p.name not in ("vendor",)]
 
 
