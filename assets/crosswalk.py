@@ -35,8 +35,9 @@ def boundary_crosswalk(
 ) -> dg.MaterializeResult:
     """Area- and population-weighted crosswalk per level from each earlier year's boundaries onto
     ``to_year``'s, from the run's geometry source (levels the source lacks for either year are
-    skipped and named)."""
-    from veerkracht.geo.crosswalk import crosswalk
+    skipped and named). A pair whose boundaries and inhabitants equal those of the stored
+    crosswalk (``input_key``) is not overlaid again: every run re-checks, a change recomputes."""
+    from veerkracht.geo.crosswalk import crosswalk, input_key
 
     reader = sources.get("geometry", settings.geometry_source).load()
     url = settings.pdok_url or None
@@ -66,25 +67,41 @@ def boundary_crosswalk(
     rows = 0
     with build_db.get_connection() as con:
         population = warehouse.population(con, config.to_year)
-        for level in needed:
-            warehouse.store_boundaries(con, config.to_year, level, target[level])
+        stored_target = False
         for from_year, levels in plan.items():
             if not levels:
                 continue
             source = reader.read_year(from_year, levels, **read)
-            parts = []
-            for level in levels:
-                warehouse.store_boundaries(con, from_year, level, source[level])
-                cw = crosswalk(source[level], target[level], target_population=population)
-                cw.insert(0, "level", level)
-                with atomic_path(out_dir / f"{level}_{from_year}_{config.to_year}.parquet") as tmp:
-                    cw.to_parquet(tmp, index=False)
-                parts.append(cw)
+            keys = ",".join(f"{lv}:{input_key(source[lv], target[lv], population)}" for lv in levels)
+            files = {lv: out_dir / f"{lv}_{from_year}_{config.to_year}.parquet" for lv in levels}
+            if keys == warehouse.stored_crosswalk_keys(con, from_year, config.to_year) and all(
+                f.exists() for f in files.values()
+            ):
+                # The same boundaries and inhabitants as the stored crosswalk: it is reused.
+                parts = [pd.read_parquet(files[lv]) for lv in levels]
+                metadata[f"{from_year}: overlay"] = "reused (same boundaries and inhabitants)"
+            else:
+                if not stored_target:
+                    for level in needed:
+                        warehouse.store_boundaries(con, config.to_year, level, target[level])
+                    stored_target = True
+                parts = []
+                for level in levels:
+                    warehouse.store_boundaries(con, from_year, level, source[level])
+                    cw = crosswalk(source[level], target[level], target_population=population)
+                    cw.insert(0, "level", level)
+                    with atomic_path(files[level]) as tmp:
+                        cw.to_parquet(tmp, index=False)
+                    parts.append(cw)
+                metadata[f"{from_year}: overlay"] = "computed"
+            for cw in parts:
+                level = cw["level"].iat[0] if len(cw) else "?"
                 per_source = cw.groupby("source_code")["unchanged"].first()
                 metadata[f"{from_year} {level}: source areas"] = int(len(per_source))
                 metadata[f"{from_year} {level}: unchanged (1:1)"] = int(per_source.sum())
                 metadata[f"{from_year} {level}: changed"] = int((~per_source).sum())
             all_cw = pd.concat(parts, ignore_index=True)
-            warehouse.store_crosswalk(con, all_cw, from_year, config.to_year)
+            if metadata[f"{from_year}: overlay"] == "computed":
+                warehouse.store_crosswalk(con, all_cw, from_year, config.to_year, keys)
             rows += len(all_cw)
     return dg.MaterializeResult(metadata={**metadata, "from_years": list(plan), "rows": rows})

@@ -278,20 +278,40 @@ def ensure_crosswalk_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year: int) -> None:
-    """Replace the ``from_year -> to_year`` rows of ``core.crosswalk`` by the frame ``cw``
-    (columns of :func:`veerkracht.crosswalk.crosswalk` plus ``level``)."""
+def _ensure_crosswalk_inputs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS core.crosswalk_input (from_year INTEGER, to_year INTEGER, "
+        "keys VARCHAR, PRIMARY KEY (from_year, to_year))"
+    )
+
+
+def stored_crosswalk_keys(con: duckdb.DuckDBPyConnection, from_year: int, to_year: int) -> str | None:
+    """The input keys (:func:`veerkracht.geo.crosswalk.input_key`, per level) of the stored
+    ``from_year -> to_year`` crosswalk, or None when none is stored."""
     ensure_crosswalk_table(con)
+    _ensure_crosswalk_inputs(con)
+    row = con.execute(
+        "SELECT keys FROM core.crosswalk_input WHERE from_year = ? AND to_year = ?", [from_year, to_year]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year: int, keys: str) -> None:
+    """Replace the ``from_year -> to_year`` rows of ``core.crosswalk`` by the frame ``cw``
+    (columns of :func:`veerkracht.crosswalk.crosswalk` plus ``level``), with the input keys it
+    was computed from, in one transaction."""
+    ensure_crosswalk_table(con)
+    _ensure_crosswalk_inputs(con)
     con.register("cw_rows", cw)
     try:
         with transaction(con):
-            con.execute(
-                "DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", [from_year, to_year]
-            )
+            years = [from_year, to_year]
+            con.execute("DELETE FROM core.crosswalk WHERE from_year = ? AND to_year = ?", years)
             con.execute(
                 "INSERT INTO core.crosswalk BY NAME SELECT ? AS from_year, ? AS to_year, * FROM cw_rows",
-                [from_year, to_year],
+                years,
             )
+            con.execute("INSERT OR REPLACE INTO core.crosswalk_input VALUES (?, ?, ?)", [*years, keys])
     finally:
         con.unregister("cw_rows")
 

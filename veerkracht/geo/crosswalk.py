@@ -27,6 +27,7 @@ moves under about 5 m.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,6 +37,22 @@ import pandas as pd
 import shapely
 
 from veerkracht.geo import RD_NEW
+
+
+def input_key(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, target_population: pd.Series | None) -> str:
+    """What a crosswalk is computed from: both layers' codes, CRS and geometries (WKB) and the
+    target's inhabitants. Equal keys give equal crosswalks (with this module's code, which the
+    assets' code version covers), so a stored crosswalk with the same key need not be recomputed."""
+    digest = hashlib.sha256()
+    for layer in (source, target):
+        digest.update(f"{layer.crs}|{len(layer)}|".encode())
+        digest.update("\0".join(layer["code"]).encode())
+        if "geometry_source" in layer:  # stored with the boundaries (core.boundary)
+            digest.update("\0".join(layer["geometry_source"].fillna("")).encode())
+        digest.update(b"".join(w or b"" for w in shapely.to_wkb(layer.geometry.values)))
+    if target_population is not None:
+        digest.update(pd.util.hash_pandas_object(target_population.sort_index()).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def crosswalk(

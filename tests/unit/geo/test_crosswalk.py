@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from veerkracht.geo import embedded
-from veerkracht.geo.crosswalk import carry, crosswalk
+from veerkracht.geo.crosswalk import carry, crosswalk, input_key
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 from veerkracht.paths import EMBEDDED_DIR
 
@@ -147,3 +147,28 @@ def test_carry_rate_uses_denominators_and_skips_nulls():
     assert out.loc["T", "covered_share"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="denominator"):
         carry(rates, cw, kind="rate")
+
+
+def test_input_key_changes_with_what_the_crosswalk_is_computed_from():
+    """A stored crosswalk is reused only for the same boundaries and inhabitants: the key is the
+    same for the same inputs, and changes with one moved boundary, one renamed code, one
+    area's geometry source or one target's inhabitants."""
+    source, target, people = _layer(2019, "gemeente"), _layer(2024, "gemeente"), _inhabitants_2024()
+    key = input_key(source, target, people)
+    assert input_key(source.copy(), target.copy(), people.copy()) == key
+    moved = target.copy()
+    moved.loc[moved.index[0], "geometry"] = shapely.affinity.translate(moved.geometry.iloc[0], 5.0)
+    renamed = source.copy()
+    renamed.loc[renamed.index[0], "code"] = "GM9999"
+    redrawn = source.copy()
+    redrawn.loc[redrawn.index[0], "geometry_source"] = "reconstructed_approximate"
+    counted = people.copy()
+    counted.iloc[0] += 1
+    others = {
+        input_key(source, moved, people),
+        input_key(renamed, target, people),
+        input_key(redrawn, target, people),
+        input_key(source, target, counted),
+        input_key(source, target, None),
+    }
+    assert key not in others and len(others) == 5
