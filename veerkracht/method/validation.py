@@ -283,6 +283,31 @@ class ClusterDraws:
         """How often each area (by its cluster) is drawn in each resample (runs x areas)."""
         return self.per_cluster[:, [self.index[c] for c in clusters]]
 
+    def resamples(self, clusters) -> Resamples:
+        """The same resamples of areas labelled ``clusters``, as sums per cluster (no runs x areas
+        matrix): what :func:`resampled_rho` and :func:`resampled_capture` need."""
+        return Resamples(self.per_cluster, np.fromiter((self.index[c] for c in clusters), np.intp))
+
+
+class Resamples:
+    """Cluster-bootstrap resamples of ``n`` areas without a runs x areas count matrix. An area is
+    drawn as often as its cluster, so a resample's sum of any per-area value is the cluster
+    draws (runs x clusters) times the value's sum per cluster: a product over the gemeenten
+    (~350) instead of the areas (~3,000 wijken, 14,000 buurten), the same numbers."""
+
+    def __init__(self, per_cluster: np.ndarray, cluster: np.ndarray):
+        self.per_cluster = np.asarray(per_cluster, dtype=float)
+        self.cluster = cluster
+
+    def __matmul__(self, values: np.ndarray) -> np.ndarray:
+        """``counts @ values`` (values: areas, or areas x k) as the count matrix would give it."""
+        values = np.asarray(values, dtype=float)
+        cols = values.reshape(len(self.cluster), -1)
+        g = self.per_cluster.shape[1]
+        per = np.column_stack([np.bincount(self.cluster, weights=c, minlength=g) for c in cols.T])
+        out = self.per_cluster @ per
+        return out.reshape(-1) if values.ndim == 1 else out
+
 
 def cluster_counts(clusters, runs: int = BOOTSTRAP, seed: int = SEED) -> np.ndarray:
     """Resample counts (runs x areas) drawing whole clusters among those of ``clusters``."""
@@ -316,32 +341,37 @@ def _interval(rho: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def resampled_rho(rx: np.ndarray, ry: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Rho of each resample (``counts``: runs x pairs, how often each pair is drawn)."""
-    counts = np.asarray(counts, dtype=float)
-    n = counts.sum(axis=1)
-    sums = counts @ np.column_stack([rx, ry, rx * rx, ry * ry, rx * ry])
+def _drawn(counts) -> np.ndarray | Resamples:
+    """A count matrix (runs x pairs) as floats; :class:`Resamples` as they are."""
+    return counts if isinstance(counts, Resamples) else np.asarray(counts, dtype=float)
+
+
+def resampled_rho(rx: np.ndarray, ry: np.ndarray, counts) -> np.ndarray:
+    """Rho of each resample (``counts``: runs x pairs, how often each pair is drawn, or
+    :class:`Resamples`)."""
+    sums = _drawn(counts) @ np.column_stack([np.ones(len(rx)), rx, ry, rx * rx, ry * ry, rx * ry])
+    n = sums[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mx, my = sums[:, 0] / n, sums[:, 1] / n
-        sxx = sums[:, 2] - n * mx * mx
-        syy = sums[:, 3] - n * my * my
-        sxy = sums[:, 4] - n * mx * my
+        mx, my = sums[:, 1] / n, sums[:, 2] / n
+        sxx = sums[:, 3] - n * mx * mx
+        syy = sums[:, 4] - n * my * my
+        sxy = sums[:, 5] - n * mx * my
         # A resample of one repeated pair has no spread (rounding may leave a speck): no rho.
         tiny = 1e-9 * n * n * n
         return np.where((sxx > tiny) & (syy > tiny), sxy / np.sqrt(sxx * syy), np.nan)
 
 
 def resampled_capture(
-    score_places: np.ndarray, oriented_places: np.ndarray, weight: np.ndarray, counts: np.ndarray
+    score_places: np.ndarray, oriented_places: np.ndarray, weight: np.ndarray, counts
 ) -> np.ndarray:
     """Top-10 % capture of each resample (deciles from the full sample's places)."""
     n = len(score_places)
     worst = oriented_places <= np.ceil(0.1 * n)
     high = score_places <= np.ceil(0.1 * n)
     w = np.where(np.isfinite(weight) & (weight > 0), weight, 0.0)
-    counts = np.asarray(counts, dtype=float)
+    sums = _drawn(counts) @ np.column_stack([w * worst * high, w * worst])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (counts @ (w * worst * high)) / (counts @ (w * worst))
+        return sums[:, 0] / sums[:, 1]
 
 
 def capture(score: np.ndarray, oriented: np.ndarray, weight: np.ndarray, top: float) -> float:
@@ -390,7 +420,7 @@ def measure(
     if interval:
         if clusters is not None:
             kept = np.asarray(clusters, dtype=object)[ok]
-            counts = (draws or ClusterDraws(kept)).counts(kept)
+            counts = (draws or ClusterDraws(kept)).resamples(kept)
         else:
             counts = _resample_counts(len(rx), BOOTSTRAP, SEED)
         lo, hi = _interval(resampled_rho(rx, ry, counts))
@@ -750,7 +780,7 @@ def _paired(head, other, crits: dict, gms, weight, draws: ClusterDraws) -> dict 
         rh, ro = _average_ranks(head[ok]), _average_ranks(other[ok])
         py, ph, po = _top_places(y[ok]), _top_places(head[ok]), _top_places(other[ok])
         w = weight[ok]
-        counts = draws.counts(gms[ok])
+        counts = draws.resamples(gms[ok])
         stats["rho_h"].append(_rho_of_ranks(rh, ry))
         stats["rho_o"].append(_rho_of_ranks(ro, ry))
         stats["cap_h"].append(_capture_places(ph, py, w, 0.1))

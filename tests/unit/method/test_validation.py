@@ -305,6 +305,17 @@ def test_the_cluster_bootstrap_resamples_whole_gemeenten():
     draws = v.ClusterDraws([f"GM{g}" for g in range(5)], runs=1)
     draws.per_cluster = np.array([[2.0, 1.0, 0.0, 2.0, 0.0]])
     assert draws.counts(["GM3", "GM0", "GM1", "GM4"]).tolist() == [[2.0, 2.0, 1.0, 0.0]]
+    # The per-gemeente product gives what the count matrix gives, for rho and capture alike.
+    many = v.ClusterDraws([f"GM{g}" for g in range(5)], runs=300)
+    labels = np.random.default_rng(1).permutation(gms)
+    values = np.random.default_rng(2).normal(size=(30, 3))
+    assert np.allclose(many.resamples(labels) @ values, many.counts(labels) @ values)
+    ranks = v._average_ranks(values[:, 0]), v._average_ranks(values[:, 1])
+    assert np.allclose(
+        v.resampled_rho(*ranks, many.resamples(labels)),
+        v.resampled_rho(*ranks, many.counts(labels)),
+        equal_nan=True,
+    )
     # Copies are not evidence: the interval over 5 gemeenten is wider than over 30 "independent" wijken.
     x, y = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 6), np.repeat([2.0, 1.0, 4.0, 3.0, 5.0], 6)
     lo_pairs, hi_pairs = v.bootstrap_rho(x, y)
