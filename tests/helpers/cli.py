@@ -36,3 +36,18 @@ def start_cli(home: Path, out: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def cli_in_process(monkeypatch, capsys, home: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m pipelines ARGS`` as ``main()`` in this process: for argument errors, which are
+    refused before any Dagster run (no child process needed). Same result shape as run_cli."""
+    from pipelines.__main__ import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("VEERKRACHT_OUTPUT_DIR", str(out))
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["python", "-m", "pipelines", *args], code, captured.out, captured.err)

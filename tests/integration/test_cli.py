@@ -12,7 +12,7 @@ import duckdb
 import geopandas as gpd
 import pandas as pd
 import pytest
-from cli import run_cli
+from cli import cli_in_process, run_cli
 from testpaths import FIXTURES
 
 from veerkracht.method.spec import load_spec
@@ -92,8 +92,10 @@ def test_a_file_without_codes_fails_with_its_cause_last(tmp_path):
     assert "Traceback" not in proc.stdout
 
 
-def test_missing_file_is_refused_before_any_work(tmp_path):
-    proc = _cli(tmp_path, "--geometry-file", str(tmp_path / "nope.gpkg"))
+def test_missing_file_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    proc = cli_in_process(
+        monkeypatch, capsys, tmp_path / "home", tmp_path / "out", "--geometry-file", str(tmp_path / "nope.gpkg")
+    )
     assert proc.returncode == 2 and "no boundary file at" in proc.stderr
     assert not (tmp_path / "out").exists()
 
@@ -142,10 +144,11 @@ def test_a_kwb_download_file_is_a_source(tmp_path):
     assert n > 100 and coverage.startswith("partial: 1 of 342 gemeenten (Utrecht); ranked among its own")
 
 
-def test_the_file_source_needs_a_file_and_one_year(tmp_path):
-    proc = _cli(tmp_path, "--source", "file", "--year", "2023")
+def test_the_file_source_needs_a_file_and_one_year(tmp_path, monkeypatch, capsys):
+    where = (monkeypatch, capsys, tmp_path / "home", tmp_path / "out")
+    proc = cli_in_process(*where, "--source", "file", "--year", "2023")
     assert proc.returncode == 2 and "--kwb-file" in proc.stderr
-    proc = _cli(tmp_path, "--source", "file", "--kwb-file", __file__, "--year", "2023", "--year", "2024")
+    proc = cli_in_process(*where, "--source", "file", "--kwb-file", __file__, "--year", "2023", "--year", "2024")
     assert proc.returncode == 2 and "one --year" in proc.stderr
 
 

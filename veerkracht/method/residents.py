@@ -43,12 +43,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
-from scipy.stats import spearmanr
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, RidgeCV
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from veerkracht import warehouse
 
@@ -184,6 +178,13 @@ def _to_logit(pct) -> np.ndarray:
 
 
 def _model():
+    # scikit-learn is imported where a model is fitted: the page, the validation and the layers
+    # import this module for its definitions and the buurt figures (0.5 s saved in such a run).
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     # Missing covariates are imputed as 0 difference (the area is taken to be like its parent)
     # with an indicator column, so the model can learn what "not published" says.
     return make_pipeline(
@@ -317,6 +318,8 @@ def benchmark(frame: pd.DataFrame, rate: pd.Series, adjust: pd.Index, fixed: pd.
 def _level_errors(frame, train, x, y) -> dict[str, tuple[float, float]]:
     """Out-of-sample logit errors per level with whole gemeenten held out: their 5th/95th
     percentiles (the modelled intervals)."""
+    from sklearn.model_selection import GroupKFold
+
     groups = frame.loc[train, "gemeente_code"].fillna(frame.loc[train, "code"])
     if groups.nunique() < 5:  # one gemeente (Utrecht 2023): hold out whole wijken instead
         rows = frame.loc[train]
@@ -421,6 +424,8 @@ def validate_buurten(
     the logit rate on the corporation-housing share alone. Returns one row per method with rho,
     mean absolute error (percentage points), interval coverage (model only) and n.
     """
+    from scipy.stats import spearmanr
+
     frame = _numeric(frame)
     truth = frame["code"].map(buurt_truth)
     held = frame.loc[(frame["level"] == "buurt") & truth.notna(), "gemeente_code"].dropna().unique()
@@ -487,6 +492,8 @@ def validate_buurten(
 def _corporation_baseline(frame, truth: pd.Series, targets) -> pd.Series:
     """Baseline 2: logit rate ~ corporation share, fitted on the buurten with truth (held-out
     gemeente excluded) and the wijken with a published or carried rate."""
+    from sklearn.linear_model import LinearRegression
+
     known = frame[HEADLINE].fillna(frame[f"carried_{HEADLINE}"])
     known = known.where(frame["level"] != "buurt", frame["code"].map(truth))
     fit = frame[frame["level"].isin(["wijk", "buurt"]) & known.notna() & frame["corporatie"].notna()]

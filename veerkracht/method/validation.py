@@ -30,7 +30,7 @@ import hashlib
 import itertools
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -452,11 +452,23 @@ BOUNDARY_LAG = 2
 
 @dataclass
 class Matching:
-    """What :func:`match` needs from the warehouse (:func:`matching_tables`)."""
+    """What :func:`match` needs from the warehouse (:func:`matching_tables`), and what it matched:
+    the validation, the requirement summary and the frontier match the same criteria onto the
+    same years, so each (criterion rows, score year, level) is matched once per validation."""
 
     crosswalk: pd.DataFrame | None = None
     changed: pd.DataFrame | None = None
     names: pd.DataFrame | None = None
+    matched: dict = field(default_factory=dict, repr=False)
+
+    def match(self, criterion: pd.DataFrame, score_year: int, level: str) -> pd.DataFrame:
+        """:func:`match` with these tables, once per criterion's rows (by content), year and level."""
+        content = int(pd.util.hash_pandas_object(criterion[["code", "value"]], index=False).sum())
+        what = tuple(criterion[["criterion", "year", "source"]].drop_duplicates().itertuples(index=False))
+        key = (what, int(score_year), level, len(criterion), content)
+        if key not in self.matched:
+            self.matched[key] = match(criterion, score_year, level, self.crosswalk, self.changed, self.names)
+        return self.matched[key]
 
 
 @functools.cache
@@ -639,7 +651,7 @@ def validate(
         for s_year, scored in by_level[level].groupby("year"):
             if _own_input(source, c_year, s_year, carry, level):
                 continue
-            matched = match(c, int(s_year), level, m.crosswalk, m.changed, m.names)
+            matched = m.match(c, int(s_year), level)
             dropped[int(s_year)] = matched.attrs["dropped"]
             parts.append(scored.join(matched.set_index("code"), on="code", how="inner"))
         if not parts:
@@ -745,7 +757,7 @@ def requirement_summary(
         ):
             if _own_input(source, c_year, year, carry, level):
                 continue
-            matched = match(c, int(year), level, m.crosswalk, m.changed, m.names)
+            matched = m.match(c, int(year), level)
             y = matched.set_index("code")["criterion_value"].reindex(wide.index) * int(c["direction"].iat[0])
             if y.notna().sum() >= MIN_AREAS:
                 per_crit[crit] = y.to_numpy(dtype=float)
@@ -886,7 +898,7 @@ def theme_frontier(
             ["criterion", "year", "source"]
         ):
             if not _own_input(source, c_year, year, carry, level):
-                matched = match(c, int(year), level, m.crosswalk, m.changed, m.names)
+                matched = m.match(c, int(year), level)
                 matched = matched.set_index("code")["criterion_value"]
                 on_areas[crit] = (matched * int(c["direction"].iat[0])).reindex(wide.index)
         half_of = s.drop_duplicates("code").set_index("code")["half"].reindex(wide.index)
