@@ -93,9 +93,9 @@ def test_a_file_without_codes_fails_with_its_cause_last(tmp_path):
 
 
 def test_missing_file_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
-    proc = cli_in_process(
-        monkeypatch, capsys, tmp_path / "home", tmp_path / "out", "--geometry-file", str(tmp_path / "nope.gpkg")
-    )
+    missing = str(tmp_path / "nope.gpkg")
+    where = (monkeypatch, capsys, tmp_path / "home", tmp_path / "out")
+    proc = cli_in_process(*where, "--geometry-file", missing)
     assert proc.returncode == 2 and "no boundary file at" in proc.stderr
     assert not (tmp_path / "out").exists()
 
@@ -148,7 +148,8 @@ def test_the_file_source_needs_a_file_and_one_year(tmp_path, monkeypatch, capsys
     where = (monkeypatch, capsys, tmp_path / "home", tmp_path / "out")
     proc = cli_in_process(*where, "--source", "file", "--year", "2023")
     assert proc.returncode == 2 and "--kwb-file" in proc.stderr
-    proc = cli_in_process(*where, "--source", "file", "--kwb-file", __file__, "--year", "2023", "--year", "2024")
+    two_years = ("--year", "2023", "--year", "2024")
+    proc = cli_in_process(*where, "--source", "file", "--kwb-file", __file__, *two_years)
     assert proc.returncode == 2 and "one --year" in proc.stderr
 
 

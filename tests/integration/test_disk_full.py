@@ -100,7 +100,7 @@ def _assert_complete(path, rows: int | None) -> None:
 @pytest.mark.parametrize("free_mb", [2, 6])
 def test_a_whole_run_on_a_nearly_full_disk_publishes_nothing_half(tmp_path, free_mb):
     """First a complete run (Utrecht 2023, small and fast), then one with little space left,
-    which runs out in another step each time (warehouse_core at 2 MB, boundary_crosswalk at 6):
+    which runs out of space in a different place at 2 and at 6 MB:
     it fails with the documented line, leaves no write-ahead log filling the disk (issue 26.4:
     24-39 MB stayed), every published file is the first run's version or a complete new one,
     and the run after it, with room again, builds the year."""
