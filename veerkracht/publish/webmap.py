@@ -229,10 +229,14 @@ def search_index(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
     """Names, codes, gemeente and bbox of every area, for the page's search box."""
     items = []
     for level, gdf in layers.items():
-        for row, bounds in zip(
-            gdf.itertuples(), gdf.geometry.bounds.round(5).to_numpy().tolist(), strict=False
-        ):
-            items.append({"c": row.code, "n": row.name, "g": row.gemeente_name, "l": level, "b": bounds})
+        columns = (
+            gdf[c].astype(object).where(gdf[c].notna(), None).tolist()
+            for c in ("code", "name", "gemeente_name")
+        )
+        boxes = gdf.geometry.bounds.round(5).to_numpy().tolist()
+        items += [
+            {"c": c, "n": n, "g": g, "l": level, "b": b} for c, n, g, b in zip(*columns, boxes, strict=True)
+        ]
     return items
 
 
