@@ -83,9 +83,10 @@ def boundary_crosswalk(
             source = reader.read_year(from_year, levels, **read)
             keys = ",".join(f"{lv}:{input_key(source[lv], target[lv], population)}" for lv in levels)
             files = {lv: out_dir / f"{lv}_{from_year}_{config.to_year}.parquet" for lv in levels}
-            if keys == warehouse.stored_crosswalk_keys(con, from_year, config.to_year) and all(
+            reused = keys == warehouse.stored_crosswalk_keys(con, from_year, config.to_year) and all(
                 f.exists() for f in files.values()
-            ):
+            )
+            if reused:
                 # The same boundaries and inhabitants as the stored crosswalk: it is reused.
                 parts = [pd.read_parquet(files[lv]) for lv in levels]
                 metadata[f"{from_year}: overlay"] = "reused (same boundaries and inhabitants)"
@@ -110,7 +111,7 @@ def boundary_crosswalk(
                 metadata[f"{from_year} {level}: unchanged (1:1)"] = int(per_source.sum())
                 metadata[f"{from_year} {level}: changed"] = int((~per_source).sum())
             all_cw = pd.concat(parts, ignore_index=True)
-            if metadata[f"{from_year}: overlay"] == "computed":
+            if not reused:
                 warehouse.store_crosswalk(con, all_cw, from_year, config.to_year, keys)
             rows += len(all_cw)
     return dg.MaterializeResult(metadata={**metadata, "from_years": list(plan), "rows": rows})

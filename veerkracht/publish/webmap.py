@@ -326,7 +326,8 @@ def boundary_key(frames: dict[str, gpd.GeoDataFrame]) -> str:
     for level, frame in frames.items():
         digest.update(f"|{level}|{len(frame)}|".encode())
         digest.update("\0".join(frame["code"]).encode())
-        digest.update(b"".join(shapely.to_wkb(frame.geometry.values)))
+        # An area without a boundary (NULL geometry, 'no_boundary:…') counts as an empty one.
+        digest.update(b"".join(w or b"-" for w in shapely.to_wkb(frame.geometry.values)))
     return digest.hexdigest()[:16]
 
 
