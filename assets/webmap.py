@@ -18,25 +18,27 @@ def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
     # The years area_layers wrote (every year of the build warehouse), read from the folder: this
     # step needs no DuckDB connection, so it runs beside the warehouse steps.
     years = sorted(int(p.name) for p in settings.layout.layers.glob("[12][0-9][0-9][0-9]") if p.is_dir())
-    return dg.MaterializeResult(
-        metadata={"years": years, **per_year({year: _publish_year(settings, year) for year in years})}
-    )
+    return dg.MaterializeResult(metadata={"years": years, **per_year(_publish(settings, years))})
 
 
-def _publish_year(settings: PipelineSettings, year: int) -> dict:
+def _publish(settings: PipelineSettings, years: list[int]) -> dict[int, dict]:
     from veerkracht.publish import layers, webmap
 
     layout = settings.layout
-    paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
-    sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
-    lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
-    out = webmap.publish_web(
-        layout.web, year, sources, settings.method, {lv: p for lv, p in lists.items() if p.exists()}
-    )
+    shown = {}
+    for year in years:
+        paths = {level: layers.layer_paths(layout.layers, year, level)["parquet_4326"] for level in LEVELS}
+        sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
+        lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
+        shown[year] = webmap.YearLayers(sources, {lv: p for lv, p in lists.items() if p.exists()})
+    out = webmap.publish_years(layout.web, shown, settings.method)
     return {
-        "page": dg.MetadataValue.path(str(out["page"])),
-        "tiles": f"{out['pmtiles'].name} ({'tiled' if out['tiled'] else 'reused: same boundaries'})",
-        "pmtiles MB": round(out["pmtiles"].stat().st_size / 1e6, 2),
-        "levels": list(sources),
-        "serve": f"python -m veerkracht.publish.serve {layout.web}",
+        year: {
+            "page": dg.MetadataValue.path(str(o["page"])),
+            "tiles": f"{o['pmtiles'].name} ({'tiled' if o['tiled'] else 'reused: same boundaries'})",
+            "pmtiles MB": round(o["pmtiles"].stat().st_size / 1e6, 2),
+            "levels": list(shown[year].layers),
+            "serve": f"python -m veerkracht.publish.serve {layout.web}",
+        }
+        for year, o in out.items()
     }

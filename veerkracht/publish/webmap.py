@@ -31,6 +31,8 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -356,6 +358,63 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+@dataclass
+class YearLayers:
+    """What the page shows of one year: its 4326 layer per level and its shortlist CSV per level."""
+
+    layers: dict[str, Path]
+    shortlists: dict[str, Path] = field(default_factory=dict)
+
+
+def publish_years(out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec) -> dict[int, dict]:
+    """Tiles (for boundaries not tiled before), numbers, search index and shortlist of every year
+    in ``years``, and the page itself, under ``out_dir``; per year what was written.
+
+    Boundary sets not tiled before are tiled at the same time, up to one tippecanoe per core
+    (the largest first): each is a child process, so the threads here only wait for them.
+
+    Order and why: the tiles first, then each ``areas_<year>.json`` (which names them), then the
+    rest; archives no year names any more go last. A run stopped anywhere leaves every year's
+    areas file naming an archive that is there. ``years.json`` lists every year with its areas
+    and tiles in ``out_dir``, newest first, so the page's year switch offers what was built.
+    """
+    # Each file read once; the frames of every year stay in memory until the page is written.
+    frames = {y: {lv: gpd.read_parquet(p) for lv, p in yl.layers.items()} for y, yl in years.items()}
+    tiles = {y: out_dir / f"tiles_{boundary_key(f)}.pmtiles" for y, f in frames.items()}
+    todo = {path: frames[y] for y, path in tiles.items() if not path.exists()}
+    by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda path: build_tiles(todo[path], path), by_size))
+    done = {}
+    for year, levels in frames.items():
+        areas = out_dir / f"areas_{year}.json"
+        tiled = {"tiles": tiles[year].name, "levels": {lv: area_table(f) for lv, f in levels.items()}}
+        _write_json(areas, tiled)
+        index = out_dir / f"search_{year}.json"
+        _write_json(index, search_index(levels))
+        _write_json(out_dir / f"meta_{year}.json", page_meta(year, levels, spec))
+        # The shortlist page's data: the year's shortlist rows per level (shortlist_<level>_<year>.csv).
+        lists = {}
+        for level, path in years[year].shortlists.items():
+            rows = pd.read_csv(path)
+            lists[level] = rows.astype(object).where(rows.notna(), None).to_dict("records")
+        _write_json(out_dir / f"shortlist_{year}.json", lists)
+        done[year] = {"pmtiles": tiles[year], "tiled": tiles[year] in todo, "areas": areas, "search": index}
+    for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
+        shutil.copy(WEB_SRC / name, out_dir / name)
+    shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
+    named = {}
+    for path in out_dir.glob("areas_*.json"):
+        named[int(path.stem.split("_")[1])] = json.loads(path.read_text())["tiles"]
+    drawn = [year for year, name in named.items() if (out_dir / name).exists()]
+    _write_json(out_dir / "years.json", sorted(drawn, reverse=True))
+    # Archives no year draws on (boundaries replaced; per-year archives of older versions).
+    for old in [*out_dir.glob("tiles_*.pmtiles"), *out_dir.glob("veerkracht_*.pmtiles")]:
+        if old.name not in named.values():
+            old.unlink(missing_ok=True)
+    return {year: {**out, "page": out_dir / "index.html"} for year, out in done.items()}
+
+
 def publish_web(
     out_dir: Path,
     year: int,
@@ -363,41 +422,5 @@ def publish_web(
     spec: MethodSpec,
     shortlists: dict[str, Path] | None = None,
 ) -> dict:
-    """Tiles (when its boundaries are new), numbers, search index of ``year`` and the page itself
-    under ``out_dir``.
-
-    Order and why: the tiles first, then ``areas_<year>.json`` (which names them), then the rest;
-    archives no year names any more go last. A run stopped anywhere leaves every year's areas
-    file naming an archive that is there. ``years.json`` lists every year with its areas and
-    tiles in ``out_dir``, newest first, so the page's year switch offers what was built.
-    """
-    frames = {level: gpd.read_parquet(path) for level, path in layers.items()}  # read each file once
-    tiles = out_dir / f"tiles_{boundary_key(frames)}.pmtiles"
-    tiled = not tiles.exists()
-    if tiled:
-        build_tiles(frames, tiles)
-    areas = out_dir / f"areas_{year}.json"
-    _write_json(areas, {"tiles": tiles.name, "levels": {lv: area_table(f) for lv, f in frames.items()}})
-    index = out_dir / f"search_{year}.json"
-    _write_json(index, search_index(frames))
-    _write_json(out_dir / f"meta_{year}.json", page_meta(year, frames, spec))
-    # The shortlist page's data: the year's shortlist rows per level (layers/<year>/shortlist_*.csv).
-    lists = {}
-    for level, path in (shortlists or {}).items():
-        rows = pd.read_csv(path)
-        lists[level] = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    _write_json(out_dir / f"shortlist_{year}.json", lists)
-    for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
-        shutil.copy(WEB_SRC / name, out_dir / name)
-    shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
-    named = {}
-    for path in out_dir.glob("areas_*.json"):
-        named[int(path.stem.split("_")[1])] = json.loads(path.read_text())["tiles"]
-    _write_json(
-        out_dir / "years.json", sorted((y for y, t in named.items() if (out_dir / t).exists()), reverse=True)
-    )
-    # Archives no year draws on (boundaries replaced; per-year archives of older versions).
-    for old in [*out_dir.glob("tiles_*.pmtiles"), *out_dir.glob("veerkracht_*.pmtiles")]:
-        if old.name not in named.values():
-            old.unlink(missing_ok=True)
-    return {"pmtiles": tiles, "tiled": tiled, "areas": areas, "search": index, "page": out_dir / "index.html"}
+    """:func:`publish_years` for one year."""
+    return publish_years(out_dir, {year: YearLayers(layers, shortlists or {})}, spec)[year]
