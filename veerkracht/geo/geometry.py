@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -41,6 +42,33 @@ def _make_valid_one(geom):
         return shapely.make_valid(geom, method="structure", keep_collapsed=False)
 
 
+def _multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Each geometry as a MultiPolygon of its polygonal parts, in order (None without any), in
+    vectorised shapely: a MultiPolygon as it is, a Polygon wrapped, a collection's polygons
+    gathered (a loop over the country's areas took 1.5 s of a run)."""
+    out = np.empty(len(geoms), dtype=object)
+    kind = shapely.get_type_id(geoms)
+    multi, single = kind == 6, kind == 3
+    out[multi] = geoms[multi]
+    out[single] = shapely.multipolygons(geoms[single][:, None]) if single.any() else []
+    other = np.flatnonzero(~multi & ~single)
+    if len(other):
+        parts, where = shapely.get_parts(geoms[other], return_index=True)
+        sub, within = shapely.get_parts(parts, return_index=True)  # a collection's MultiPolygons
+        where = where[within]
+        keep = shapely.get_type_id(sub) == 3
+        for i, geom in zip(other, _gather(sub[keep], where[keep], len(other)), strict=True):
+            out[i] = geom
+    return out
+
+
+def _gather(polys: np.ndarray, index: np.ndarray, n: int) -> list:
+    """MultiPolygons of ``polys`` grouped by ``index`` (0..n-1, ascending); None where none."""
+    starts = np.searchsorted(index, np.arange(n + 1))
+    bounds = zip(starts[:-1], starts[1:], strict=True)
+    return [shapely.MultiPolygon(list(polys[a:b])) if b > a else None for a, b in bounds]
+
+
 def clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Make every geometry a valid, non-empty MultiPolygon (shapely ``make_valid``).
 
@@ -53,11 +81,7 @@ def clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         # One geometry GEOS cannot repair as a whole (a part collapsed to a line or point, as in
         # a coarse TopoJSON): repair each geometry alone, that one by its structure.
         geoms = [_make_valid_one(g) for g in gdf.geometry.to_numpy()]
-    polys = []
-    for geom in geoms:
-        parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-        flat = [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])]
-        polys.append(shapely.MultiPolygon(flat) if flat else None)
+    polys = _multipolygons(np.asarray(geoms, dtype=object))
     out = gdf.copy()
     out.geometry = gpd.GeoSeries(polys, index=gdf.index, crs=gdf.crs)
     return out[out.geometry.notna() & ~out.geometry.is_empty]
