@@ -17,7 +17,9 @@ next to them, so ``python -m veerkracht.publish.serve`` serves a complete map wi
 tippecanoe options and why: ``--no-feature-limit``, ``--no-tile-size-limit`` and
 ``--drop-rate=1`` keep every area and every point at every zoom (a choropleth that drops buurten
 would lie; without ``--drop-rate=1`` the national view showed 3 of 352 gemeente circles);
-``-T`` declares the attributes' types (:func:`attribute_types`); ``--detect-shared-borders``
+``-T code:string`` declares the one attribute's type (tippecanoe reads FlatGeobuf fields by
+its own guess: numbers once arrived as strings and the style drew every area grey; the numbers
+now travel in ``areas_<year>.json``); ``--detect-shared-borders``
 simplifies neighbours' shared edges identically, so no slivers or gaps open between them;
 ``--coalesce`` is not used, because it merges areas.
 """
@@ -90,13 +92,11 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
     tmp = partial_dir(out.parent, "tiles")
     try:
         args = []
-        inputs: list[pd.DataFrame] = []
         for level, frame in layers.items():
             gdf = frame[["code", "geometry"]]
             points = gpd.GeoDataFrame(
                 frame[["code"]], geometry=frame.geometry.representative_point(), crs=frame.crs
             )
-            inputs += [gdf, points]
             for layer, part, what in (
                 (level, gdf, "polygons"),
                 (f"{level}_points", points, "a point inside each area"),
@@ -128,7 +128,8 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
                 "--detect-shared-borders",
                 "--attribution",
                 "Bron: CBS, Kadaster/PDOK (CC BY 4.0)",
-                *attribute_types(inputs),
+                "-T",
+                "code:string",
                 *args,
             ]
             done = subprocess.run(cmd, capture_output=True, text=True)
@@ -142,33 +143,6 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def attribute_types(frames: list[pd.DataFrame]) -> list[str]:
-    """tippecanoe's ``-T name:type`` for every column of the tiles' input, from its dtype.
-
-    Why: tippecanoe reads FlatGeobuf integer fields as strings, so without these ``score_class``
-    arrived as ``"1"`` and the style's numeric match drew every area grey. Declaring each
-    column's type keeps numbers numbers (and booleans booleans) whatever the input format.
-    """
-    types: dict[str, str] = {}
-    for frame in frames:
-        for name, dtype in frame.dtypes.items():
-            if isinstance(frame, gpd.GeoDataFrame) and name == frame.geometry.name:
-                continue
-            if pd.api.types.is_bool_dtype(dtype):
-                kind = "bool"
-            elif pd.api.types.is_integer_dtype(dtype):
-                kind = "int"
-            elif pd.api.types.is_float_dtype(dtype):
-                kind = "float"
-            else:
-                kind = "string"
-            if types.setdefault(str(name), kind) != kind:
-                raise TypeError(
-                    f"tile attribute {name!r} is {types[str(name)]} in one layer, {kind} in another"
-                )
-    return [arg for name, kind in types.items() for arg in ("-T", f"{name}:{kind}")]
 
 
 def _tippecanoe() -> str:
@@ -413,14 +387,3 @@ def publish_years(out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec)
         if old.name not in named.values():
             old.unlink(missing_ok=True)
     return {year: {**out, "page": out_dir / "index.html"} for year, out in done.items()}
-
-
-def publish_web(
-    out_dir: Path,
-    year: int,
-    layers: dict[str, Path],
-    spec: MethodSpec,
-    shortlists: dict[str, Path] | None = None,
-) -> dict:
-    """:func:`publish_years` for one year."""
-    return publish_years(out_dir, {year: YearLayers(layers, shortlists or {})}, spec)[year]

@@ -18,6 +18,10 @@ from veerkracht.publish import preview, styles, webmap
 BAARN = FIXTURES / "baarn_marts_area_2024.parquet"
 
 
+def _publish(out, year: int, paths: dict) -> dict:
+    return webmap.publish_years(out, {year: webmap.YearLayers(paths)}, load_spec())[year]
+
+
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     src = tmp_path_factory.mktemp("layers")
@@ -27,7 +31,7 @@ def web(tmp_path_factory):
         paths[level] = src / f"{level}.parquet"
         part.to_parquet(paths[level])
     out = tmp_path_factory.mktemp("web")
-    return out, webmap.publish_web(out, 2024, paths, load_spec()), gdf
+    return out, _publish(out, 2024, paths), gdf
 
 
 def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
@@ -122,14 +126,14 @@ def test_tiles_are_built_once_per_boundary_set(web, tmp_path):
     for level, part in gdf.groupby("level"):
         paths[level] = tmp_path / f"{level}.parquet"
         part.to_parquet(paths[level])
-    again = webmap.publish_web(out, 2023, paths, load_spec())
+    again = _publish(out, 2023, paths)
     assert not again["tiled"] and again["pmtiles"] == got["pmtiles"]
     assert webmap.year_tiles(out, 2023) == webmap.year_tiles(out, 2024)
     moved = gdf.copy()
     moved.geometry = moved.geometry.translate(0.001, 0)  # redrawn boundaries
     for level, part in moved.groupby("level"):
         part.to_parquet(paths[level])
-    redrawn = webmap.publish_web(out, 2023, paths, load_spec())
+    redrawn = _publish(out, 2023, paths)
     assert redrawn["tiled"] and redrawn["pmtiles"] != got["pmtiles"]
     assert sorted(p.name for p in out.glob("*.pmtiles")) == sorted(
         [got["pmtiles"].name, redrawn["pmtiles"].name]
