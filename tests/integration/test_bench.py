@@ -44,5 +44,10 @@ def test_bench_smoke(tmp_path):
     assert "where the SQL went" in proc.stdout
     assert result["floor_s"] > 0 and result["baseline_s"] > 0
     assert "ratio pipeline / I/O floor" in proc.stdout and "ratio baseline / pipeline" in proc.stdout
+    # The baseline computed the pipeline's outputs: every indicator row, sampled values and ranks,
+    # and the newest year's layers (bench/baseline.py raises on a difference).
+    checked = result["baseline_checked"]
+    assert checked["rows"] > 1000 and checked["sampled"] == 2000 and checked["layer_areas"] > 1000
+    assert "checked equal" in proc.stdout
     assert 0 < result["dashboard_ms"]["p50"] <= result["dashboard_ms"]["p95"]
     assert 0 < result["dashboard_writing_ms"]["p50"]
