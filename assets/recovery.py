@@ -44,15 +44,24 @@ def tag_this_run(instance: dg.DagsterInstance, run_id: str) -> None:
         instance.add_run_tags(run_id, run_tags())
 
 
+#: The instances (their folders) this process has released already: the CLI releases before it
+#: imports the code location, whose import would otherwise open the instance again to do the same.
+_RELEASED: set[str] = set()
+
+
 def release_on_start(instance: dg.DagsterInstance | None = None) -> list[str]:
-    """:func:`release_dead_runs` on ``instance`` (default: ``$DAGSTER_HOME``'s, if set); never
-    raises: recovery must not stop a run, or the loading of the code location."""
+    """:func:`release_dead_runs` on ``instance`` (default: ``$DAGSTER_HOME``'s, if set, unless this
+    process released it already); never raises: recovery must not stop a run, or the loading of
+    the code location."""
     try:
         if instance is None:
-            if not os.environ.get("DAGSTER_HOME"):
+            home = os.environ.get("DAGSTER_HOME")
+            if not home or os.path.realpath(home) in _RELEASED:
                 return []
             with dg.DagsterInstance.get() as got:
-                return release_dead_runs(got)
+                return release_on_start(got)
+        if instance.root_directory:
+            _RELEASED.add(os.path.realpath(instance.root_directory))
         return release_dead_runs(instance)
     except Exception as exc:  # noqa: BLE001 - a failed recovery is logged, the run goes on
         logging.getLogger(__name__).warning("Could not release the slots of dead runs: %s", exc)

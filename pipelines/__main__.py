@@ -10,6 +10,8 @@ dagster.yaml), so the run also shows up in the UI. ``python -m pipelines --ui`` 
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import json
 import os
 import shutil
@@ -224,18 +226,16 @@ def _decide(years: list[int], run_config: dict, force: bool, home: Path):
     settings = run_config["resources"]["settings"]["config"]
     if not (home / "dagster.yaml").is_file():
         return Decision("all")
-    import dagster as dg
-
     from assets.versions import cbs_modified
     from pipelines.definitions import build_defs
     from pipelines.staleness import decide, observe
 
     new_folder = not Path(run_config["resources"]["build_db"]["config"]["database"]).is_file()
-    with dg.DagsterInstance.get() as instance:
-        if force or new_folder:
-            observe(instance, settings, years, cbs_modified)
-            return Decision("all")
-        return decide(build_defs(), instance, settings, years, cbs_modified)
+    instance = _instance()
+    if force or new_folder:
+        observe(instance, settings, years, cbs_modified)
+        return Decision("all")
+    return decide(build_defs(), instance, settings, years, cbs_modified)
 
 
 def settings_run_config(args, geometry_source: str) -> dict:
@@ -358,13 +358,29 @@ class RunReport:
         return code
 
 
+def _instance():
+    """The Dagster instance of ``$DAGSTER_HOME``, one per CLI process and home: the recovery, the
+    plan and the runs share it (creating one costs ~0.3 s: its storage is opened and checked each
+    time). Disposed when the process exits."""
+    return _instance_at(os.environ["DAGSTER_HOME"])
+
+
+@functools.cache
+def _instance_at(home: str):
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()  # of $DAGSTER_HOME, which is `home`
+    atexit.register(instance.dispose)
+    return instance
+
+
 def _recover(layout) -> list[str]:
     """Free what killed runs left: their pool slots and runs (:mod:`assets.recovery`), and their
     ``.partial-…`` files and folders anywhere in the output folder."""
     from assets.recovery import release_on_start
     from veerkracht.atomic import sweep_tree
 
-    lines = release_on_start()
+    lines = release_on_start(_instance())
     swept = sweep_tree(layout.root)
     if swept:
         lines.append(
@@ -408,49 +424,49 @@ def _run(
     handler = SummaryHandler(sys.stdout)
     defs = build_defs(loggers={"summary": make_summary_logger(handler)})
     graph = defs.resolve_asset_graph()
-    with dg.DagsterInstance.get() as instance:
-        tags = run_tags()
-        for run in runs:
-            started = time.perf_counter()
-            first_record = len(handler.records)
-            chosen = run.selection()
-            keys = sorted(chosen.resolve(graph), key=str) if chosen is not None else None
-            print(f"{run.describe()} ({source}) -> {layout.root}")
-            if executor == "multiprocess":
-                result = dg.execute_job(
-                    dg.reconstructable(definitions.veerkracht_job_def),
-                    instance=instance,
-                    run_config={**run_config, "execution": FORKSERVER},
-                    tags={**run.tags(), **tags},
-                    asset_selection=keys,
-                    raise_on_error=False,
-                )
-            else:
-                config = run_config if verbose else {**run_config, "loggers": {"summary": {}}}
-                job = (definitions.defs if verbose else defs).resolve_job_def("veerkracht_job")
-                result = job.execute_in_process(
-                    run_config=config,
-                    instance=instance,
-                    raise_on_error=False,
-                    tags={**run.tags(), **tags},
-                    asset_selection=keys,
-                )
-            report.data["runs"].append(
-                {
-                    **run.as_dict(),
-                    "run_id": result.run_id,
-                    "success": result.success,
-                    "seconds": round(time.perf_counter() - started, 2),
-                    "steps": handler.records[first_record:],
-                }
+    instance = _instance()
+    tags = run_tags()
+    for run in runs:
+        started = time.perf_counter()
+        first_record = len(handler.records)
+        chosen = run.selection()
+        keys = sorted(chosen.resolve(graph), key=str) if chosen is not None else None
+        print(f"{run.describe()} ({source}) -> {layout.root}")
+        if executor == "multiprocess":
+            result = dg.execute_job(
+                dg.reconstructable(definitions.veerkracht_job_def),
+                instance=instance,
+                run_config={**run_config, "execution": FORKSERVER},
+                tags={**run.tags(), **tags},
+                asset_selection=keys,
+                raise_on_error=False,
             )
-            report.data["warnings"] = handler.warnings
-            if not result.success:
-                years = ", ".join(map(str, run.years)) or "every year"
-                failure = f"Run for {years} failed at {_failure(result)}; {_published_note(handler)}"
-                print(failure, file=sys.stderr)  # the cause, where errors go; stdout keeps the steps
-                report.data["failure"] = failure
-                return 1
+        else:
+            config = run_config if verbose else {**run_config, "loggers": {"summary": {}}}
+            job = (definitions.defs if verbose else defs).resolve_job_def("veerkracht_job")
+            result = job.execute_in_process(
+                run_config=config,
+                instance=instance,
+                raise_on_error=False,
+                tags={**run.tags(), **tags},
+                asset_selection=keys,
+            )
+        report.data["runs"].append(
+            {
+                **run.as_dict(),
+                "run_id": result.run_id,
+                "success": result.success,
+                "seconds": round(time.perf_counter() - started, 2),
+                "steps": handler.records[first_record:],
+            }
+        )
+        report.data["warnings"] = handler.warnings
+        if not result.success:
+            years = ", ".join(map(str, run.years)) or "every year"
+            failure = f"Run for {years} failed at {_failure(result)}; {_published_note(handler)}"
+            print(failure, file=sys.stderr)  # the cause, where errors go; stdout keeps the steps
+            report.data["failure"] = failure
+            return 1
     print(f"Done in {time.perf_counter() - started_all:.1f} s")
     _print_outputs(layout, report)
     return 0
@@ -493,13 +509,13 @@ def _validate(layout, report: RunReport, run_config: dict) -> int:
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={dg.AssetKey("score_validation")}
     )
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={**run_config, "loggers": {"summary": {}}},
-            tags=run_tags(),
-        )
+    instance = _instance()
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={**run_config, "loggers": {"summary": {}}},
+        tags=run_tags(),
+    )
     report.data["runs"].append(
         {"job": "score_validation", "success": result.success, "steps": handler.records}
     )
