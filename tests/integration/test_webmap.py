@@ -85,6 +85,7 @@ def test_every_view_of_every_year_draws_the_warehouse_colours(years_run, page_ur
     assert not problems, "\n".join(problems)
     assert not errors, errors
     if SCREENSHOT_DIR:
+        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / "webmap_2024_buurt.png", Path(SCREENSHOT_DIR) / "webmap_national.png")
 
 
