@@ -326,11 +326,11 @@ def bootstrap_rho(
     (thousands of subjects are measured per run).
     """
     rx, ry = _average_ranks(np.asarray(x, float)), _average_ranks(np.asarray(y, float))
-    counts = (
-        cluster_counts(np.asarray(clusters, dtype=object), runs, seed)
-        if clusters is not None
-        else _resample_counts(len(rx), runs, seed)
-    )
+    if clusters is not None:
+        labels = np.asarray(clusters, dtype=object)
+        counts = ClusterDraws(labels, runs, seed).resamples(labels)  # as :func:`measure` draws them
+    else:
+        counts = _resample_counts(len(rx), runs, seed)
     return _interval(resampled_rho(rx, ry, counts))
 
 
