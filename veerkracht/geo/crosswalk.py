@@ -37,6 +37,7 @@ import pandas as pd
 import shapely
 
 from veerkracht.geo import RD_NEW
+from veerkracht.geo.geometry import add_areas_to
 
 
 def input_key(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, target_population: pd.Series | None) -> str:
@@ -45,11 +46,10 @@ def input_key(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, target_populat
     assets' code version covers), so a stored crosswalk with the same key need not be recomputed."""
     digest = hashlib.sha256()
     for layer in (source, target):
-        digest.update(f"{layer.crs}|{len(layer)}|".encode())
-        digest.update("\0".join(layer["code"]).encode())
+        digest.update(f"{layer.crs}|".encode())
+        add_areas_to(digest, layer)
         if "geometry_source" in layer:  # stored with the boundaries (core.boundary)
             digest.update("\0".join(layer["geometry_source"].fillna("")).encode())
-        digest.update(b"".join(w or b"" for w in shapely.to_wkb(layer.geometry.values)))
     if target_population is not None:
         digest.update(pd.util.hash_pandas_object(target_population.sort_index()).to_numpy().tobytes())
     return digest.hexdigest()[:16]

