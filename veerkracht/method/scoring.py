@@ -140,11 +140,15 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, *
     return base
 
 
-def build_goalposts(con: duckdb.DuckDBPyConnection, base: int, **params) -> None:
+def build_goalposts(con: duckdb.DuckDBPyConnection, base: int, **params) -> dict[str, int]:
     """Build the base year's models up to the axes: its values give every year's goalposts, its
-    axes the national distribution a partial year is ranked in."""
-    for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]:
-        warehouse.build_model(con, table, model, base, **{**params, "goalpost_year": base, "partial": False})
+    axes the national distribution a partial year is ranked in. Returns their row counts."""
+    return {
+        table: warehouse.build_model(
+            con, table, model, base, **{**params, "goalpost_year": base, "partial": False}
+        )
+        for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]
+    }
 
 
 def score_years(
@@ -159,11 +163,17 @@ def score_years(
     """
     years = sorted(set(years))
     base = spec.goalpost_base_year
+    built: dict[str, int] = {}
     if base in years:
         register_spec(con, spec)
         warehouse.ensure_crosswalk_table(con)
-        build_goalposts(con, base, **spec.sql_params(), top_n=TOP_N, coverage=coverage(con, base))
-    return [score_year(con, spec, year, with_uncertainty) for year in years]
+        built = build_goalposts(con, base, **spec.sql_params(), top_n=TOP_N, coverage=coverage(con, base))
+    # The base year's models up to the axes are not built twice: scoring the other years reads
+    # them and writes none of their inputs (the base year's own parameters are the same in both
+    # calls: its goalposts are its own, and it is never valued as a partial year).
+    return [
+        score_year(con, spec, year, with_uncertainty, built=built if year == base else {}) for year in years
+    ]
 
 
 def score_year(
@@ -172,11 +182,13 @@ def score_year(
     year: int,
     with_uncertainty: bool = True,
     coverage_as: str | None = None,
+    built: dict[str, int] | None = None,
 ) -> ScoreRun:
     """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo.
 
     ``coverage_as``: what the statistics cover ('national' or 'partial: …'); by default judged
-    from the gemeenten in the warehouse (:func:`coverage`).
+    from the gemeenten in the warehouse (:func:`coverage`). ``built``: tables of the year already
+    built with these parameters in this pass, and their row counts (:func:`score_years`).
     """
     register_spec(con, spec)
     warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
@@ -196,7 +208,10 @@ def score_year(
     params.update(partial=partial, coverage=cover)
     rows: dict[str, int] = {}
     for table, model in MODELS:
-        rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
+        if table in (built or {}):
+            rows[table] = built[table]
+        else:
+            rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
     intervals = pd.DataFrame()
     # Rank intervals of a partial year would be ranks among its own few areas: not computed.
     if with_uncertainty and cover == "national":
