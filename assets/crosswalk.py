@@ -81,7 +81,9 @@ def boundary_crosswalk(
             if not levels:
                 continue
             source = reader.read_year(from_year, levels, **read)
-            keys = ",".join(f"{lv}:{input_key(source[lv], target[lv], population)}" for lv in levels)
+            keys = ",".join(
+                f"{lv}:{input_key(source[lv], target[lv], population, code=CODE_VERSION)}" for lv in levels
+            )
             files = {lv: out_dir / f"{lv}_{from_year}_{config.to_year}.parquet" for lv in levels}
             reused = keys == warehouse.stored_crosswalk_keys(con, from_year, config.to_year) and all(
                 f.exists() for f in files.values()

@@ -31,7 +31,7 @@ def _publish(settings: PipelineSettings, years: list[int]) -> dict[int, dict]:
         sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
         lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
         shown[year] = webmap.YearLayers(sources, {lv: p for lv, p in lists.items() if p.exists()})
-    out = webmap.publish_years(layout.web, shown, settings.method)
+    out = webmap.publish_years(layout.web, shown, settings.method, CODE_VERSION)
     return {
         year: {
             "page": dg.MetadataValue.path(str(o["page"])),

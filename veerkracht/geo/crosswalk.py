@@ -40,11 +40,14 @@ from veerkracht.geo import RD_NEW
 from veerkracht.geo.geometry import add_areas_to
 
 
-def input_key(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, target_population: pd.Series | None) -> str:
-    """What a crosswalk is computed from: both layers' codes, CRS and geometries (WKB) and the
-    target's inhabitants. Equal keys give equal crosswalks (with this module's code, which the
-    assets' code version covers), so a stored crosswalk with the same key need not be recomputed."""
-    digest = hashlib.sha256()
+def input_key(
+    source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, target_population: pd.Series | None, *, code: str
+) -> str:
+    """What a crosswalk is computed from: both layers' codes, CRS and geometries (WKB), the
+    target's inhabitants and the code that computes it (``code``: the assets' code version, which
+    covers this module and the libraries that overlay). Equal keys give equal crosswalks, so a
+    stored crosswalk with the same key need not be recomputed; new code computes it again."""
+    digest = hashlib.sha256(f"code {code}|".encode())
     for layer in (source, target):
         digest.update(f"{layer.crs}|".encode())
         add_areas_to(digest, layer)

@@ -293,12 +293,13 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
     }
 
 
-def boundary_key(frames: dict[str, gpd.GeoDataFrame]) -> str:
+def boundary_key(frames: dict[str, gpd.GeoDataFrame], code: str) -> str:
     """What identifies a boundary set's tiles: the levels, every area's code and geometry (WKB),
-    the tile format and the tippecanoe version. Equal keys, equal tiles."""
+    the tile format, the tippecanoe version and the code that writes them (``code``: the assets'
+    code version, which covers this module's tippecanoe options). Equal keys, equal tiles."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{TILES_FORMAT}|tippecanoe {version('tippecanoe')}".encode())
+    digest = hashlib.sha256(f"{TILES_FORMAT}|tippecanoe {version('tippecanoe')}|code {code}".encode())
     for level, frame in frames.items():
         digest.update(f"|{level}|".encode())
         add_areas_to(digest, frame)  # an area without a boundary ('no_boundary:…') counts as empty
@@ -338,9 +339,12 @@ class YearLayers:
     shortlists: dict[str, Path] = field(default_factory=dict)
 
 
-def publish_years(out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec) -> dict[int, dict]:
-    """Tiles (for boundaries not tiled before), numbers, search index and shortlist of every year
-    in ``years``, and the page itself, under ``out_dir``; per year what was written.
+def publish_years(
+    out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec, code: str
+) -> dict[int, dict]:
+    """Tiles (for boundaries not tiled before by this ``code`` version), numbers, search index
+    and shortlist of every year in ``years``, and the page itself, under ``out_dir``; per year
+    what was written.
 
     Boundary sets not tiled before are tiled at the same time, up to one tippecanoe per core
     (the largest first): each is a child process, so the threads here only wait for them.
@@ -352,7 +356,7 @@ def publish_years(out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec)
     """
     # Each file read once; the frames of every year stay in memory until the page is written.
     frames = {y: {lv: gpd.read_parquet(p) for lv, p in yl.layers.items()} for y, yl in years.items()}
-    tiles = {y: out_dir / f"tiles_{boundary_key(f)}.pmtiles" for y, f in frames.items()}
+    tiles = {y: out_dir / f"tiles_{boundary_key(f, code)}.pmtiles" for y, f in frames.items()}
     todo = {path: frames[y] for y, path in tiles.items() if not path.exists()}
     by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:

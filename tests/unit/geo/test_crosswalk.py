@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from veerkracht.geo import embedded
-from veerkracht.geo.crosswalk import carry, crosswalk, input_key
+from veerkracht.geo.crosswalk import carry, crosswalk
+from veerkracht.geo.crosswalk import input_key as crosswalk_input_key
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 from veerkracht.paths import EMBEDDED_DIR
 
@@ -150,10 +151,14 @@ def test_carry_rate_uses_denominators_and_skips_nulls():
 
 
 def test_input_key_changes_with_what_the_crosswalk_is_computed_from():
-    """A stored crosswalk is reused only for the same boundaries and inhabitants: the key is the
-    same for the same inputs, and changes with one moved boundary, one renamed code, one
-    area's geometry source or one target's inhabitants."""
+    """A stored crosswalk is reused only for the same boundaries, inhabitants and code: the key is
+    the same for the same inputs, and changes with one moved boundary, one renamed code, one
+    area's geometry source, one target's inhabitants or another code version."""
     source, target, people = _layer(2019, "gemeente"), _layer(2024, "gemeente"), _inhabitants_2024()
+
+    def input_key(*args, code="c1"):
+        return crosswalk_input_key(*args, code=code)
+
     key = input_key(source, target, people)
     assert input_key(source.copy(), target.copy(), people.copy()) == key
     moved = target.copy()
@@ -170,5 +175,6 @@ def test_input_key_changes_with_what_the_crosswalk_is_computed_from():
         input_key(redrawn, target, people),
         input_key(source, target, counted),
         input_key(source, target, None),
+        input_key(source, target, people, code="c2"),
     }
-    assert key not in others and len(others) == 5
+    assert key not in others and len(others) == 6

@@ -18,8 +18,8 @@ from veerkracht.publish import preview, styles, webmap
 BAARN = FIXTURES / "baarn_marts_area_2024.parquet"
 
 
-def _publish(out, year: int, paths: dict) -> dict:
-    return webmap.publish_years(out, {year: webmap.YearLayers(paths)}, load_spec())[year]
+def _publish(out, year: int, paths: dict, code: str = "c1") -> dict:
+    return webmap.publish_years(out, {year: webmap.YearLayers(paths)}, load_spec(), code)[year]
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,8 @@ def test_area_tables_carry_numbers_as_numbers(web):
 
 def test_tiles_are_built_once_per_boundary_set(web, tmp_path):
     """A second year (or a rerun, or another spec) on the same boundaries reuses the archive; new
-    boundaries get their own, and an archive no year draws on any more is removed."""
+    boundaries get their own, and an archive no year draws on any more is removed; new code (a
+    changed tippecanoe option) tiles again."""
     import shutil
 
     first, got, gdf = web
@@ -138,6 +139,8 @@ def test_tiles_are_built_once_per_boundary_set(web, tmp_path):
     assert sorted(p.name for p in out.glob("*.pmtiles")) == sorted(
         [got["pmtiles"].name, redrawn["pmtiles"].name]
     )
+    recoded = _publish(out, 2023, paths, code="c2")
+    assert recoded["tiled"] and recoded["pmtiles"] not in (got["pmtiles"], redrawn["pmtiles"])
     assert json.loads((out / "years.json").read_text()) == [2024, 2023]
 
 
