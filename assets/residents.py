@@ -45,12 +45,13 @@ def resident_estimates(
 def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth) -> dict:
     from veerkracht.method import residents
 
-    run = residents.estimate_year(con, year, truth)
+    run = residents.estimate_year(con, year, truth, code=CODE_VERSION)
     if run.missing_source:
         context.log.warning(run.missing_source)
     rows = run.estimates.rows
     shown = rows[rows["kwetsbare_bewoners"].notna()]
     metadata = {
+        "estimates": "reused (same inputs and code)" if run.reused else "computed",
         "definition": residents.DEFINITION,
         "areas with a count, by kind": dg.MetadataValue.md(
             rows.groupby(["level", "estimate_kind"], dropna=False)

@@ -13,13 +13,16 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from veerkracht import warehouse
+from veerkracht import fingerprint, warehouse
 from veerkracht.geo.crosswalk import crosswalk
 from veerkracht.method import residents
 from veerkracht.method import scoring as method
 from veerkracht.method.spec import load_spec
 from veerkracht.paths import EMBEDDED_DIR
 from veerkracht.publish import layers
+
+#: The code version the resident estimates are keyed by (as the assets' ``CODE_VERSION``).
+CODE = fingerprint.code_version()
 
 DASHBOARD_QUERY = (
     "SELECT code, name, inwoners, score, score_class, score_within_gemeente, top_indicator "
@@ -66,7 +69,7 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
             with timer("Monte Carlo (1,000 runs)"):
                 method.store_uncertainty(con, spec, year)
             with timer("resident counts (model + buurt validation)"):
-                residents.estimate_year(con, year, truth)
+                residents.estimate_year(con, year, truth, code=CODE)
             with timer("layers: mart (SQL)"):
                 layers.build_area_mart(con, year, spec)
             for level in ("gemeente", "wijk", "buurt"):

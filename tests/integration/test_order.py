@@ -133,6 +133,14 @@ def test_a_one_year_refresh_updates_the_years_that_depend_on_it(backfilled, tmp_
             partition_key="2022", instance=instance, asset_selection=keys, run_config=file_source
         )
         assert result.success
+        # Resident estimates: the revised year's are made again, the years its statistics do not
+        # reach are kept (their inputs and code are those they were made from); the comparison
+        # below shows the kept ones equal the clean run's.
+        shown = result.asset_materializations_for_node("resident_estimates")[0].metadata
+        assert shown["2022 estimates"].value == "computed"
+        assert {shown[f"{y} estimates"].value for y in (2021, 2023, 2024)} == {
+            "reused (same inputs and code)"
+        }
         moved = _change(built, 2024, WIJK)
         assert moved != before, f"2024's change class of {WIJK} did not follow the revised 2022: {moved}"
         result = job.execute_in_process(partition_key="2022", instance=instance, asset_selection=keys)

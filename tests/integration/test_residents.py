@@ -2,6 +2,8 @@
 NULL with a reason, buurten adding up to their wijk, the buurt model beating its baselines on
 gemeenten it never saw, and the carried figures' drift re-measured from the warehouse."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,3 +121,40 @@ def test_the_shortlist_says_how_many_residents_its_areas_hold(years_run):
     per_gemeente = top.groupby("gemeente_name")["kwetsbare_bewoners"].sum()
     got = top.groupby("gemeente_name")["gemeente_kwetsbare_bewoners_top"].first()
     assert np.allclose(per_gemeente, got.loc[per_gemeente.index])
+
+
+def test_estimates_are_kept_only_for_the_inputs_and_code_they_were_made_from(years_run, tmp_path):
+    """A year's stored estimates are kept when its inputs and the code are those they were made
+    from (a run of another year), and are the same numbers as estimating again; new code, a
+    changed input, or a key lost with a stopped run estimate the year again."""
+    from assets.versions import CODE_VERSION
+    from veerkracht import warehouse
+
+    db = tmp_path / "build.duckdb"
+    shutil.copy(years_run[0].build_db, db)
+    truth = residents.load_buurt_truth(EMBEDDED_DIR)
+
+    def stored(con, year):
+        return con.execute(f"SELECT * FROM core.vulnerable_residents WHERE year = {year} ORDER BY code").df()
+
+    def run(con, year, code=CODE_VERSION):
+        return residents.estimate_year(con, year, truth, code=code)
+
+    with warehouse.connection(db) as con:
+        national = stored(con, 2024)
+        kept = run(con, 2024)  # the national year with its held-out buurt validation
+        assert kept.reused and kept.validation is not None and len(kept.validation) >= 3
+        pd.testing.assert_frame_equal(stored(con, 2024), national)
+        before = stored(con, 2023)
+        again = run(con, 2023, code="another code version")
+        assert not again.reused
+        pd.testing.assert_frame_equal(stored(con, 2023), before)  # the kept numbers are the estimate's
+        assert run(con, 2023, code="another code version").reused
+        con.execute(
+            "UPDATE core.fact_indicator SET value = value + 500 WHERE year = 2023 "
+            "AND canonical = 'AantalInwoners' AND code = (SELECT min(code) FROM core.dim_region "
+            "WHERE year = 2023 AND level = 'buurt')"
+        )
+        assert not run(con, 2023, code="another code version").reused
+        con.execute("DELETE FROM core.resident_input WHERE year = 2023")  # as a stopped run leaves it
+        assert not run(con, 2023, code="another code version").reused
