@@ -395,35 +395,6 @@ def default_geometry_source(source: str, given: str | None) -> str:
     return given or ("pdok" if source == "cbs" else "embedded")
 
 
-#: The multiprocess executor's step processes are forked from a server that imported the code
-#: location once (Dagster's ``forkserver`` start method) instead of each starting Python anew
-#: (measured: Utrecht 2023 21.8 -> 16.2 s). The server also preloads what the steps import
-#: inside their bodies (pandas, geopandas, DuckDB, scikit-learn, matplotlib and the domain
-#: modules), which each step process imported again: Utrecht 2023 13.7 -> 7.6 s, the in-process
-#: run 3.8 s; the two concurrent runs of tests/integration/test_concurrency.py 39.3 -> 26.0 s.
-PRELOAD = [
-    "pipelines.definitions",
-    "pandas",
-    "geopandas",
-    "pyarrow.parquet",
-    "duckdb",
-    "shapely",
-    "sklearn.linear_model",
-    "scipy.stats",
-    "matplotlib.pyplot",
-    "veerkracht.geo.crosswalk",
-    "veerkracht.ingest.kwb",
-    "veerkracht.method.residents",
-    "veerkracht.method.scoring",
-    "veerkracht.method.validation",
-    "veerkracht.publish.layers",
-    "veerkracht.publish.preview",
-    "veerkracht.publish.validation_report",
-    "veerkracht.publish.webmap",
-]
-FORKSERVER = {"config": {"multiprocess": {"start_method": {"forkserver": {"preload_modules": PRELOAD}}}}}
-
-
 def _run(
     runs: list[PlannedRun], source: str, executor: str, verbose: bool, report: RunReport, run_config: dict
 ) -> int:
@@ -436,6 +407,7 @@ def _run(
     from assets.recovery import run_tags
     from pipelines import definitions
     from pipelines.definitions import build_defs
+    from pipelines.jobs import MULTIPROCESS
     from pipelines.summary import SummaryHandler, make_summary_logger
     from veerkracht.paths import OutputLayout
 
@@ -459,7 +431,7 @@ def _run(
             result = dg.execute_job(
                 dg.reconstructable(definitions.veerkracht_job_def),
                 instance=instance,
-                run_config={**run_config, "execution": FORKSERVER},
+                run_config={**run_config, "execution": {"config": MULTIPROCESS}},
                 tags={**run.tags(), **tags},
                 asset_selection=keys,
                 raise_on_error=False,

@@ -168,6 +168,20 @@ def test_live_statistics_take_their_polygons_from_pdok_unless_told():
     assert request.run_config == LIVE_RUN_CONFIG and request.partition_key == "2025"
 
 
+def test_every_launch_forks_its_step_processes_from_a_preloaded_server():
+    """The UI's launch of a partition (the job's default config) and the schedule's and sensor's
+    (their run config replaces it) run each step in a process forked from a server that imported
+    the code location and the libraries once; the config is one the job accepts."""
+    from pipelines.jobs import LIVE_RUN_CONFIG, MULTIPROCESS, PRELOAD
+
+    job = defs.resolve_job_def("veerkracht_job")
+    for config in (job.partitioned_config.get_run_config_for_partition_key("2024"), LIVE_RUN_CONFIG):
+        assert config["execution"] == {"config": MULTIPROCESS}
+        dg.validate_run_config(job, config)  # raises on a config the job does not accept
+    server = MULTIPROCESS["multiprocess"]["start_method"]["forkserver"]
+    assert server["preload_modules"] == PRELOAD and "pipelines.definitions" in PRELOAD
+
+
 def test_cli_runs_nothing_on_a_damaged_snapshot(tmp_path, monkeypatch, capsys):
     """Issue 26.2: the whole embedded snapshot is checked before any year runs (a damaged
     kwb-2022.csv was found only when 2022 ran, after the other years were published)."""
