@@ -5,9 +5,10 @@ the page with its vendored MapLibre GL and pmtiles builds (from npm, see ``web/p
 next to them, so ``python -m veerkracht.publish.serve`` serves a complete map with no CDN:
 
 - ``tiles_<key>.pmtiles``: the *boundaries* only (each area's ``code``, a polygon layer and a
-  point layer per level), one archive per boundary set. ``key`` hashes the codes and geometries
-  and the tile format (:func:`boundary_key`), so a year whose boundaries were tiled before (a new
-  spec, new statistics, a rerun) reuses its archive and tippecanoe runs only for new boundaries.
+  point layer per level), one archive per boundary set. ``key`` hashes the codes and geometries,
+  the tile format and the code version (:func:`boundary_key`), so a year whose boundaries were
+  tiled before by the same code (a new spec, new statistics, a rerun) reuses its archive and
+  tippecanoe runs only for new boundaries or new code.
 - ``areas_<year>.json``: the year's numbers per area (:data:`AREA_FIELDS`) and the name of its
   tiles; the page joins them to the tiles in the browser as MapLibre *feature state*
   (``promoteId: code``), so the style colours every area from the year's own figures.
