@@ -89,9 +89,9 @@ def boundary_crosswalk(
                 f.exists() for f in files.values()
             )
             if reused:
-                # The same boundaries and inhabitants as the stored crosswalk: it is reused.
+                # The same boundaries, inhabitants and code as the stored crosswalk: it is reused.
                 parts = [pd.read_parquet(files[lv]) for lv in levels]
-                metadata[f"{from_year}: overlay"] = "reused (same boundaries and inhabitants)"
+                metadata[f"{from_year}: overlay"] = "reused (same boundaries, inhabitants and code)"
             else:
                 if not stored_target:
                     for level in needed:

@@ -35,7 +35,7 @@ def _publish(settings: PipelineSettings, years: list[int]) -> dict[int, dict]:
     return {
         year: {
             "page": dg.MetadataValue.path(str(o["page"])),
-            "tiles": f"{o['pmtiles'].name} ({'tiled' if o['tiled'] else 'reused: same boundaries'})",
+            "tiles": f"{o['pmtiles'].name} ({'tiled' if o['tiled'] else 'reused: same boundaries and code'})",
             "pmtiles MB": round(o["pmtiles"].stat().st_size / 1e6, 2),
             "levels": list(shown[year].layers),
             "serve": f"python -m veerkracht.publish.serve {layout.web}",
