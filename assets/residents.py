@@ -32,7 +32,7 @@ def resident_estimates(
 
     truth = residents.load_buurt_truth(settings.embedded_dir)
     metadata = {}
-    with build_db.get_connection() as con:
+    with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)
         for year in years:
             metadata[year] = _estimate_year(context, con, year, truth)

@@ -150,7 +150,8 @@ class PipelineSettings(dg.ConfigurableResource):
 
 
 class DuckDBSpatialResource(dg.ConfigurableResource):
-    """The pipeline's DuckDB build file; every connection has spatial loaded from the wheel.
+    """The pipeline's DuckDB build file; a connection has spatial loaded from the wheel unless the
+    step asks ``spatial=False`` (it calls no ``ST_`` function; saves loading it).
 
     Assets that write through it share the ``duckdb`` concurrency pool (limit 1 in
     dagster.yaml): DuckDB allows one writer or many readers per file, never both.
@@ -159,9 +160,11 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
     database: str
 
     @contextmanager
-    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def get_connection(
+        self, read_only: bool = False, spatial: bool = True
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with warehouse.connection(self.database, read_only=read_only) as con:
+        with warehouse.connection(self.database, read_only=read_only, spatial=spatial) as con:
             yield con
 
 

@@ -34,7 +34,7 @@ def veerkracht_scores(
 
     spec = settings.method
     metadata: dict = {"method": spec.label, "spec_hash": spec.spec_hash, "spec_file": spec.path}
-    with build_db.get_connection() as con:
+    with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)
         if not years:
             raise RuntimeError("No statistics in the build warehouse: materialise warehouse_core first")

@@ -26,7 +26,7 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
     from veerkracht.publish.validation_report import headline_table, requirement_table, write_report
 
     spec = settings.method
-    with build_db.get_connection() as con:
+    with build_db.get_connection(spatial=False) as con:
         criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])
         if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
             criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
