@@ -1,5 +1,7 @@
 """Stage 6, web map: vector tiles of the boundaries, the years' numbers and the static MapLibre page."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.layers import area_layers
@@ -21,6 +23,14 @@ def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"years": years, **per_year(_publish(settings, years))})
 
 
+#: What the metadata says of a year's tiles, per :func:`veerkracht.publish.webmap.publish_years`.
+TILES_HOW = {
+    "tiled": "tiled",
+    "kept": "reused: same boundaries and code",
+    "cache": "from the tile cache: same boundaries and code",
+}
+
+
 def _publish(settings: PipelineSettings, years: list[int]) -> dict[int, dict]:
     from veerkracht.publish import layers, webmap
 
@@ -31,11 +41,12 @@ def _publish(settings: PipelineSettings, years: list[int]) -> dict[int, dict]:
         sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
         lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
         shown[year] = webmap.YearLayers(sources, {lv: p for lv, p in lists.items() if p.exists()})
-    out = webmap.publish_years(layout.web, shown, settings.method, CODE_VERSION)
+    cache = Path(settings.tile_cache) if settings.tile_cache else None
+    out = webmap.publish_years(layout.web, shown, settings.method, CODE_VERSION, cache)
     return {
         year: {
             "page": dg.MetadataValue.path(str(o["page"])),
-            "tiles": f"{o['pmtiles'].name} ({'tiled' if o['tiled'] else 'reused: same boundaries and code'})",
+            "tiles": f"{o['pmtiles'].name} ({TILES_HOW[o['tiles']]})",
             "pmtiles MB": round(o["pmtiles"].stat().st_size / 1e6, 2),
             "levels": list(shown[year].layers),
             "serve": f"python -m veerkracht.publish.serve {layout.web}",

@@ -14,7 +14,9 @@ handed out first because it is the longest (:func:`pytest_xdist_make_scheduler`)
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,22 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 from testpaths import REPO  # noqa: E402
+
+# One tile cache for the whole session (both workers and every CLI they start), set before the
+# settings resource reads its default: each boundary set is tiled once, not once per build. Tests
+# of tiling itself turn it off or give their own.
+# The first process to load this file (xdist's controller, before it starts the workers) makes
+# the folder and removes it at the end.
+_OWN_TILE_CACHE = None
+if "VEERKRACHT_TILE_CACHE" not in os.environ:
+    _OWN_TILE_CACHE = tempfile.mkdtemp(prefix="veerkracht-test-tiles-")
+    os.environ["VEERKRACHT_TILE_CACHE"] = _OWN_TILE_CACHE
+
+
+def pytest_unconfigure(config):
+    if _OWN_TILE_CACHE:
+        shutil.rmtree(_OWN_TILE_CACHE, ignore_errors=True)
+
 
 HERE = Path(__file__).parent
 #: The modules that read the four-year build (``years_run``): one xdist unit, so one worker

@@ -43,6 +43,16 @@ DEFAULT_DAGSTER_HOME = (
 )
 
 
+def tile_cache_from_env() -> str:
+    """Where boundary tiles are kept across output folders: ``$VEERKRACHT_TILE_CACHE`` (``off``:
+    nowhere), else ``$XDG_CACHE_HOME/veerkracht/tiles`` (``~/.cache/veerkracht/tiles``)."""
+    given = os.environ.get("VEERKRACHT_TILE_CACHE")
+    if given:
+        return "" if given == "off" else given
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(cache) / "veerkracht" / "tiles")
+
+
 def output_dir_from_env() -> Path:
     """``$VEERKRACHT_OUTPUT_DIR`` or the default output folder."""
     return Path(os.environ.get("VEERKRACHT_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)

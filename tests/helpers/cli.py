@@ -11,28 +11,30 @@ from pathlib import Path
 from testpaths import REPO
 
 
-def cli_env(home: Path, out: Path) -> dict[str, str]:
-    return {**os.environ, "DAGSTER_HOME": str(home), "VEERKRACHT_OUTPUT_DIR": str(out)}
+def cli_env(home: Path, out: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DAGSTER_HOME": str(home), "VEERKRACHT_OUTPUT_DIR": str(out), **extra}
 
 
-def run_cli(home: Path, out: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the CLI to the end; stdout and stderr captured as text."""
+def run_cli(
+    home: Path, out: Path, *args: str, timeout: float = 900, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run the CLI to the end; stdout and stderr captured as text (``env``: more variables)."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
         cwd=REPO,
-        env=cli_env(home, out),
+        env=cli_env(home, out, **(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def start_cli(home: Path, out: Path, *args: str) -> subprocess.Popen:
+def start_cli(home: Path, out: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     """Start the CLI; its stdout (with stderr) is a byte pipe the caller reads."""
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines", *args],
         cwd=REPO,
-        env=cli_env(home, out),
+        env=cli_env(home, out, **(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

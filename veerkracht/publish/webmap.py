@@ -332,6 +332,46 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+class TileCache:
+    """Boundary archives kept across output folders (``tiles_<key>.pmtiles``, the key as in
+    :func:`boundary_key`: equal keys, equal tiles), so a new output folder on known boundaries
+    (another spec, a test, a colleague's checkout on the same machine) does not tile the country
+    again. A copy is checked (:func:`verify_pmtiles`) on the way in and out; one that fails is
+    removed and tiled again. The cache is an aid: when it cannot be written, tiles are still
+    published. It holds the :data:`KEEP` archives used last."""
+
+    KEEP = 16
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def fetch(self, target: Path) -> bool:
+        """Copy the cached archive of ``target``'s name to ``target``; whether there was one."""
+        cached = self.folder / target.name
+        if not cached.is_file():
+            return False
+        try:
+            with atomic_path(target, verify=verify_pmtiles) as partial:
+                shutil.copyfile(cached, partial)
+        except ValueError:  # a damaged copy in the cache: tile again
+            cached.unlink(missing_ok=True)
+            return False
+        os.utime(cached)  # used last: kept longest
+        return True
+
+    def keep(self, built: list[Path]) -> None:
+        """Copy newly tiled archives into the cache, then drop all but the :data:`KEEP` used last."""
+        try:
+            for path in built:
+                with atomic_path(self.folder / path.name, verify=verify_pmtiles) as partial:
+                    shutil.copyfile(path, partial)
+            kept = sorted(self.folder.glob("tiles_*.pmtiles"), key=lambda p: -p.stat().st_mtime)
+            for old in kept[self.KEEP :]:
+                old.unlink(missing_ok=True)
+        except OSError:  # a full or read-only cache folder: the map is published without it
+            pass
+
+
 @dataclass
 class YearLayers:
     """What the page shows of one year: its 4326 layer per level and its shortlist CSV per level."""
@@ -341,14 +381,16 @@ class YearLayers:
 
 
 def publish_years(
-    out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec, code: str
+    out_dir: Path, years: dict[int, YearLayers], spec: MethodSpec, code: str, cache: Path | None = None
 ) -> dict[int, dict]:
     """Tiles (for boundaries not tiled before by this ``code`` version), numbers, search index
     and shortlist of every year in ``years``, and the page itself, under ``out_dir``; per year
-    what was written.
+    what was written (``tiles``: ``tiled``, ``cache`` or ``kept``).
 
     Boundary sets not tiled before are tiled at the same time, up to one tippecanoe per core
     (the largest first): each is a child process, so the threads here only wait for them.
+    ``cache``: a folder of archives by key shared by output folders (:class:`TileCache`), looked
+    in before tiling and given what was tiled.
 
     Order and why: the tiles first, then each ``areas_<year>.json`` (which names them), then the
     rest; archives no year names any more go last. A run stopped anywhere leaves every year's
@@ -358,10 +400,15 @@ def publish_years(
     # Each file read once; the frames of every year stay in memory until the page is written.
     frames = {y: {lv: gpd.read_parquet(p) for lv, p in yl.layers.items()} for y, yl in years.items()}
     tiles = {y: out_dir / f"tiles_{boundary_key(f, code)}.pmtiles" for y, f in frames.items()}
-    todo = {path: frames[y] for y, path in tiles.items() if not path.exists()}
+    missing = {path: frames[y] for y, path in tiles.items() if not path.exists()}
+    shared = TileCache(cache) if cache else None
+    fetched = {path for path in missing if shared and shared.fetch(path)}
+    todo = {path: f for path, f in missing.items() if path not in fetched}
     by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
         list(pool.map(lambda path: build_tiles(todo[path], path), by_size))
+    if shared:
+        shared.keep(list(todo))
     done = {}
     for year, levels in frames.items():
         areas = out_dir / f"areas_{year}.json"
@@ -376,7 +423,8 @@ def publish_years(
             rows = pd.read_csv(path)
             lists[level] = rows.astype(object).where(rows.notna(), None).to_dict("records")
         _write_json(out_dir / f"shortlist_{year}.json", lists)
-        done[year] = {"pmtiles": tiles[year], "tiled": tiles[year] in todo, "areas": areas, "search": index}
+        how = "tiled" if tiles[year] in todo else "cache" if tiles[year] in fetched else "kept"
+        done[year] = {"pmtiles": tiles[year], "tiles": how, "areas": areas, "search": index}
     for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)

@@ -18,8 +18,8 @@ from veerkracht.publish import preview, styles, webmap
 BAARN = FIXTURES / "baarn_marts_area_2024.parquet"
 
 
-def _publish(out, year: int, paths: dict, code: str = "c1") -> dict:
-    return webmap.publish_years(out, {year: webmap.YearLayers(paths)}, load_spec(), code)[year]
+def _publish(out, year: int, paths: dict, code: str = "c1", cache=None) -> dict:
+    return webmap.publish_years(out, {year: webmap.YearLayers(paths)}, load_spec(), code, cache)[year]
 
 
 @pytest.fixture(scope="module")
@@ -128,20 +128,48 @@ def test_tiles_are_built_once_per_boundary_set(web, tmp_path):
         paths[level] = tmp_path / f"{level}.parquet"
         part.to_parquet(paths[level])
     again = _publish(out, 2023, paths)
-    assert not again["tiled"] and again["pmtiles"] == got["pmtiles"]
+    assert again["tiles"] == "kept" and again["pmtiles"] == got["pmtiles"]
     assert webmap.year_tiles(out, 2023) == webmap.year_tiles(out, 2024)
     moved = gdf.copy()
     moved.geometry = moved.geometry.translate(0.001, 0)  # redrawn boundaries
     for level, part in moved.groupby("level"):
         part.to_parquet(paths[level])
     redrawn = _publish(out, 2023, paths)
-    assert redrawn["tiled"] and redrawn["pmtiles"] != got["pmtiles"]
+    assert redrawn["tiles"] == "tiled" and redrawn["pmtiles"] != got["pmtiles"]
     assert sorted(p.name for p in out.glob("*.pmtiles")) == sorted(
         [got["pmtiles"].name, redrawn["pmtiles"].name]
     )
     recoded = _publish(out, 2023, paths, code="c2")
-    assert recoded["tiled"] and recoded["pmtiles"] not in (got["pmtiles"], redrawn["pmtiles"])
+    assert recoded["tiles"] == "tiled" and recoded["pmtiles"] not in (got["pmtiles"], redrawn["pmtiles"])
     assert json.loads((out / "years.json").read_text()) == [2024, 2023]
+
+
+def test_a_new_folder_on_known_boundaries_takes_the_tiles_from_the_cache(web, tmp_path):
+    """Another output folder on boundaries tiled before gets the same archive from the cache,
+    byte for byte; a damaged archive in the cache is tiled again and replaced; a cache that cannot
+    be written costs the map nothing."""
+    _, _, gdf = web
+    paths = {}
+    for level, part in gdf.groupby("level"):
+        paths[level] = tmp_path / f"{level}.parquet"
+        part.to_parquet(paths[level])
+    cache = tmp_path / "cache"
+    first = _publish(tmp_path / "one", 2024, paths, cache=cache)
+    assert first["tiles"] == "tiled" and (cache / first["pmtiles"].name).is_file()
+    second = _publish(tmp_path / "two", 2024, paths, cache=cache)
+    assert second["tiles"] == "cache"
+    assert second["pmtiles"].read_bytes() == first["pmtiles"].read_bytes()
+    cached = cache / first["pmtiles"].name
+    cached.write_bytes(cached.read_bytes()[:4000])  # a copy cut short
+    third = _publish(tmp_path / "three", 2024, paths, cache=cache)
+    assert third["tiles"] == "tiled"
+    webmap.verify_pmtiles(third["pmtiles"])
+    webmap.verify_pmtiles(cached)  # replaced by the new archive
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    fourth = _publish(tmp_path / "four", 2024, paths, cache=blocked)
+    assert fourth["tiles"] == "tiled"
+    webmap.verify_pmtiles(fourth["pmtiles"])
 
 
 def test_the_page_describes_the_spec_and_the_data(web):
