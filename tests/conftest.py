@@ -30,15 +30,14 @@ from testpaths import REPO  # noqa: E402
 # of tiling itself turn it off or give their own.
 # The first process to load this file (xdist's controller, before it starts the workers) makes
 # the folder and removes it at the end.
-_OWN_TILE_CACHE = None
 if "VEERKRACHT_TILE_CACHE" not in os.environ:
-    _OWN_TILE_CACHE = tempfile.mkdtemp(prefix="veerkracht-test-tiles-")
-    os.environ["VEERKRACHT_TILE_CACHE"] = _OWN_TILE_CACHE
+    os.environ["VEERKRACHT_TILE_CACHE"] = tempfile.mkdtemp(prefix="veerkracht-test-tiles-")
+    os.environ["VEERKRACHT_TEST_TILE_CACHE_OWNER"] = str(os.getpid())
 
 
 def pytest_unconfigure(config):
-    if _OWN_TILE_CACHE:
-        shutil.rmtree(_OWN_TILE_CACHE, ignore_errors=True)
+    if os.environ.get("VEERKRACHT_TEST_TILE_CACHE_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["VEERKRACHT_TILE_CACHE"], ignore_errors=True)
 
 
 HERE = Path(__file__).parent
