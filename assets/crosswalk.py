@@ -1,14 +1,21 @@
 """Boundary crosswalks between years, so values of one year's areas can be carried onto another's."""
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
+import pyarrow.parquet as pq
 
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.versions import CODE_VERSION
 from assets.warehouse import warehouse_core
 from veerkracht import sources, warehouse
 from veerkracht.atomic import atomic_path
+from veerkracht.cache import FileCache
 from veerkracht.codes import LEVELS
+
+#: Crosswalk files kept in the cache (a level of a pair each; the ones used last).
+KEEP_CROSSWALKS = 32
 
 
 class CrosswalkConfig(dg.Config):
@@ -36,7 +43,8 @@ def boundary_crosswalk(
     """Area- and population-weighted crosswalk per level from each earlier year's boundaries onto
     ``to_year``'s, from the run's geometry source (levels the source lacks for either year are
     skipped and named). A pair whose boundaries and inhabitants equal those of the stored
-    crosswalk (``input_key``) is not overlaid again: every run re-checks, a change recomputes.
+    crosswalk (``input_key``) is not overlaid again: every run re-checks, a change recomputes;
+    one another output folder overlaid is copied from the cache (``cache_dir``).
     Skipped while ``to_year`` is not in the build warehouse."""
     from veerkracht.geo.crosswalk import crosswalk, input_key
 
@@ -65,6 +73,11 @@ def boundary_crosswalk(
     out_dir.mkdir(parents=True, exist_ok=True)
     metadata: dict = {"geometry_source": settings.geometry_source, "to_year": config.to_year}
     rows = 0
+    cache = (
+        FileCache(Path(settings.cache_dir) / "crosswalk", keep=KEEP_CROSSWALKS, verify=pq.read_table)
+        if settings.cache_dir
+        else None
+    )
     with build_db.get_connection() as con:
         built = warehouse.built_years(con)
         if config.to_year not in built:
@@ -81,9 +94,8 @@ def boundary_crosswalk(
             if not levels:
                 continue
             source = reader.read_year(from_year, levels, **read)
-            keys = ",".join(
-                f"{lv}:{input_key(source[lv], target[lv], population, code=CODE_VERSION)}" for lv in levels
-            )
+            key = {lv: input_key(source[lv], target[lv], population, code=CODE_VERSION) for lv in levels}
+            keys = ",".join(f"{lv}:{key[lv]}" for lv in levels)
             files = {lv: out_dir / f"{lv}_{from_year}_{config.to_year}.parquet" for lv in levels}
             reused = keys == warehouse.stored_crosswalk_keys(con, from_year, config.to_year) and all(
                 f.exists() for f in files.values()
@@ -97,15 +109,24 @@ def boundary_crosswalk(
                     for level in needed:
                         warehouse.store_boundaries(con, config.to_year, level, target[level])
                     stored_target = True
-                parts = []
+                parts, how = [], set()
                 for level in levels:
                     warehouse.store_boundaries(con, from_year, level, source[level])
+                    # Another output folder overlaid the same boundaries with this code: its file.
+                    name = f"{level}_{key[level]}.parquet"
+                    if cache and cache.fetch(name, files[level]):
+                        parts.append(pd.read_parquet(files[level]))
+                        how.add("from the cache (same boundaries, inhabitants and code)")
+                        continue
                     cw = crosswalk(source[level], target[level], target_population=population)
                     cw.insert(0, "level", level)
                     with atomic_path(files[level]) as tmp:
                         cw.to_parquet(tmp, index=False)
+                    if cache:
+                        cache.keep(files[level], name)
                     parts.append(cw)
-                metadata[f"{from_year}: overlay"] = "computed"
+                    how.add("computed")
+                metadata[f"{from_year}: overlay"] = " and ".join(sorted(how))
             for cw in parts:
                 level = cw["level"].iat[0] if len(cw) else "?"
                 per_source = cw.groupby("source_code")["unchanged"].first()

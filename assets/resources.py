@@ -27,7 +27,7 @@ from veerkracht.http_limits import ResponseLimits
 from veerkracht.ingest.cbs_client import CbsEndpoint
 from veerkracht.ingest.kwb import known_canonicals
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, check_sources, load_spec
-from veerkracht.paths import EMBEDDED_DIR, OutputLayout, output_dir_from_env, tile_cache_from_env
+from veerkracht.paths import EMBEDDED_DIR, OutputLayout, cache_from_env, output_dir_from_env
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -68,10 +68,10 @@ class PipelineSettings(dg.ConfigurableResource):
     validation_files: list[str] = []
     #: The method spec (TOML) the scores are computed with; its hash is stored with every score.
     method_spec: str = str(DEFAULT_SPEC)
-    #: Boundary tiles kept across output folders, by a hash of the boundaries and the code that
-    #: tiled them (veerkracht/publish/webmap.py); "" keeps none. Default ``$VEERKRACHT_TILE_CACHE``
-    #: (``off``: none), else ``~/.cache/veerkracht/tiles``.
-    tile_cache: str = tile_cache_from_env()
+    #: Boundary tiles and crosswalks kept across output folders, by a hash of what they were made
+    #: from and the code (veerkracht/cache.py); "" keeps none. Default ``$VEERKRACHT_CACHE``
+    #: (``off``: none), else ``~/.cache/veerkracht``.
+    cache_dir: str = cache_from_env()
 
     @field_validator("source")
     @classmethod

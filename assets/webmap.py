@@ -41,7 +41,7 @@ def _publish(settings: PipelineSettings, years: list[int]) -> dict[int, dict]:
         sources = {level: path for level, path in paths.items() if path.exists()}  # levels the year has
         lists = {level: layout.layers / str(year) / f"shortlist_{level}_{year}.csv" for level in sources}
         shown[year] = webmap.YearLayers(sources, {lv: p for lv, p in lists.items() if p.exists()})
-    cache = Path(settings.tile_cache) if settings.tile_cache else None
+    cache = Path(settings.cache_dir) if settings.cache_dir else None
     out = webmap.publish_years(layout.web, shown, settings.method, CODE_VERSION, cache)
     return {
         year: {

@@ -227,9 +227,9 @@ def _baseline(staged: dict, db: Path, work: Path, timer) -> dict:
 
 def _dagster_job(out: Path, executor: str, *args: str) -> float:
     """The real job end to end (python -m pipelines) on the embedded data, every embedded year."""
-    # A tile cache of the folder's own: the first run tiles every boundary set (cold, as on a
-    # fresh machine), not what another folder tiled before.
-    env = {**os.environ, "DAGSTER_HOME": str(out / "home"), "VEERKRACHT_TILE_CACHE": str(out / "tile_cache")}
+    # A cache of the folder's own: the first run tiles and overlays every boundary set (cold, as
+    # on a fresh machine), not what another folder did before (veerkracht/cache.py).
+    env = {**os.environ, "DAGSTER_HOME": str(out / "home"), "VEERKRACHT_CACHE": str(out / "cache")}
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pipelines", "--output-dir", str(out), "--executor", executor, *args],

@@ -25,19 +25,19 @@ sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 from testpaths import REPO  # noqa: E402
 
-# One tile cache for the whole session (both workers and every CLI they start), set before the
-# settings resource reads its default: each boundary set is tiled once, not once per build. Tests
-# of tiling itself turn it off or give their own.
+# One cache (veerkracht/cache.py) for the whole session (both workers and every CLI they start),
+# set before the settings resource reads its default: each boundary set is tiled and overlaid
+# once, not once per build. Tests of tiling itself turn it off or give their own.
 # The first process to load this file (xdist's controller, before it starts the workers) makes
 # the folder and removes it at the end.
-if "VEERKRACHT_TILE_CACHE" not in os.environ:
-    os.environ["VEERKRACHT_TILE_CACHE"] = tempfile.mkdtemp(prefix="veerkracht-test-tiles-")
-    os.environ["VEERKRACHT_TEST_TILE_CACHE_OWNER"] = str(os.getpid())
+if "VEERKRACHT_CACHE" not in os.environ:
+    os.environ["VEERKRACHT_CACHE"] = tempfile.mkdtemp(prefix="veerkracht-test-cache-")
+    os.environ["VEERKRACHT_TEST_CACHE_OWNER"] = str(os.getpid())
 
 
 def pytest_unconfigure(config):
-    if os.environ.get("VEERKRACHT_TEST_TILE_CACHE_OWNER") == str(os.getpid()):
-        shutil.rmtree(os.environ["VEERKRACHT_TILE_CACHE"], ignore_errors=True)
+    if os.environ.get("VEERKRACHT_TEST_CACHE_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["VEERKRACHT_CACHE"], ignore_errors=True)
 
 
 HERE = Path(__file__).parent

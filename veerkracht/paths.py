@@ -43,14 +43,15 @@ DEFAULT_DAGSTER_HOME = (
 )
 
 
-def tile_cache_from_env() -> str:
-    """Where boundary tiles are kept across output folders: ``$VEERKRACHT_TILE_CACHE`` (``off``:
-    nowhere), else ``$XDG_CACHE_HOME/veerkracht/tiles`` (``~/.cache/veerkracht/tiles``)."""
-    given = os.environ.get("VEERKRACHT_TILE_CACHE")
+def cache_from_env() -> str:
+    """Where files made from the inputs are kept across output folders (:mod:`veerkracht.cache`):
+    ``$VEERKRACHT_CACHE`` (``off``: nowhere), else ``$XDG_CACHE_HOME/veerkracht``
+    (``~/.cache/veerkracht``)."""
+    given = os.environ.get("VEERKRACHT_CACHE")
     if given:
         return "" if given == "off" else given
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return str(Path(cache) / "veerkracht" / "tiles")
+    return str(Path(cache) / "veerkracht")
 
 
 def output_dir_from_env() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from veerkracht.geo import embedded
@@ -83,3 +84,39 @@ def test_stored_buurt_crosswalk_weights_and_coverage(embedded_run):
     assert len(sources) > 13_500
     # Most buurten kept code and boundary; a real minority was redrawn or recoded.
     assert 0.6 < sources.mean() < 0.9 and (~sources).sum() > 1_000
+
+
+def test_another_output_folder_takes_the_crosswalk_from_the_cache(embedded_run, tmp_path, dagster_home):
+    """Two new output folders on the embedded 2024 build and one cache: the first overlays the
+    country and keeps the result, the second copies it (no overlay); both warehouses hold the
+    same crosswalk, equal to the embedded run's."""
+    import shutil
+
+    import dagster as dg
+
+    from assets.crosswalk import boundary_crosswalk
+    from assets.resources import PipelineSettings, resources_for
+    from veerkracht import warehouse
+    from veerkracht.paths import OutputLayout
+
+    query = "SELECT * FROM core.crosswalk ORDER BY ALL"
+    with warehouse.connection(embedded_run.build_db, read_only=True, spatial=False) as con:
+        want = con.execute(query).df()
+
+    def build(name: str):
+        layout = OutputLayout(tmp_path / name)
+        layout.build_db.parent.mkdir(parents=True)
+        shutil.copy(embedded_run.build_db, layout.build_db)  # its crosswalk files are not copied
+        settings = PipelineSettings(output_dir=str(layout.root), cache_dir=str(tmp_path / "cache"))
+        result = dg.materialize([boundary_crosswalk], resources=resources_for(settings))
+        shown = result.asset_materializations_for_node("boundary_crosswalk")[0].metadata
+        with warehouse.connection(layout.build_db, read_only=True, spatial=False) as con:
+            return {k: v.value for k, v in shown.items() if k.endswith("overlay")}, con.execute(query).df()
+
+    first, one = build("one")
+    second, two = build("two")
+    assert first == {"2019: overlay": "computed", "2021: overlay": "computed"}
+    cached = "from the cache (same boundaries, inhabitants and code)"
+    assert second == {"2019: overlay": cached, "2021: overlay": cached}
+    pd.testing.assert_frame_equal(one, want)
+    pd.testing.assert_frame_equal(two, want)

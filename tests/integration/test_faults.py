@@ -84,7 +84,7 @@ def _tippecanoes() -> list[int]:
 
 def test_kill_during_the_web_map_leaves_nothing_behind(tmp_path):
     before = set(_tippecanoes())
-    proc = _start(tmp_path, VEERKRACHT_TILE_CACHE="off")  # tiles made here, not copied
+    proc = _start(tmp_path, VEERKRACHT_CACHE="off")  # tiles made here, not copied
     # Killed while tippecanoe runs: once the web map step has started, as soon as a tippecanoe
     # process of this run is alive (a fixed delay missed it once the step got faster).
     _kill_when(proc, "web_map", after_s=0.0, until=lambda: set(_tippecanoes()) - before)

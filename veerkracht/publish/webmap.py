@@ -44,6 +44,7 @@ import pyogrio
 from pmtiles.reader import Compression, MmapSource, Reader, all_tiles, deserialize_header
 
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
+from veerkracht.cache import FileCache
 from veerkracht.geo.geometry import add_areas_to
 from veerkracht.method import residents
 from veerkracht.method.spec import MethodSpec
@@ -52,6 +53,8 @@ from veerkracht.publish import styles
 WEB_SRC = Path(__file__).with_name("web")
 #: What the tiles hold; part of :func:`boundary_key`, so a change here re-tiles every boundary set.
 TILES_FORMAT = "boundaries-v1: code; <level> polygons, <level>_points; z4-12"
+#: Boundary archives kept in the cache (the ones used last; ~10 MB for the country's buurten).
+KEEP_TILES = 16
 #: The numbers of a year per area (``areas_<year>.json``): what the popup and the styles need.
 AREA_FIELDS = [
     "code",
@@ -332,46 +335,6 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class TileCache:
-    """Boundary archives kept across output folders (``tiles_<key>.pmtiles``, the key as in
-    :func:`boundary_key`: equal keys, equal tiles), so a new output folder on known boundaries
-    (another spec, a test, a colleague's checkout on the same machine) does not tile the country
-    again. A copy is checked (:func:`verify_pmtiles`) on the way in and out; one that fails is
-    removed and tiled again. The cache is an aid: when it cannot be written, tiles are still
-    published. It holds the :data:`KEEP` archives used last."""
-
-    KEEP = 16
-
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
-
-    def fetch(self, target: Path) -> bool:
-        """Copy the cached archive of ``target``'s name to ``target``; whether there was one."""
-        cached = self.folder / target.name
-        if not cached.is_file():
-            return False
-        try:
-            with atomic_path(target, verify=verify_pmtiles) as partial:
-                shutil.copyfile(cached, partial)
-        except ValueError:  # a damaged copy in the cache: tile again
-            cached.unlink(missing_ok=True)
-            return False
-        os.utime(cached)  # used last: kept longest
-        return True
-
-    def keep(self, built: list[Path]) -> None:
-        """Copy newly tiled archives into the cache, then drop all but the :data:`KEEP` used last."""
-        try:
-            for path in built:
-                with atomic_path(self.folder / path.name, verify=verify_pmtiles) as partial:
-                    shutil.copyfile(path, partial)
-            kept = sorted(self.folder.glob("tiles_*.pmtiles"), key=lambda p: -p.stat().st_mtime)
-            for old in kept[self.KEEP :]:
-                old.unlink(missing_ok=True)
-        except OSError:  # a full or read-only cache folder: the map is published without it
-            pass
-
-
 @dataclass
 class YearLayers:
     """What the page shows of one year: its 4326 layer per level and its shortlist CSV per level."""
@@ -389,8 +352,8 @@ def publish_years(
 
     Boundary sets not tiled before are tiled at the same time, up to one tippecanoe per core
     (the largest first): each is a child process, so the threads here only wait for them.
-    ``cache``: a folder of archives by key shared by output folders (:class:`TileCache`), looked
-    in before tiling and given what was tiled.
+    ``cache``: the archives of output folders before (:mod:`veerkracht.cache`), looked in before
+    tiling and given what was tiled.
 
     Order and why: the tiles first, then each ``areas_<year>.json`` (which names them), then the
     rest; archives no year names any more go last. A run stopped anywhere leaves every year's
@@ -401,14 +364,14 @@ def publish_years(
     frames = {y: {lv: gpd.read_parquet(p) for lv, p in yl.layers.items()} for y, yl in years.items()}
     tiles = {y: out_dir / f"tiles_{boundary_key(f, code)}.pmtiles" for y, f in frames.items()}
     missing = {path: frames[y] for y, path in tiles.items() if not path.exists()}
-    shared = TileCache(cache) if cache else None
-    fetched = {path for path in missing if shared and shared.fetch(path)}
+    shared = FileCache(cache / "tiles", keep=KEEP_TILES, verify=verify_pmtiles) if cache else None
+    fetched = {path for path in missing if shared and shared.fetch(path.name, path)}
     todo = {path: f for path, f in missing.items() if path not in fetched}
     by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
         list(pool.map(lambda path: build_tiles(todo[path], path), by_size))
-    if shared:
-        shared.keep(list(todo))
+    for path in todo if shared else ():
+        shared.keep(path, path.name)
     done = {}
     for year, levels in frames.items():
         areas = out_dir / f"areas_{year}.json"

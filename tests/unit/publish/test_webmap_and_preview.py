@@ -155,11 +155,11 @@ def test_a_new_folder_on_known_boundaries_takes_the_tiles_from_the_cache(web, tm
         part.to_parquet(paths[level])
     cache = tmp_path / "cache"
     first = _publish(tmp_path / "one", 2024, paths, cache=cache)
-    assert first["tiles"] == "tiled" and (cache / first["pmtiles"].name).is_file()
+    assert first["tiles"] == "tiled" and (cache / "tiles" / first["pmtiles"].name).is_file()
     second = _publish(tmp_path / "two", 2024, paths, cache=cache)
     assert second["tiles"] == "cache"
     assert second["pmtiles"].read_bytes() == first["pmtiles"].read_bytes()
-    cached = cache / first["pmtiles"].name
+    cached = cache / "tiles" / first["pmtiles"].name
     cached.write_bytes(cached.read_bytes()[:4000])  # a copy cut short
     third = _publish(tmp_path / "three", 2024, paths, cache=cache)
     assert third["tiles"] == "tiled"

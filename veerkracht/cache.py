@@ -1,0 +1,59 @@
+"""Files kept across output folders by a key of what they were made from (the run's ``cache``).
+
+Belongs here: the one way to keep and fetch such a file. What a key hashes is the caller's (the
+tiles' :func:`veerkracht.publish.webmap.boundary_key`, the crosswalk's
+:func:`veerkracht.geo.crosswalk.input_key`: the inputs and the code version, so equal names mean
+equal files). A new output folder on boundaries seen before (another spec, a test, a second
+checkout on the same machine) copies the file instead of tiling or overlaying the country again.
+
+The cache is an aid, never a source of truth: a copy is checked on the way in and out (``verify``)
+and one that fails is removed and made again; when the cache cannot be written the run goes on
+without it; each folder keeps the files used last (``keep``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from veerkracht.atomic import DiskFullError, atomic_path
+
+
+class FileCache:
+    """One kind of file (a subfolder of the cache), at most ``keep`` of them."""
+
+    def __init__(self, folder: Path, keep: int, verify=None):
+        self.folder = Path(folder)
+        self.keep_last = keep
+        self.verify = verify
+
+    def fetch(self, name: str, target: Path) -> bool:
+        """Copy the cached file ``name`` to ``target`` (checked, atomic); whether there was one."""
+        cached = self.folder / name
+        if not cached.is_file():
+            return False
+        try:
+            with atomic_path(target, verify=self.verify) as partial:
+                shutil.copyfile(cached, partial)
+        except DiskFullError:
+            raise
+        except Exception:  # a damaged copy in the cache (it fails ``verify``): made again
+            cached.unlink(missing_ok=True)
+            return False
+        os.utime(cached)  # used last: kept longest
+        return True
+
+    def keep(self, path: Path, name: str) -> None:
+        """Copy ``path`` into the cache as ``name``, then drop all but the files used last."""
+        try:
+            with atomic_path(self.folder / name, verify=self.verify) as partial:
+                shutil.copyfile(path, partial)
+            kept = sorted(
+                (p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith(".")),
+                key=lambda p: -p.stat().st_mtime,
+            )
+            for old in kept[self.keep_last :]:
+                old.unlink(missing_ok=True)
+        except OSError:  # a full or read-only cache folder: the outputs are published without it
+            pass
