@@ -27,7 +27,7 @@ def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
 TILES_HOW = {
     "tiled": "tiled",
     "kept": "reused: same boundaries and code",
-    "cache": "from the tile cache: same boundaries and code",
+    "cache": "from the cache: same boundaries and code",
 }
 
 

@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from veerkracht.atomic import DiskFullError, atomic_path
+from veerkracht.atomic import atomic_path
 
 
 class FileCache:
@@ -34,14 +34,18 @@ class FileCache:
         if not cached.is_file():
             return False
         try:
-            with atomic_path(target, verify=self.verify) as partial:
-                shutil.copyfile(cached, partial)
-        except DiskFullError:
-            raise
-        except Exception:  # a damaged copy in the cache (it fails ``verify``): made again
+            if self.verify is not None:
+                self.verify(cached)
+        except Exception:  # a damaged copy in the cache: removed, and the file is made again
             cached.unlink(missing_ok=True)
             return False
-        os.utime(cached)  # used last: kept longest
+        try:
+            os.utime(cached)  # used last: kept longest (and not pruned by another run meanwhile)
+        except OSError:  # pruned by another run since the check
+            return False
+        # Errors writing the target (a full disk, an unwritable folder) are the run's to report.
+        with atomic_path(target, verify=self.verify) as partial:
+            shutil.copyfile(cached, partial)
         return True
 
     def keep(self, path: Path, name: str) -> None:
