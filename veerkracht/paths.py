@@ -46,11 +46,15 @@ DEFAULT_DAGSTER_HOME = (
 def cache_from_env() -> str:
     """Where files made from the inputs are kept across output folders (:mod:`veerkracht.cache`):
     ``$VEERKRACHT_CACHE`` (``off``: nowhere), else ``$XDG_CACHE_HOME/veerkracht``
-    (``~/.cache/veerkracht``)."""
+    (``~/.cache/veerkracht``); none where there is no home folder (a container's user without
+    one), as the cache only saves time."""
     given = os.environ.get("VEERKRACHT_CACHE")
     if given:
         return "" if given == "off" else given
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    try:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    except (RuntimeError, KeyError):  # no $HOME and no passwd entry for the user
+        return ""
     return str(Path(cache) / "veerkracht")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from veerkracht.cache import FileCache
 
@@ -27,3 +28,25 @@ def test_keeps_the_files_used_last_and_hands_out_only_whole_ones(tmp_path):
     (tmp_path / "cache" / "d").write_bytes(b"half")
     assert not cache.fetch("d", tmp_path / "d")  # a damaged copy is not handed out ...
     assert not (tmp_path / "cache" / "d").exists() and not (tmp_path / "d").exists()  # ... and goes
+
+
+def test_where_the_cache_is(monkeypatch, tmp_path):
+    from veerkracht.paths import cache_from_env
+
+    monkeypatch.setenv("VEERKRACHT_CACHE", "off")
+    assert cache_from_env() == ""
+    monkeypatch.setenv("VEERKRACHT_CACHE", str(tmp_path))
+    assert cache_from_env() == str(tmp_path)
+    monkeypatch.delenv("VEERKRACHT_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_from_env() == str(tmp_path / "xdg" / "veerkracht")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_from_env() == str(tmp_path / "home" / ".cache" / "veerkracht")
+    monkeypatch.delenv("HOME")
+
+    def no_home(cls):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", classmethod(no_home))
+    assert cache_from_env() == ""  # no home folder: no cache, and the settings still load
