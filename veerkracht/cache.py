@@ -6,8 +6,8 @@ tiles' :func:`veerkracht.publish.webmap.boundary_key`, the crosswalk's
 equal files). A new output folder on boundaries seen before (another spec, a test, a second
 checkout on the same machine) copies the file instead of tiling or overlaying the country again.
 
-The cache is an aid, never a source of truth: a copy is checked on the way in and out (``verify``)
-and one that fails is removed and made again; when the cache cannot be written the run goes on
+The cache is an aid, never a source of truth: a file is checked (``verify``) before it is handed
+out, and one that fails is removed and made again; when the cache cannot be written the run goes on
 without it; each folder keeps the files used last (``keep``).
 """
 
@@ -29,7 +29,8 @@ class FileCache:
         self.verify = verify
 
     def fetch(self, name: str, target: Path) -> bool:
-        """Copy the cached file ``name`` to ``target`` (checked, atomic); whether there was one."""
+        """Copy the cached file ``name`` to ``target`` (checked first, written atomically); whether
+        there was one."""
         cached = self.folder / name
         if not cached.is_file():
             return False
@@ -43,15 +44,17 @@ class FileCache:
             os.utime(cached)  # used last: kept longest (and not pruned by another run meanwhile)
         except OSError:  # pruned by another run since the check
             return False
-        # Errors writing the target (a full disk, an unwritable folder) are the run's to report.
-        with atomic_path(target, verify=self.verify) as partial:
+        # A byte copy of the file just checked (a short write raises); errors writing the target
+        # (a full disk, an unwritable folder) are the run's to report.
+        with atomic_path(target) as partial:
             shutil.copyfile(cached, partial)
         return True
 
     def keep(self, path: Path, name: str) -> None:
-        """Copy ``path`` into the cache as ``name``, then drop all but the files used last."""
+        """Copy ``path`` (published, so already checked) into the cache as ``name``, then drop
+        all but the files used last."""
         try:
-            with atomic_path(self.folder / name, verify=self.verify) as partial:
+            with atomic_path(self.folder / name) as partial:
                 shutil.copyfile(path, partial)
             kept = sorted(
                 (p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith(".")),
