@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from assets.resources import DuckDBSpatialResource, PipelineSettings
 from assets.versions import CODE_VERSION
@@ -45,6 +44,7 @@ def boundary_crosswalk(
     crosswalk (``input_key``) is not overlaid again: every run re-checks, a change recomputes;
     one another output folder overlaid is copied from the cache (``cache_dir``).
     Skipped while ``to_year`` is not in the build warehouse."""
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from veerkracht.geo.crosswalk import crosswalk, input_key

@@ -1,13 +1,16 @@
 """Stage 2, geometries: gemeente, wijk and buurt polygons of the year, valid, in EPSG:28992."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from assets.partitions import per_year, run_years
 from assets.resources import PipelineSettings
 from assets.versions import YEARLY_INPUT
 from veerkracht.codes import LEVELS
-from veerkracht.geo.stage import stage_geometries
-from veerkracht.geo.userfile import FileReport, read_boundary_file
+
+if TYPE_CHECKING:  # geopandas is imported where polygons are read, not with the code location
+    from veerkracht.geo.userfile import FileReport
 
 
 @dg.asset(**YEARLY_INPUT, kinds={"geopandas", "parquet"})
@@ -19,6 +22,9 @@ def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSetti
 
 
 def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:
+    from veerkracht.geo.stage import stage_geometries
+    from veerkracht.geo.userfile import read_boundary_file
+
     context.log.info(f"Geometries {year}: source = {settings.geometry_source}")
     files = [
         read_boundary_file(
@@ -56,7 +62,7 @@ def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, y
     }
 
 
-def _file_metadata(report: FileReport) -> dict:
+def _file_metadata(report: "FileReport") -> dict:
     return {
         "path": report.path,
         "layers": report.layers,
@@ -75,7 +81,7 @@ def _file_metadata(report: FileReport) -> dict:
     }
 
 
-def _file_warnings(report: FileReport) -> list[str]:
+def _file_warnings(report: "FileReport") -> list[str]:
     out = []
     if report.crs_detected:
         out.append(f"{report.path}: no CRS declared; read as {report.crs} from its coordinate ranges")

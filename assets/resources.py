@@ -15,19 +15,23 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 from pydantic import field_validator
 
 from assets.recovery import tag_this_run
 from veerkracht import sources, warehouse
 from veerkracht.codes import LEVELS
-from veerkracht.http_limits import ResponseLimits
-from veerkracht.ingest.cbs_client import CbsEndpoint
-from veerkracht.ingest.kwb import known_canonicals
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, check_sources, load_spec
 from veerkracht.paths import EMBEDDED_DIR, OutputLayout, cache_from_env, output_dir_from_env
+
+if TYPE_CHECKING:
+    # Imported where used: loading the code location (the UI, the daemon, every command) then
+    # needs neither pandas nor the HTTP client (0.4 s of a "nothing to do" run).
+    import duckdb
+
+    from veerkracht.ingest.cbs_client import CbsEndpoint
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -122,6 +126,8 @@ class PipelineSettings(dg.ConfigurableResource):
     @field_validator("method_spec")
     @classmethod
     def _valid_spec(cls, value: str) -> str:
+        from veerkracht.ingest.canonicals import known_canonicals
+
         # Raises SpecError naming the file and the entry: bad numbers, unknown keys or sources.
         check_sources(load_spec(value), known_canonicals())
         return value
@@ -135,6 +141,9 @@ class PipelineSettings(dg.ConfigurableResource):
 
     @property
     def endpoint(self) -> CbsEndpoint:
+        from veerkracht.http_limits import ResponseLimits
+        from veerkracht.ingest.cbs_client import CbsEndpoint
+
         return CbsEndpoint(
             self.cbs_catalog_url,
             self.cbs_use_https,

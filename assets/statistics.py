@@ -7,7 +7,6 @@ import dagster as dg
 from assets.partitions import per_year, run_years
 from assets.resources import PipelineSettings
 from assets.versions import YEARLY_INPUT
-from veerkracht.ingest import kwb, pressure
 from veerkracht.registry import table_for_year
 
 
@@ -20,6 +19,10 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
 
 
 def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:
+    # Imported here, as every asset imports the domain's heavy modules: loading the code location
+    # (the UI, the daemon, every command, "nothing to do") needs no pandas.
+    from veerkracht.ingest import kwb, pressure
+
     layout = settings.layout
     context.log.info(f"KWB {year} ({table_for_year(year)}): source = {settings.source}")
     got = kwb.kwb_snapshots(

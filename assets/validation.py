@@ -1,7 +1,6 @@
 """Validation: the scores of every year against external criteria (core.validation, a report)."""
 
 import dagster as dg
-import pandas as pd
 
 from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, PipelineSettings
@@ -22,6 +21,8 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
     """Spearman rho (bootstrap 95 % interval) and top-decile capture of the headline score, every
     theme and every indicator against the shipped criteria (data/validation/, KWB 2021 income)
     and yours (``validation_files``), per level, score year and fixed half of the gemeenten."""
+    import pandas as pd
+
     from veerkracht.method import residents, validation
     from veerkracht.publish.validation_report import headline_table, requirement_table, write_report
 

@@ -13,7 +13,6 @@ import dagster as dg
 from assets.partitions import ONE_RUN, YEARS
 from assets.resources import PipelineSettings
 from veerkracht import fingerprint
-from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
 from veerkracht.registry import year_info
 
 #: Every asset's code version: a new source, SQL or reference file, or a new version of a library
@@ -24,6 +23,8 @@ CODE_VERSION = fingerprint.code_version()
 def cbs_modified(year: int) -> str | None:
     """``TableInfos.Modified`` of the year's KWB table (a revision changes it), or None when CBS
     cannot be asked."""
+    from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
+
     try:
         return table_modified(year_info(year).kwb_table, CbsEndpoint(timeout_s=15, retries=0))
     except CbsDownloadError:

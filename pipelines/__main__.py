@@ -16,9 +16,11 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from veerkracht import sources
 from veerkracht.codes import LEVELS
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines", mode:
         "--verbose", action="store_true", help="Dagster's full event log instead of a summary"
     )
     args = parser.parse_args(argv)
-    from veerkracht.ingest.kwb import known_canonicals
+    from veerkracht.ingest.canonicals import known_canonicals
     from veerkracht.method.spec import SpecError, check_sources, load_spec
 
     try:
@@ -548,5 +550,23 @@ def _failure(result) -> str:
     return "a step that did not start (see the Dagster UI)"
 
 
+def exit_now(code: int | None) -> NoReturn:
+    """Leave the process with ``code`` the way ``sys.exit`` does, without Python's teardown of
+    every imported module: Dagster, pandas, DuckDB and the rest take ~0.5 s to dismantle (measured:
+    "nothing to do" 2.67 -> 2.17 s), time a command spends after its work is done and its files
+    are closed. What an exit must still do is done first: the exit handlers (the Dagster
+    instance's disposal, logging's flush, multiprocessing's clean-up) and flushing the standard
+    streams. With another thread still running (none is, after a run), it exits as usual."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()  # what the interpreter runs at exit, before its teardown
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_now(main())

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from pipelines.__main__ import ENV_HELP, _version
+from pipelines.__main__ import ENV_HELP, _version, exit_now
 from pipelines.__main__ import main as pipelines_main
 
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
@@ -38,21 +38,21 @@ def cli() -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(args: tuple[str, ...]) -> None:
     """Build the maps (as python -m pipelines). --help: options."""
-    sys.exit(pipelines_main(list(args), prog="veerkracht run"))
+    exit_now(pipelines_main(list(args), prog="veerkracht run"))
 
 
 @cli.command(context_settings=_PASS_THROUGH, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def plan(args: tuple[str, ...]) -> None:
     """What `run` would run and why; writes nothing."""
-    sys.exit(pipelines_main(list(args), prog="veerkracht plan", mode="plan"))
+    exit_now(pipelines_main(list(args), prog="veerkracht plan", mode="plan"))
 
 
 @cli.command(context_settings=_PASS_THROUGH, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def validate(args: tuple[str, ...]) -> None:
     """The validation report from the build warehouse."""
-    sys.exit(pipelines_main(list(args), prog="veerkracht validate", mode="validate"))
+    exit_now(pipelines_main(list(args), prog="veerkracht validate", mode="validate"))
 
 
 @cli.command(context_settings=_PASS_THROUGH, add_help_option=False)

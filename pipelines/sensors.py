@@ -4,7 +4,6 @@ import dagster as dg
 
 from assets.resources import PipelineSettings
 from pipelines.jobs import LIVE_RUN_CONFIG, veerkracht_job
-from veerkracht.ingest.kwb import find_revisions
 from veerkracht.registry import KWB_TABLES
 
 
@@ -13,6 +12,8 @@ from veerkracht.registry import KWB_TABLES
 )
 def kwb_revision_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
     """Poll TableInfos.Modified of every KWB table; run the years whose table changed."""
+    from veerkracht.ingest.kwb import find_revisions  # with pandas and the HTTP client, at evaluation
+
     revisions, errors = find_revisions(sorted(KWB_TABLES), settings.layout.raw_kwb, settings.endpoint)
     for year, error in errors.items():
         context.log.warning(f"KWB {year}: {error}")

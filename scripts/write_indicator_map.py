@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from veerkracht.ingest.kwb import INDICATOR_MAP, derive_indicator_map
+from veerkracht.ingest.canonicals import INDICATOR_MAP
+from veerkracht.ingest.kwb import derive_indicator_map
 from veerkracht.ingest.snapshot import list_snapshots, read_snapshot
 from veerkracht.paths import EMBEDDED_DIR
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from veerkracht.paths import SQL_DIR
+
+if TYPE_CHECKING:  # the code location reads the check list; the checks' runs import them
+    import duckdb
+    import pandas as pd
 
 #: Stages whose asset runs the checks: the warehouse build, the scoring and the resident counts.
 STAGES = ("warehouse", "scores", "residents")
@@ -32,10 +34,16 @@ class CheckOutcome:
     severity: str
     description: str
     metadata: dict = field(default_factory=dict)
-    offending: pd.DataFrame = field(default_factory=pd.DataFrame)
+    offending: pd.DataFrame = field(default_factory=lambda: _empty())
 
 
-Summary = Callable[[duckdb.DuckDBPyConnection, int, pd.DataFrame], tuple[pd.DataFrame, dict]]
+def _empty() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame()
+
+
+Summary = Callable[["duckdb.DuckDBPyConnection", int, "pd.DataFrame"], tuple["pd.DataFrame", dict]]
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,12 @@ def for_stage(stage: str) -> tuple[Check, ...]:
     return tuple(c for c in CHECKS if c.stage == stage)
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
 def query(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
     """Rows of ``sql/checks/<name>.sql``."""
     return con.execute((SQL_DIR / "checks" / f"{name}.sql").read_text(), params).df()
@@ -245,7 +259,7 @@ def run_stage_years(con: duckdb.DuckDBPyConnection, stage: str, years: list[int]
                 severity=check.severity,
                 description=check.text + (f" Fails in {', '.join(map(str, failed))}." if failed else ""),
                 metadata={f"{year} {k}": v for year, o in outcomes.items() for k, v in o.metadata.items()},
-                offending=pd.concat(offending, ignore_index=True).head(50) if offending else pd.DataFrame(),
+                offending=_concat(offending).head(50) if offending else _empty(),
             )
         )
     return merged

@@ -17,7 +17,8 @@ import pandas as pd
 
 from veerkracht import sources
 from veerkracht.atomic import atomic_path
-from veerkracht.ingest import harmonise, pressure
+from veerkracht.ingest import harmonise
+from veerkracht.ingest.canonicals import INDICATOR_MAP
 from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
 from veerkracht.ingest.snapshot import KwbSnapshot, Snapshots, list_snapshots, read_snapshot
 from veerkracht.registry import table_for_year
@@ -154,7 +155,6 @@ def drift_report(cats: list[pd.DataFrame]) -> list[dict]:
     return out
 
 
-INDICATOR_MAP = Path(__file__).with_name("indicator_map.csv")
 MAP_COLUMNS = ["table_id", "vintage", "source_key", "canonical", "title", "unit"]
 
 
@@ -163,11 +163,6 @@ def load_indicator_map(path: Path = INDICATOR_MAP) -> pd.DataFrame:
     if not Path(path).is_file():
         return pd.DataFrame(columns=MAP_COLUMNS)
     return pd.read_csv(path, dtype=str, keep_default_na=False)
-
-
-def known_canonicals() -> set[str]:
-    """Every canonical indicator a source provides: the reviewed KWB mapping and the crime counts."""
-    return set(load_indicator_map()["canonical"]) | {pressure.CANONICAL}
 
 
 def derive_indicator_map(snapshots: list[KwbSnapshot]) -> pd.DataFrame:

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from veerkracht.codes import parent_codes
+from veerkracht.ingest.canonicals import CRIME_CANONICAL
 from veerkracht.integrity import verify_embedded
 from veerkracht.registry import year_info
 
 TABLE_ID = "47022NED"
-CANONICAL = "Misdrijven"
+CANONICAL = CRIME_CANONICAL
 
 
 def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -18,11 +18,13 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from veerkracht.paths import METHODS_DIR
 from veerkracht.registry import KWB_TABLES
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: loading a spec needs none
+    import pandas as pd
 
 DEFAULT_SPEC = METHODS_DIR / "veerkracht-v3.toml"
 
@@ -123,9 +125,13 @@ class MethodSpec:
         return f"{self.name}-{self.version}"
 
     def theme_table(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([{**t.__dict__, "spec_hash": self.spec_hash} for t in self.themes])
 
     def indicator_table(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [
             {**i.__dict__, "axis": self._axis_of(i.theme), "spec_hash": self.spec_hash}
             for i in self.indicators

@@ -235,7 +235,7 @@ def test_spec_values_out_of_range_and_unknown_keys_are_refused(tmp_path, old, ne
 
 
 def test_an_unknown_indicator_source_is_refused_not_left_unpublished():
-    from veerkracht.ingest.kwb import known_canonicals
+    from veerkracht.ingest.canonicals import known_canonicals
     from veerkracht.method.spec import DEFAULT_SPEC, check_sources
 
     known = known_canonicals()
