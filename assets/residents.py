@@ -2,6 +2,8 @@
 carried from the newest earlier vintage, or modelled), with 90 % intervals and the buurt
 validation on gemeenten the fit never saw (``veerkracht.method.residents``)."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.checks import check_result, check_specs
@@ -28,30 +30,45 @@ def resident_estimates(
 ) -> dg.MaterializeResult:
     """core.vulnerable_residents of every year: residents of low-income households per area, with
     kind (published | carried | modelled), vintage and 90 % interval; core.resident_validation."""
+    import pyarrow.parquet as pq
+
+    from veerkracht.cache import FileCache
     from veerkracht.method import residents
 
     truth = residents.load_buurt_truth(settings.embedded_dir)
+    # Estimates another output folder made from the same inputs with this code (veerkracht/cache.py).
+    cache = (
+        FileCache(Path(settings.cache_dir) / "residents", keep=residents.KEEP_ESTIMATES, verify=pq.read_table)
+        if settings.cache_dir
+        else None
+    )
     metadata = {}
     with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)
         for year in years:
-            metadata[year] = _estimate_year(context, con, year, truth)
+            metadata[year] = _estimate_year(context, con, year, truth, cache)
         outcomes = checks.run_stage_years(con, "residents", years)
     return dg.MaterializeResult(
         check_results=[check_result(o) for o in outcomes], metadata=per_year(metadata)
     )
 
 
-def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth) -> dict:
+def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth, cache) -> dict:
     from veerkracht.method import residents
 
-    run = residents.estimate_year(con, year, truth, code=CODE_VERSION)
+    run = residents.estimate_year(con, year, truth, code=CODE_VERSION, cache=cache)
     if run.missing_source:
         context.log.warning(run.missing_source)
     rows = run.estimates.rows
     shown = rows[rows["kwetsbare_bewoners"].notna()]
     metadata = {
-        "estimates": "reused (same inputs and code)" if run.reused else "computed",
+        "estimates": (
+            "reused (same inputs and code)"
+            if run.reused
+            else "from the cache (same inputs and code)"
+            if run.from_cache
+            else "computed"
+        ),
         "definition": residents.DEFINITION,
         "areas with a count, by kind": dg.MetadataValue.md(
             rows.groupby(["level", "estimate_kind"], dropna=False)

@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.partitions import per_year, run_years
 from assets.resources import PipelineSettings
-from assets.versions import YEARLY_INPUT
+from assets.versions import CODE_VERSION, YEARLY_INPUT
 from veerkracht.registry import table_for_year
 
 
@@ -21,6 +21,9 @@ def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings
 def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:
     # Imported here, as every asset imports the domain's heavy modules: loading the code location
     # (the UI, the daemon, every command, "nothing to do") needs no pandas.
+    import pyarrow.parquet as pq
+
+    from veerkracht.cache import FileCache
     from veerkracht.ingest import kwb, pressure
 
     layout = settings.layout
@@ -47,11 +50,18 @@ def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, y
         )
     cats = kwb.catalogues(snapshots)
     crime = pressure.crime_tables(Path(settings.embedded_dir) / "extra", year)
-    counts = kwb.stage_kwb(snapshots, layout.staging(year), cats, extra=crime)
+    # Another output folder staged the same snapshots with this code: its files (veerkracht/cache.py).
+    cache = (
+        FileCache(Path(settings.cache_dir) / "statistics", keep=kwb.KEEP_STAGED, verify=pq.read_table)
+        if settings.cache_dir
+        else None
+    )
+    counts, how = kwb.stage_kwb_cached(snapshots, layout.staging(year), cats, crime, cache, CODE_VERSION)
     drift = kwb.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))
     return {
         "source": settings.source,
+        "staged": how,
         "download_error": got.download_error or "",
         "quarantined stored snapshots (failed their hash check)": got.quarantined,
         "table_id": table_for_year(year),

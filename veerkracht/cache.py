@@ -28,6 +28,10 @@ class FileCache:
         self.keep_last = keep
         self.verify = verify
 
+    def has(self, name: str) -> bool:
+        """Whether the cache holds a file ``name`` (not checked yet: :meth:`fetch` checks)."""
+        return (self.folder / name).is_file()
+
     def fetch(self, name: str, target: Path) -> bool:
         """Copy the cached file ``name`` to ``target`` (checked first, written atomically); whether
         there was one."""

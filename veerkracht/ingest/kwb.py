@@ -8,6 +8,8 @@ and writing the harmonised tables the warehouse loads.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import pandas as pd
 
 from veerkracht import sources
 from veerkracht.atomic import atomic_path
+from veerkracht.cache import FileCache
 from veerkracht.ingest import harmonise
 from veerkracht.ingest.canonicals import INDICATOR_MAP
 from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
@@ -79,6 +82,69 @@ def stage_kwb(
             tmp = stack.enter_context(atomic_path(Path(staging_dir) / f"{name}.parquet"))
             frame.to_parquet(tmp, compression="zstd", index=False)
     return {name: len(frame) for name, frame in tables.items()}
+
+
+#: The files :func:`stage_kwb` writes, and how many of them the cache keeps (the ones used last:
+#: three a year and source, ~10 MB for KWB 2024).
+STAGED = ("kwb_region", "kwb_indicator", "kwb_value")
+KEEP_STAGED = 48
+
+
+def staging_key(
+    snapshots: list[KwbSnapshot], extra: tuple[pd.DataFrame, pd.DataFrame] | None, code: str
+) -> str:
+    """What :func:`stage_kwb` makes its files from, as one hash: every vintage's table, metadata
+    and manifest, the other source's rows and ``code`` (the code version, which covers the
+    mapping files and the harmonisation). Equal keys, equal staged files."""
+    digest = hashlib.sha256(f"staged-kwb-v1|{code}".encode())
+    for snap in snapshots:
+        meta = [snap.table_id, snap.vintage, snap.data_properties, snap.table_infos, snap.manifest]
+        digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
+        digest.update("\0".join(map(str, snap.data.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(snap.data, index=False).to_numpy().tobytes())
+    for frame in extra or ():
+        digest.update("\0".join(map(str, frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+class _NotCached(Exception):
+    """A cached staged file was damaged: the three are staged again."""
+
+
+def stage_kwb_cached(
+    snapshots: list[KwbSnapshot],
+    staging_dir: Path,
+    cats: list[pd.DataFrame],
+    extra: tuple[pd.DataFrame, pd.DataFrame] | None,
+    cache: FileCache | None,
+    code: str,
+) -> tuple[dict[str, int], str]:
+    """:func:`stage_kwb`, or its three files copied from ``cache`` when another output folder
+    staged the same snapshots with the same code (:func:`staging_key`); the counts and how
+    (``staged`` or ``from the cache``). Copied files are renamed into place together, as
+    staged ones are; what was staged is kept in the cache."""
+    import pyarrow.parquet as pq
+
+    if cache is None:
+        return stage_kwb(snapshots, staging_dir, cats, extra=extra), "staged"
+    key = staging_key(snapshots, extra, code)
+    names = {name: f"{key}_{name}.parquet" for name in STAGED}
+    files = {name: Path(staging_dir) / f"{name}.parquet" for name in STAGED}
+    if all(cache.has(n) for n in names.values()):
+        try:
+            with ExitStack() as stack:
+                partial = {name: stack.enter_context(atomic_path(files[name])) for name in STAGED}
+                for name in STAGED:
+                    if not cache.fetch(names[name], partial[name]):
+                        raise _NotCached(name)  # nothing is renamed into place
+            return {name: pq.read_metadata(files[name]).num_rows for name in STAGED}, "from the cache"
+        except _NotCached:
+            pass
+    counts = stage_kwb(snapshots, staging_dir, cats, extra=extra)
+    for name in STAGED:
+        cache.keep(files[name], names[name])
+    return counts, "staged"
 
 
 def catalogues(snapshots: list[KwbSnapshot], mapping: pd.DataFrame | None = None) -> list[pd.DataFrame]:

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -47,6 +48,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from veerkracht import warehouse
+from veerkracht.cache import FileCache
 
 #: The newest KWB vintage that publishes the headline per gemeente and wijk (the figures every
 #: later year carries or models from); the graph declares every year's dependency on it.
@@ -111,9 +113,18 @@ class YearRun:
     missing_source: str | None
     #: Whether the stored estimates were kept (same inputs and code; see :func:`estimate_year`).
     reused: bool = False
+    #: Whether they were copied from another output folder's (the ``cache`` of :func:`estimate_year`).
+    from_cache: bool = False
 
 
-def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame, *, code: str) -> YearRun:
+def estimate_year(
+    con: duckdb.DuckDBPyConnection,
+    year: int,
+    truth: pd.DataFrame,
+    *,
+    code: str,
+    cache: FileCache | None = None,
+) -> YearRun:
     """Estimate ``year`` from the warehouse and replace its rows of ``core.vulnerable_residents``
     (and of ``core.resident_validation`` where buurten of three or more gemeenten have truth).
 
@@ -123,6 +134,8 @@ def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame
     it would come out the same. A run of one year (a backfill, the sensor after a revision)
     re-estimates the years its statistics reach and reuses the others (the national year's
     held-out buurt validation, nine refits, took 2.6 of a run's 4 s of estimates).
+    ``cache``: the estimates other output folders made, by the same key (:mod:`veerkracht.cache`):
+    a year estimated there from the same inputs with the same code is copied, not estimated.
     """
     frame = warehouse.query(con, "resident_inputs", year=int(year), source_year=SOURCE_YEAR)
     have_source = con.execute(
@@ -143,6 +156,9 @@ def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame
     # The key goes first and comes back last: a run stopped in between leaves no key, so the
     # year is estimated again rather than its half-replaced rows reused.
     _forget_inputs(con, year)
+    cached = _cached_run(cache, key)
+    if cached is not None:
+        return _store(con, year, key, cached, missing)
     rate = truth.set_index("code")["laag_inkomen"]
     est = estimate(frame, year=year, source_year=SOURCE_YEAR, buurt_truth=rate, drift_per_year=DRIFT_PER_YEAR)
     if missing:  # nothing to carry or model from: no count anywhere, and the reason says why
@@ -157,26 +173,76 @@ def estimate_year(con: duckdb.DuckDBPyConnection, year: int, truth: pd.DataFrame
         for col in estimated:
             if col != "kwetsbare_bewoners_null_reason":
                 rows[col] = rows[col].where(np.zeros(len(rows), dtype=bool))  # all NULL, dtype kept
-    rows = est.rows.copy()
-    rows.insert(0, "year", np.int32(year))
-    rows["year"] = rows["year"].astype("int32")
-    warehouse.replace_rows(con, "core.vulnerable_residents", rows, year=int(year))
     validation = None
     in_year = frame.loc[frame["level"].eq("buurt") & frame["code"].isin(rate.index), "gemeente_code"]
     if in_year.nunique() >= 3 and not missing:
         validation = validate_buurten(frame, rate, year=year, source_year=SOURCE_YEAR)
-        stored = validation.assign(year=np.int32(year)).astype({"year": "int32"})
+    run = YearRun(est, validation, DRIFT_PER_YEAR, missing)
+    if cache is not None:
+        _keep_run(cache, key, run)
+    return _store(con, year, key, run, missing)
+
+
+def _store(con: duckdb.DuckDBPyConnection, year: int, key: str, run: YearRun, missing: str | None) -> YearRun:
+    """Replace ``year``'s rows of the resident tables with ``run``'s, its key last."""
+    rows = run.estimates.rows.copy()
+    rows.insert(0, "year", np.int32(year))
+    rows["year"] = rows["year"].astype("int32")
+    warehouse.replace_rows(con, "core.vulnerable_residents", rows, year=int(year))
+    if run.validation is not None:
+        stored = run.validation.assign(year=np.int32(year)).astype({"year": "int32"})
         warehouse.replace_rows(con, "core.resident_validation", stored, year=int(year))
     elif warehouse.has_table(con, "core.resident_validation"):
         con.execute("DELETE FROM core.resident_validation WHERE year = ?", [int(year)])
-    summary = json.dumps({"errors": est.errors, "fit": est.fit})
+    summary = json.dumps({"errors": run.estimates.errors, "fit": run.estimates.fit})
     warehouse.replace_rows(
         con,
         "core.resident_input",
         pd.DataFrame({"year": [np.int32(year)], "key": [key], "fit": [summary]}),
         year=int(year),
     )
-    return YearRun(est, validation, DRIFT_PER_YEAR, missing)
+    return replace(run, missing_source=missing)
+
+
+#: Years of estimates kept in the cache (the ones used last; ~0.5 MB for the national year).
+KEEP_ESTIMATES = 32
+
+
+def _keep_run(cache: FileCache, key: str, run: YearRun) -> None:
+    """Keep ``run``'s rows in the cache as ``<key>.parquet``, with the fit's summary and the buurt
+    validation in the file's metadata (JSON: floats as Python writes them, read back exactly)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    extra = {
+        "errors": run.estimates.errors,
+        "fit": run.estimates.fit,
+        "validation": None if run.validation is None else run.validation.to_dict("records"),
+    }
+    table = pa.Table.from_pandas(run.estimates.rows, preserve_index=False)
+    table = table.replace_schema_metadata({**table.schema.metadata, b"veerkracht": json.dumps(extra)})
+    with tempfile.TemporaryDirectory(prefix="veerkracht-estimates-") as tmp:
+        path = Path(tmp) / f"{key}.parquet"
+        pq.write_table(table, path)
+        cache.keep(path, path.name)
+
+
+def _cached_run(cache: FileCache | None, key: str) -> YearRun | None:
+    """The estimates another output folder kept under ``key``, else None."""
+    import pyarrow.parquet as pq
+
+    if cache is None or not cache.has(f"{key}.parquet"):
+        return None
+    with tempfile.TemporaryDirectory(prefix="veerkracht-estimates-") as tmp:
+        path = Path(tmp) / f"{key}.parquet"
+        if not cache.fetch(path.name, path):
+            return None
+        table = pq.read_table(path)
+    extra = json.loads(table.schema.metadata[b"veerkracht"])
+    errors = {level: tuple(q) for level, q in extra["errors"].items()}
+    validation = None if extra["validation"] is None else pd.DataFrame(extra["validation"])
+    estimates = Estimates(table.to_pandas(), errors, extra["fit"])
+    return YearRun(estimates, validation, DRIFT_PER_YEAR, None, from_cache=True)
 
 
 def inputs_key(frame: pd.DataFrame, truth: pd.DataFrame, have_source: int, year: int, code: str) -> str:
