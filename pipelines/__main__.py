@@ -556,8 +556,12 @@ def exit_now(code: int | None) -> NoReturn:
     "nothing to do" 2.67 -> 2.17 s), time a command spends after its work is done and its files
     are closed. What an exit must still do is done first: the exit handlers (the Dagster
     instance's disposal, logging's flush, multiprocessing's clean-up) and flushing the standard
-    streams. With another thread still running (none is, after a run), it exits as usual."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    streams. With another thread still running (none is, after a run), or under a profiler or
+    tracer (``python -m cProfile``, coverage: they write their results at the normal exit), it
+    exits as usual."""
+    others = (t for t in threading.enumerate() if t is not threading.main_thread())
+    running = any(t.is_alive() and not t.daemon for t in others)
+    if running or sys.getprofile() is not None or sys.gettrace() is not None:
         raise SystemExit(code)
     atexit._run_exitfuncs()  # what the interpreter runs at exit, before its teardown
     for stream in (sys.stdout, sys.stderr):
