@@ -221,10 +221,13 @@ def _keep_run(cache: FileCache, key: str, run: YearRun) -> None:
     }
     table = pa.Table.from_pandas(run.estimates.rows, preserve_index=False)
     table = table.replace_schema_metadata({**table.schema.metadata, b"veerkracht": json.dumps(extra)})
-    with tempfile.TemporaryDirectory(prefix="veerkracht-estimates-") as tmp:
-        path = Path(tmp) / f"{key}.parquet"
-        pq.write_table(table, path)
-        cache.keep(path, path.name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="veerkracht-estimates-") as tmp:
+            path = Path(tmp) / f"{key}.parquet"
+            pq.write_table(table, path)
+            cache.keep(path, path.name)
+    except OSError:  # no room for the copy: the estimates are stored without it
+        pass
 
 
 def _cached_run(cache: FileCache | None, key: str) -> YearRun | None:
@@ -233,14 +236,17 @@ def _cached_run(cache: FileCache | None, key: str) -> YearRun | None:
 
     if cache is None or not cache.has(f"{key}.parquet"):
         return None
-    with tempfile.TemporaryDirectory(prefix="veerkracht-estimates-") as tmp:
-        path = Path(tmp) / f"{key}.parquet"
-        if not cache.fetch(path.name, path):
-            return None
-        table = pq.read_table(path)
-    extra = json.loads(table.schema.metadata[b"veerkracht"])
-    errors = {level: tuple(q) for level, q in extra["errors"].items()}
-    validation = None if extra["validation"] is None else pd.DataFrame(extra["validation"])
+    try:
+        with tempfile.TemporaryDirectory(prefix="veerkracht-estimates-") as tmp:
+            path = Path(tmp) / f"{key}.parquet"
+            if not cache.fetch(path.name, path):
+                return None
+            table = pq.read_table(path)
+        extra = json.loads(table.schema.metadata[b"veerkracht"])
+        errors = {level: tuple(q) for level, q in extra["errors"].items()}
+        validation = None if extra["validation"] is None else pd.DataFrame(extra["validation"])
+    except (OSError, KeyError, TypeError, ValueError):  # no room to copy it, or not such a file: estimated
+        return None
     estimates = Estimates(table.to_pandas(), errors, extra["fit"])
     return YearRun(estimates, validation, DRIFT_PER_YEAR, None, from_cache=True)
 
