@@ -161,10 +161,10 @@ def test_estimates_are_kept_only_for_the_inputs_and_code_they_were_made_from(yea
 
 
 def test_another_output_folder_takes_the_estimates_from_the_cache(years_run, tmp_path):
-    """A folder that never estimated 2024 (no stored key), with a cache another folder filled: the
-    first estimate (with its held-out buurt validation) is kept; the next, on the same inputs with
-    the same code, is copied: the same rows, validation and fit summary as estimating, and it says
-    so."""
+    """A folder that never estimated a year (no stored key), with a cache another folder filled:
+    the first estimate is kept; the next, on the same inputs with the same code, is copied: the
+    same rows and fit summary as estimating, and it says so. (KWB 2021: a real year that estimates
+    in well under a second; the buurt validation's way through the cache is in the unit tests.)"""
     import pyarrow.parquet as pq
 
     from assets.versions import CODE_VERSION
@@ -173,26 +173,21 @@ def test_another_output_folder_takes_the_estimates_from_the_cache(years_run, tmp
 
     cache = FileCache(tmp_path / "cache", keep=residents.KEEP_ESTIMATES, verify=pq.read_table)
     truth = residents.load_buurt_truth(EMBEDDED_DIR)
-    tables = {
-        "core.vulnerable_residents": "code",
-        "core.resident_validation": "method",
-        "core.resident_input": "key",
-    }
+    tables = {"core.vulnerable_residents": "code", "core.resident_input": "key"}
     db = tmp_path / "build.duckdb"
     shutil.copy(years_run[0].build_db, db)
     got = []
     with warehouse.connection(db, spatial=False) as con:
         for _ in range(2):
             con.execute("DELETE FROM core.resident_input")  # as in a folder that never estimated
-            run = residents.estimate_year(con, 2024, truth, code=CODE_VERSION, cache=cache)
+            run = residents.estimate_year(con, 2021, truth, code=CODE_VERSION, cache=cache)
             rows = {
-                t: con.execute(f"SELECT * FROM {t} WHERE year = 2024 ORDER BY {k}").df()
+                t: con.execute(f"SELECT * FROM {t} WHERE year = 2021 ORDER BY {k}").df()
                 for t, k in tables.items()
             }
             got.append((run, rows))
     (first, made), (second, copied) = got
-    assert not first.from_cache and not first.reused
-    assert second.from_cache and len(second.validation) >= 3
-    assert second.estimates.errors == first.estimates.errors
+    assert not first.from_cache and not first.reused and len(made["core.vulnerable_residents"]) > 3000
+    assert second.from_cache and second.estimates.errors == first.estimates.errors
     for table in tables:
         pd.testing.assert_frame_equal(copied[table], made[table])

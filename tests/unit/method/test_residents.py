@@ -128,3 +128,52 @@ def test_modelled_buurten_add_up_and_their_intervals_hold_them():
     # The model learned the direction: buurten with more corporation housing get higher rates.
     corp = frame.set_index("code").loc[buurten.index, "corporatie"]
     assert np.corrcoef(corp, buurten["kwetsbare_bewoners_pct"])[0, 1] > 0.5
+
+
+def test_the_cache_gives_back_the_rows_fit_and_validation_it_was_given(tmp_path):
+    """What the cache keeps of a year's estimates (rows, fit summary, buurt validation) comes back
+    exactly: the validation's floats (and its NaN) through the file's JSON metadata."""
+    import pyarrow.parquet as pq
+
+    from veerkracht.cache import FileCache
+
+    cache = FileCache(tmp_path / "cache", keep=residents.KEEP_ESTIMATES, verify=pq.read_table)
+    rows = pd.DataFrame(
+        {
+            "code": pd.array(["BU1", "BU2"], dtype="string"),
+            "kwetsbare_bewoners": pd.array([120, None], dtype="Int64"),
+            "kwetsbare_bewoners_pct": [10.1, np.nan],
+            "estimate_kind": pd.array(["modelled", None], dtype="string"),
+        }
+    )
+    validation = pd.DataFrame(
+        [
+            {
+                "method": "model",
+                "n": 523,
+                "gemeenten": 9,
+                "rho": 0.1 + 0.2,
+                "mae_pp": 1 / 3,
+                "coverage_90": 0.875968992,
+            },
+            {"method": "wijk_rate", "n": 523, "gemeenten": 9, "rho": 0.7071067811865476, "mae_pp": 2.5},
+        ]
+    )
+    run = residents.YearRun(
+        residents.Estimates(
+            rows, {"buurt": (-0.7423546825105299, 0.6205747460102852)}, {"ridge alpha": 56.2}
+        ),
+        validation,
+        residents.DRIFT_PER_YEAR,
+        None,
+    )
+    residents._keep_run(cache, "k1", run)
+    back = residents._cached_run(cache, "k1")
+    assert (
+        back.from_cache
+        and back.estimates.errors == run.estimates.errors
+        and back.estimates.fit == run.estimates.fit
+    )
+    pd.testing.assert_frame_equal(back.estimates.rows, rows)
+    pd.testing.assert_frame_equal(back.validation, validation)
+    assert residents._cached_run(cache, "k2") is None  # another key: estimated
