@@ -377,12 +377,15 @@ def estimate(
     source_year: int,
     buurt_truth: pd.Series | None = None,
     drift_per_year: dict[str, tuple[float, float]] | None = None,
+    only: np.ndarray | None = None,
 ) -> Estimates:
     """Estimate the headline count of every area of ``frame`` (``sql/resident_inputs.sql`` rows).
 
     ``buurt_truth``: the KWB ``source_year`` buurt rates by code (carried where the code exists in
     ``year``; the model's buurt training rows). ``drift_per_year``: logit quantiles (low, high) of
-    a rate's drift per year by level, for carried figures (none given: no drift).
+    a rate's drift per year by level, for carried figures (none given: no drift). ``only`` (a mask
+    of ``frame``'s rows): fit on every area, estimate these (they must hold every parent and all
+    children of each parent that benchmarking reads; :func:`validate_buurten`).
     """
     frame = _numeric(frame)
     rate, kind, vintage, basis = known_rates(frame, buurt_truth, year, source_year)
@@ -402,6 +405,12 @@ def estimate(
             "ridge alpha": float(model[-1].alpha_),
         }
         est.errors = _level_errors(frame, train, x, y)
+    if only is not None:
+        # The same numbers for these areas as estimating all: every step below is per area or per
+        # parent over all its children, in the same order.
+        keep = np.asarray(only, dtype=bool)
+        parts = (frame, rate, kind, vintage, basis, final)
+        frame, rate, kind, vintage, basis, final = (v[keep] for v in parts)
     has_people = frame["inwoners"].fillna(0) > 0
     for level in PARENT:
         at = frame.index[(frame["level"] == level) & has_people]
@@ -574,7 +583,16 @@ def validate_buurten(
         hidden_truth = buurt_truth[~buurt_truth.index.isin(blind.loc[in_gm, "code"])]
         # The held-out gemeente's wijken keep their figure (production has it for every wijk);
         # its buurten and its own gemeente row are not training rows for the buurt relation.
-        fitted = estimate(blind, year=year, source_year=source_year, buurt_truth=hidden_truth)
+        # Estimated for the held-out gemeente's areas only (with every gemeente and the country,
+        # which its benchmarking reads): the fit is on all areas, as in production.
+        wijken = blind["parent_code"].eq(gm) & blind["level"].eq("wijk")
+        only = (
+            blind["level"].isin(["land", "gemeente"])
+            | in_gm
+            | wijken
+            | blind["parent_code"].isin(blind.loc[wijken, "code"])
+        )
+        fitted = estimate(blind, year=year, source_year=source_year, buurt_truth=hidden_truth, only=only)
         estimated = fitted.rows.set_index("code")
         rows = estimated.loc[frame.loc[in_gm & truth.notna() & (frame["level"] == "buurt"), "code"]]
         inw = by_code["inwoners"].reindex(rows.index)
