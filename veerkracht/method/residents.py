@@ -377,7 +377,7 @@ def estimate(
     source_year: int,
     buurt_truth: pd.Series | None = None,
     drift_per_year: dict[str, tuple[float, float]] | None = None,
-    only: np.ndarray | None = None,
+    only: np.ndarray | pd.Series | None = None,
 ) -> Estimates:
     """Estimate the headline count of every area of ``frame`` (``sql/resident_inputs.sql`` rows).
 
