@@ -1,7 +1,5 @@
 """Boundary crosswalks between years, so values of one year's areas can be carried onto another's."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from assets.resources import DuckDBSpatialResource, PipelineSettings
@@ -74,11 +72,7 @@ def boundary_crosswalk(
     out_dir.mkdir(parents=True, exist_ok=True)
     metadata: dict = {"geometry_source": settings.geometry_source, "to_year": config.to_year}
     rows = 0
-    cache = (
-        FileCache(Path(settings.cache_dir) / "crosswalk", keep=KEEP_CROSSWALKS, verify=pq.read_table)
-        if settings.cache_dir
-        else None
-    )
+    cache = FileCache.under(settings.cache_dir, "crosswalk", KEEP_CROSSWALKS, verify=pq.read_table)
     with build_db.get_connection() as con:
         built = warehouse.built_years(con)
         if config.to_year not in built:

@@ -2,8 +2,6 @@
 carried from the newest earlier vintage, or modelled), with 90 % intervals and the buurt
 validation on gemeenten the fit never saw (``veerkracht.method.residents``)."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from assets.checks import check_result, check_specs
@@ -37,11 +35,7 @@ def resident_estimates(
 
     truth = residents.load_buurt_truth(settings.embedded_dir)
     # Estimates another output folder made from the same inputs with this code (veerkracht/cache.py).
-    cache = (
-        FileCache(Path(settings.cache_dir) / "residents", keep=residents.KEEP_ESTIMATES, verify=pq.read_table)
-        if settings.cache_dir
-        else None
-    )
+    cache = FileCache.under(settings.cache_dir, "residents", residents.KEEP_ESTIMATES, verify=pq.read_table)
     metadata = {}
     with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)

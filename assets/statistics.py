@@ -51,11 +51,7 @@ def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, y
     cats = kwb.catalogues(snapshots)
     crime = pressure.crime_tables(Path(settings.embedded_dir) / "extra", year)
     # Another output folder staged the same snapshots with this code: its files (veerkracht/cache.py).
-    cache = (
-        FileCache(Path(settings.cache_dir) / "statistics", keep=kwb.KEEP_STAGED, verify=pq.read_table)
-        if settings.cache_dir
-        else None
-    )
+    cache = FileCache.under(settings.cache_dir, "statistics", kwb.KEEP_STAGED, verify=pq.read_table)
     counts, how = kwb.stage_kwb_cached(snapshots, layout.staging(year), cats, crime, cache, CODE_VERSION)
     drift = kwb.drift_report(cats)
     unmapped = int(sum((~c["mapped"]).sum() for c in cats))

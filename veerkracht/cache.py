@@ -28,6 +28,12 @@ class FileCache:
         self.keep_last = keep
         self.verify = verify
 
+    @classmethod
+    def under(cls, root: str | Path | None, kind: str, keep: int, verify=None) -> FileCache | None:
+        """The cache's ``kind`` subfolder under ``root`` (the settings' ``cache_dir``), or None
+        where there is no cache (``root`` empty: ``VEERKRACHT_CACHE=off``, no home folder)."""
+        return cls(Path(root) / kind, keep=keep, verify=verify) if root else None
+
     def has(self, name: str) -> bool:
         """Whether the cache holds a file ``name`` (not checked yet: :meth:`fetch` checks)."""
         return (self.folder / name).is_file()

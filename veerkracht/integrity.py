@@ -25,6 +25,15 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def update_with_frame(digest, frame) -> None:
+    """Add a table's column names and values (not its index) to the running hash ``digest``: the
+    keys of what is made from tables (staged statistics, resident estimates) hash them so."""
+    import pandas as pd  # where a key is made: checking files needs no pandas
+
+    digest.update("\0".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+
+
 def _sums_of(root: str) -> dict[str, str]:
     sums = Path(root) / "SHA256SUMS"
     if not sums.is_file():

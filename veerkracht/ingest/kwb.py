@@ -24,6 +24,7 @@ from veerkracht.ingest import harmonise
 from veerkracht.ingest.canonicals import INDICATOR_MAP
 from veerkracht.ingest.cbs_client import CbsDownloadError, CbsEndpoint, table_modified
 from veerkracht.ingest.snapshot import KwbSnapshot, Snapshots, list_snapshots, read_snapshot
+from veerkracht.integrity import update_with_frame
 from veerkracht.registry import table_for_year
 
 OnFailure = Literal["use_stored", "fail"]
@@ -100,11 +101,9 @@ def staging_key(
     for snap in snapshots:
         meta = [snap.table_id, snap.vintage, snap.data_properties, snap.table_infos, snap.manifest]
         digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
-        digest.update("\0".join(map(str, snap.data.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(snap.data, index=False).to_numpy().tobytes())
+        update_with_frame(digest, snap.data)
     for frame in extra or ():
-        digest.update("\0".join(map(str, frame.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        update_with_frame(digest, frame)
     return digest.hexdigest()[:24]
 
 

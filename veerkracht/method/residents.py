@@ -49,6 +49,7 @@ from scipy.special import expit, logit
 
 from veerkracht import warehouse
 from veerkracht.cache import FileCache
+from veerkracht.integrity import update_with_frame
 
 #: The newest KWB vintage that publishes the headline per gemeente and wijk (the figures every
 #: later year carries or models from); the graph declares every year's dependency on it.
@@ -255,8 +256,7 @@ def inputs_key(frame: pd.DataFrame, truth: pd.DataFrame, have_source: int, year:
     """What a year's estimates are computed from (see :func:`estimate_year`), as one hash."""
     digest = hashlib.sha256(f"{code}|{year}|{SOURCE_YEAR}|{have_source}".encode())
     for part in (frame, truth):
-        digest.update("\0".join(map(str, part.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        update_with_frame(digest, part)
     return digest.hexdigest()
 
 

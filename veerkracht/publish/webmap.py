@@ -364,7 +364,7 @@ def publish_years(
     frames = {y: {lv: gpd.read_parquet(p) for lv, p in yl.layers.items()} for y, yl in years.items()}
     tiles = {y: out_dir / f"tiles_{boundary_key(f, code)}.pmtiles" for y, f in frames.items()}
     missing = {path: frames[y] for y, path in tiles.items() if not path.exists()}
-    shared = FileCache(cache / "tiles", keep=KEEP_TILES, verify=verify_pmtiles) if cache else None
+    shared = FileCache.under(cache, "tiles", KEEP_TILES, verify=verify_pmtiles)
     fetched = {path for path in missing if shared and shared.fetch(path.name, path)}
     todo = {path: f for path, f in missing.items() if path not in fetched}
     by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
