@@ -84,7 +84,8 @@ def _publish_year(con, settings: PipelineSettings, year: int) -> dict:
 )
 def dashboard_warehouse(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
     """The DuckDB file dashboards read, all years, published atomically (temp file + rename)."""
-    target = warehouse.publish_copy(build_db.database, settings.layout.warehouse_db)
+    with build_db.turn():  # a copy of the file as no other step is writing it
+        target = warehouse.publish_copy(build_db.database, settings.layout.warehouse_db)
     with warehouse.connection(target, read_only=True, spatial=False) as con:
         years, n = warehouse.query(con, "report/published_years").iloc[0]
     return dg.MaterializeResult(

@@ -166,18 +166,26 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
     """The pipeline's DuckDB build file; a connection has spatial loaded from the wheel unless the
     step asks ``spatial=False`` (it calls no ``ST_`` function; saves loading it).
 
-    Assets that write through it share the ``duckdb`` concurrency pool (limit 1 in
-    dagster.yaml): DuckDB allows one writer or many readers per file, never both.
+    DuckDB allows one writer or many readers per file, never both. Assets that use it share the
+    ``duckdb`` concurrency pool (limit 1 in dagster.yaml), and every connection (and
+    :meth:`turn`) holds the file's writer turn (``warehouse.writer_turn``), which is what
+    guarantees it: Dagster's pool on its SQLite storage can let two steps in at once.
     """
 
     database: str
 
     @contextmanager
+    def turn(self) -> Iterator[None]:
+        """The build file to this step alone (another step of any run waits), e.g. to copy it."""
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with warehouse.writer_turn(self.database, on_wait=dg.get_dagster_logger().info):
+            yield
+
+    @contextmanager
     def get_connection(
         self, read_only: bool = False, spatial: bool = True
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with warehouse.connection(self.database, read_only=read_only, spatial=spatial) as con:
+        with self.turn(), warehouse.connection(self.database, read_only=read_only, spatial=spatial) as con:
             yield con
 
 

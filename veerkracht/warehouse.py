@@ -14,12 +14,13 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import duckdb_extensions
+from filelock import FileLock, Timeout
 
 from veerkracht.atomic import DiskFullError, atomic_path, is_disk_full
 from veerkracht.paths import SQL_DIR
@@ -64,6 +65,34 @@ class WarehouseBusy(RuntimeError):
     """Another process holds DuckDB's one-writer lock on the file."""
 
 
+@contextmanager
+def writer_turn(path: str | Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """This process's turn to write the DuckDB file ``path``: the pipeline's steps write it one
+    at a time, whichever run, executor or Dagster instance they belong to.
+
+    Why a lock of our own beside Dagster's ``duckdb`` pool: the pool is a slot row in the
+    instance's SQLite storage, claimed by a SELECT and then an UPDATE (SQLite ignores
+    ``FOR UPDATE``), so two step processes claiming at the same moment can both get the one slot
+    (measured with Dagster 1.13.27: 6 times in 40 such pairs; a CI run met it as "build.duckdb is
+    busy" between two concurrent runs). An OS file lock (``flock`` through ``filelock``) beside
+    the file cannot be taken twice, and a killed holder's lock goes with its process. The pool
+    stays: it keeps waiting steps out of step processes and shows the queue in the UI.
+
+    ``on_wait`` gets one line when another step holds the turn, before this one waits for it.
+    """
+    lock = FileLock(f"{path}.lock", preserve_lock_file=True, fallback_to_soft=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait(f"{Path(path).name}: another run's step is writing it; waiting for its turn")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def connect(
     path: str | Path = ":memory:", read_only: bool = False, spatial: bool = True
 ) -> duckdb.DuckDBPyConnection:
@@ -73,9 +102,9 @@ def connect(
     0.15-0.2 s a connection, and GEOMETRY columns read and copy without it (a core type since
     DuckDB 1.5).
 
-    A file another process is writing raises :class:`WarehouseBusy` naming it and that process:
-    runs into one output folder take turns through the ``duckdb`` pool of their Dagster instance,
-    so two runs with different ``DAGSTER_HOME``s met DuckDB's raw lock error instead.
+    A file another process is writing raises :class:`WarehouseBusy` naming it and that process
+    (not DuckDB's raw lock error): the pipeline's own steps take turns (:func:`writer_turn`), so
+    that is some other program.
     """
     try:
         if read_only:
@@ -88,9 +117,9 @@ def connect(
         pid = re.search(r"PID (\d+)", str(exc))
         raise WarehouseBusy(
             f"{path} is busy: another process{f' (PID {pid.group(1)})' if pid else ''} is writing it, "
-            "most likely another run into the same output folder under another DAGSTER_HOME. Wait "
-            "for it to finish, run both with the same DAGSTER_HOME (they then take turns), or use "
-            "another output folder"
+            "a program other than a veerkracht run (runs into one output folder take turns, under "
+            "any DAGSTER_HOME): a DuckDB session or notebook with the file open, or an older "
+            "version of the pipeline. Close it or wait for it to finish, or use another output folder"
         ) from None  # the cause is said; a summary shows the innermost error's line
     if spatial:
         load_spatial(con)

@@ -35,3 +35,47 @@ def test_a_file_written_by_another_process_is_busy(tmp_path):
         holder.wait(timeout=30)
     with warehouse.connection(path) as con:  # free again once the other process is gone
         assert con.execute("SELECT x FROM t").fetchone() == (1,)
+
+
+TURN = """
+import sys
+from veerkracht import warehouse
+with warehouse.writer_turn(sys.argv[1]):
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
+
+def _holder(path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", TURN, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_a_step_waits_for_the_writer_turn_another_process_holds(tmp_path):
+    """Steps of two runs into one folder take turns on the build file, whatever Dagster's pool
+    let through: the second says it waits, then gets the turn once the first lets go."""
+    path = tmp_path / "build.duckdb"
+    holder = _holder(path)
+    said = []
+
+    def on_wait(line):  # the holder lets go only after we said we wait: we must have waited
+        said.append(line)
+        holder.stdin.close()
+
+    with warehouse.writer_turn(path, on_wait=on_wait), warehouse.connection(path) as con:
+        assert holder.wait(timeout=30) == 0
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    assert said == ["build.duckdb: another run's step is writing it; waiting for its turn"]
+
+
+def test_a_killed_holder_leaves_the_turn_free(tmp_path):
+    path = tmp_path / "build.duckdb"
+    holder = _holder(path)
+    holder.kill()  # SIGKILL: no clean-up of its own runs
+    holder.wait(timeout=30)
+    take = TURN.replace('print("holding", flush=True)\n    sys.stdin.read()', "print('mine')")
+    got = subprocess.run([sys.executable, "-c", take, str(path)], capture_output=True, text=True, timeout=30)
+    assert got.stdout.strip() == "mine", got.stderr
