@@ -178,7 +178,7 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
     def turn(self) -> Iterator[None]:
         """The build file to this step alone (another step of any run waits), e.g. to copy it."""
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with warehouse.writer_turn(self.database, on_wait=dg.get_dagster_logger().info):
+        with warehouse.writer_turn(self.database, say=dg.get_dagster_logger().info):
             yield
 
     @contextmanager

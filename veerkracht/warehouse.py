@@ -65,8 +65,12 @@ class WarehouseBusy(RuntimeError):
     """Another process holds DuckDB's one-writer lock on the file."""
 
 
+#: What a filesystem without ``flock`` answers (some network shares); see :func:`writer_turn`.
+NO_FLOCK = {errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
 @contextmanager
-def writer_turn(path: str | Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+def writer_turn(path: str | Path, say: Callable[[str], None] | None = None) -> Iterator[None]:
     """This process's turn to write the DuckDB file ``path``: the pipeline's steps write it one
     at a time, whichever run, executor or Dagster instance they belong to.
 
@@ -78,15 +82,30 @@ def writer_turn(path: str | Path, on_wait: Callable[[str], None] | None = None) 
     the file cannot be taken twice, and a killed holder's lock goes with its process. The pool
     stays: it keeps waiting steps out of step processes and shows the queue in the UI.
 
-    ``on_wait`` gets one line when another step holds the turn, before this one waits for it.
+    ``say`` gets a line for the run's log when another step holds the turn (before this one
+    waits for it), or when the folder's filesystem has no ``flock`` (some network shares): the
+    step then goes ahead as before this lock existed, guarded by the pool and by DuckDB's own
+    lock (a step that meets another writer fails with :class:`WarehouseBusy`), rather than
+    failing every run in such a folder.
     """
+    name = Path(path).name
     lock = FileLock(f"{path}.lock", preserve_lock_file=True, fallback_to_soft=False)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        if on_wait is not None:
-            on_wait(f"{Path(path).name}: another run's step is writing it; waiting for its turn")
+        if say is not None:
+            say(f"{name}: another run's step is writing it; waiting for its turn")
         lock.acquire()
+    except OSError as exc:
+        if exc.errno not in NO_FLOCK:
+            raise
+        if say is not None:
+            say(
+                f"{name}: this filesystem has no file locks (flock); steps of concurrent runs into this "
+                "folder rely on Dagster's pool and DuckDB's own lock"
+            )
+        yield
+        return
     try:
         yield
     finally:

@@ -61,11 +61,11 @@ def test_a_step_waits_for_the_writer_turn_another_process_holds(tmp_path):
     holder = _holder(path)
     said = []
 
-    def on_wait(line):  # the holder lets go only after we said we wait: we must have waited
+    def say(line):  # the holder lets go only after we said we wait: we must have waited
         said.append(line)
         holder.stdin.close()
 
-    with warehouse.writer_turn(path, on_wait=on_wait), warehouse.connection(path) as con:
+    with warehouse.writer_turn(path, say=say), warehouse.connection(path) as con:
         assert holder.wait(timeout=30) == 0
         con.execute("CREATE TABLE t AS SELECT 1 AS x")
     assert said == ["build.duckdb: another run's step is writing it; waiting for its turn"]
@@ -79,3 +79,26 @@ def test_a_killed_holder_leaves_the_turn_free(tmp_path):
     take = TURN.replace('print("holding", flush=True)\n    sys.stdin.read()', "print('mine')")
     got = subprocess.run([sys.executable, "-c", take, str(path)], capture_output=True, text=True, timeout=30)
     assert got.stdout.strip() == "mine", got.stderr
+
+
+def test_a_filesystem_without_file_locks_runs_as_before_and_says_so(tmp_path, monkeypatch):
+    """Some network shares answer flock with ENOSYS: every run in such a folder must not fail on
+    the lock. The step goes ahead (DuckDB's own lock still refuses a second writer) and says why.
+    The filesystem is simulated: flock answers as such a share does."""
+    import errno
+    import fcntl
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    said = []
+    path = tmp_path / "build.duckdb"
+    with warehouse.writer_turn(path, say=said.append), warehouse.connection(path) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    assert said == [
+        "build.duckdb: this filesystem has no file locks (flock); steps of concurrent runs into this "
+        "folder rely on Dagster's pool and DuckDB's own lock"
+    ]
+    with warehouse.connection(path) as con:
+        assert con.execute("SELECT x FROM t").fetchone() == (1,)
