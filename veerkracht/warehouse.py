@@ -90,6 +90,7 @@ def writer_turn(path: str | Path, say: Callable[[str], None] | None = None) -> I
     """
     name = Path(path).name
     lock = FileLock(f"{path}.lock", preserve_lock_file=True, fallback_to_soft=False)
+    held = True
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -99,17 +100,18 @@ def writer_turn(path: str | Path, say: Callable[[str], None] | None = None) -> I
     except OSError as exc:
         if exc.errno not in NO_FLOCK:
             raise
+        held = False
         if say is not None:
             say(
                 f"{name}: this filesystem has no file locks (flock); steps of concurrent runs into this "
                 "folder rely on Dagster's pool and DuckDB's own lock"
             )
-        yield
-        return
+    # Yielded outside the handlers: an error of the step is not shown as raised during them.
     try:
         yield
     finally:
-        lock.release()
+        if held:
+            lock.release()
 
 
 def connect(

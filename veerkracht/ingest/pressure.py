@@ -24,7 +24,6 @@ from veerkracht.integrity import verify_embedded
 from veerkracht.registry import year_info
 
 TABLE_ID = "47022NED"
-CANONICAL = CRIME_CANONICAL
 
 
 def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -62,7 +61,7 @@ def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame
     value_rows = pd.DataFrame(
         {
             "code": values["code"].astype("string"),
-            "canonical": CANONICAL,
+            "canonical": CRIME_CANONICAL,
             "source_key": column,
             "vintage": vintage,
             "value": value,
@@ -73,13 +72,13 @@ def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame
         [
             {
                 "source_key": column,
-                "stem": CANONICAL,
+                "stem": CRIME_CANONICAL,
                 "title": f"Geregistreerde misdrijven {year}",
                 "unit": "aantal",
                 "decimals": 0,
                 "datatype": "Long",
                 "topic_group": "Veiligheid (Politie/CBS 47022NED)",
-                "canonical": CANONICAL,
+                "canonical": CRIME_CANONICAL,
                 "mapped": True,
                 "table_id": TABLE_ID,
                 "vintage": vintage,
