@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -190,14 +191,25 @@ def sql_string(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+#: Connections inside :func:`transaction`: a transaction opened within one is part of it.
+_IN_TRANSACTION: weakref.WeakSet = weakref.WeakSet()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN … COMMIT, or ROLLBACK on any error and re-raise that error.
 
+    Within another ``transaction(con)`` it is part of that one (DuckDB has no nested
+    transactions): a step that wraps all its models in one commits them together or not at all.
+
     When DuckDB has already aborted the transaction itself (a full disk, a fatal I/O error),
     ROLLBACK fails with "no transaction is active"; that must not replace the original error.
     """
+    if con in _IN_TRANSACTION:
+        yield con
+        return
     con.execute("BEGIN TRANSACTION")
+    _IN_TRANSACTION.add(con)
     try:
         yield con
         con.execute("COMMIT")
@@ -207,6 +219,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         except duckdb.Error:
             pass  # the transaction is gone already; the original error says why
         raise
+    finally:
+        _IN_TRANSACTION.discard(con)
 
 
 def model_sql(name: str) -> str:

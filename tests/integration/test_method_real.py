@@ -4,6 +4,7 @@ without code changes, bit-identical recomputation, and the Monte Carlo intervals
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from testpaths import FIXTURES
 
 from veerkracht import warehouse
@@ -30,6 +31,29 @@ def test_second_spec_gives_a_different_score_without_code_changes(embedded_run, 
     assert set(alt["method_version"]) == {other.label}
     assert len(both) > 10_000 and (both["score"] - both["score_alt"]).abs().max() > 0.05
     assert both["score"].rank().corr(both["score_alt"].rank()) > 0.5  # Spearman: related, not equal
+
+
+def test_a_scoring_step_that_fails_leaves_the_scores_it_found(writable_build, monkeypatch):
+    """Scoring commits every year's models together: a step that fails at its last model (here
+    the change classes, after every other table of the year was rebuilt with another spec)
+    leaves each score table as it was, one spec throughout, not a mix of two methods."""
+    con = writable_build
+    tables = [table for table, _ in scoring.MODELS]
+    before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").df() for t in tables}
+    real = warehouse.build_model
+
+    def failing(con, table, name, year, **params):
+        if name == "score_change":
+            raise OSError("disk gone")
+        return real(con, table, name, year, **params)
+
+    monkeypatch.setattr(warehouse, "build_model", failing)
+    other = load_spec(DEFAULT_SPEC.with_name("sensitivity-arithmetic.toml"))
+    with pytest.raises(OSError, match="disk gone"):
+        scoring.score_years(con, other, [2024], with_uncertainty=False)
+    for t in tables:
+        pd.testing.assert_frame_equal(con.execute(f"SELECT * FROM {t} ORDER BY ALL").df(), before[t])
+    assert con.execute("SELECT DISTINCT spec_hash FROM core.score").fetchall() == [(load_spec().spec_hash,)]
 
 
 def test_every_real_area_has_a_score_or_a_reason(embedded_run):
