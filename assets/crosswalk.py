@@ -1,5 +1,7 @@
 """Boundary crosswalks between years, so values of one year's areas can be carried onto another's."""
 
+from contextlib import nullcontext
+
 import dagster as dg
 
 from assets.resources import DuckDBSpatialResource, PipelineSettings
@@ -109,16 +111,18 @@ def boundary_crosswalk(
                     warehouse.store_boundaries(con, from_year, level, source[level])
                     # Another output folder overlaid the same boundaries with this code: its file.
                     name = f"{level}_{key[level]}.parquet"
-                    if cache and cache.fetch(name, files[level]):
-                        parts.append(pd.read_parquet(files[level]))
-                        how.add("from the cache (same boundaries, inhabitants and code)")
-                        continue
-                    cw = crosswalk(source[level], target[level], target_population=population)
-                    cw.insert(0, "level", level)
-                    with atomic_path(files[level]) as tmp:
-                        cw.to_parquet(tmp, index=False)
-                    if cache:
-                        cache.keep(files[level], name)
+                    # One run at a time overlays these boundaries; the next takes its file.
+                    with cache.making(name) if cache else nullcontext():
+                        if cache and cache.fetch(name, files[level]):
+                            parts.append(pd.read_parquet(files[level]))
+                            how.add("from the cache (same boundaries, inhabitants and code)")
+                            continue
+                        cw = crosswalk(source[level], target[level], target_population=population)
+                        cw.insert(0, "level", level)
+                        with atomic_path(files[level]) as tmp:
+                            cw.to_parquet(tmp, index=False)
+                        if cache:
+                            cache.keep(files[level], name)
                     parts.append(cw)
                     how.add("computed")
                 metadata[f"{from_year}: overlay"] = " and ".join(sorted(how))

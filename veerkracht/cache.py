@@ -8,14 +8,19 @@ checkout on the same machine) copies the file instead of tiling or overlaying th
 
 The cache is an aid, never a source of truth: a file is checked (``verify``) before it is handed
 out, and one that fails is removed and made again; when the cache cannot be written the run goes on
-without it; each folder keeps the files used last (``keep``).
+without it; each folder keeps the files used last (``keep``). Runs that need the same file at the
+same time make it once (:meth:`FileCache.making`): the others wait and copy it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 from veerkracht.atomic import atomic_path
 
@@ -33,6 +38,25 @@ class FileCache:
         """The cache's ``kind`` subfolder under ``root`` (the settings' ``cache_dir``), or None
         where there is no cache (``root`` empty: ``VEERKRACHT_CACHE=off``, no home folder)."""
         return cls(Path(root) / kind, keep=keep, verify=verify) if root else None
+
+    @contextmanager
+    def making(self, name: str) -> Iterator[None]:
+        """Hold the turn to make ``name``: a run (of any process, any output folder) that needs
+        the file while another is making it waits here for it, then finds it with :meth:`fetch`
+        instead of making it too (two folders built at once tiled the country twice). The turn
+        is an OS file lock, so a killed maker's turn goes with its process; where the cache
+        folder cannot hold a lock (read-only, no ``flock``), each run makes its own, as before."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.folder / f".{name}.lock"))
+            lock.acquire()
+        except OSError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
 
     def has(self, name: str) -> bool:
         """Whether the cache holds a file ``name`` (not checked yet: :meth:`fetch` checks)."""
@@ -72,5 +96,6 @@ class FileCache:
             )
             for old in kept[self.keep_last :]:
                 old.unlink(missing_ok=True)
+                (self.folder / f".{old.name}.lock").unlink(missing_ok=True)
         except OSError:  # a full or read-only cache folder: the outputs are published without it
             pass

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from veerkracht.cache import FileCache
@@ -50,3 +54,61 @@ def test_where_the_cache_is(monkeypatch, tmp_path):
 
     monkeypatch.setattr(Path, "home", classmethod(no_home))
     assert cache_from_env() == ""  # no home folder: no cache, and the settings still load
+
+
+MAKER = """
+import sys
+from pathlib import Path
+from veerkracht.cache import FileCache
+cache = FileCache(Path(sys.argv[1]), keep=4)
+with cache.making("tiles.pmtiles"):
+    print("making", flush=True)
+    sys.stdin.readline()
+    made = Path(sys.argv[2])
+    made.write_bytes(b"ok tiles")
+    cache.keep(made, "tiles.pmtiles")
+"""
+
+
+def _maker(tmp_path) -> subprocess.Popen:
+    maker = subprocess.Popen(
+        [sys.executable, "-c", MAKER, str(tmp_path / "cache"), str(tmp_path / "made")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert maker.stdout.readline().strip() == "making"
+    return maker
+
+
+def _take_or_make(cache: FileCache, target: Path, got: list) -> None:
+    with cache.making("tiles.pmtiles"):
+        got.append(cache.fetch("tiles.pmtiles", target))
+
+
+def test_a_run_needing_a_file_another_run_is_making_waits_and_takes_it(tmp_path):
+    """Two output folders built at once tile the same boundaries once: the second run waits for
+    the first to keep the archive, then copies it instead of making its own."""
+    maker = _maker(tmp_path)
+    cache, got = FileCache(tmp_path / "cache", keep=4, verify=_must_start_with_ok), []
+    waiting = threading.Thread(target=_take_or_make, args=(cache, tmp_path / "mine", got))
+    try:
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and got == [], "did not wait for the run making the file"
+        maker.stdin.write("done\n")
+        maker.stdin.flush()
+        waiting.join(30)
+        assert got == [True] and (tmp_path / "mine").read_bytes() == b"ok tiles"
+    finally:
+        maker.kill()
+        maker.wait(timeout=30)
+
+
+def test_a_killed_maker_leaves_the_turn_free_and_nothing_half_made(tmp_path):
+    maker = _maker(tmp_path)
+    maker.send_signal(signal.SIGKILL)
+    maker.wait(timeout=30)
+    got: list = []
+    _take_or_make(FileCache(tmp_path / "cache", keep=4), tmp_path / "mine", got)
+    assert got == [False] and not (tmp_path / "mine").exists()  # so this run makes it itself

@@ -130,19 +130,20 @@ def stage_kwb_cached(
     key = staging_key(snapshots, extra, code)
     names = {name: f"{key}_{name}.parquet" for name in STAGED}
     files = {name: Path(staging_dir) / f"{name}.parquet" for name in STAGED}
-    if all(cache.has(n) for n in names.values()):
-        try:
-            with ExitStack() as stack:
-                partial = {name: stack.enter_context(atomic_path(files[name])) for name in STAGED}
-                for name in STAGED:
-                    if not cache.fetch(names[name], partial[name]):
-                        raise _NotCached(name)  # nothing is renamed into place
-            return {name: pq.read_metadata(files[name]).num_rows for name in STAGED}, "from the cache"
-        except _NotCached:
-            pass
-    counts = stage_kwb(snapshots, staging_dir, cats, extra=extra)
-    for name in STAGED:
-        cache.keep(files[name], names[name])
+    with cache.making(names[STAGED[0]]):  # one run at a time stages them; the next copies them
+        if all(cache.has(n) for n in names.values()):
+            try:
+                with ExitStack() as stack:
+                    partial = {name: stack.enter_context(atomic_path(files[name])) for name in STAGED}
+                    for name in STAGED:
+                        if not cache.fetch(names[name], partial[name]):
+                            raise _NotCached(name)  # nothing is renamed into place
+                return {name: pq.read_metadata(files[name]).num_rows for name in STAGED}, "from the cache"
+            except _NotCached:
+                pass
+        counts = stage_kwb(snapshots, staging_dir, cats, extra=extra)
+        for name in STAGED:
+            cache.keep(files[name], names[name])
     return counts, "staged"
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -157,9 +158,18 @@ def estimate_year(
     # The key goes first and comes back last: a run stopped in between leaves no key, so the
     # year is estimated again rather than its half-replaced rows reused.
     _forget_inputs(con, year)
-    cached = _cached_run(cache, key)
-    if cached is not None:
-        return _store(con, year, key, cached, missing)
+    # One run at a time estimates from these inputs (veerkracht/cache.py); the next copies them.
+    with cache.making(f"{key}.parquet") if cache is not None else nullcontext():
+        run = _cached_run(cache, key)
+        if run is None:
+            run = _estimated_run(frame, truth, year, missing)
+            if cache is not None:
+                _keep_run(cache, key, run)
+    return _store(con, year, key, run, missing)
+
+
+def _estimated_run(frame: pd.DataFrame, truth: pd.DataFrame, year: int, missing: str | None) -> YearRun:
+    """The estimates of ``year`` (rows, fit, buurt validation) made from ``frame``."""
     rate = truth.set_index("code")["laag_inkomen"]
     est = estimate(frame, year=year, source_year=SOURCE_YEAR, buurt_truth=rate, drift_per_year=DRIFT_PER_YEAR)
     if missing:  # nothing to carry or model from: no count anywhere, and the reason says why
@@ -178,10 +188,7 @@ def estimate_year(
     in_year = frame.loc[frame["level"].eq("buurt") & frame["code"].isin(rate.index), "gemeente_code"]
     if in_year.nunique() >= 3 and not missing:
         validation = validate_buurten(frame, rate, year=year, source_year=SOURCE_YEAR)
-    run = YearRun(est, validation, DRIFT_PER_YEAR, missing)
-    if cache is not None:
-        _keep_run(cache, key, run)
-    return _store(con, year, key, run, missing)
+    return YearRun(est, validation, DRIFT_PER_YEAR, missing)
 
 
 def _store(con: duckdb.DuckDBPyConnection, year: int, key: str, run: YearRun, missing: str | None) -> YearRun:

