@@ -20,9 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from veerkracht.atomic import atomic_path
+
+#: How long a run waits for another run making the same file (the country's tiles take ~10 s on
+#: two cores, 30 times as many areas about a minute) before it makes its own.
+MAKING_WAIT_S = 600
 
 
 class FileCache:
@@ -45,12 +49,13 @@ class FileCache:
         the file while another is making it waits here for it, then finds it with :meth:`fetch`
         instead of making it too (two folders built at once tiled the country twice). The turn
         is an OS file lock, so a killed maker's turn goes with its process; where the cache
-        folder cannot hold a lock (read-only, no ``flock``), each run makes its own, as before."""
+        folder cannot hold a lock (read-only, no ``flock``) or a maker takes over
+        :data:`MAKING_WAIT_S`, the run makes its own, as before."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             lock = FileLock(str(self.folder / f".{name}.lock"))
-            lock.acquire()
-        except OSError:
+            lock.acquire(timeout=MAKING_WAIT_S)
+        except (OSError, Timeout):  # a maker stuck for longer than any real one: make our own
             yield
             return
         try:

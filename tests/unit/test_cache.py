@@ -112,3 +112,17 @@ def test_a_killed_maker_leaves_the_turn_free_and_nothing_half_made(tmp_path):
     got: list = []
     _take_or_make(FileCache(tmp_path / "cache", keep=4), tmp_path / "mine", got)
     assert got == [False] and not (tmp_path / "mine").exists()  # so this run makes it itself
+
+
+def test_a_maker_stuck_past_the_wait_does_not_hold_up_the_run(tmp_path, monkeypatch):
+    import veerkracht.cache
+
+    monkeypatch.setattr(veerkracht.cache, "MAKING_WAIT_S", 0.5)
+    maker = _maker(tmp_path)  # making, and never done
+    try:
+        got: list = []
+        _take_or_make(FileCache(tmp_path / "cache", keep=4), tmp_path / "mine", got)
+        assert got == [False]  # it went on to make its own
+    finally:
+        maker.kill()
+        maker.wait(timeout=30)
