@@ -383,8 +383,8 @@ def publish_years(
     todo = {path: f for path, f in missing.items() if path not in fetched}
     by_size = sorted(todo, key=lambda path: -sum(len(f) for f in todo[path].values()))
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-        tiled = pool.map(lambda path: _tile_once(todo[path], path, shared), by_size)
-        made = dict(zip(by_size, tiled, strict=True))
+        results = pool.map(lambda path: _tile_once(todo[path], path, shared), by_size)
+        made = dict(zip(by_size, results, strict=True))
     fetched |= {path for path, tiled in made.items() if not tiled}  # another run tiled them meanwhile
     done = {}
     for year, levels in frames.items():
