@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
+from veerkracht import locks
 from veerkracht.atomic import atomic_path
 
 #: How long a run waits for another run making the same file (the country's tiles take ~10 s on
@@ -51,17 +50,13 @@ class FileCache:
         is an OS file lock, so a killed maker's turn goes with its process; where the cache
         folder cannot hold a lock (read-only, no ``flock``) or a maker takes over
         :data:`MAKING_WAIT_S`, the run makes its own, as before."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.folder / f".{name}.lock"))
-            lock.acquire(timeout=MAKING_WAIT_S)
-        except (OSError, Timeout):  # a maker stuck for longer than any real one: make our own
+        with ExitStack() as stack:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(locks.turn(self.folder / f".{name}.lock", wait=MAKING_WAIT_S))
+            except OSError:  # a cache folder that cannot hold a lock file: make our own
+                pass
             yield
-            return
-        try:
-            yield
-        finally:
-            lock.release()
 
     def has(self, name: str) -> bool:
         """Whether the cache holds a file ``name`` (not checked yet: :meth:`fetch` checks)."""

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import duckdb
 import duckdb_extensions
-from filelock import FileLock, Timeout
 
+from veerkracht import locks
 from veerkracht.atomic import DiskFullError, atomic_path, is_disk_full
 from veerkracht.paths import SQL_DIR
 
@@ -66,10 +66,6 @@ class WarehouseBusy(RuntimeError):
     """Another process holds DuckDB's one-writer lock on the file."""
 
 
-#: What a filesystem without ``flock`` answers (some network shares); see :func:`writer_turn`.
-NO_FLOCK = {errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
-
-
 @contextmanager
 def writer_turn(path: str | Path, say: Callable[[str], None] | None = None) -> Iterator[None]:
     """This process's turn to write the DuckDB file ``path``: the pipeline's steps write it one
@@ -79,9 +75,9 @@ def writer_turn(path: str | Path, say: Callable[[str], None] | None = None) -> I
     instance's SQLite storage, claimed by a SELECT and then an UPDATE (SQLite ignores
     ``FOR UPDATE``), so two step processes claiming at the same moment can both get the one slot
     (measured with Dagster 1.13.27: 6 times in 40 such pairs; a CI run met it as "build.duckdb is
-    busy" between two concurrent runs). An OS file lock (``flock`` through ``filelock``) beside
-    the file cannot be taken twice, and a killed holder's lock goes with its process. The pool
-    stays: it keeps waiting steps out of step processes and shows the queue in the UI.
+    busy" between two concurrent runs). An OS file lock beside the file (:func:`locks.turn`)
+    cannot be taken twice, and a killed holder's lock goes with its process. The pool stays: it
+    keeps waiting steps out of step processes and shows the queue in the UI.
 
     ``say`` gets a line for the run's log when another step holds the turn (before this one
     waits for it), or when the folder's filesystem has no ``flock`` (some network shares): the
@@ -90,29 +86,15 @@ def writer_turn(path: str | Path, say: Callable[[str], None] | None = None) -> I
     failing every run in such a folder.
     """
     name = Path(path).name
-    lock = FileLock(f"{path}.lock", preserve_lock_file=True, fallback_to_soft=False)
-    held = True
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if say is not None:
-            say(f"{name}: another run's step is writing it; waiting for its turn")
-        lock.acquire()
-    except OSError as exc:
-        if exc.errno not in NO_FLOCK:
-            raise
-        held = False
-        if say is not None:
-            say(
+    tell = say or (lambda line: None)
+    waiting = f"{name}: another run's step is writing it; waiting for its turn"
+    with locks.turn(f"{path}.lock", on_wait=lambda: tell(waiting)) as held:
+        if not held:  # no wait limit: only a filesystem without flock gets here
+            tell(
                 f"{name}: this filesystem has no file locks (flock); steps of concurrent runs into this "
                 "folder rely on Dagster's pool and DuckDB's own lock"
             )
-    # Yielded outside the handlers: an error of the step is not shown as raised during them.
-    try:
         yield
-    finally:
-        if held:
-            lock.release()
 
 
 def connect(
