@@ -119,3 +119,39 @@ def test_chunking_does_not_change_the_intervals(monkeypatch):
     default = simulate(comp, spec)
     monkeypatch.setattr(unc, "CHUNK_CELLS", 1)
     pd.testing.assert_frame_equal(simulate(comp, spec), default, check_exact=True)
+
+
+def test_areas_tied_across_the_top_share_boundary_share_their_rank_below_it():
+    """Twenty areas in the spec's own order every run; A17 and A18 tie. Their shared rank is
+    17/19 = 0.89, below the top decile (0.9), although the sort puts one of them at place 18,
+    which is in it: only A19 is in the top, in every run."""
+    n = 20
+    values = np.arange(n, dtype=float)
+    values[18] = values[17]
+    ranks = (pd.Series(values).rank(method="min").to_numpy() - 1) / (n - 1)
+    gp = values / values.max()
+    comp = pd.DataFrame(
+        [
+            {
+                "code": f"A{i:02d}",
+                "theme": ind.theme,
+                "indicator": ind.name,
+                "percentile_rank": ranks[i],
+                "percentile_rank_raw": ranks[i],
+                "goalpost": gp[i],
+                "goalpost_raw": gp[i],
+            }
+            for ind in THEMED
+            for i in range(n)
+        ]
+    )
+    exact = _with(
+        weight_concentration=1e9,
+        p_other_normalisation=0,
+        p_other_aggregation=0,
+        p_no_shrinkage=0,
+        p_leave_out=0,
+    )
+    out = simulate(comp, exact).set_index("code")
+    assert out["p_top10"].to_dict() == {f"A{i:02d}": (1.0 if i == 19 else 0.0) for i in range(n)}
+    assert out.loc[["A17", "A18"], "rank_p50"].tolist() == [round(17 / 19, 4)] * 2
