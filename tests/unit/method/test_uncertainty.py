@@ -46,18 +46,27 @@ def _components(n: int = 20, seed: int = 1) -> pd.DataFrame:
     """Normalised values of ``n`` areas on the real spec indicators of two themes; A00 is the most
     vulnerable on every one of them under every normalisation and shrinkage variant."""
     rng = np.random.default_rng(seed)
-    rows = []
+    values = {}
     for ind in THEMED:
-        vals = rng.normal(size=n)
-        vals[0] = 10.0
-        ranks = (pd.Series(vals).rank(method="min").to_numpy() - 1) / (n - 1)
+        values[ind.name] = rng.normal(size=n)
+        values[ind.name][0] = 10.0
+    return _normalised(values)
+
+
+def _normalised(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long component rows of areas A00, A01, ... from their raw values per indicator: percentile
+    ranks (ties at the lowest) and goalposts (min-max), the same with and without shrinkage."""
+    theme = {ind.name: ind.theme for ind in SPEC.indicators}
+    rows = []
+    for name, vals in values.items():
+        ranks = (pd.Series(vals).rank(method="min").to_numpy() - 1) / (len(vals) - 1)
         gp = np.clip((vals - vals.min()) / (vals.max() - vals.min()), 0, 1)
-        for i in range(n):
+        for i in range(len(vals)):
             rows.append(
                 {
                     "code": f"A{i:02d}",
-                    "theme": ind.theme,
-                    "indicator": ind.name,
+                    "theme": theme[name],
+                    "indicator": name,
                     "percentile_rank": ranks[i],
                     "percentile_rank_raw": ranks[i],
                     "goalpost": gp[i],
@@ -69,6 +78,18 @@ def _components(n: int = 20, seed: int = 1) -> pd.DataFrame:
 
 def _with(**mc) -> MethodSpec:
     return replace(SPEC, uncertainty=replace(SPEC.uncertainty, **mc))
+
+
+def _exact(**mc) -> MethodSpec:
+    """(Almost) no weight noise and no variants: every run is the spec's own method."""
+    return _with(
+        weight_concentration=1e9,
+        p_other_normalisation=0,
+        p_other_aggregation=0,
+        p_no_shrinkage=0,
+        p_leave_out=0,
+        **mc,
+    )
 
 
 def test_deterministic_for_a_seed_and_sensitive_to_it():
@@ -88,15 +109,7 @@ def test_dominant_area_is_certainly_top():
 def test_without_perturbation_the_intervals_collapse_to_the_method():
     """(Almost) no weight noise, no variants: every run is the spec's own method, so the
     intervals collapse; exact ties between areas may still flip by one position."""
-    exact = _with(
-        weight_concentration=1e9,
-        p_other_normalisation=0,
-        p_other_aggregation=0,
-        p_no_shrinkage=0,
-        p_leave_out=0,
-        runs=50,
-    )
-    out = simulate(_components(), exact)
+    out = simulate(_components(), _exact(runs=50))
     width = out["rank_p95"] - out["rank_p05"]
     assert width.max() <= 1 / 19 + 1e-3 and (width == 0).mean() > 0.8  # ranks are rounded to 4 digits
 
@@ -128,30 +141,7 @@ def test_areas_tied_across_the_top_share_boundary_share_their_rank_below_it():
     n = 20
     values = np.arange(n, dtype=float)
     values[18] = values[17]
-    ranks = (pd.Series(values).rank(method="min").to_numpy() - 1) / (n - 1)
-    gp = values / values.max()
-    comp = pd.DataFrame(
-        [
-            {
-                "code": f"A{i:02d}",
-                "theme": ind.theme,
-                "indicator": ind.name,
-                "percentile_rank": ranks[i],
-                "percentile_rank_raw": ranks[i],
-                "goalpost": gp[i],
-                "goalpost_raw": gp[i],
-            }
-            for ind in THEMED
-            for i in range(n)
-        ]
-    )
-    exact = _with(
-        weight_concentration=1e9,
-        p_other_normalisation=0,
-        p_other_aggregation=0,
-        p_no_shrinkage=0,
-        p_leave_out=0,
-    )
-    out = simulate(comp, exact).set_index("code")
+    comp = _normalised({ind.name: values for ind in THEMED})
+    out = simulate(comp, _exact()).set_index("code")
     assert out["p_top10"].to_dict() == {f"A{i:02d}": (1.0 if i == 19 else 0.0) for i in range(n)}
     assert out.loc[["A17", "A18"], "rank_p50"].tolist() == [round(17 / 19, 4)] * 2
