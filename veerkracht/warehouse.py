@@ -102,9 +102,11 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open ``path`` with spatial loaded. Dashboards should pass ``read_only=True``.
 
-    ``spatial=False`` for work that calls no ``ST_`` function: loading the extension costs
+    ``spatial=False`` for work that needs none of the extension's functions: loading it costs
     0.15-0.2 s a connection, and GEOMETRY columns read and copy without it (a core type since
-    DuckDB 1.5).
+    DuckDB 1.5, whose core also has ``ST_AsWKB``, ``ST_GeomFromWKB`` and ``ST_AsText``). Creating
+    a column typed with a CRS (``GEOMETRY('EPSG:28992')``) and every geometry operation
+    (``ST_IsValid``, ``ST_Area``, ...) need it.
 
     A file another process is writing raises :class:`WarehouseBusy` naming it and that process
     (not DuckDB's raw lock error): the pipeline's own steps take turns (:func:`writer_turn`), so
