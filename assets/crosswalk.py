@@ -75,8 +75,8 @@ def boundary_crosswalk(
     metadata: dict = {"geometry_source": settings.geometry_source, "to_year": config.to_year}
     rows = 0
     cache = FileCache.under(settings.cache_dir, "crosswalk", KEEP_CROSSWALKS, verify=pq.read_table)
-    # The spatial extension (0.15 s to load) only where polygons are stored (below): an overlay
-    # reused as it is stores none.
+    # Without the spatial extension (0.15 s to load): storing polygons loads it
+    # (warehouse.store_boundaries), and an overlay reused as it is stores none.
     with build_db.get_connection(spatial=False) as con:
         built = warehouse.built_years(con)
         if config.to_year not in built:
@@ -105,8 +105,6 @@ def boundary_crosswalk(
                 metadata[f"{from_year}: overlay"] = "reused (same boundaries, inhabitants and code)"
             else:
                 if not stored_target:
-                    # core.boundary's GEOMETRY('EPSG:28992') needs the extension's CRS registry.
-                    warehouse.load_spatial(con)
                     for level in needed:
                         warehouse.store_boundaries(con, config.to_year, level, target[level])
                     stored_target = True

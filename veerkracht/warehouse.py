@@ -375,7 +375,11 @@ def store_crosswalk(con: duckdb.DuckDBPyConnection, cw, from_year: int, to_year:
 
 def store_boundaries(con: duckdb.DuckDBPyConnection, year: int, level: str, gdf) -> None:
     """Replace the ``year``/``level`` polygons of ``core.boundary`` (the polygons a crosswalk used,
-    so both years' boundaries stay in the warehouse) by the GeoDataFrame ``gdf`` (EPSG:28992)."""
+    so both years' boundaries stay in the warehouse) by the GeoDataFrame ``gdf`` (EPSG:28992).
+
+    Loads the spatial extension into ``con`` if it is not (a column typed with a CRS needs its
+    CRS registry; loading it again costs ~1 ms)."""
+    load_spatial(con)
     rows = gdf[["code", "geometry_source"]].assign(wkb=gdf.geometry.to_wkb())
     con.execute("CREATE SCHEMA IF NOT EXISTS core")
     con.execute(
