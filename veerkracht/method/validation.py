@@ -463,12 +463,26 @@ class Matching:
 
     def match(self, criterion: pd.DataFrame, score_year: int, level: str) -> pd.DataFrame:
         """:func:`match` with these tables, once per criterion's rows (by content), year and level."""
-        content = int(pd.util.hash_pandas_object(criterion[["code", "value"]], index=False).sum())
-        what = tuple(criterion[["criterion", "year", "source"]].drop_duplicates().itertuples(index=False))
-        key = (what, int(score_year), level, len(criterion), content)
+        key = (_content_key(criterion), int(score_year), level)
         if key not in self.matched:
             self.matched[key] = match(criterion, score_year, level, self.crosswalk, self.changed, self.names)
         return self.matched[key]
+
+
+def _content_key(criterion: pd.DataFrame) -> tuple:
+    """What :func:`match` reads of ``criterion`` (its year, and each row's code, value and name),
+    as a digest: equal digests, equal matches. The columns go in as joined text and raw bytes;
+    ``pd.util.hash_pandas_object`` on the Arrow-backed strings took 0.5 s of a validation's
+    ~300 calls, this 0.08 s."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\0".join(criterion["code"].to_numpy(dtype=object)).encode())
+    if "name" in criterion:
+        names = criterion["name"]
+        digest.update(names.isna().to_numpy(dtype=bool).tobytes())
+        digest.update("\0".join(names.fillna("").to_numpy(dtype=object)).encode())
+    digest.update(criterion["value"].to_numpy(dtype=float, na_value=np.nan).tobytes())
+    first = (criterion["criterion"].iat[0], int(criterion["year"].iat[0]), criterion["source"].iat[0])
+    return (*first, len(criterion), digest.hexdigest())
 
 
 @functools.cache
