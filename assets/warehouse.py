@@ -37,9 +37,8 @@ def warehouse_core(
 
 
 def _load_year(context: dg.AssetExecutionContext, con, settings: PipelineSettings, year: int) -> dict:
-    rows = warehouse.load_staged_year(con, year, settings.layout.staging(year))
-    for table, model in warehouse.CORE_MODELS:
-        rows[table] = warehouse.build_model(con, table, model, year)
+    staged = settings.layout.staging(year)
+    rows = {**warehouse.load_staged_year(con, year, staged), **warehouse.build_core(con, year, staged)}
     levels = dict(warehouse.query(con, "report/regions_per_level", year=year).itertuples(index=False))
     orphans = warehouse.query(con, "report/geometry_without_statistics", year=year)
     checks.record_availability(con, year)

@@ -60,8 +60,7 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
             with timer("ingest (staged Parquet -> DuckDB)"):
                 warehouse.load_staged_year(con, year, folder)
             with timer("warehouse SQL"):
-                for table, model in warehouse.CORE_MODELS:
-                    warehouse.build_model(con, table, model, year)
+                warehouse.build_core(con, year, folder)
         years = sorted(staged)
         with timer("score (SQL models)"):
             method.score_years(con, spec, years, with_uncertainty=False)

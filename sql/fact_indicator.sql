@@ -13,8 +13,7 @@ with best as (
             {'value': value, 'null_reason': null_reason, 'vintage': vintage, 'source_key': source_key},
             (value is not null, vintage)
         ) as b
-    from staging.kwb_value
-    where year = $year
+    from read_parquet($kwb_values)  -- the year's staged values (warehouse.load_staged_year)
     group by code, canonical
 )
 select
