@@ -26,6 +26,8 @@ so no slivers or gaps open between neighbours (tippecanoe's README recommends it
 ``--detect-shared-borders``, which it replaced here: equal on decoded tiles of four regions at
 z6-12 -- overlap area within 0.1 %, 3 % fewer small holes -- and 0.7 s less for NL's 2024
 boundaries, 4.7 -> 4.0 s); ``--coalesce`` is not used, because it merges areas.
+
+Zooms :data:`MIN_ZOOM` to :data:`MAX_ZOOM`, see there.
 """
 
 from __future__ import annotations
@@ -54,9 +56,15 @@ from veerkracht.method.spec import MethodSpec
 from veerkracht.publish import styles
 
 WEB_SRC = Path(__file__).with_name("web")
+#: The zooms tiled. Below 6 the whole country is under 180 pixels wide, too small to read any
+#: area (the page cannot zoom out further: web/app.js). Above 11 MapLibre draws the z11 tiles
+#: enlarged: their 4096 units per tile are ~3 m at NL's latitude, under a pixel up to zoom 14 and
+#: 2 pixels at zoom 16; the layers (GeoParquet, GeoPackage) keep the exact boundaries. The
+#: national 2024 archive took 4.0 s (6.5 s CPU) at zooms 4-12, 2.7 s (4.5 s CPU) at 6-11.
+MIN_ZOOM, MAX_ZOOM = 6, 11
 #: What the tiles hold; part of :func:`boundary_key`, so a change here re-tiles every boundary set.
-TILES_FORMAT = "boundaries-v1: code; <level> polygons, <level>_points; z4-12"
-#: Boundary archives kept in the cache (the ones used last; ~10 MB for the country's buurten).
+TILES_FORMAT = f"boundaries-v1: code; <level> polygons, <level>_points; z{MIN_ZOOM}-{MAX_ZOOM}"
+#: Boundary archives kept in the cache (the ones used last; ~7 MB for the country's buurten).
 KEEP_TILES = 16
 #: The numbers of a year per area (``areas_<year>.json``): what the popup and the styles need.
 AREA_FIELDS = [
@@ -126,9 +134,9 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
                 "--force",
                 "--quiet",
                 "-Z",
-                "4",
+                str(MIN_ZOOM),
                 "-z",
-                "12",
+                str(MAX_ZOOM),
                 "--no-feature-limit",
                 "--no-tile-size-limit",
                 "--drop-rate=1",

@@ -15,6 +15,7 @@ const map = new maplibregl.Map({
   container: "map",
   style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#f4f6f8" } }] },
   bounds: [[3.2, 50.7], [7.3, 53.6]],
+  minZoom: 6,  // the tiles' lowest zoom (MIN_ZOOM in webmap.py): the country fits a phone at 6
   attributionControl: { compact: false },
 });
 map.addControl(new maplibregl.NavigationControl(), "top-right");
