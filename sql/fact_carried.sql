@@ -51,8 +51,8 @@ by_code as (
     select s.year as vintage, s.level, s.code, s.canonical, s.unit,
            case when s.unit = 'aantal' then s.value / nullif(s.inw, 0) else s.value end as v
     from src as s
-    where not exists (select 1 from cw where cw.from_year = s.year and cw.level = s.level)
-      and coalesce(s.geometry_source, '') not like 'no_boundary:changed%'
+    anti join (select distinct from_year as year, level from cw) as c using (year, level)
+    where coalesce(s.geometry_source, '') not like 'no_boundary:changed%'
 ),
 candidates as (
     select c.vintage, c.level, c.code, c.canonical, c.unit, c.v, 'crosswalk' as basis
@@ -66,8 +66,10 @@ newest as (
     select c.*, row_number() over (partition by c.code, c.canonical order by c.vintage desc) as rn
     from candidates as c
     join core.dim_region as r on r.year = $year and r.code = c.code and r.level = c.level
+    -- Anti joins, not NOT EXISTS: DuckDB decorrelates those into joins on IS NOT DISTINCT FROM
+    -- (2024: 0.59 -> 0.53 s, 2022: 0.30 -> 0.26 s; codes and indicators are never NULL here).
+    anti join own as o on o.code = c.code and o.canonical = c.canonical
     where c.v is not null
-      and not exists (select 1 from own as o where o.code = c.code and o.canonical = c.canonical)
 )
 select
     $year::integer                                              as year,
