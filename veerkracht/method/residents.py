@@ -406,7 +406,9 @@ def estimate(
     if len(train) >= 30:
         x = _design(frame.loc[train], own, parent_rate)
         y = _to_logit(rate[train]) - x["parent_logit"]
-        model = _model().fit(x, y)
+        # Plain arrays in, for every fit and prediction (the columns of _design, always in the
+        # same order): scikit-learn's checks of DataFrame inputs took ~0.25 s of 2024's 110 fits.
+        model = _model().fit(x.to_numpy(), y.to_numpy())
         est.fit = {
             "training areas": {lv: int((frame.loc[train, "level"] == lv).sum()) for lv in PARENT},
             "ridge alpha": float(model[-1].alpha_),
@@ -425,7 +427,7 @@ def estimate(
         todo = at[final[at].isna().to_numpy() & parents[at].notna().to_numpy()]
         if model is not None and len(todo):
             xp = _design(frame.loc[todo], own, parents)
-            final[todo] = 100 * expit(xp["parent_logit"] + model.predict(xp))
+            final[todo] = 100 * expit(xp["parent_logit"] + model.predict(xp.to_numpy()))
             kind[todo], vintage[todo], basis[todo] = "modelled", str(source_year), "model"
         adjust = at[(kind[at] != "published").to_numpy() & final[at].notna().to_numpy()]
         scaled = benchmark(frame, final, adjust, fixed=at[(kind[at] == "published").to_numpy()])
@@ -478,9 +480,10 @@ def _level_errors(frame, train, x, y) -> dict[str, tuple[float, float]]:
         rows = frame.loc[train]
         groups = rows["parent_code"].where(rows["level"] == "buurt", rows["code"])
     oof = pd.Series(np.nan, index=train)
-    for fit_i, test_i in GroupKFold(n_splits=min(10, groups.nunique())).split(x, y, groups):
-        model = _model().fit(x.iloc[fit_i], y.iloc[fit_i])
-        oof.iloc[test_i] = y.iloc[test_i] - model.predict(x.iloc[test_i])
+    xa, ya = x.to_numpy(), y.to_numpy()
+    for fit_i, test_i in GroupKFold(n_splits=min(10, groups.nunique())).split(xa, ya, groups):
+        model = _model().fit(xa[fit_i], ya[fit_i])
+        oof.iloc[test_i] = ya[test_i] - model.predict(xa[test_i])
     out = {}
     for level in PARENT:
         r = oof[frame.loc[train, "level"] == level].dropna()
