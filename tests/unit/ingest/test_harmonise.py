@@ -142,9 +142,18 @@ def test_parse_values_markers_become_null_with_reason_never_zero():
     assert value[0] == 12 and value[7] == 0 and value[8] == 3.5  # a real 0 stays 0
 
 
-def test_parse_values_rejects_unknown_text():
-    with pytest.raises(ValueError, match="X_1.*'n/a'"):
-        harmonise.parse_values(pd.Series(["1", "n/a"]), "X_1")
+@pytest.mark.parametrize("text", ["n/a", "nan", "1,5"])
+def test_parse_values_rejects_unknown_text(text):
+    # "nan" is a float to Arrow's parser too: it must not become a NULL without a reason.
+    with pytest.raises(ValueError, match=f"X_1.*'{text}'"):
+        harmonise.parse_values(pd.Series(["1", text]), "X_1")
+
+
+def test_parse_values_reads_text_and_numbers_mixed_in_one_column():
+    # A spreadsheet column with numbers and text cells: objects of both kinds.
+    value, reason = harmonise.parse_values(pd.Series([1, "2.5", ".", None], dtype=object), "X_1")
+    assert value[0] == 1 and value[1] == 2.5 and np.isnan(value[2:]).all()
+    assert list(reason) == [None, None, "suppressed", "empty"]
 
 
 def test_not_published_columns_are_marked():
