@@ -100,6 +100,17 @@ def test_map_loads_tiles_and_shows_a_popup(years_run, page_url, browser, tmp_pat
     n_buurten = page.evaluate("window.vk.map.queryRenderedFeatures({layers: ['buurt-fill']}).length")
     assert n_buurten > 5000  # the whole country's buurten are drawn at national zoom
 
+    # Zooming far out stops at the archive's lowest zoom, where the country is still drawn (below
+    # it there would be no tile: an empty map).
+    from pmtiles.reader import MmapSource, Reader
+
+    with open(year_tiles(years_run[0].web, 2024), "rb") as f:
+        lowest = Reader(MmapSource(f)).header()["min_zoom"]
+    page.evaluate("window.vk.map.jumpTo({zoom: 3})")
+    page.wait_for_function("window.vk.map.areTilesLoaded()", timeout=30_000)
+    assert page.evaluate("window.vk.map.getZoom()") == lowest
+    assert page.evaluate("window.vk.map.queryRenderedFeatures({layers: ['buurt-fill']}).length") > 5000
+
     # Search a known buurt, jump to it, click its middle: the popup names it.
     page.fill("#search", "Staatsliedenwijk")
     page.click("#results li:has-text('buurt, Baarn')")

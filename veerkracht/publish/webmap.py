@@ -57,10 +57,11 @@ from veerkracht.publish import styles
 
 WEB_SRC = Path(__file__).with_name("web")
 #: The zooms tiled. Below 6 the whole country is under 180 pixels wide, too small to read any
-#: area (the page cannot zoom out further: web/app.js). Above 11 MapLibre draws the z11 tiles
-#: enlarged: their 4096 units per tile are ~3 m at NL's latitude, under a pixel up to zoom 14 and
-#: 2 pixels at zoom 16; the layers (GeoParquet, GeoPackage) keep the exact boundaries. The
-#: national 2024 archive took 4.0 s (6.5 s CPU) at zooms 4-12, 2.7 s (4.5 s CPU) at 6-11.
+#: area (the page cannot zoom out further: ``min_zoom`` of :func:`page_meta`). Above 11 MapLibre
+#: draws the z11 tiles enlarged: their 4096 units per tile are ~3 m at NL's latitude, under a
+#: pixel up to zoom 14 and 2 pixels at zoom 16; the layers (GeoParquet, GeoPackage) keep the exact
+#: boundaries. The national 2024 archive took 4.0 s (6.5 s CPU) at zooms 4-12, 2.7 s (4.5 s CPU)
+#: at 6-11.
 MIN_ZOOM, MAX_ZOOM = 6, 11
 #: What the tiles hold; part of :func:`boundary_key`, so a change here re-tiles every boundary set.
 TILES_FORMAT = f"boundaries-v1: code; <level> polygons, <level>_points; z{MIN_ZOOM}-{MAX_ZOOM}"
@@ -284,6 +285,8 @@ def page_meta(year: int, frames: dict[str, gpd.GeoDataFrame], spec: MethodSpec) 
         "coverage": coverage.iat[0] if len(coverage) else "national",
         # Where the year's areas are: the page zooms there when a year covers part of the country.
         "bounds": [round(float(v), 5) for v in coarsest.total_bounds],
+        # The tiles' lowest zoom: the page stops zooming out there (below it no tile draws).
+        "min_zoom": MIN_ZOOM,
         "method": {
             "label": spec.label,
             "spec_hash": spec.spec_hash,

@@ -15,7 +15,6 @@ const map = new maplibregl.Map({
   container: "map",
   style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#f4f6f8" } }] },
   bounds: [[3.2, 50.7], [7.3, 53.6]],
-  minZoom: 6,  // the tiles' lowest zoom (MIN_ZOOM in webmap.py): the country fits a phone at 6
   attributionControl: { compact: false },
 });
 map.addControl(new maplibregl.NavigationControl(), "top-right");
@@ -48,6 +47,7 @@ function loadYear(year) {
   const get = (name) => fetch(`${name}_${year}.json`).then(r => r.json());
   return Promise.all([get("meta"), get("areas")]).then(([meta, areas]) => {
     state.meta = meta;
+    map.setMinZoom(meta.min_zoom);  // the tiles' lowest zoom: below it no tile would draw
     for (const level of LEVELS) {
       for (const id of [`${level}-fill`, `${level}-line`, `${level}-bewoners`]) if (map.getLayer(id)) map.removeLayer(id);
     }
