@@ -178,6 +178,7 @@ def run_scale(scale: str, work: Path) -> dict:
                 out, "in_process", "--method", str(REPO / "methods/veerkracht-v1.toml")
             ),
         }
+        result["spec_steps"] = stages.dagster_steps(out / "home", newest=1)
         # What of the cold run is made once per machine: a new output folder on the first one's
         # cache (tiles, overlays, staged statistics and resident estimates taken, not made).
         # Reported beside the target, which is judged on the cold run above.
@@ -313,6 +314,13 @@ def table(results: list[dict]) -> str:
         full = r.get("dagster", {}).get("in_process")
         for what, s in r.get("incremental", {}).items():
             lines.append(f"   second run, {what:<14} {s:8.2f} s = {s / full:6.1%} of the full run")
+        if r.get("spec_steps"):
+            steps = r["spec_steps"]
+            lines.append(
+                "   where the spec-changed run went (s per step; the rest is starting the command "
+                f"and Dagster): {', '.join(f'{k} {s:.1f}' for k, s in steps)}; "
+                f"steps {sum(s for _, s in steps):.1f} of {r['incremental']['spec changed']:.1f} s"
+            )
         if "warm_cache" in r:
             lines.append(
                 f"   a new folder on the first run's cache {r['warm_cache']:8.2f} s "

@@ -81,14 +81,15 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
     return work / "warehouse.duckdb"
 
 
-def dagster_steps(home: Path, top: int = 10) -> list[tuple[str, float]]:
+def dagster_steps(home: Path, top: int = 10, newest: int | None = None) -> list[tuple[str, float]]:
     """Seconds per Dagster step (summed over the runs, e.g. one per year) in the instance at
-    ``home``, the largest first: where a job's time went."""
+    ``home``, the largest first: where a job's time went. ``newest``: of that many runs, the
+    newest (1: the last run alone)."""
     from dagster import DagsterInstance
 
     instance = DagsterInstance.from_config(str(home))
     seconds: dict[str, float] = {}
-    for run in instance.get_runs():
+    for run in instance.get_runs(limit=newest):  # newest first
         for step in instance.get_run_step_stats(run.run_id):
             if step.start_time and step.end_time:
                 seconds[step.step_key] = seconds.get(step.step_key, 0.0) + step.end_time - step.start_time
