@@ -100,16 +100,14 @@ def test_map_loads_tiles_and_shows_a_popup(years_run, page_url, browser, tmp_pat
     n_buurten = page.evaluate("window.vk.map.queryRenderedFeatures({layers: ['buurt-fill']}).length")
     assert n_buurten > 5000  # the whole country's buurten are drawn at national zoom
 
-    # Zooming far out stops at the archive's lowest zoom, where the country is still drawn (below
-    # it there would be no tile: an empty map).
+    # The page zooms out no further than the archive's lowest zoom (below it there would be no
+    # tile: an empty map; every area is in the tiles of that zoom: tests/unit/publish). Not
+    # zoomed here: a new zoom over the whole country takes this software renderer ~20 s.
     from pmtiles.reader import MmapSource, Reader
 
     with open(year_tiles(years_run[0].web, 2024), "rb") as f:
         lowest = Reader(MmapSource(f)).header()["min_zoom"]
-    page.evaluate("window.vk.map.jumpTo({zoom: 3})")
-    page.wait_for_function("window.vk.map.areTilesLoaded()", timeout=30_000)
-    assert page.evaluate("window.vk.map.getZoom()") == lowest
-    assert page.evaluate("window.vk.map.queryRenderedFeatures({layers: ['buurt-fill']}).length") > 5000
+    assert page.evaluate("window.vk.map.getMinZoom()") == lowest
 
     # Search a known buurt, jump to it, click its middle: the popup names it.
     page.fill("#search", "Staatsliedenwijk")

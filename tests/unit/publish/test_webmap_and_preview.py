@@ -53,29 +53,33 @@ def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
 
 
 def _tile_features(path):
-    """Every feature of every tile, decoded as MapLibre reads it: (layer, properties)."""
+    """Every feature of every tile, decoded as MapLibre reads it: (zoom, layer, properties)."""
     import gzip
 
     import mapbox_vector_tile
     from pmtiles.reader import MmapSource, all_tiles
 
     with open(path, "rb") as f:
-        for _, data in all_tiles(MmapSource(f)):
+        for (z, _, _), data in all_tiles(MmapSource(f)):
             for layer, content in mapbox_vector_tile.decode(gzip.decompress(data)).items():
                 for feature in content["features"]:
-                    yield layer, feature["properties"]
+                    yield z, layer, feature["properties"]
 
 
-def test_tiles_hold_every_area_by_code(web):
-    """The page joins a year's numbers to the tiles by ``code`` (feature state, promoteId): every
-    area of every level is in its polygon and its point layer, with its code and nothing else."""
+def test_tiles_hold_every_area_by_code_at_every_zoom(web):
+    """The page joins a year's numbers to the tiles by ``code`` (feature state, promoteId): at
+    every zoom of the archive -- the lowest is as far as the page zooms out -- every area of every
+    level is in its polygon and its point layer, with its code and nothing else."""
     _, got, gdf = web
-    seen: dict[str, set] = {}
-    for layer, props in _tile_features(got["pmtiles"]):
+    seen: dict[tuple[int, str], set] = {}
+    for z, layer, props in _tile_features(got["pmtiles"]):
         assert set(props) == {"code"} and isinstance(props["code"], str), (layer, props)
-        seen.setdefault(layer, set()).add(props["code"])
-    for level, part in gdf.groupby("level"):
-        assert seen[level] == seen[f"{level}_points"] == set(part["code"])
+        seen.setdefault((z, layer), set()).add(props["code"])
+    zooms = {z for z, _ in seen}
+    assert zooms == set(range(webmap.MIN_ZOOM, webmap.MAX_ZOOM + 1))
+    for z in zooms:
+        for level, part in gdf.groupby("level"):
+            assert seen[z, level] == seen[z, f"{level}_points"] == set(part["code"]), (z, level)
 
 
 def test_area_tables_carry_numbers_as_numbers(web):
