@@ -138,5 +138,9 @@ def test_progress_on_a_terminal(tmp_path):
         out += chunk
     assert proc.wait(timeout=60) == 0, out[-2000:]
     text = out.decode(errors="replace")
-    assert "boundary_crosswalk" in text and "0:00:0" in text  # the spinner line's elapsed time
-    assert re.search(r"\r  boundary_crosswalk +\d+\.\d s   rows", text)  # then the step's own line
+    at = text.find("boundary_crosswalk")
+    shown = repr(text[max(0, at - 400) : at + 400])  # what the terminal got around the step, if it fails
+    # The spinner line: the step's name and its elapsed time, in colour.
+    assert re.search(r"boundary_crosswalk +\x1b\[33m0:00:0\d", text), shown
+    # Then the step's own line, from the start of a terminal line (the spinner line erased).
+    assert re.search(r"[\r\n]  boundary_crosswalk +\d+\.\d s   rows", text), shown
