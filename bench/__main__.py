@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pipelines  # noqa: F401  (first: the stages run with the pipeline's process defaults)
+
 REPO = Path(__file__).resolve().parents[1]
 #: Issue 25's targets (printed with the measured value, never asserted: ratios are measured
 #: within one run). ``>=`` for the baseline ratio, ``<=`` for the rest.

@@ -36,6 +36,8 @@ ENV_HELP = """environment:
   VEERKRACHT_OUTPUT_DIR        default of --output-dir
   VEERKRACHT_METHOD_SPEC       default of --method
   VEERKRACHT_DUCKDB_MEMORY_LIMIT  DuckDB's memory limit (default 2GB)
+  OPENBLAS_NUM_THREADS         OpenBLAS threads of numpy/scikit-learn (default 1: their work here is
+                               many small products, where a second thread spins more than it saves)
   DAGSTER_HOME                 the Dagster instance the runs are recorded in (default
                                data/dagster_home in a checkout, ./veerkracht-dagster-home installed)
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+import pipelines  # noqa: F401  (first: its process defaults hold for the builds in this process too)
+
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 from testpaths import REPO  # noqa: E402

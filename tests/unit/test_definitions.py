@@ -247,3 +247,23 @@ def test_cli_help_says_defaults_choices_and_environment(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out.startswith("python -m pipelines (veerkracht 0.1.0)")
+
+
+@pytest.mark.parametrize("given", [None, "2"])
+def test_the_code_location_runs_openblas_on_one_thread_unless_told(given):
+    """Importing the code location (the CLI, `dagster dev`, a step process) before numpy loads
+    puts OpenBLAS on one thread (pipelines/__init__.py says why); a value the user set is kept."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    probe = (
+        "import pipelines.definitions, numpy, scipy.linalg\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"[{given or 1}]"
