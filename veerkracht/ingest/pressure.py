@@ -46,13 +46,11 @@ def crime_tables(extra_dir: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame
     buurt = counts[counts["level"] == "buurt"].assign(
         wijk=lambda d: d["code"].map(lambda c: parent_codes(c)[0])
     )
-    per_wijk = buurt.groupby("wijk")["value"].agg(total="sum", complete=lambda s: bool(s.notna().all()))
+    # Vectorised per wijk (a Python function per group took 0.3 s of the 2024 staging).
+    total = buurt.groupby("wijk")["value"].sum()
+    complete = buurt["value"].notna().groupby(buurt["wijk"]).all()
     wijk = pd.DataFrame(
-        {
-            "code": per_wijk.index,
-            "level": "wijk",
-            "value": per_wijk["total"].where(per_wijk["complete"]).astype("Float64"),
-        }
+        {"code": total.index, "level": "wijk", "value": total.where(complete).astype("Float64")}
     )
     values = pd.concat([counts, wijk], ignore_index=True)
     value = values["value"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
