@@ -8,8 +8,9 @@ OpenBLAS on one thread. The numpy and scikit-learn work of the steps is thousand
 matrix products (validation's bootstrap resamples, the resident model's ridge fits), for which
 OpenBLAS's second thread spins more CPU than it saves; the Monte Carlo runs its own threads with
 BLAS on one thread (veerkracht/method/uncertainty.py). Measured on the embedded years, cold, 2
-cores: user CPU 50.0-50.8 -> 42.3-42.7 s, wall the same or lower; the test suite, whose two
-workers share the cores, 293 -> 275 s.
+cores, paired runs: user CPU 49.6-50.8 -> 41.4-47.2 s, wall unchanged within the machine's noise;
+the test suite, whose two workers share the cores, 293 -> 275 s; a 520,000-row ridge fit takes
+the same wall time on one thread as on two, with half the CPU.
 """
 
 import os

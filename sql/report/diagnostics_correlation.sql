@@ -1,7 +1,9 @@
--- Pearson correlation of every pair of indicators within a theme (oriented values of the areas
--- with both that the indicator is scored for: core.score_indicator), per level; a pair above |r| > $max_abs_r double-counts one phenomenon and is flagged
--- (flagged pairs first). Pairs with fewer than three areas have no r. Parameters: $year,
--- $spec_hash, $max_abs_r.
+-- Pearson correlation of every pair of indicators within a theme, per level (oriented values of
+-- the areas with both that the indicator is scored for: core.score_indicator). A pair above
+-- |r| > $max_abs_r double-counts one phenomenon and is flagged (flagged pairs first). Pairs with
+-- fewer than three areas have no row; a constant indicator has no r (DuckDB's NaN is made NULL:
+-- NaN sorts above every number, so it would be flagged). Parameters: $year, $spec_hash,
+-- $max_abs_r.
 WITH v AS (
     SELECT v.level, v.theme, v.indicator, v.code, v.oriented
     FROM core.score_value AS v
@@ -10,7 +12,7 @@ WITH v AS (
 ),
 pairs AS (
     SELECT a.level, a.theme, a.indicator || ' ~ ' || b.indicator AS pair,
-           count(*) AS n, corr(a.oriented, b.oriented) AS r
+           count(*) AS n, nullif(corr(a.oriented, b.oriented), 'NaN') AS r
     FROM v AS a
     JOIN v AS b ON a.level = b.level AND a.theme = b.theme AND a.code = b.code
                AND a.indicator < b.indicator

@@ -1,6 +1,7 @@
 -- Skewness and excess kurtosis (both with the sample-size correction, as pandas computes them)
 -- of every indicator per level, before (oriented values) and after clipping at the goalposts.
 -- COINr and the JRC handbook call an indicator outlier-prone when |skew| > 2 and kurtosis > 3.5.
+-- A constant indicator has neither (DuckDB's NaN made NULL: it sorts above every number).
 -- Parameters: $year, $spec_hash.
 WITH v AS (
     SELECT v.level, v.indicator, v.oriented, i.goalpost
@@ -10,8 +11,9 @@ WITH v AS (
 ),
 moments AS (
     SELECT level, indicator, count(*) AS n,
-           skewness(oriented) AS skew, kurtosis(oriented) AS kurt,
-           skewness(goalpost) AS skew_clipped, kurtosis(goalpost) AS kurt_clipped
+           nullif(skewness(oriented), 'NaN') AS skew, nullif(kurtosis(oriented), 'NaN') AS kurt,
+           nullif(skewness(goalpost), 'NaN') AS skew_clipped,
+           nullif(kurtosis(goalpost), 'NaN') AS kurt_clipped
     FROM v
     GROUP BY ALL
 )

@@ -4,6 +4,7 @@ theme is flagged (|r| > 0.9), an uncorrelated one is not, a one-area spike is ou
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from tiny_method import NATIONAL, TINY, load_tables
 
@@ -56,3 +57,19 @@ def test_coverage_reports_unpublished_indicators(diag):
     cov = diag["coverage"].query("level == 'buurt'").set_index("indicator")
     assert cov.loc["c1", "status"] == "not_published" and cov.loc["c1", "share"] == 0
     assert cov.loc["a1", "status"] == "published" and cov.loc["a1", "share"] == 1
+
+
+def test_a_constant_indicator_is_neither_flagged_nor_outlier_prone():
+    """X2 the same in every buurt: a2 has no correlation and no skew (DuckDB gives NaN, which
+    sorts above every number: unhandled, the pair would be flagged as redundant)."""
+    flat = {code: (v[0], v[1], 50, *v[3:]) for code, v in AREAS.items()}
+    con = warehouse.connect()
+    load_tables(con, flat)
+    spec = load_spec(TINY)
+    scoring.score_year(con, spec, 2024, with_uncertainty=False, coverage_as=NATIONAL)
+    found = diagnostics.indicator_diagnostics(con, 2024, spec.spec_hash)
+    con.close()
+    pair = found["correlation"].query("level == 'buurt'").set_index("pair").loc["a1 ~ a2"]
+    assert pd.isna(pair["r"]) and not pair["flag"]
+    a2 = found["distribution"].query("level == 'buurt'").set_index("indicator").loc["a2"]
+    assert pd.isna(a2["skew"]) and not a2["outlier_prone"]
