@@ -77,6 +77,23 @@ def _value(entry) -> str:
     return str(value)
 
 
+def _own_descriptor(stream):
+    """A line-buffered file on a copy of ``stream``'s descriptor (``stream`` itself when it has
+    none, e.g. a test's StringIO), made before a run starts.
+
+    While a run executes, Dagster captures the process's stdout into the run's compute log and a
+    ``tail -F`` subprocess copies that file back to the terminal: lines written to stdout then
+    arrive late, out of order with the spinner (drawn directly), and the last ones can be lost
+    when the tail is stopped at the run's end. Written here, they go straight to where stdout
+    went when the command started."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return os.fdopen(os.dup(fd), "w", buffering=1, encoding=encoding, errors="replace")
+
+
 def _terminal_progress(stream):
     """A transient rich progress display on ``stream`` when it is a terminal, else None."""
     if not (hasattr(stream, "isatty") and stream.isatty()) or os.environ.get("VEERKRACHT_NO_PROGRESS"):
@@ -84,14 +101,13 @@ def _terminal_progress(stream):
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    # Its own descriptor of the terminal: while a step runs, Dagster captures the process's
-    # stdout into the step's compute log, and the spinner would be drawn there.
-    terminal = os.fdopen(os.dup(stream.fileno()), "w", buffering=1)
+    # On the handler's own descriptor (_own_descriptor): the spinner and the step lines reach
+    # the terminal in the order they are written.
     return Progress(
         SpinnerColumn(),
         TextColumn("  {task.description:<22}"),
         TimeElapsedColumn(),
-        console=Console(file=terminal),
+        console=Console(file=stream),
         transient=True,
     )
 
@@ -109,7 +125,12 @@ class SummaryHandler(logging.Handler):
         """``steps``: print only these steps' lines (a run over several years), and collect the
         checks that only warn into one line per run (:meth:`warnings_line`); all by default."""
         super().__init__(level=logging.DEBUG)
-        self.stream = stream or sys.stdout
+        given = stream or sys.stdout
+        given.flush()  # what was printed before comes first
+        # Closed with the handler's last reference, not in close(): Dagster's instance configures
+        # Python logging as a run starts (logging.config.dictConfig closes every handler), and
+        # this one writes on after that.
+        self.stream = _own_descriptor(given)
         self.steps = steps
         self.collected: list[str] = []
         self.started: dict[str, float] = {}
