@@ -178,7 +178,9 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
     def turn(self) -> Iterator[None]:
         """The build file to this step alone (another step of any run waits), e.g. to copy it."""
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with warehouse.writer_turn(self.database, say=dg.get_dagster_logger().info):
+        # A warning: the command line's summary shows it under the step (a step that waits
+        # explains the run's stall), and the UI marks it.
+        with warehouse.writer_turn(self.database, say=dg.get_dagster_logger().warning):
             yield
 
     @contextmanager

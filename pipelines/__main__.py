@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -18,6 +19,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -412,7 +414,7 @@ def _run(
     from pipelines import definitions
     from pipelines.definitions import build_defs
     from pipelines.jobs import MULTIPROCESS
-    from pipelines.summary import SummaryHandler, make_summary_logger
+    from pipelines.summary import FOLLOW_TAG, SummaryHandler, follow_run, make_summary_logger
     from veerkracht.paths import OutputLayout
 
     if not verbose:
@@ -432,14 +434,21 @@ def _run(
         keys = sorted(chosen.resolve(graph), key=str) if chosen is not None else None
         print(f"{run.describe()} ({source}) -> {layout.root}")
         if executor == "multiprocess":
-            result = dg.execute_job(
-                dg.reconstructable(definitions.veerkracht_job_def),
-                instance=instance,
-                run_config={**run_config, "execution": {"config": MULTIPROCESS}},
-                tags={**run.tags(), **tags},
-                asset_selection=keys,
-                raise_on_error=False,
-            )
+            # Its steps log in processes of their own: the summary reads their events from the
+            # instance (follow_run), and Dagster's console log of every event stays off.
+            config = {**run_config, "execution": {"config": MULTIPROCESS}}
+            token = uuid.uuid4().hex
+            if not verbose:
+                config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
+            with follow_run(instance, handler, token) if not verbose else contextlib.nullcontext():
+                result = dg.execute_job(
+                    dg.reconstructable(definitions.veerkracht_job_def),
+                    instance=instance,
+                    run_config=config,
+                    tags={**run.tags(), **tags, FOLLOW_TAG: token},
+                    asset_selection=keys,
+                    raise_on_error=False,
+                )
         else:
             config = run_config if verbose else {**run_config, "loggers": {"summary": {}}}
             job = (definitions.defs if verbose else defs).resolve_job_def("veerkracht_job")

@@ -4,7 +4,9 @@ failure in one sentence. ``python -m pipelines --verbose`` uses Dagster's full c
 instead; the Dagster UI always keeps every event.
 
 A Dagster logger receives every event as a log record whose ``dagster_meta`` carries the event;
-this one keeps the events it needs and prints a summary as steps finish.
+this one keeps the events it needs and prints a summary as steps finish. A run of the
+multiprocess executor logs from its step processes, so there the same handler reads the run's
+events from the Dagster instance as they are stored (:func:`follow_run`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import logging
 import os
 import re
 import sys
-import time
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -123,7 +127,9 @@ class SummaryHandler(logging.Handler):
 
     def __init__(self, stream=None, steps: set[str] | None = None):
         """``steps``: print only these steps' lines (a run over several years), and collect the
-        checks that only warn into one line per run (:meth:`warnings_line`); all by default."""
+        checks that only warn into one line per run (:meth:`warnings_line`); all by default.
+        With :attr:`concurrent` set (:func:`follow_run`), steps may overlap: each step's line is
+        written whole when it ends, with no line or spinner left open while it runs."""
         super().__init__(level=logging.DEBUG)
         given = stream or sys.stdout
         given.flush()  # what was printed before comes first
@@ -147,6 +153,7 @@ class SummaryHandler(logging.Handler):
         #: it ends; in a pipe or a log the step's line is written once, as it ends.
         self.progress = _terminal_progress(self.stream)
         self._task = None
+        self.concurrent = False
 
     def _stop_progress(self) -> None:
         if self._task is not None:
@@ -191,6 +198,8 @@ class SummaryHandler(logging.Handler):
             self._write(line)
 
     def _write_open(self, step: str) -> None:
+        if self.concurrent:
+            return
         if self.progress is not None:
             self._stop_progress()
             self.progress.start()
@@ -216,8 +225,10 @@ class SummaryHandler(logging.Handler):
                 self._warn(step, f"    ! {message}")
             return
         kind = event.event_type_value
+        # Seconds between the events' own times: as the step ran, also when the events are read
+        # from the instance some time after (:func:`follow_run`).
         if kind == "STEP_START":
-            self.started[step] = time.perf_counter()
+            self.started[step] = record.created
             self.metadata[step] = {}
             self._write_open(step)
         elif kind == "ASSET_MATERIALIZATION":
@@ -234,7 +245,7 @@ class SummaryHandler(logging.Handler):
                     return
                 self._warn(step, f"    ! check {evaluation.check_name}: {severity}{count}")
         elif kind == "STEP_SUCCESS":
-            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
+            seconds = record.created - self.started.get(step, record.created)
             found = {
                 label: _lookup(self.metadata.get(step, {}), key) for label, key in KEY_NUMBERS.get(step, [])
             }
@@ -258,11 +269,71 @@ class SummaryHandler(logging.Handler):
             self._finish(step, f"{seconds:6.1f} s   {', '.join(numbers)}")
         elif kind == "STEP_FAILURE":
             error = failure_message(event.step_failure_data.error)
-            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
+            seconds = record.created - self.started.get(step, record.created)
             self.records.append(
                 {"step": step, "status": "failed", "seconds": round(seconds, 2), "error": error}
             )
             self._finish(step, f"FAILED  {error}")
+
+    def handle_entry(self, entry: dg.EventLogEntry) -> None:
+        """Handle an event of the instance's event log as if the run had logged it here."""
+        record = logging.LogRecord(
+            "veerkracht.summary", entry.level, "", 0, entry.user_message or "", None, None
+        )
+        record.created = entry.timestamp
+        record.dagster_meta = {
+            "dagster_event": entry.dagster_event,
+            "step_key": entry.step_key,
+            "orig_message": entry.user_message,
+        }
+        self.handle(record)
+
+
+#: The run tag :func:`follow_run` finds its run by.
+FOLLOW_TAG = "veerkracht/cli_invocation"
+
+
+@contextmanager
+def follow_run(instance: dg.DagsterInstance, handler: SummaryHandler, token: str) -> Iterator[None]:
+    """Feed ``handler`` the events of the run tagged ``FOLLOW_TAG=token`` while the block runs
+    (it launches that run), from the instance's event log, then the rest once it returns.
+
+    For the multiprocess executor: its steps run in processes of their own, whose Dagster loggers
+    are theirs, not this process's; every event they log is stored in the instance, where the
+    UI reads it too. Read every 0.2 s, so a step's line comes at most that late."""
+    handler.concurrent = True  # the multiprocess executor runs independent steps at once
+    stop = threading.Event()
+    state: dict = {"run_id": None, "cursor": None}
+
+    def drain() -> None:
+        if state["run_id"] is None:
+            found = instance.get_run_records(dg.RunsFilter(tags={FOLLOW_TAG: token}), limit=1)
+            if not found:
+                return
+            state["run_id"] = found[0].dagster_run.run_id
+        while True:
+            page = instance.get_records_for_run(state["run_id"], cursor=state["cursor"], limit=500)
+            for rec in page.records:
+                handler.handle_entry(rec.event_log_entry)
+            state["cursor"] = page.cursor
+            if not page.has_more:
+                return
+
+    def poll() -> None:
+        while not stop.wait(0.2):
+            try:
+                drain()
+            except Exception:  # noqa: BLE001 (storage busy a moment: the next read, or the last, gets it)
+                continue
+
+    thread = threading.Thread(target=poll, name="veerkracht-follow-run", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        drain()  # what was stored after the last read
 
 
 #: Errors whose message is written for the user: their line is shown, not their cause's.
