@@ -116,6 +116,13 @@ def _terminal_progress(stream):
     )
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process (every thread) and of the child processes it waited for
+    (tippecanoe)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _plain(entry):
     """A metadata value as JSON can hold it."""
     value = getattr(entry, "value", entry)
@@ -140,6 +147,8 @@ class SummaryHandler(logging.Handler):
         self.steps = steps
         self.collected: list[str] = []
         self.started: dict[str, float] = {}
+        #: CPU seconds at each running step's start (:func:`_cpu_seconds`; in-process runs only).
+        self.cpu_started: dict[str, float] = {}
         self.metadata: dict[str, dict] = {}
         #: The step whose name is on the current, unfinished line (its progress indication).
         self.open_step: str | None = None
@@ -229,6 +238,8 @@ class SummaryHandler(logging.Handler):
         # from the instance some time after (:func:`follow_run`).
         if kind == "STEP_START":
             self.started[step] = record.created
+            if not self.concurrent:  # the step runs in this process, and alone
+                self.cpu_started[step] = _cpu_seconds()
             self.metadata[step] = {}
             self._write_open(step)
         elif kind == "ASSET_MATERIALIZATION":
@@ -255,11 +266,15 @@ class SummaryHandler(logging.Handler):
                 if v is not None and not (label in OPTIONAL and not _any_value(v))
             }
             numbers = [f"{label} {_shown(v)}" for label, v in found.items()]
+            cpu = {}
+            if step in self.cpu_started:
+                cpu = {"cpu_seconds": round(_cpu_seconds() - self.cpu_started.pop(step), 2)}
             self.records.append(
                 {
                     "step": step,
                     "status": "success",
                     "seconds": round(seconds, 2),
+                    **cpu,
                     "numbers": {
                         label: {y: _plain(x) for y, x in v.items()} if isinstance(v, dict) else _plain(v)
                         for label, v in found.items()

@@ -57,6 +57,11 @@ def test_plan_run_json_validate(tmp_path):
     assert run["success"] and {"kwb_statistics", "veerkracht_scores", "web_map"} <= set(steps)
     assert steps["veerkracht_scores"]["numbers"]["scored buurten"] > 100
     assert all(s["status"] == "success" and s["seconds"] >= 0 for s in steps.values())
+    # In process, each step's own CPU (its threads, and tippecanoe for the web map): at most what
+    # the machine's cores give in the step's seconds, not the process's total so far.
+    cores = os.cpu_count() or 1
+    assert all(0 <= s["cpu_seconds"] <= s["seconds"] * cores + 0.1 for s in steps.values()), steps
+    assert steps["veerkracht_scores"]["cpu_seconds"] > 0
     assert any("indicators_published" in w for w in summary["warnings"])
     assert Path(summary["outputs"]["warehouse"]).is_file()
     assert "\x1b[" not in done.stdout  # into a pipe (a log): plain lines, no progress display
