@@ -328,9 +328,9 @@ def follow_run(instance: dg.DagsterInstance, handler: SummaryHandler, token: str
             state["run_id"] = found[0].dagster_run.run_id
         while True:
             page = instance.get_records_for_run(state["run_id"], cursor=state["cursor"], limit=500)
+            state["cursor"] = page.cursor  # first: no event is handled twice
             for rec in page.records:
                 handler.handle_entry(rec.event_log_entry)
-            state["cursor"] = page.cursor
             if not page.has_more:
                 return
 
@@ -338,7 +338,7 @@ def follow_run(instance: dg.DagsterInstance, handler: SummaryHandler, token: str
         while not stop.wait(0.2):
             try:
                 drain()
-            except Exception:  # noqa: BLE001 (storage busy a moment: the next read, or the last, gets it)
+            except Exception:  # storage busy a moment: the next read, or the last, gets it
                 continue
 
     thread = threading.Thread(target=poll, name="veerkracht-follow-run", daemon=True)
