@@ -7,7 +7,7 @@ import dagster as dg
 from assets.checks import check_result, check_specs
 from assets.crosswalk import boundary_crosswalk
 from assets.partitions import per_year
-from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.resources import DuckDBSpatialResource, HelperProcesses, PipelineSettings
 from assets.versions import CODE_VERSION
 from assets.warehouse import warehouse_core
 from veerkracht import checks, warehouse
@@ -24,7 +24,10 @@ from veerkracht import checks, warehouse
     check_specs=check_specs("residents", "resident_estimates"),
 )
 def resident_estimates(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    build_db: DuckDBSpatialResource,
+    helpers: HelperProcesses,
 ) -> dg.MaterializeResult:
     """core.vulnerable_residents of every year: residents of low-income households per area, with
     kind (published | carried | modelled), vintage and 90 % interval; core.resident_validation."""
@@ -40,17 +43,17 @@ def resident_estimates(
     with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)
         for year in years:
-            metadata[year] = _estimate_year(context, con, year, truth, cache)
+            metadata[year] = _estimate_year(context, con, year, truth, cache, helpers)
         outcomes = checks.run_stage_years(con, "residents", years)
     return dg.MaterializeResult(
         check_results=[check_result(o) for o in outcomes], metadata=per_year(metadata)
     )
 
 
-def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth, cache) -> dict:
+def _estimate_year(context: dg.AssetExecutionContext, con, year: int, truth, cache, helpers) -> dict:
     from veerkracht.method import residents
 
-    run = residents.estimate_year(con, year, truth, code=CODE_VERSION, cache=cache)
+    run = residents.estimate_year(con, year, truth, code=CODE_VERSION, cache=cache, submit=helpers.submit)
     if run.missing_source:
         context.log.warning(run.missing_source)
     rows = run.estimates.rows

@@ -18,17 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
-from pydantic import field_validator
+from pydantic import PrivateAttr, field_validator
 
 from assets.recovery import tag_this_run
 from veerkracht import sources, warehouse
 from veerkracht.codes import LEVELS
+from veerkracht.helpers import Helpers
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, check_sources, load_spec
 from veerkracht.paths import EMBEDDED_DIR, OutputLayout, cache_from_env, output_dir_from_env
 
 if TYPE_CHECKING:
     # Imported where used: loading the code location (the UI, the daemon, every command) then
     # needs neither pandas nor the HTTP client (0.4 s of a "nothing to do" run).
+    from concurrent.futures import Future
+
     import duckdb
 
     from veerkracht.ingest.cbs_client import CbsEndpoint
@@ -191,6 +194,30 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
             yield con
 
 
+class HelperProcesses(dg.ConfigurableResource):
+    """Worker processes a step may hand independent pieces of its work that hold Python's GIL
+    (:mod:`veerkracht.helpers`: the resident model's held-out refits, two of the validation's
+    analyses), started with the run so they have imported pandas and scikit-learn when a step
+    needs them. ``processes``: how many; 0 (the default) runs every piece in the step's own
+    process. The same numbers either way. The command line gives a run in one process one per core
+    beyond the first (at most two); the multiprocess executor runs steps side by side instead, and
+    each step process would start its own."""
+
+    processes: int = 0
+    _helpers: Helpers | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._helpers = Helpers(self.processes)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._helpers is not None:
+            self._helpers.close()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        """``fn(*args, **kwargs)`` in a helper process, or at once here (see :class:`Helpers`)."""
+        return (self._helpers or Helpers(0)).submit(fn, *args, **kwargs)
+
+
 def check_writable(folder: Path) -> None:
     """Raise a clear error when ``folder`` cannot be created or written."""
     try:
@@ -240,8 +267,13 @@ def settings_from_env() -> PipelineSettings:
 
 
 def resources_for(settings: PipelineSettings) -> dict:
-    """The resources every asset needs, for ``settings``: the settings and their build DuckDB file."""
-    return {"settings": settings, "build_db": DuckDBSpatialResource(database=str(settings.layout.build_db))}
+    """The resources every asset needs, for ``settings``: the settings, their build DuckDB file and
+    the helper processes (none)."""
+    return {
+        "settings": settings,
+        "build_db": DuckDBSpatialResource(database=str(settings.layout.build_db)),
+        "helpers": HelperProcesses(),
+    }
 
 
 def resources_from_env() -> dict:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.residents import resident_estimates
-from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.resources import DuckDBSpatialResource, HelperProcesses, PipelineSettings
 from assets.scores import veerkracht_scores
 from assets.versions import CODE_VERSION
 from veerkracht import warehouse
@@ -17,7 +17,9 @@ from veerkracht.paths import VALIDATION_DIR
     kinds={"duckdb", "pandas"},
     pool="duckdb",
 )
-def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+def score_validation(
+    settings: PipelineSettings, build_db: DuckDBSpatialResource, helpers: HelperProcesses
+) -> dg.MaterializeResult:
     """Spearman rho (bootstrap 95 % interval) and top-decile capture of the headline score, every
     theme and every indicator against the shipped criteria (data/validation/, KWB 2021 income)
     and yours (``validation_files``), per level, score year and fixed half of the gemeenten."""
@@ -44,8 +46,14 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
         matching = validation.matching_tables(con)
         # Method v3 carries KWB 2021 into later years: those criteria are then its input, not a test.
         carry = spec.carry_max_age
+        # The requirement summary and the frontier (both halves in one pass: each criterion is
+        # matched once per score year) in a helper process while this one measures.
+        summarised = helpers.submit(validation.requirement_summary, subjects, criteria, matching, carry=carry)
+        frontier_rows = helpers.submit(
+            validation.theme_frontier, subjects, criteria, validation.HALVES, matching=matching, carry=carry
+        )
         res = validation.validate(subjects, criteria, matching, carry)
-        summary = validation.requirement_summary(subjects, criteria, matching, carry=carry)
+        summary = summarised.result()
         res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         summary = summary.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)
@@ -66,10 +74,7 @@ def score_validation(settings: PipelineSettings, build_db: DuckDBSpatialResource
     other_summaries = {
         f"{label} ({h})": r for (label, h), r in earlier_summary.groupby(["method_version", "spec_hash"])
     }
-    # Both halves in one pass: each criterion is matched once per score year.
-    reachable = validation.frontier_summary(
-        validation.theme_frontier(subjects, criteria, validation.HALVES, matching=matching, carry=carry)
-    )
+    reachable = validation.frontier_summary(frontier_rows.result())
     frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
     paths = write_report(
         res,

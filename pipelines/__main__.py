@@ -38,6 +38,9 @@ ENV_HELP = """environment:
   VEERKRACHT_OUTPUT_DIR        default of --output-dir
   VEERKRACHT_METHOD_SPEC       default of --method
   VEERKRACHT_DUCKDB_MEMORY_LIMIT  DuckDB's memory limit (default 2GB)
+  VEERKRACHT_HELPERS           helper processes of a run in one process (default: one per core beyond
+                               the first, at most 2; 0: none), where steps do GIL-bound work beside
+                               their own (veerkracht/helpers.py); the numbers are the same
   OPENBLAS_NUM_THREADS         OpenBLAS threads of numpy/scikit-learn (default 1: their work here is
                                many small products, where a second thread spins more than it saves)
   DAGSTER_HOME                 the Dagster instance the runs are recorded in (default
@@ -450,7 +453,8 @@ def _run(
                     raise_on_error=False,
                 )
         else:
-            config = run_config if verbose else {**run_config, "loggers": {"summary": {}}}
+            config = _in_process(run_config)
+            config = config if verbose else {**config, "loggers": {"summary": {}}}
             job = (definitions.defs if verbose else defs).resolve_job_def("veerkracht_job")
             result = job.execute_in_process(
                 run_config=config,
@@ -478,6 +482,27 @@ def _run(
     print(f"Done in {time.perf_counter() - started_all:.1f} s")
     _print_outputs(layout, report)
     return 0
+
+
+def helper_processes() -> int:
+    """Helper processes of a run in this process (:class:`assets.resources.HelperProcesses`):
+    ``$VEERKRACHT_HELPERS``, else one per core beyond the first, at most two (the steps hand
+    them two pieces at a time at most)."""
+    given = os.environ.get("VEERKRACHT_HELPERS", "").strip()
+    if given:
+        if not given.isdigit():
+            message = f"VEERKRACHT_HELPERS must be a number of processes (0 or more), not {given!r}"
+            print(message, file=sys.stderr)
+            raise SystemExit(2)
+        return int(given)
+    return max(0, min(2, (os.cpu_count() or 1) - 1))
+
+
+def _in_process(run_config: dict) -> dict:
+    """``run_config`` for a run of every step in this process: with its helper processes, which
+    do the pieces of a step's work that hold the GIL on the cores the step leaves idle."""
+    helpers = {"helpers": {"config": {"processes": helper_processes()}}}
+    return {**run_config, "resources": {**run_config["resources"], **helpers}}
 
 
 def _print_outputs(layout, report: RunReport) -> None:
@@ -521,7 +546,7 @@ def _validate(layout, report: RunReport, run_config: dict) -> int:
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={**run_config, "loggers": {"summary": {}}},
+        run_config={**_in_process(run_config), "loggers": {"summary": {}}},
         tags=run_tags(),
     )
     report.data["runs"].append(

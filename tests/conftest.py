@@ -37,6 +37,13 @@ if "VEERKRACHT_CACHE" not in os.environ:
     os.environ["VEERKRACHT_TEST_CACHE_OWNER"] = str(os.getpid())
 
 
+# No helper processes (veerkracht/helpers.py) in the suite's runs unless a test asks: its two
+# workers keep both cores busy, where a helper only adds its start-up (measured: the CLI-heavy
+# modules 94 s without, 110 s with). The README's own command runs with the product's default
+# (tests/integration/conftest.py), and tests/unit/test_helpers.py tests the helpers themselves.
+os.environ.setdefault("VEERKRACHT_HELPERS", "0")
+
+
 def pytest_unconfigure(config):
     if os.environ.get("VEERKRACHT_TEST_CACHE_OWNER") == str(os.getpid()):
         shutil.rmtree(os.environ["VEERKRACHT_CACHE"], ignore_errors=True)

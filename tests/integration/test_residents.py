@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from veerkracht import warehouse
 from veerkracht.method import residents
 from veerkracht.paths import EMBEDDED_DIR
 
@@ -78,6 +79,18 @@ def test_the_buurt_model_beats_both_baselines_on_gemeenten_it_never_saw(years_ru
     same = v.loc[[m for m in v.index if m.endswith("(buurten all three estimate)")]]
     assert same["rho"].idxmax().startswith("model") and same["mae_pp"].idxmin().startswith("model")
     assert 0.85 <= model["coverage_90"] <= 0.95
+
+
+def test_the_buurt_validation_is_the_same_without_helper_processes(years_run):
+    """README's command ran half the held-out refits in a helper process (veerkracht/helpers.py;
+    on a machine of two or more cores); all of them in one process give the same table, to the
+    last bit."""
+    con = years_run[2]
+    stored = con.execute("SELECT * EXCLUDE (year) FROM core.resident_validation WHERE year = 2024").df()
+    frame = warehouse.query(con, "resident_inputs", year=2024, source_year=residents.SOURCE_YEAR)
+    rate = residents.load_buurt_truth(EMBEDDED_DIR).set_index("code")["laag_inkomen"]
+    alone = residents.validate_buurten(frame, rate, year=2024, source_year=residents.SOURCE_YEAR)
+    pd.testing.assert_frame_equal(alone, stored, check_exact=True, check_dtype=False)
 
 
 def test_the_carried_drift_is_what_the_warehouse_measures(years_run):

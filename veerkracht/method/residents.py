@@ -39,6 +39,8 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,6 +128,7 @@ def estimate_year(
     *,
     code: str,
     cache: FileCache | None = None,
+    submit: Callable[..., Future] | None = None,
 ) -> YearRun:
     """Estimate ``year`` from the warehouse and replace its rows of ``core.vulnerable_residents``
     (and of ``core.resident_validation`` where buurten of three or more gemeenten have truth).
@@ -138,6 +141,8 @@ def estimate_year(
     held-out buurt validation, nine refits, took 2.6 of a run's 4 s of estimates).
     ``cache``: the estimates other output folders made, by the same key (:mod:`veerkracht.cache`):
     a year estimated there from the same inputs with the same code is copied, not estimated.
+    ``submit``: where part of the buurt validation's refits may run meanwhile
+    (:meth:`veerkracht.helpers.Helpers.submit`; the same numbers, sooner).
     """
     frame = warehouse.query(con, "resident_inputs", year=int(year), source_year=SOURCE_YEAR)
     have_source = con.execute(
@@ -162,15 +167,22 @@ def estimate_year(
     with cache.making(f"{key}.parquet") if cache is not None else nullcontext():
         run = _cached_run(cache, key)
         if run is None:
-            run = _estimated_run(frame, truth, year, missing)
+            run = _estimated_run(frame, truth, year, missing, submit)
             if cache is not None:
                 _keep_run(cache, key, run)
     return _store(con, year, key, run, missing)
 
 
-def _estimated_run(frame: pd.DataFrame, truth: pd.DataFrame, year: int, missing: str | None) -> YearRun:
-    """The estimates of ``year`` (rows, fit, buurt validation) made from ``frame``."""
+def _estimated_run(
+    frame: pd.DataFrame, truth: pd.DataFrame, year: int, missing: str | None, submit=None
+) -> YearRun:
+    """The estimates of ``year`` (rows, fit, buurt validation) made from ``frame``; with
+    ``submit``, half the validation's held-out gemeenten are refitted there meanwhile."""
     rate = truth.set_index("code")["laag_inkomen"]
+    in_year = frame.loc[frame["level"].eq("buurt") & frame["code"].isin(rate.index), "gemeente_code"]
+    validating = in_year.nunique() >= 3 and not missing
+    if validating:
+        validation = BuurtValidation(frame, rate, year=year, source_year=SOURCE_YEAR, submit=submit)
     est = estimate(frame, year=year, source_year=SOURCE_YEAR, buurt_truth=rate, drift_per_year=DRIFT_PER_YEAR)
     if missing:  # nothing to carry or model from: no count anywhere, and the reason says why
         rows = est.rows
@@ -184,11 +196,7 @@ def _estimated_run(frame: pd.DataFrame, truth: pd.DataFrame, year: int, missing:
         for col in estimated:
             if col != "kwetsbare_bewoners_null_reason":
                 rows[col] = rows[col].where(np.zeros(len(rows), dtype=bool))  # all NULL, dtype kept
-    validation = None
-    in_year = frame.loc[frame["level"].eq("buurt") & frame["code"].isin(rate.index), "gemeente_code"]
-    if in_year.nunique() >= 3 and not missing:
-        validation = validate_buurten(frame, rate, year=year, source_year=SOURCE_YEAR)
-    return YearRun(est, validation, DRIFT_PER_YEAR, missing)
+    return YearRun(est, validation.result() if validating else None, DRIFT_PER_YEAR, missing)
 
 
 def _store(con: duckdb.DuckDBPyConnection, year: int, key: str, run: YearRun, missing: str | None) -> YearRun:
@@ -580,14 +588,42 @@ def validate_buurten(
     the logit rate on the corporation-housing share alone. Returns one row per method with rho,
     mean absolute error (percentage points), interval coverage (model only) and n.
     """
-    from scipy.stats import spearmanr
+    return BuurtValidation(frame, buurt_truth, year=year, source_year=source_year).result()
 
-    frame = _numeric(frame)
+
+class BuurtValidation:
+    """:func:`validate_buurten`, its refits started at once: with ``submit`` (a
+    :meth:`veerkracht.helpers.Helpers.submit`), every other held-out gemeente is refitted there
+    while this process refits the rest when :meth:`result` is asked (and does other work before)."""
+
+    def __init__(self, frame, buurt_truth: pd.Series, *, year: int, source_year: int, submit=None):
+        self.frame, self.truth, self.year, self.source_year = _numeric(frame), buurt_truth, year, source_year
+        truth = self.frame["code"].map(buurt_truth)
+        buurten = (self.frame["level"] == "buurt") & truth.notna()
+        self.held = list(self.frame.loc[buurten, "gemeente_code"].dropna().unique())
+        self.far = self.held[1::2] if submit is not None else []
+        self.pending = (
+            submit(_held_out_predictions, self.frame, buurt_truth, self.far, year, source_year)
+            if self.far
+            else None
+        )
+
+    def result(self) -> pd.DataFrame:
+        near = [gm for gm in self.held if gm not in set(self.far)]
+        preds = _held_out_predictions(self.frame, self.truth, near, self.year, self.source_year)
+        if self.pending is not None:
+            preds.update(self.pending.result())
+        # In the gemeenten's order, as one process would have made them: the same sums.
+        return _validation_table(pd.concat([preds[gm] for gm in self.held]))
+
+
+def _held_out_predictions(frame, buurt_truth: pd.Series, gemeenten, year: int, source_year: int) -> dict:
+    """Per held-out gemeente (of ``gemeenten``), its buurten's truth, model estimate and interval
+    and both baselines (``frame``: :func:`_numeric` rows)."""
     truth = frame["code"].map(buurt_truth)
-    held = frame.loc[(frame["level"] == "buurt") & truth.notna(), "gemeente_code"].dropna().unique()
     by_code = frame.set_index("code")
-    preds = []
-    for gm in held:
+    preds = {}
+    for gm in gemeenten:
         blind = frame.copy()
         in_gm = blind["gemeente_code"] == gm
         hidden_truth = buurt_truth[~buurt_truth.index.isin(blind.loc[in_gm, "code"])]
@@ -608,21 +644,26 @@ def validate_buurten(
         inw = by_code["inwoners"].reindex(rows.index)
         wijk_rate = by_code["parent_code"].reindex(rows.index).map(estimated["kwetsbare_bewoners_pct"])
         b2 = _corporation_baseline(frame, hidden_truth, rows.index)
-        preds.append(
-            pd.DataFrame(
-                {
-                    "gemeente_code": gm,
-                    "truth": rows.index.map(buurt_truth),
-                    "model": rows["kwetsbare_bewoners_pct"],
-                    "model_lo": 100 * rows["kwetsbare_bewoners_p05"] / inw,
-                    "model_hi": 100 * rows["kwetsbare_bewoners_p95"] / inw,
-                    "wijk_rate": wijk_rate,
-                    "corporation_only": b2,
-                },
-                index=rows.index,
-            )
+        preds[gm] = pd.DataFrame(
+            {
+                "gemeente_code": gm,
+                "truth": rows.index.map(buurt_truth),
+                "model": rows["kwetsbare_bewoners_pct"],
+                "model_lo": 100 * rows["kwetsbare_bewoners_p05"] / inw,
+                "model_hi": 100 * rows["kwetsbare_bewoners_p95"] / inw,
+                "wijk_rate": wijk_rate,
+                "corporation_only": b2,
+            },
+            index=rows.index,
         )
-    p = pd.concat(preds).dropna(subset=["truth", "model"])
+    return preds
+
+
+def _validation_table(preds: pd.DataFrame) -> pd.DataFrame:
+    """Rho, mean absolute error, coverage and n per method from the held-out predictions."""
+    from scipy.stats import spearmanr
+
+    p = preds.dropna(subset=["truth", "model"])
     out = []
     for method in ("model", "wijk_rate", "corporation_only"):
         q = p.dropna(subset=[method])

@@ -1,0 +1,71 @@
+"""Helper processes (veerkracht/helpers.py): a piece handed to a worker gives what it gives in the
+step's own process, an error comes back as the same error, and a worker does not outlive a run
+that was killed (SIGKILL: the pool cannot tell it to stop)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from testpaths import REPO
+
+from veerkracht.helpers import Helpers
+
+
+def test_a_piece_gives_the_same_in_a_worker_and_here():
+    helpers = Helpers(1, preload=())
+    try:
+        assert helpers.submit(math.comb, 40, 7).result(timeout=60) == math.comb(40, 7)
+        assert os.getpid() != helpers.submit(os.getpid).result(timeout=60)  # it did run elsewhere
+        with pytest.raises(ValueError, match="must be a non-negative integer"):
+            helpers.submit(math.comb, -1, 2).result(timeout=60)
+    finally:
+        helpers.close()
+    here = Helpers(0)
+    assert here.submit(os.getpid).result() == os.getpid()
+    with pytest.raises(ValueError, match="must be a non-negative integer"):
+        here.submit(math.comb, -1, 2).result()
+
+
+def test_a_worker_leaves_with_its_killed_parent(tmp_path):
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import os, sys, time
+                from veerkracht.helpers import Helpers
+                if __name__ == "__main__":
+                    helpers = Helpers(1, preload=())
+                    print(helpers.submit(os.getpid).result(timeout=60), flush=True)
+                    helpers.submit(time.sleep, 600)  # busy when the run is killed
+                    time.sleep(600)
+                """
+            ),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.1)
+    assert not _alive(worker), f"worker {worker} outlived its killed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,89 @@
+"""Helper processes: a step's work that holds Python's GIL (pandas, scikit-learn) beside its own.
+
+Belongs here: a small pool of worker processes that a step hands independent pieces of its work
+(the resident model's held-out refits, two of the validation's three analyses) while it does the
+rest itself. Threads do not help there (measured: the validation's analyses on two threads were
+slower than on one), processes do, and a process started when the run starts has imported
+pandas and scikit-learn by the time a step needs it. With ``processes=0`` every piece runs in
+the step's own process, at once: the same numbers either way (each piece is a function of its
+arguments), only the time differs.
+
+The workers die with the process that started them: a run killed with SIGKILL leaves none behind
+(each watches its parent and leaves when it is gone).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+
+#: What a worker imports as it starts (in the background, while the run's first steps work).
+PRELOAD = (
+    "pandas",
+    "scipy.stats",
+    "sklearn.impute",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.pipeline",
+    "veerkracht.method.residents",
+    "veerkracht.method.validation",
+)
+
+
+class Helpers:
+    """``processes`` worker processes (0: none; :meth:`submit` then runs the piece at once, here)."""
+
+    def __init__(self, processes: int, preload: Sequence[str] = PRELOAD):
+        self.processes = max(0, int(processes))
+        self._pool: ProcessPoolExecutor | None = None
+        if self.processes:
+            # spawn: a fresh interpreter, not a fork of a process that holds DuckDB's and
+            # Dagster's threads (forking those is unsafe).
+            self._pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(), tuple(preload)),
+            )
+            for _ in range(self.processes):  # start them now; they import while the run goes on
+                self._pool.submit(_ready)
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> Future:
+        """``fn(*args, **kwargs)`` in a worker (its arguments and result are pickled), or here and
+        now without workers; the result or the error through the returned future."""
+        if self._pool is not None:
+            return self._pool.submit(fn, *args, **kwargs)
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # the caller's result() raises it, as from a worker
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        """Stop the workers (pieces not started are dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _start_worker(parent: int, preload: tuple[str, ...]) -> None:
+    threading.Thread(target=_leave_with, args=(parent,), name="veerkracht-watch-parent", daemon=True).start()
+    for name in preload:
+        importlib.import_module(name)
+
+
+def _leave_with(parent: int) -> None:
+    """End this worker when ``parent`` is gone (killed: the pool cannot tell it to stop)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _ready() -> bool:
+    return True
