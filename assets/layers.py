@@ -1,10 +1,12 @@
 """Stage 5, layers: marts in DuckDB, GeoParquet/GeoPackage per level, and the published warehouse."""
 
+from concurrent.futures import Future
+
 import dagster as dg
 
 from assets.partitions import per_year
 from assets.residents import resident_estimates
-from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.resources import DuckDBSpatialResource, HelperProcesses, PipelineSettings
 from assets.scores import veerkracht_scores
 from assets.versions import CODE_VERSION
 from veerkracht import warehouse
@@ -19,23 +21,32 @@ from veerkracht.publish.dictionary import apply_comments
     kinds={"duckdb", "geoparquet"},
     pool="duckdb",
 )
-def area_layers(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+def area_layers(
+    settings: PipelineSettings, build_db: DuckDBSpatialResource, helpers: HelperProcesses
+) -> dg.MaterializeResult:
     """marts.area rows of every scored year and one GeoParquet (EPSG:4326 + 28992) and
     GeoPackage per year and level."""
-    metadata = {}
+    from veerkracht.publish.preview import markdown_image
+
+    metadata, previews = {}, {}
     # No spatial extension: the polygons are read as WKB (DuckDB's core ST_AsWKB); loading
     # spatial costs 0.15 s a connection.
     with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)
         for year in years:
-            metadata[year] = _publish_year(con, settings, year)
+            metadata[year], previews[year] = _publish_year(con, settings, year, helpers)
         apply_comments(con)
+    for year, drawn in previews.items():  # drawn in a helper process meanwhile (matplotlib)
+        metadata[year]["preview"] = dg.MetadataValue.md(markdown_image(drawn.result()))
     return dg.MaterializeResult(metadata={"years": years, **per_year(metadata)})
 
 
-def _publish_year(con, settings: PipelineSettings, year: int) -> dict:
+def _publish_year(
+    con, settings: PipelineSettings, year: int, helpers: HelperProcesses
+) -> tuple[dict, Future]:
+    """The year's marts, shortlists and layer files; its metadata, and its map preview to come."""
     from veerkracht.publish import layers
-    from veerkracht.publish.preview import markdown_image, render_score_map
+    from veerkracht.publish.preview import render_score_map
 
     layout = settings.layout
     metadata: dict = {}
@@ -68,13 +79,13 @@ def _publish_year(con, settings: PipelineSettings, year: int) -> dict:
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
     metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in frames["gemeente"].to_crs("EPSG:4326").total_bounds]
     finest = list(frames)[-1]
-    preview = render_score_map(
-        frames[finest],
+    preview = helpers.submit(
+        render_score_map,
+        frames[finest][["score", "geometry"]],  # what it draws: no more to copy to the helper
         layout.previews / f"{finest}_{year}.png",
         f"Kwetsbaarheid per {finest}, {year} ({spec.label})",
     )
-    metadata["preview"] = dg.MetadataValue.md(markdown_image(preview))
-    return metadata
+    return metadata, preview
 
 
 @dg.asset(
