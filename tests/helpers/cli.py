@@ -53,3 +53,19 @@ def cli_in_process(monkeypatch, capsys, home: Path, out: Path, *args: str) -> su
         code = exc.code
     captured = capsys.readouterr()
     return subprocess.CompletedProcess(["python", "-m", "pipelines", *args], code, captured.out, captured.err)
+
+
+#: Every step of a whole run of the job, in the order the in-process executor runs them (a line
+#: each in the command's output).
+JOB_STEPS = [
+    "kwb_statistics",
+    "region_geometries",
+    "warehouse_core",
+    "boundary_crosswalk",
+    "resident_estimates",
+    "veerkracht_scores",
+    "area_layers",
+    "score_validation",
+    "web_map",
+    "dashboard_warehouse",
+]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from cli import JOB_STEPS
 from testpaths import REPO
 
 
@@ -60,21 +61,6 @@ def _two_concurrent_runs(tmp_path: Path) -> list[subprocess.CompletedProcess]:
     ]
 
 
-#: Every step of a run of the job, in the order they can end (a line each).
-STEPS = [
-    "kwb_statistics",
-    "region_geometries",
-    "warehouse_core",
-    "boundary_crosswalk",
-    "resident_estimates",
-    "veerkracht_scores",
-    "area_layers",
-    "score_validation",
-    "web_map",
-    "dashboard_warehouse",
-]
-
-
 def test_concurrent_runs_into_one_folder_take_turns_on_the_build_file(tmp_path):
     runs = _two_concurrent_runs(tmp_path)
     logs = "\n".join(r.stdout + r.stderr for r in runs)
@@ -90,7 +76,7 @@ def test_concurrent_runs_into_one_folder_take_turns_on_the_build_file(tmp_path):
     for r in runs:
         # What the user reads: each step's line with its seconds, as with the in-process executor,
         # read from the events the step processes stored; not Dagster's log of every event.
-        for step in STEPS:
+        for step in JOB_STEPS:
             assert re.search(rf"^  {step} +\d+\.\d s", r.stdout, re.M), (step, r.stdout)
         assert re.search(r"^Done in \d+\.\d s$", r.stdout, re.M), r.stdout
         assert " - STEP_SUCCESS - " not in r.stderr and " - ASSET_MATERIALIZATION - " not in r.stderr

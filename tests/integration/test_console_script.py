@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cli import JOB_STEPS
 from testpaths import FIXTURES
 
 SCRIPT = Path(sys.executable).with_name("veerkracht")
@@ -156,19 +157,7 @@ def test_progress_on_a_terminal(tmp_path):
     # The spinner line: the step's name and its elapsed time, in colour.
     assert re.search(r"boundary_crosswalk +\x1b\[33m0:00:0\d", text), shown
     # Then each step's own line, right where its spinner line was erased, in order, before Done.
-    steps = [
-        "kwb_statistics",
-        "region_geometries",
-        "warehouse_core",
-        "boundary_crosswalk",
-        "resident_estimates",
-        "veerkracht_scores",
-        "area_layers",
-        "score_validation",
-        "web_map",
-        "dashboard_warehouse",
-    ]
-    found = [re.search(rf"\r  {step} +\d+\.\d s", text) for step in steps]
-    assert all(found), (dict(zip(steps, map(bool, found), strict=True)), shown)
+    found = [re.search(rf"\r  {step} +\d+\.\d s", text) for step in JOB_STEPS]
+    assert all(found), (dict(zip(JOB_STEPS, map(bool, found), strict=True)), shown)
     where = [m.start() for m in found]
     assert where == sorted(where) and where[-1] < text.index("Done in"), shown
