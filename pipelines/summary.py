@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
@@ -117,10 +118,30 @@ def _terminal_progress(stream):
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU of this process (every thread) and of the child processes it waited for
-    (tippecanoe)."""
+    """User + system CPU of this process (every thread), of the child processes it waited for and
+    of those still running (the helper processes, tippecanoe while it tiles; Linux's /proc)."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system + t.children_user + t.children_system + _running_children_cpu()
+
+
+def _running_children_cpu() -> float:
+    """CPU of this process's running children and of the children they waited for."""
+    try:
+        pids = [
+            pid
+            for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        ]
+    except OSError:  # no /proc (not Linux)
+        return 0.0
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended and waited for just now: counted in os.times() instead
+            continue
+        ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _plain(entry):
