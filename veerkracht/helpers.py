@@ -15,12 +15,11 @@ The workers die with the process that started them: a run killed with SIGKILL le
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 
 #: What a worker imports as it starts (in the background, while the run's first steps work).
 PRELOAD = (
@@ -41,8 +40,12 @@ class Helpers:
 
     def __init__(self, processes: int, preload: Sequence[str] = PRELOAD):
         self.processes = max(0, int(processes))
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = None
         if self.processes:
+            # Imported here: every command loads this module with the code location (20 ms).
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # spawn: a fresh interpreter, not a fork of a process that holds DuckDB's and
             # Dagster's threads (forking those is unsafe).
             self._pool = ProcessPoolExecutor(
