@@ -83,7 +83,11 @@ def _start_worker(parent: int, preload: tuple[str, ...]) -> None:
 
 
 def _leave_with(parent: int) -> None:
-    """End this worker when ``parent`` is gone (killed: the pool cannot tell it to stop)."""
+    """End this worker when ``parent`` is gone (killed: the pool cannot tell it to stop).
+
+    Not the kernel's ``PR_SET_PDEATHSIG``, which :mod:`veerkracht.publish.supervise` asks for: that
+    signal comes when the *thread* that started the worker ends, and the pool starts workers from
+    whichever thread submits (a step's), not from one that lives as long as the run."""
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(1)

@@ -609,7 +609,8 @@ class BuurtValidation:
         )
 
     def result(self) -> pd.DataFrame:
-        near = [gm for gm in self.held if gm not in set(self.far)]
+        far = set(self.far)
+        near = [gm for gm in self.held if gm not in far]
         preds = _held_out_predictions(self.frame, self.truth, near, self.year, self.source_year)
         if self.pending is not None:
             preds.update(self.pending.result())
