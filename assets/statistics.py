@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import per_year, run_years
+from assets.partitions import per_year, stage_years
 from assets.resources import PipelineSettings
 from assets.versions import CODE_VERSION, YEARLY_INPUT
 from veerkracht.registry import table_for_year
@@ -13,9 +13,8 @@ from veerkracht.registry import table_for_year
 @dg.asset(**YEARLY_INPUT, kinds={"python", "parquet"})
 def kwb_statistics(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """KWB "Kerncijfers wijken en buurten" of each year, all vintages, harmonised to long form."""
-    return dg.MaterializeResult(
-        metadata=per_year({y: _stage_year(context, settings, y) for y in run_years(context)})
-    )
+    staged = stage_years(context, lambda year: _stage_year(context, settings, year))
+    return dg.MaterializeResult(metadata=per_year(staged))
 
 
 def _stage_year(context: dg.AssetExecutionContext, settings: PipelineSettings, year: int) -> dict:
