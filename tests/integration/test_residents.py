@@ -81,16 +81,30 @@ def test_the_buurt_model_beats_both_baselines_on_gemeenten_it_never_saw(years_ru
     assert 0.85 <= model["coverage_90"] <= 0.95
 
 
-def test_the_buurt_validation_is_the_same_without_helper_processes(years_run):
-    """README's command ran half the held-out refits in a helper process (veerkracht/helpers.py;
-    on a machine of two or more cores); all of them in one process give the same table, to the
-    last bit."""
+def test_the_estimates_and_buurt_validation_are_the_same_without_helper_processes(years_run):
+    """README's command made the estimates and half the held-out refits in a helper process
+    (veerkracht/helpers.py; on a machine of two or more cores); all of them in one process give
+    the same counts and the same validation table, to the last bit."""
     con = years_run[2]
     stored = con.execute("SELECT * EXCLUDE (year) FROM core.resident_validation WHERE year = 2024").df()
     frame = warehouse.query(con, "resident_inputs", year=2024, source_year=residents.SOURCE_YEAR)
     rate = residents.load_buurt_truth(EMBEDDED_DIR).set_index("code")["laag_inkomen"]
     alone = residents.validate_buurten(frame, rate, year=2024, source_year=residents.SOURCE_YEAR)
     pd.testing.assert_frame_equal(alone, stored, check_exact=True, check_dtype=False)
+    counts = con.execute(
+        "SELECT * EXCLUDE (year) FROM core.vulnerable_residents WHERE year = 2024 ORDER BY code"
+    ).df()
+    here = residents.estimate(
+        frame,
+        year=2024,
+        source_year=residents.SOURCE_YEAR,
+        buurt_truth=rate,
+        drift_per_year=residents.DRIFT_PER_YEAR,
+    ).rows
+    assert len(here) == len(counts) > 10_000
+    pd.testing.assert_frame_equal(
+        here.sort_values("code", ignore_index=True), counts[here.columns], check_exact=True, check_dtype=False
+    )
 
 
 def test_the_carried_drift_is_what_the_warehouse_measures(years_run):
