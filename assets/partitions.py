@@ -35,8 +35,9 @@ def stage_years(
     """``stage(year)`` for every year of the step, on ``threads`` threads, the newest (largest)
     year first so the others fit beside it; the results by year, oldest first. A year's staging
     is its own files, and reading, writing and downloading them release the GIL, so one year's
-    I/O overlaps another's pandas (four embedded years' statistics 1.6 -> 1.3 s). The first
-    year that failed (oldest first) raises, after the others ended."""
+    I/O overlaps another's pandas (the embedded years, paired cold runs: kwb_statistics 2.53 ->
+    2.24 s, region_geometries 0.83 -> 0.71 s). The first year that failed (oldest first) raises,
+    after the others ended."""
     years = run_years(context)
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(years)))) as pool:
         staged = {y: pool.submit(stage, y) for y in sorted(years, reverse=True)}
