@@ -2,11 +2,11 @@
 
 Belongs here: a small pool of worker processes that a step hands independent pieces of its work
 (the resident model's estimate and held-out refits, two of the validation's three analyses, the
-map previews) while it does the rest itself. Threads do not help there (measured: the validation's analyses on
-two threads were slower than on one), processes do, and a process started when the run starts
-has imported pandas, scikit-learn and matplotlib by the time a step needs it. With
-``processes=0`` every piece runs in the step's own process, at once: the same numbers either way
-(each piece is a function of its arguments), only the time differs.
+map previews) while it does the rest itself. Threads do not help there (measured: the
+validation's analyses on two threads were slower than on one), processes do, and a process
+started when the run starts has imported pandas, scikit-learn and matplotlib by the time a step
+needs it. With ``processes=0`` every piece runs in the step's own process, at once: the same
+numbers either way (each piece is a function of its arguments), only the time differs.
 
 The workers die with the process that started them: a run killed with SIGKILL leaves none behind
 (each watches its parent and leaves when it is gone).
