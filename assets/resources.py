@@ -197,11 +197,12 @@ class DuckDBSpatialResource(dg.ConfigurableResource):
 class HelperProcesses(dg.ConfigurableResource):
     """Worker processes a step may hand independent pieces of its work that hold Python's GIL
     (:mod:`veerkracht.helpers`: the resident model's estimate and held-out refits, two of the
-    validation's analyses, the map previews), started with the run so they have imported pandas,
-    scikit-learn and matplotlib when a step needs them. ``processes``: how many; 0 (the default) runs every
-    piece in the step's own process. The same numbers either way. The command line gives a run in
-    one process one per core beyond the first (at most two); the multiprocess executor runs steps
-    side by side instead, and each step process would start its own."""
+    validation's analyses and its report, the map previews), started with the run so they have
+    imported pandas, scikit-learn and matplotlib when a step needs them. ``processes``: how many; 0
+    (the default) runs every piece in the step's own process. The same numbers either way. The
+    command line gives a run in one process one per core beyond the first (at most two); the
+    multiprocess executor runs steps side by side instead, and each step process would start its
+    own."""
 
     processes: int = 0
     _helpers: Helpers | None = PrivateAttr(default=None)

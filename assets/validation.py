@@ -76,7 +76,9 @@ def score_validation(
     }
     reachable = validation.frontier_summary(frontier_rows.result())
     frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
-    paths = write_report(
+    # Written in a helper process, which imported matplotlib for the chart as the run started.
+    paths = helpers.submit(
+        write_report,
         res,
         settings.layout.root / "validation",
         spec.label,
@@ -84,7 +86,7 @@ def score_validation(
         others,
         resident_rows,
         {spec.label: summary, **other_summaries},
-    )
+    ).result()
     verdict = requirement_table(summary)
     table = headline_table(res)
     return dg.MaterializeResult(

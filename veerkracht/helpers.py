@@ -1,12 +1,12 @@
 """Helper processes: a step's work that holds Python's GIL (pandas, scikit-learn) beside its own.
 
 Belongs here: a small pool of worker processes that a step hands independent pieces of its work
-(the resident model's estimate and held-out refits, two of the validation's three analyses, the
-map previews) while it does the rest itself. Threads do not help there (measured: the
-validation's analyses on two threads were slower than on one), processes do, and a process
-started when the run starts has imported pandas, scikit-learn and matplotlib by the time a step
-needs it. With ``processes=0`` every piece runs in the step's own process, at once: the same
-numbers either way (each piece is a function of its arguments), only the time differs.
+(the resident model's estimate and held-out refits, two of the validation's three analyses and its
+report, the map previews) while it does the rest itself. Threads do not help there (measured: the
+validation's analyses on two threads were slower than on one), processes do, and a process started
+when the run starts has imported pandas, scikit-learn and matplotlib by the time a step needs it.
+With ``processes=0`` every piece runs in the step's own process, at once: the same numbers either
+way (each piece is a function of its arguments), only the time differs.
 
 The workers die with the process that started them: a run killed with SIGKILL leaves none behind
 (each watches its parent and leaves when it is gone).
@@ -31,7 +31,9 @@ PRELOAD = (
     "sklearn.pipeline",
     "veerkracht.method.residents",
     "veerkracht.method.validation",
-    "veerkracht.publish.preview",  # matplotlib
+    "veerkracht.publish.preview",
+    "veerkracht.publish.validation_report",
+    "matplotlib.pyplot",  # for the previews and the validation chart (imported where they are drawn)
 )
 
 

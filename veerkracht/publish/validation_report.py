@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from veerkracht.atomic import atomic_path  # noqa: E402
+from veerkracht.atomic import atomic_path
 
 
 def headline_table(res: pd.DataFrame, half: str = "report") -> pd.DataFrame:
@@ -95,6 +91,13 @@ def write_report(
     method label -> the measures of other specs in the same warehouse (v1 beside v2, say);
     ``residents``: ``core.resident_validation`` (the buurt resident counts on held-out gemeenten);
     ``summaries``: method label -> :func:`~veerkracht.method.validation.requirement_summary`."""
+    # matplotlib is imported where the chart is drawn, not with this module: the tables above
+    # need none, and a step whose helper process writes the report never loads it.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / "validation.png"
     wijk = res[(res["half"] == "report") & (res["level"] == "wijk") & (res["kind"] != "indicator")]
