@@ -23,7 +23,7 @@ from pydantic import PrivateAttr, field_validator
 from assets.recovery import tag_this_run
 from veerkracht import sources, warehouse
 from veerkracht.codes import LEVELS
-from veerkracht.helpers import Helpers
+from veerkracht.helpers import Helpers, here
 from veerkracht.method.spec import DEFAULT_SPEC, MethodSpec, check_sources, load_spec
 from veerkracht.paths import EMBEDDED_DIR, OutputLayout, cache_from_env, output_dir_from_env
 
@@ -216,7 +216,7 @@ class HelperProcesses(dg.ConfigurableResource):
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         """``fn(*args, **kwargs)`` in a helper process, or at once here (see :class:`Helpers`)."""
-        return (self._helpers or Helpers(0)).submit(fn, *args, **kwargs)
+        return (self._helpers.submit if self._helpers is not None else here)(fn, *args, **kwargs)
 
 
 def check_writable(folder: Path) -> None:

@@ -64,18 +64,24 @@ class Helpers:
         now without workers; the result or the error through the returned future."""
         if self._pool is not None:
             return self._pool.submit(fn, *args, **kwargs)
-        done: Future = Future()
-        try:
-            done.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # the caller's result() raises it, as from a worker
-            done.set_exception(exc)
-        return done
+        return here(fn, *args, **kwargs)
 
     def close(self) -> None:
         """Stop the workers (pieces not started are dropped)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def here(fn: Callable, /, *args, **kwargs) -> Future:
+    """``fn(*args, **kwargs)`` here and now, as a finished future: what :meth:`Helpers.submit`
+    does without workers (an error comes back through the future's ``result()``, as from one)."""
+    done: Future = Future()
+    try:
+        done.set_result(fn(*args, **kwargs))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done
 
 
 def _start_worker(parent: int, preload: tuple[str, ...]) -> None:

@@ -52,7 +52,7 @@ from scipy.special import expit, logit
 
 from veerkracht import warehouse
 from veerkracht.cache import FileCache
-from veerkracht.helpers import Helpers
+from veerkracht.helpers import here
 from veerkracht.integrity import update_with_frame
 
 #: The newest KWB vintage that publishes the headline per gemeente and wijk (the figures every
@@ -142,7 +142,7 @@ def estimate_year(
     held-out buurt validation, nine refits, took 2.6 of a run's 4 s of estimates).
     ``cache``: the estimates other output folders made, by the same key (:mod:`veerkracht.cache`):
     a year estimated there from the same inputs with the same code is copied, not estimated.
-    ``submit``: where part of the buurt validation's refits may run meanwhile
+    ``submit``: where the estimate and half the buurt validation's refits may run meanwhile
     (:meth:`veerkracht.helpers.Helpers.submit`; the same numbers, sooner).
     """
     frame = warehouse.query(con, "resident_inputs", year=int(year), source_year=SOURCE_YEAR)
@@ -186,7 +186,7 @@ def _estimated_run(
     # The estimate goes first to the helper, which imported scikit-learn as the run started: this
     # process's own import (1.1 s, for its share of the refits) then overlaps the estimate instead
     # of preceding it (resident_estimates 3.60 -> 3.26 s, paired cold runs).
-    made = (submit or Helpers(0).submit)(
+    made = (submit or here)(
         estimate, frame, year=year, source_year=SOURCE_YEAR, buurt_truth=rate, drift_per_year=DRIFT_PER_YEAR
     )
     if validating:
