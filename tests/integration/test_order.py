@@ -138,7 +138,11 @@ def test_a_one_year_refresh_updates_the_years_that_depend_on_it(backfilled, tmp_
             lines[i] = ";".join(fields)
     revised.write_text("\n".join(lines) + "\n", encoding="utf-8")
     job = defs.resolve_job_def(veerkracht_job.name)
-    file_source = {"resources": {"settings": {"config": {"source": "file", "kwb_file": str(revised)}}}}
+    # Run config replaces the settings resource's whole config: the output folder is given again,
+    # or the run's files (staging, layers) went to the default one ($VEERKRACHT_OUTPUT_DIR: in CI
+    # README's own outputs, which then showed this test's revised 2022 figures).
+    settings = {"source": "file", "kwb_file": str(revised), "output_dir": str(built.root)}
+    file_source = {"resources": {"settings": {"config": settings}}}
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             partition_key="2022", instance=instance, asset_selection=keys, run_config=file_source
