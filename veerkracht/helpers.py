@@ -14,6 +14,7 @@ The workers die with the process that started them: a run killed with SIGKILL le
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import threading
@@ -54,7 +55,7 @@ class Helpers:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(os.getpid(), tuple(preload)),
+                initargs=(os.getpid(), tuple(preload), gc.get_threshold()),
             )
             for _ in range(self.processes):  # start them now; they import while the run goes on
                 self._pool.submit(_ready)
@@ -84,7 +85,8 @@ def here(fn: Callable, /, *args, **kwargs) -> Future:
     return done
 
 
-def _start_worker(parent: int, preload: tuple[str, ...]) -> None:
+def _start_worker(parent: int, preload: tuple[str, ...], gc_thresholds: tuple[int, ...]) -> None:
+    gc.set_threshold(*gc_thresholds)  # the parent's (pipelines/__init__.py says why)
     threading.Thread(target=_leave_with, args=(parent,), name="veerkracht-watch-parent", daemon=True).start()
     for name in preload:
         importlib.import_module(name)
