@@ -57,14 +57,20 @@ from veerkracht.publish import styles
 
 WEB_SRC = Path(__file__).with_name("web")
 #: The zooms tiled. Below 6 the whole country is under 180 pixels wide, too small to read any
-#: area (the page cannot zoom out further: ``min_zoom`` of :func:`page_meta`). Above 11 MapLibre
-#: draws the z11 tiles enlarged: their 4096 units per tile are ~3 m at NL's latitude, under a
-#: pixel up to zoom 14 and 2 pixels at zoom 16; the layers (GeoParquet, GeoPackage) keep the exact
-#: boundaries. The national 2024 archive took 4.0 s (6.5 s CPU) at zooms 4-12, 2.7 s (4.5 s CPU)
-#: at 6-11.
-MIN_ZOOM, MAX_ZOOM = 6, 11
+#: area (the page cannot zoom out further: ``min_zoom`` of :func:`page_meta`). Above 10 MapLibre
+#: draws the z10 tiles enlarged; they hold 2^:data:`MAX_ZOOM_DETAIL` (8,192) units per tile side
+#: where the lower zooms hold tippecanoe's default 4,096: ~3 m at NL's latitude, under a pixel up
+#: to zoom 14 and 2 pixels at zoom 16 (MapLibre keeps 8,192 units per tile itself); the layers
+#: (GeoParquet, GeoPackage) keep the exact boundaries. The national 2024 archive took 4.0 s (6.5 s
+#: CPU) at zooms 4-12 and 2.7 s (4.5 s CPU) at 6-11 with 4,096 units; z6-11 against z6-10 with
+#: 8,192 units at z10 (the same precision): 3.4 against 2.9 s, 5.7 against 4.6 s CPU, 6.7 against
+#: 5.3 MB.
+MIN_ZOOM, MAX_ZOOM, MAX_ZOOM_DETAIL = 6, 10, 13
 #: What the tiles hold; part of :func:`boundary_key`, so a change here re-tiles every boundary set.
-TILES_FORMAT = f"boundaries-v1: code; <level> polygons, <level>_points; z{MIN_ZOOM}-{MAX_ZOOM}"
+TILES_FORMAT = (
+    f"boundaries-v1: code; <level> polygons, <level>_points; z{MIN_ZOOM}-{MAX_ZOOM}, "
+    f"detail {MAX_ZOOM_DETAIL} at z{MAX_ZOOM}"
+)
 #: Boundary archives kept in the cache (the ones used last; ~7 MB for the country's buurten).
 KEEP_TILES = 16
 #: The numbers of a year per area (``areas_<year>.json``): what the popup and the styles need.
@@ -138,6 +144,8 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
                 str(MIN_ZOOM),
                 "-z",
                 str(MAX_ZOOM),
+                "-d",
+                str(MAX_ZOOM_DETAIL),
                 "--no-feature-limit",
                 "--no-tile-size-limit",
                 "--drop-rate=1",
