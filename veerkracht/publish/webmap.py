@@ -71,7 +71,7 @@ TILES_FORMAT = (
     f"boundaries-v1: code; <level> polygons, <level>_points; z{MIN_ZOOM}-{MAX_ZOOM}, "
     f"detail {MAX_ZOOM_DETAIL} at z{MAX_ZOOM}"
 )
-#: Boundary archives kept in the cache (the ones used last; ~7 MB for the country's buurten).
+#: Boundary archives kept in the cache (the ones used last; ~5 MB for the country's buurten).
 KEEP_TILES = 16
 #: The numbers of a year per area (``areas_<year>.json``): what the popup and the styles need.
 AREA_FIELDS = [
