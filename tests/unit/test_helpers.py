@@ -1,9 +1,11 @@
 """Helper processes (veerkracht/helpers.py): a piece handed to a worker gives what it gives in the
-step's own process, an error comes back as the same error, and a worker does not outlive a run
-that was killed (SIGKILL: the pool cannot tell it to stop)."""
+step's own process (with the same garbage-collector thresholds), an error comes back as the same
+error, and a worker does not outlive a run that was killed (SIGKILL: the pool cannot tell it to
+stop)."""
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import signal
@@ -15,6 +17,7 @@ import time
 import pytest
 from testpaths import REPO
 
+from pipelines import GC_THRESHOLDS
 from veerkracht.helpers import Helpers
 
 
@@ -23,6 +26,8 @@ def test_a_piece_gives_the_same_in_a_worker_and_here():
     try:
         assert helpers.submit(math.comb, 40, 7).result(timeout=60) == math.comb(40, 7)
         assert os.getpid() != helpers.submit(os.getpid).result(timeout=60)  # it did run elsewhere
+        # With the collector's thresholds of the process that started it (pipelines/__init__.py).
+        assert helpers.submit(gc.get_threshold).result(timeout=60) == gc.get_threshold() == GC_THRESHOLDS
         with pytest.raises(ValueError, match="must be a non-negative integer"):
             helpers.submit(math.comb, -1, 2).result(timeout=60)
     finally:
@@ -41,7 +46,8 @@ def test_a_worker_leaves_with_its_killed_parent(tmp_path):
             textwrap.dedent(
                 """
                 import os, sys, time
-                from veerkracht.helpers import Helpers
+                from pipelines import GC_THRESHOLDS
+from veerkracht.helpers import Helpers
                 if __name__ == "__main__":
                     helpers = Helpers(1, preload=())
                     print(helpers.submit(os.getpid).result(timeout=60), flush=True)
