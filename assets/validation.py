@@ -48,12 +48,9 @@ def score_validation(
         carry = spec.carry_max_age
         # The requirement summary and the frontier (both halves in one pass: each criterion is
         # matched once per score year) in a helper process while this one measures.
-        summarised = helpers.submit(validation.requirement_summary, subjects, criteria, matching, carry=carry)
-        frontier_rows = helpers.submit(
-            validation.theme_frontier, subjects, criteria, validation.HALVES, matching=matching, carry=carry
-        )
+        analyses = helpers.submit(validation.summary_and_frontier, subjects, criteria, matching, carry=carry)
         res = validation.validate(subjects, criteria, matching, carry)
-        summary = summarised.result()
+        summary, frontier_rows = analyses.result()
         res = res.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         summary = summary.assign(spec_hash=spec.spec_hash, method_version=spec.label)
         warehouse.replace_rows(con, "core.validation", res, spec_hash=spec.spec_hash)
@@ -74,7 +71,7 @@ def score_validation(
     other_summaries = {
         f"{label} ({h})": r for (label, h), r in earlier_summary.groupby(["method_version", "spec_hash"])
     }
-    reachable = validation.frontier_summary(frontier_rows.result())
+    reachable = validation.frontier_summary(frontier_rows)
     frontier = {part: reachable[reachable["half"] == part] for part in validation.HALVES}
     # Written in a helper process, which imported matplotlib for the chart as the run started.
     paths = helpers.submit(

@@ -795,6 +795,19 @@ def requirement_summary(
     return pd.DataFrame(rows)
 
 
+def summary_and_frontier(
+    subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching, carry: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`requirement_summary` and :func:`theme_frontier` (both halves) in one call, with one
+    ``matching``: what a step hands a helper process while it runs :func:`validate` itself. Handed
+    over as two calls, each got its own copy of ``matching`` and matched every criterion again
+    (embedded years: 2.6-2.7 s for the two, 2.2 s in one)."""
+    return (
+        requirement_summary(subj, criteria, matching, carry=carry),
+        theme_frontier(subj, criteria, HALVES, matching=matching, carry=carry),
+    )
+
+
 def _paired(head, other, crits: dict, gms, weight, draws: ClusterDraws) -> dict | None:
     """Mean rho and top-10 % capture over ``crits`` of the headline and another subject (each
     criterion on the areas both score), with paired cluster-bootstrap intervals of the differences."""
