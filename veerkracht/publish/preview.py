@@ -16,14 +16,22 @@ import shapely
 ATTRIBUTION = "Bron: CBS, Kadaster/PDOK (CC BY 4.0); buurtgrenzen deels benaderd"
 
 
-def render_score_map(gdf: gpd.GeoDataFrame, path: Path, title: str, dpi: int = 110) -> Path:
-    """Choropleth of ``score`` (the YlOrRd colour ramp, 0-1); areas without a score in light grey."""
-    # matplotlib is imported where a map is drawn, not with this module: a step whose helper
-    # process draws its previews only names this function (0.29 s of the step's own time).
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed), imported on first use. Not at
+    this module's import: a step whose helper process draws its previews (or writes the validation
+    chart, veerkracht/publish/validation_report.py) only names the function (0.29 s of the step's
+    own time)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def render_score_map(gdf: gpd.GeoDataFrame, path: Path, title: str, dpi: int = 110) -> Path:
+    """Choropleth of ``score`` (the YlOrRd colour ramp, 0-1); areas without a score in light grey."""
+    plt = pyplot()
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 

@@ -91,12 +91,11 @@ def write_report(
     method label -> the measures of other specs in the same warehouse (v1 beside v2, say);
     ``residents``: ``core.resident_validation`` (the buurt resident counts on held-out gemeenten);
     ``summaries``: method label -> :func:`~veerkracht.method.validation.requirement_summary`."""
-    # matplotlib is imported where the chart is drawn, not with this module: the tables above
-    # need none, and a step whose helper process writes the report never loads it.
-    import matplotlib
+    # matplotlib where the chart is drawn (preview.pyplot): the tables above need none, and a step
+    # whose helper process writes the report never loads it.
+    from veerkracht.publish.preview import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / "validation.png"
