@@ -2,44 +2,51 @@
 -- area. score = kwetsbaarheid: the national percentile rank (0 = least, 1 = most vulnerable of its
 -- level) of the kwetsbaarheid axis; druk likewise for the pressure axis. Every NULL has a reason:
 -- no population figure, fewer than $min_population inhabitants, or the axis' own reason. A year
--- that covers part of the country is ranked against the base year's national areas ($coverage).
-with pop as (
-    select r.code, r.level, f.value as inwoners, f.null_reason
+-- that covers part of the country is ranked against the base year's national areas (its coverage).
+-- Every year of the pass ($run: year, goalpost_year, partial, coverage) in one statement.
+with run as (
+    select unnest($run, recursive := true)
+),
+pop as (
+    select r.year, r.code, r.level, f.value as inwoners, f.null_reason
     from core.dim_region as r
     left join core.fact_indicator as f
         on f.year = r.year and f.code = r.code and f.canonical = 'AantalInwoners'
-    where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')
+    where r.year in (select year from run) and r.level in ('gemeente', 'wijk', 'buurt')
 ),
 axis_own as (
-    select * from core.score_axis where year = $year and spec_hash = $spec_hash
+    select a.*, r.partial, r.goalpost_year
+    from core.score_axis as a join run as r using (year)
+    where a.spec_hash = $spec_hash
 ),
--- $partial: the rank is where the area's goalpost value falls among the scored areas of the same
--- level in the goalpost base year ($goalpost_year, national): (areas below) / (N - 1).
+-- A partial year: the rank is where the area's goalpost value falls among the scored areas of the
+-- same level in its goalpost base year (national): (areas below) / (N - 1).
 base as (
-    select level, axis, value_goalpost from core.score_axis
-    where $partial and year = $goalpost_year and year <> $year and spec_hash = $spec_hash
-      and value_goalpost is not null
+    select r.year, b.level, b.axis, b.value_goalpost
+    from run as r
+    join core.score_axis as b on b.year = r.goalpost_year and b.year <> r.year
+    where r.partial and b.spec_hash = $spec_hash and b.value_goalpost is not null
 ),
 base_rank as (
-    select a.code, a.axis,
+    select a.year, a.code, a.axis,
            least(1.0, count(*) filter (where b.value_goalpost < a.value_goalpost)
                       / nullif(count(*) - 1, 0)) as rank
-    from axis_own as a join base as b on b.level = a.level and b.axis = a.axis
+    from axis_own as a join base as b on b.year = a.year and b.level = a.level and b.axis = a.axis
     where a.value_goalpost is not null
-    group by a.code, a.axis
+    group by a.year, a.code, a.axis
 ),
 axis as (
-    select a.* replace (
-               case when $partial then b.rank else a.rank end as rank,
-               case when $partial and a.rank is not null and b.rank is null
+    select a.* exclude (partial, goalpost_year) replace (
+               case when a.partial then b.rank else a.rank end as rank,
+               case when a.partial and a.rank is not null and b.rank is null
                     then 'partial_coverage_without_goalposts (score the national year '
-                         || $goalpost_year || ' first)'
+                         || a.goalpost_year || ' first)'
                     else a.null_reason end as null_reason)
-    from axis_own as a left join base_rank as b on b.code = a.code and b.axis = a.axis
+    from axis_own as a left join base_rank as b on b.year = a.year and b.code = a.code and b.axis = a.axis
 ),
 judged as (
     select
-        p.code, p.level, k.rank as kwetsbaarheid, k.value as kwetsbaarheid_value,
+        p.year, p.code, p.level, k.rank as kwetsbaarheid, k.value as kwetsbaarheid_value,
         k.value_goalpost as kwetsbaarheid_goalpost, k.n_indicators, k.n_flags,
         d.rank as druk, d.value as druk_value, d.value_goalpost as druk_goalpost,
         case
@@ -49,11 +56,11 @@ judged as (
         k.null_reason as k_reason,
         d.null_reason as d_reason
     from pop as p
-    left join axis as k on k.code = p.code and k.axis = 'kwetsbaarheid'
-    left join axis as d on d.code = p.code and d.axis = 'druk'
+    left join axis as k on k.year = p.year and k.code = p.code and k.axis = 'kwetsbaarheid'
+    left join axis as d on d.year = p.year and d.code = p.code and d.axis = 'druk'
 )
 select
-    $year::integer                                              as year,
+    j.year,
     code,
     level,
     kwetsbaarheid                                               as score,
@@ -74,7 +81,7 @@ select
     coalesce(eligibility_reason, d_reason)                      as druk_null_reason,
     -- 'national', or what part of the country the year's statistics cover (then the ranks are
     -- positions in the goalpost base year's national distribution, see score_axis.sql).
-    $coverage                                                   as coverage,
+    r.coverage,
     $method_version                                             as method_version,
     $spec_hash                                                  as spec_hash
-from judged
+from judged as j join run as r using (year)

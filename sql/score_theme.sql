@@ -1,23 +1,27 @@
 -- core.score_theme: per eligible area and theme with published indicators: how many of those the
 -- area has, whether that is enough ($min_indicator_share of them, rounded up), and the theme score:
 -- the weighted mean of its normalised indicators ($within_theme: arithmetic or geometric with
--- floor $floor), once from percentile ranks and once from goalposts.
-with spec as (
+-- floor $floor), once from percentile ranks and once from goalposts. Every year of the pass ($run)
+-- in one statement.
+with run as (
+    select unnest($run, recursive := true)
+),
+spec as (
     select * from core.method_indicator where spec_hash = $spec_hash
 ),
 published as (
-    select s.level, s.axis, s.theme, count(*) as n_published
+    select s.year, s.level, s.axis, s.theme, count(*) as n_published
     from core.score_indicator_status as s
-    where s.year = $year and s.spec_hash = $spec_hash and s.status = 'published'
-    group by s.level, s.axis, s.theme
+    where s.year in (select year from run) and s.spec_hash = $spec_hash and s.status = 'published'
+    group by s.year, s.level, s.axis, s.theme
 ),
 area as (
-    select distinct code, level from core.score_value
-    where year = $year and spec_hash = $spec_hash and eligible
+    select distinct year, code, level from core.score_value
+    where year in (select year from run) and spec_hash = $spec_hash and eligible
 ),
 agg as (
     select
-        i.code, i.theme,
+        i.year, i.code, i.theme,
         count(*)                                                as n_present,
         case when $within_theme = 'geometric'
              then exp(sum(m.weight * ln(greatest(i.percentile_rank, $floor))) / sum(m.weight))
@@ -31,11 +35,11 @@ agg as (
                   / sum(m.weight) filter (where i.goalpost is not null) end as score_goalpost
     from core.score_indicator as i
     join spec as m on m.name = i.indicator
-    where i.year = $year and i.spec_hash = $spec_hash
-    group by i.code, i.theme
+    where i.year in (select year from run) and i.spec_hash = $spec_hash
+    group by i.year, i.code, i.theme
 )
 select
-    $year::integer                                              as year,
+    a.year,
     a.code,
     a.level,
     p.axis,
@@ -47,5 +51,5 @@ select
     round(g.score_goalpost, 9)                                  as score_goalpost,
     $spec_hash                                                  as spec_hash
 from area as a
-join published as p on p.level = a.level
-left join agg as g on g.code = a.code and g.theme = p.theme
+join published as p on p.year = a.year and p.level = a.level
+left join agg as g on g.year = a.year and g.code = a.code and g.theme = p.theme

@@ -43,8 +43,8 @@ CONFIG = {
 }
 
 
-#: Wall-clock seconds spent in :func:`build_model` per model name in this process (the bench
-#: prints where the SQL time went from it; nothing else reads it).
+#: Wall-clock seconds spent in :func:`build_model` and :func:`build_model_years` per model name in
+#: this process (the bench prints where the SQL time went from it; nothing else reads it).
 MODEL_SECONDS: Counter[str] = Counter()
 
 #: The core models of one year, in order: (table, sql/<model>.sql).
@@ -223,25 +223,48 @@ def query(con: duckdb.DuckDBPyConnection, name: str, **params):
 
 
 def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int, **params) -> int:
-    """(Re)build the ``year`` slice of ``table`` from ``sql/<name>.sql``; return its row count.
+    """(Re)build the ``year`` slice of ``table`` from ``sql/<name>.sql`` (a model of one year,
+    ``$year``); return its row count.
 
     Delete-then-insert per year keeps other years intact, so yearly partitions and backfills
     can run one at a time against the same file. Of ``params``, only those the model names
     (``$name``) are passed: DuckDB rejects unused parameters, and callers can pass one set.
     """
+    return _rebuild(con, table, name, [int(year)], {"year": int(year), **params})[int(year)]
+
+
+def build_model_years(
+    con: duckdb.DuckDBPyConnection, table: str, name: str, run: list[dict], **params
+) -> dict[int, int]:
+    """(Re)build the slices of ``table`` of every year of ``run`` from ``sql/<name>.sql`` in one
+    statement, a model over years: it reads them and their parameters from ``$run`` (a list of
+    ``{year, goalpost_year, partial, coverage}``, see :func:`veerkracht.method.scoring.score_years`).
+    Return the row count per year; other years stay as they are, as with :func:`build_model`."""
+    return _rebuild(con, table, name, [int(r["year"]) for r in run], {"run": run, **params})
+
+
+def _rebuild(
+    con: duckdb.DuckDBPyConnection, table: str, name: str, years: list[int], params: dict
+) -> dict[int, int]:
+    """Replace the ``years`` rows of ``table`` by the rows of ``sql/<name>.sql`` in one transaction;
+    return the row count per year."""
     start = time.perf_counter()
     query = model_sql(name)
-    args = {k: v for k, v in {"year": int(year), **params}.items() if re.search(rf"\${k}\b", query)}
+    args = {k: v for k, v in params.items() if re.search(rf"\${k}\b", query)}
     schema = table.split(".")[0]
+    # Years are integers: written into the statement, so DuckDB prunes by them as by a constant.
+    in_years = f"year IN ({', '.join(str(int(y)) for y in years)})"
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     with transaction(con):
         _drop_if_schema_changed(con, table, f"SELECT * FROM ({query}) LIMIT 0", args)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", args)
-        con.execute(f"DELETE FROM {table} WHERE year = $year", {"year": int(year)})
+        con.execute(f"DELETE FROM {table} WHERE {in_years}")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({query})", args)
-    n = con.execute(f"SELECT count(*) FROM {table} WHERE year = $year", {"year": int(year)}).fetchone()[0]
+    counts = dict(
+        con.execute(f"SELECT year, count(*) FROM {table} WHERE {in_years} GROUP BY year").fetchall()
+    )
     MODEL_SECONDS[name] += time.perf_counter() - start
-    return n
+    return {y: counts.get(y, 0) for y in years}
 
 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows, **key) -> int:

@@ -35,19 +35,19 @@ def test_second_spec_gives_a_different_score_without_code_changes(embedded_run, 
 
 def test_a_scoring_step_that_fails_leaves_the_scores_it_found(writable_build, monkeypatch):
     """Scoring commits every year's models together: a step that fails at its last model (here
-    the change classes, after every other table of the year was rebuilt with another spec)
+    the change classes, after every other table of the years was rebuilt with another spec)
     leaves each score table as it was, one spec throughout, not a mix of two methods."""
     con = writable_build
     tables = [table for table, _ in scoring.MODELS]
     before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").df() for t in tables}
-    real = warehouse.build_model
+    real = warehouse.build_model_years
 
-    def failing(con, table, name, year, **params):
+    def failing(con, table, name, run, **params):
         if name == "score_change":
             raise OSError("disk gone")
-        return real(con, table, name, year, **params)
+        return real(con, table, name, run, **params)
 
-    monkeypatch.setattr(warehouse, "build_model", failing)
+    monkeypatch.setattr(warehouse, "build_model_years", failing)
     other = load_spec(DEFAULT_SPEC.with_name("sensitivity-arithmetic.toml"))
     with pytest.raises(OSError, match="disk gone"):
         scoring.score_years(con, other, [2024], with_uncertainty=False)

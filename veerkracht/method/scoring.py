@@ -5,7 +5,7 @@ warehouse (``core.method_*``), choosing the goalpost year, and the Monte Carlo a
 that run on the models' output. The formulas live in the SQL files and the choices in the spec
 (``methods/*.toml``, :mod:`veerkracht.spec`); docs/methodology.md explains both.
 
-Models, in order (each one table, rebuilt per year):
+Models, in order (each one table, rebuilt for all years of a pass in one statement):
 
 ``score_value``            spec indicators per area: value, shrunk value, oriented, NULL reason
 ``score_indicator_status`` per level: published or not (unpublished ones leave their theme)
@@ -120,7 +120,8 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, *
     axes are built here (its values give the goalposts, its axes the national distribution a
     partial year is ranked in), so years can be scored in any order once the base year's
     statistics are loaded; a year scored before even that gets its own bounds, and
-    ``core.score_indicator.goalpost_year`` says so.
+    ``core.score_indicator.goalpost_year`` says so. (:func:`score_years` asks this only for a
+    pass without the base year: with it, the pass builds the base year's models itself.)
     """
     base = spec.goalpost_base_year
     if base == year:
@@ -143,41 +144,46 @@ def goalpost_year(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, *
 def build_goalposts(con: duckdb.DuckDBPyConnection, base: int, **params) -> dict[str, int]:
     """Build the base year's models up to the axes: its values give every year's goalposts, its
     axes the national distribution a partial year is ranked in. Returns their row counts."""
+    run = [{"year": base, "goalpost_year": base, "partial": False, "coverage": coverage(con, base)}]
     return {
-        table: warehouse.build_model(
-            con, table, model, base, **{**params, "goalpost_year": base, "partial": False}
-        )
+        table: warehouse.build_model_years(con, table, model, run, **params)[base]
         for table, model in MODELS[: [t for t, _ in MODELS].index("core.score_axis") + 1]
     }
 
 
 def score_years(
-    con: duckdb.DuckDBPyConnection, spec: MethodSpec, years: list[int], with_uncertainty: bool = True
+    con: duckdb.DuckDBPyConnection,
+    spec: MethodSpec,
+    years: list[int],
+    with_uncertainty: bool = True,
+    coverage_as: str | None = None,
 ) -> list[ScoreRun]:
     """Score every year of ``years`` in one pass, the same whichever years were loaded last.
 
-    The base year's models up to the axes are built first from its current statistics (every
-    year's goalposts, and the national distribution a partial year is ranked in); then the years
-    run oldest first, so that each year's change classes compare with earlier years scored from
-    the statistics now in the warehouse.
+    Each model runs once over all the years (``sql/score_*.sql`` take the years and their
+    parameters as ``$run``), in order, so every model of every year reads the previous models of
+    all years: the base year's values give every year's goalposts, its axes the national
+    distribution a partial year is ranked in, and each year's change classes compare with the
+    earlier years scored from the statistics now in the warehouse. Then the Monte Carlo per year.
+
+    ``coverage_as``: what the statistics cover ('national' or 'partial: …'), for every year; by
+    default judged per year from the gemeenten in the warehouse (:func:`coverage`).
     """
     years = sorted(set(years))
-    base = spec.goalpost_base_year
-    built: dict[str, int] = {}
+    params = {**spec.sql_params(), "top_n": TOP_N}
     # One transaction: every year's scores are committed together or not at all (a failed or
     # killed step leaves the scores of one spec and one set of statistics, never a mix), and one
-    # commit instead of one per model and year (~130 for the embedded years).
+    # commit instead of one per model.
     with warehouse.transaction(con):
-        if base in years:
-            register_spec(con, spec)
-            warehouse.ensure_crosswalk_table(con)
-            built = build_goalposts(con, base, **spec.sql_params(), top_n=TOP_N, coverage=coverage(con, base))
-        # The base year's models up to the axes are not built twice: scoring the other years reads
-        # them and writes none of their inputs (the base year's own parameters are the same in
-        # both calls: its goalposts are its own, and it is never valued as a partial year).
+        register_spec(con, spec)
+        warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
+        run = [_year_parameters(con, spec, year, years, coverage_as, params) for year in years]
+        rows = {
+            table: warehouse.build_model_years(con, table, model, run, **params) for table, model in MODELS
+        }
         return [
-            score_year(con, spec, year, with_uncertainty, built=built if year == base else {})
-            for year in years
+            _finish_year(con, spec, r, {t: n[r["year"]] for t, n in rows.items()}, with_uncertainty)
+            for r in run
         ]
 
 
@@ -187,36 +193,37 @@ def score_year(
     year: int,
     with_uncertainty: bool = True,
     coverage_as: str | None = None,
-    built: dict[str, int] | None = None,
 ) -> ScoreRun:
-    """Build every ``core.score*`` table of ``year`` with ``spec``, then the Monte Carlo.
+    """:func:`score_years` of one year."""
+    return score_years(con, spec, [year], with_uncertainty, coverage_as)[0]
 
-    ``coverage_as``: what the statistics cover ('national' or 'partial: …'); by default judged
-    from the gemeenten in the warehouse (:func:`coverage`). ``built``: tables of the year already
-    built with these parameters in this pass, and their row counts (:func:`score_years`).
-    """
-    register_spec(con, spec)
-    warehouse.ensure_crosswalk_table(con)  # score_change reads it, whether or not a crosswalk ran
+
+def _year_parameters(
+    con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int, years: list[int], coverage_as, params
+) -> dict:
+    """``year``'s entry of a pass over ``years``: its goalpost base year, whether its statistics
+    cover part of the country, and what they cover (the text every row of it carries)."""
     cover = coverage_as or coverage(con, year)
-    params = {**spec.sql_params(), "top_n": TOP_N}
-    gp_year = goalpost_year(con, spec, year, **params)
+    base = spec.goalpost_base_year
+    gp_year = base if base in years else goalpost_year(con, spec, year, **params)
     if cover != "national" and gp_year == year:
         # No national base year in the warehouse (a city's own file of the base year itself):
         # ranks among the file's own areas, and every row says so.
         cover = cover.replace(
             "ranked on the national goalposts",
-            f"ranked among its own areas (no national {spec.goalpost_base_year} in the warehouse)",
+            f"ranked among its own areas (no national {base} in the warehouse)",
         )
         partial = False
     else:
         partial = cover != "national"
-    params.update(partial=partial, coverage=cover)
-    rows: dict[str, int] = {}
-    for table, model in MODELS:
-        if table in (built or {}):
-            rows[table] = built[table]
-        else:
-            rows[table] = warehouse.build_model(con, table, model, year, goalpost_year=gp_year, **params)
+    return {"year": int(year), "goalpost_year": int(gp_year), "partial": partial, "coverage": cover}
+
+
+def _finish_year(
+    con: duckdb.DuckDBPyConnection, spec: MethodSpec, run: dict, rows: dict[str, int], with_uncertainty: bool
+) -> ScoreRun:
+    """The Monte Carlo of one scored year of a pass (national years), and what it produced."""
+    year, cover = run["year"], run["coverage"]
     intervals = pd.DataFrame()
     # Rank intervals of a partial year would be ranks among its own few areas: not computed.
     if with_uncertainty and cover == "national":
@@ -225,7 +232,7 @@ def score_year(
     elif cover != "national":
         clear_uncertainty(con, year)
     change = warehouse.query(con, "report/change_per_level", year=year)
-    return ScoreRun(year, rows, gp_year, intervals, cover, change)
+    return ScoreRun(year, rows, run["goalpost_year"], intervals, cover, change)
 
 
 def clear_uncertainty(con: duckdb.DuckDBPyConnection, year: int) -> None:

@@ -40,7 +40,9 @@ def con():
 
 
 def _carried(con, max_age=3):
-    rows = warehouse.query(con, "fact_carried", year=2024, carry_max_age=max_age)
+    # A pass of 2024 alone (sql/fact_carried.sql reads the years of the pass from $run).
+    run = [{"year": 2024, "goalpost_year": 2024, "partial": False, "coverage": "national"}]
+    rows = warehouse.query(con, "fact_carried", run=run, carry_max_age=max_age)
     return {(r.code, r.canonical): (r.value, r.vintage, r.basis) for r in rows.itertuples()}
 
 
