@@ -26,6 +26,7 @@ def area_layers(
 ) -> dg.MaterializeResult:
     """marts.area rows of every scored year and one GeoParquet (EPSG:4326 + 28992) and
     GeoPackage per year and level."""
+    from veerkracht.publish import layers
     from veerkracht.publish.preview import markdown_image
 
     metadata, previews = {}, {}
@@ -33,8 +34,9 @@ def area_layers(
     # spatial costs 0.15 s a connection.
     with build_db.get_connection(spatial=False) as con:
         years = warehouse.built_years(con)
+        rows = layers.build_marts(con, years, settings.method)
         for year in years:
-            metadata[year], previews[year] = _publish_year(con, settings, year, helpers)
+            metadata[year], previews[year] = _publish_year(con, settings, year, rows[year], helpers)
         apply_comments(con)
     for year, drawn in previews.items():  # drawn in a helper process meanwhile (matplotlib)
         metadata[year]["preview"] = dg.MetadataValue.md(markdown_image(drawn.result()))
@@ -42,17 +44,18 @@ def area_layers(
 
 
 def _publish_year(
-    con, settings: PipelineSettings, year: int, helpers: HelperProcesses
+    con, settings: PipelineSettings, year: int, mart_rows: int, helpers: HelperProcesses
 ) -> tuple[dict, Future]:
-    """The year's marts, shortlists and layer files; its metadata, and its map preview to come."""
+    """The year's shortlists and layer files from its marts; its metadata, and its map preview to
+    come."""
     from veerkracht.publish import layers
     from veerkracht.publish.preview import render_score_map
 
     layout = settings.layout
     metadata: dict = {}
     spec = settings.method
-    metadata["marts.area rows"] = dg.MetadataValue.int(layers.build_area_mart(con, year, spec))
-    shortlist = layers.build_shortlist(con, year, spec)
+    metadata["marts.area rows"] = dg.MetadataValue.int(mart_rows)
+    shortlist = layers.read_shortlist(con, year)
     frames = {level: layers.read_level(con, year, level) for level in LEVELS}
     shortlist_paths = layers.write_shortlists(shortlist, layout.layers, year)
     for level, part in shortlist.groupby("level"):

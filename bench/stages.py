@@ -69,8 +69,9 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
                 method.store_uncertainty(con, spec, year)
             with timer("resident counts (model + buurt validation)"):
                 residents.estimate_year(con, year, truth, code=CODE)
-            with timer("layers: mart (SQL)"):
-                layers.build_area_mart(con, year, spec)
+        with timer("layers: marts (SQL)"):
+            layers.build_marts(con, years, spec)
+        for year in years:
             for level in ("gemeente", "wijk", "buurt"):
                 with timer("layers: read the mart's rows"):
                     gdf = layers.read_level(con, year, level)

@@ -1,10 +1,14 @@
 -- marts.area: what a dashboard or map needs, one row per gemeente, wijk and buurt and year:
 -- names, parents, key indicators with the vintage they came from, the scores of both axes and why
--- they are NULL, rank intervals, explanations, and the polygon (EPSG:28992) with its kind.
-with ind as (
+-- they are NULL, rank intervals, explanations, and the polygon (EPSG:28992) with its kind. Every
+-- year of $run in one statement.
+with run as (
+    select unnest($run, recursive := true)
+),
+ind as (
     -- Only the rows of the indicators shown (the year has a hundred more per area).
     select
-        code,
+        year, code,
         max(value) filter (where canonical = 'AantalInwoners')::bigint                 as inwoners,
         max(value) filter (where canonical = 'HuishoudensTotaal')::bigint              as huishoudens,
         max(value) filter (where canonical = 'Koopwoningen')                           as koopwoningen_pct,
@@ -19,44 +23,44 @@ with ind as (
         1000.0 * max(value) filter (where canonical = 'Misdrijven')
             / nullif(max(value) filter (where canonical = 'AantalInwoners'), 0)        as misdrijven_per_1000
     from core.fact_indicator
-    where year = $year and canonical in (
+    where year in (select year from run) and canonical in (
         'AantalInwoners', 'HuishoudensTotaal', 'Koopwoningen', 'GemiddeldeWOZWaardeVanWoningen',
         'GemiddeldInkomenPerInwoner', 'InBezitWoningcorporatie', 'MateVanStedelijkheid',
         'k_65JaarOfOuder', 'Eenpersoonshuishoudens', 'Misdrijven')
-    group by code
+    group by year, code
 ),
 vintages as (
     -- Distinct first, then one ordered list per area (a distinct ordered aggregate over every
     -- row was most of this model's time).
-    select code, string_agg(vintage, ', ' order by vintage) as vintages_used
-    from (select distinct code, vintage from core.fact_indicator where year = $year)
-    group by code
+    select year, code, string_agg(vintage, ', ' order by vintage) as vintages_used
+    from (select distinct year, code, vintage from core.fact_indicator where year in (select year from run))
+    group by year, code
 ),
 within as (
     -- The "relative" view: where the area stands among the scored areas of its own gemeente
     -- (0 = least, 1 = most vulnerable there); NULL for gemeenten. Ranked on these few columns
     -- only: over the whole row (geometry included) the window took a third of this model.
-    select r.code,
+    select r.year, r.code,
         case when s.score is not null and r.level <> 'gemeente' then
-            round(percent_rank() over (partition by r.level, r.gemeente_code, (s.score is null)
+            round(percent_rank() over (partition by r.year, r.level, r.gemeente_code, (s.score is null)
                                        order by s.score), 6) end as score_within_gemeente
     from core.dim_region as r
     left join core.score as s on s.year = r.year and s.code = r.code
-    where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')
+    where r.year in (select year from run) and r.level in ('gemeente', 'wijk', 'buurt')
 ),
 expl as (
-    select code,
+    select year, code,
         arg_min(title, rank)                                    as top_indicator,
         -- A figure carried from an earlier vintage (method v3) says so: "... (p86, KWB 2021)".
         string_agg(title || ' ' || round(value, 1) || ' ' || unit || ' (p' || round(100 * percentile_rank)::integer
-                   || case when vintage < $year then ', KWB ' || vintage else '' end || ')',
+                   || case when vintage < year then ', KWB ' || vintage else '' end || ')',
                    '; ' order by rank)                          as explanation
     from core.score_explanation
-    where year = $year
-    group by code
+    where year in (select year from run)
+    group by year, code
 )
 select
-    $year::integer                  as year,
+    r.year,
     r.code,
     r.name,
     r.level,
@@ -119,14 +123,14 @@ select
     r.geometry_source,
     g.geom                          as geometry
 from core.dim_region as r
-left join ind as i on i.code = r.code
-left join vintages as v on v.code = r.code
-left join within as w on w.code = r.code
-left join expl as e on e.code = r.code
+left join ind as i on i.year = r.year and i.code = r.code
+left join vintages as v on v.year = r.year and v.code = r.code
+left join within as w on w.year = r.year and w.code = r.code
+left join expl as e on e.year = r.year and e.code = r.code
 left join core.score_change as ch on ch.year = r.year and ch.code = r.code and ch.is_latest
 left join core.score as s on s.year = r.year and s.code = r.code
 left join core.vulnerable_residents as vr on vr.year = r.year and vr.code = r.code
 -- (Intervals exist for scored areas only; a condition on s here would force a nested-loop join.)
 left join core.score_uncertainty as u on u.year = r.year and u.code = r.code
 left join staging.geometry as g on g.year = r.year and g.code = r.code
-where r.year = $year and r.level in ('gemeente', 'wijk', 'buurt')
+where r.year in (select year from run) and r.level in ('gemeente', 'wijk', 'buurt')

@@ -31,7 +31,7 @@ def test_bench_smoke(tmp_path):
         "score (SQL models)",
         "Monte Carlo (1,000 runs)",
         "resident counts (model + buurt validation)",
-        "layers: mart (SQL)",
+        "layers: marts (SQL)",
         "layers: read the mart's rows",
         "layers: write GeoParquet x2 + GPKG",
         "publish (atomic copy)",

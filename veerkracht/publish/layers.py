@@ -38,15 +38,18 @@ def layer_paths(out_dir: Path, year: int, level: str) -> dict[str, Path]:
     }
 
 
-def build_area_mart(con, year: int, spec: MethodSpec) -> int:
-    """(Re)build the ``year`` rows of ``marts.area`` (``sql/mart_area.sql``, classes as ``spec``
-    says); return their number."""
-    return warehouse.build_model(con, "marts.area", "mart_area", year, **spec.sql_params())
+def build_marts(con, years: list[int], spec: MethodSpec) -> dict[int, int]:
+    """(Re)build the ``years`` rows of ``marts.area`` (``sql/mart_area.sql``, classes as ``spec``
+    says) and then of ``marts.shortlist`` (``sql/shortlist.sql``), each model once over all the
+    years; return the ``marts.area`` rows per year."""
+    run = [{"year": int(year)} for year in years]
+    rows = warehouse.build_model_years(con, "marts.area", "mart_area", run, **spec.sql_params())
+    warehouse.build_model_years(con, "marts.shortlist", "shortlist", run, **spec.sql_params())
+    return rows
 
 
-def build_shortlist(con, year: int, spec: MethodSpec) -> pd.DataFrame:
-    """(Re)build the ``year`` rows of ``marts.shortlist`` (``sql/shortlist.sql``) and return them."""
-    warehouse.build_model(con, "marts.shortlist", "shortlist", year, **spec.sql_params())
+def read_shortlist(con, year: int) -> pd.DataFrame:
+    """The ``year`` rows of ``marts.shortlist``, by level and position."""
     return con.execute("SELECT * FROM marts.shortlist WHERE year = ? ORDER BY level, position", [year]).df()
 
 
