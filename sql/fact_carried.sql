@@ -1,7 +1,7 @@
--- core.fact_carried: for the gemeenten and wijken of $year, the newest earlier figure (at most
+-- core.fact_carried: for the gemeenten and wijken of a year, the newest earlier figure (at most
 -- $carry_max_age years older) of every indicator the year does not publish for the area, moved
 -- onto the year's area (method v3: "the newest published figure of every indicator"):
---   crosswalk  through core.crosswalk (earlier year -> $year, the level) with population weights:
+--   crosswalk  through core.crosswalk (earlier year -> the year, the level) with population weights:
 --              shares and means weighted by the source's inhabitants in each piece
 --              (weight_pop x inhabitants); counts as a rate per inhabitant the same way, times
 --              the year's own inhabitants (a count of 2021 over 2024's inhabitants would mix two
@@ -14,19 +14,23 @@
 with run as (
     select unnest($run, recursive := true)
 ),
-own as (
-    select year, code, canonical from core.fact_indicator
-    where year in (select year from run) and value is not null
-),
-inw as (
-    select year, code, value as inwoners from core.fact_indicator
-    where year in (select year from run) and canonical = 'AantalInwoners' and value is not null
-),
 reach as (
     -- Which earlier years each year of the pass carries from (an equality join below, not a range).
     select r.year as run_year, e.year
     from run as r join (select distinct year from core.dim_region) as e
         on e.year < r.year and e.year >= r.year - $carry_max_age
+),
+own as (
+    -- What the years that carry publish themselves, of the areas that can get a carried figure
+    -- (buurten are most of a year's rows).
+    select f.year, f.code, f.canonical from core.fact_indicator as f
+    semi join core.dim_region as g
+        on g.year = f.year and g.code = f.code and g.level in ('gemeente', 'wijk')
+    where f.year in (select run_year from reach) and f.value is not null
+),
+inw as (
+    select year, code, value as inwoners from core.fact_indicator
+    where year in (select year from run) and canonical = 'AantalInwoners' and value is not null
 ),
 src as (
     select r.run_year, f.year, f.code, g.level, g.geometry_source, f.canonical, f.value, f.unit,
