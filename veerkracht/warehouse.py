@@ -237,9 +237,10 @@ def build_model_years(
     con: duckdb.DuckDBPyConnection, table: str, name: str, run: list[dict], **params
 ) -> dict[int, int]:
     """(Re)build the slices of ``table`` of every year of ``run`` from ``sql/<name>.sql`` in one
-    statement, a model over years: it reads them and their parameters from ``$run`` (a list of
-    ``{year, goalpost_year, partial, coverage}``, see :func:`veerkracht.method.scoring.score_years`).
-    Return the row count per year; other years stay as they are, as with :func:`build_model`."""
+    statement, a model over years: it reads them and their parameters from ``$run``, one record
+    per year with its ``year`` (the score models' also carry ``goalpost_year``, ``partial`` and
+    ``coverage``: :func:`veerkracht.method.scoring.score_years`). Return the row count per year;
+    other years stay as they are, as with :func:`build_model`."""
     return _rebuild(con, table, name, [int(r["year"]) for r in run], {"run": run, **params})
 
 
