@@ -5,10 +5,14 @@
 with run as (
     select unnest($run, recursive := true)
 ),
+eligible as (
+    select v.* from core.score_value as v
+    where v.year in (select year from run) and v.spec_hash = $spec_hash and v.eligible
+),
 reasons as (
     select year, level, axis, theme, indicator, null_reason, count(*) as n
-    from core.score_value
-    where year in (select year from run) and spec_hash = $spec_hash and eligible and null_reason is not null
+    from eligible
+    where null_reason is not null
     group by all
 ),
 main_reason as (
@@ -30,7 +34,6 @@ select
     -- The most common reason the others have no value.
     any_value(m.main_null_reason)                               as main_null_reason,
     $spec_hash                                                  as spec_hash
-from core.score_value as v
+from eligible as v
 left join main_reason as m using (year, level, axis, theme, indicator)
-where v.year in (select year from run) and v.spec_hash = $spec_hash and v.eligible
 group by v.year, level, axis, theme, indicator
