@@ -5,35 +5,28 @@
 with run as (
     select unnest($run, recursive := true)
 ),
-eligible as (
-    select v.* from core.score_value as v
-    where v.year in (select year from run) and v.spec_hash = $spec_hash and v.eligible
-),
-reasons as (
-    select year, level, axis, theme, indicator, null_reason, count(*) as n
-    from eligible
-    where null_reason is not null
-    group by all
-),
-main_reason as (
-    -- The most common reason; ties broken by the reason's name (mode() picks one at random).
-    select year, level, axis, theme, indicator,
-           first(null_reason order by n desc, null_reason) as main_null_reason
-    from reasons
+by_reason as (
+    -- One scan of the eligible rows, counted per reason (NULL: has a value, or no reason); the
+    -- indicator's row sums them. (Joining the most common reason onto every eligible row before
+    -- counting held all of them at once: 30x, in the scoring transaction, 0.57 s against 0.15 s.)
+    select year, level, axis, theme, indicator, null_reason, count(*) as n, count(oriented) as n_value
+    from core.score_value
+    where year in (select year from run) and spec_hash = $spec_hash and eligible
     group by all
 )
 select
-    v.year,
+    year,
     level,
     axis,
     theme,
     indicator,
-    count(*)                                                    as n_eligible,
-    count(oriented)                                             as n_with_value,
-    case when count(oriented) > 0 then 'published' else 'not_published' end as status,
-    -- The most common reason the others have no value.
-    any_value(m.main_null_reason)                               as main_null_reason,
+    sum(n)::bigint                                              as n_eligible,
+    sum(n_value)::bigint                                        as n_with_value,
+    case when sum(n_value) > 0 then 'published' else 'not_published' end as status,
+    -- The most common reason the others have no value; ties broken by the reason's name
+    -- (mode() picks one at random).
+    first(null_reason order by n desc, null_reason) filter (where null_reason is not null)
+                                                                as main_null_reason,
     $spec_hash                                                  as spec_hash
-from eligible as v
-left join main_reason as m using (year, level, axis, theme, indicator)
-group by v.year, level, axis, theme, indicator
+from by_reason
+group by year, level, axis, theme, indicator
