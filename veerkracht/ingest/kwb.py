@@ -67,21 +67,32 @@ def stage_kwb(
     ``extra``: (indicator rows, value rows) of another source on the same areas, such as the
     crime counts of :mod:`veerkracht.pressure`, staged alongside the KWB values.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     cats = catalogues(snapshots) if cats is None else cats
     regions = [harmonise.regions(snap) for snap in snapshots]
-    values = [harmonise.long_values(snap, cat) for snap, cat in zip(snapshots, cats, strict=False)]
+    values = [harmonise.long_values_table(snap, cat) for snap, cat in zip(snapshots, cats, strict=False)]
     extra_cat, extra_values = extra if extra is not None else (pd.DataFrame(), pd.DataFrame())
+    if len(extra_values.columns):
+        extra_table = pa.Table.from_pandas(extra_values[harmonise.LONG_SCHEMA.names], preserve_index=False)
+        values.append(extra_table.cast(harmonise.LONG_SCHEMA))
     tables = {
         "kwb_region": pd.concat(regions, ignore_index=True),
         "kwb_indicator": pd.concat([*cats, extra_cat], ignore_index=True),
-        "kwb_value": pd.concat([*values, extra_values], ignore_index=True).astype({"null_reason": "string"}),
+        "kwb_value": pa.concat_tables(values) if values else harmonise.LONG_SCHEMA.empty_table(),
     }
     # Write all three, then rename them into place: a failure part-way leaves the previous
     # staged files as they were.
     with ExitStack() as stack:
         for name, frame in tables.items():
             tmp = stack.enter_context(atomic_path(Path(staging_dir) / f"{name}.parquet"))
-            frame.to_parquet(tmp, compression="zstd", index=False)
+            if isinstance(frame, pa.Table):
+                # Without the Arrow schema: readers get the text columns as text, as pandas wrote
+                # them, not as dictionaries (pandas would make them categoricals).
+                pq.write_table(frame, tmp, compression="zstd", store_schema=False)
+            else:
+                frame.to_parquet(tmp, compression="zstd", index=False)
     return {name: len(frame) for name, frame in tables.items()}
 
 
