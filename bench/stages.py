@@ -53,22 +53,28 @@ def run_pipeline(staged: dict[int, Path], work: Path, timer: Timer) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "build.duckdb"
     truth = residents.load_buurt_truth(EMBEDDED_DIR)
-    with warehouse.connection(db) as con:
+    # As the assets run: every year's statistics, then each later stage over all years, each
+    # step on a connection of its own (an asset opens one and closes it, and DuckDB's memory
+    # goes with it: one connection held over every stage kept 30x's buffers to the end).
+    with warehouse.connection(db) as con:  # warehouse_core
         warehouse.ensure_crosswalk_table(con)
-        # As the assets run: every year's statistics, then each later stage over all years.
         for year, folder in sorted(staged.items()):
             with timer("ingest (staged Parquet -> DuckDB)"):
                 warehouse.load_staged_year(con, year, folder)
             with timer("warehouse SQL"):
                 warehouse.build_core(con, year, folder)
-        years = sorted(staged)
+    years = sorted(staged)
+    with warehouse.connection(db) as con:  # resident_estimates
+        for year in years:
+            with timer("resident counts (model + buurt validation)"):
+                residents.estimate_year(con, year, truth, code=CODE)
+    with warehouse.connection(db) as con:  # veerkracht_scores
         with timer("score (SQL models)"):
             method.score_years(con, spec, years, with_uncertainty=False)
         for year in years:
             with timer("Monte Carlo (1,000 runs)"):
                 method.store_uncertainty(con, spec, year)
-            with timer("resident counts (model + buurt validation)"):
-                residents.estimate_year(con, year, truth, code=CODE)
+    with warehouse.connection(db) as con:  # area_layers
         with timer("layers: marts (SQL)"):
             layers.build_marts(con, years, spec)
         for year in years:
