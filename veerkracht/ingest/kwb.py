@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from veerkracht import sources
 from veerkracht.atomic import atomic_path
@@ -67,9 +69,6 @@ def stage_kwb(
     ``extra``: (indicator rows, value rows) of another source on the same areas, such as the
     crime counts of :mod:`veerkracht.pressure`, staged alongside the KWB values.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     cats = catalogues(snapshots) if cats is None else cats
     regions = [harmonise.regions(snap) for snap in snapshots]
     values = [harmonise.long_values_table(snap, cat) for snap, cat in zip(snapshots, cats, strict=False)]
@@ -134,8 +133,6 @@ def stage_kwb_cached(
     staged the same snapshots with the same code (:func:`staging_key`); the counts and how
     (``staged`` or ``from the cache``). Copied files are renamed into place together, as
     staged ones are; what was staged is kept in the cache."""
-    import pyarrow.parquet as pq
-
     if cache is None:
         return stage_kwb(snapshots, staging_dir, cats, extra=extra), "staged"
     key = staging_key(snapshots, extra, code)
