@@ -218,6 +218,15 @@ class HelperProcesses(dg.ConfigurableResource):
         """``fn(*args, **kwargs)`` in a helper process, or at once here (see :class:`Helpers`)."""
         return (self._helpers.submit if self._helpers is not None else here)(fn, *args, **kwargs)
 
+    @property
+    def can_work_ahead(self) -> bool:
+        """Whether the run does work ahead for later steps (:meth:`Helpers.ahead`)."""
+        return self._helpers is not None and self._helpers.can_work_ahead
+
+    def ahead(self, fn, /, *args, **kwargs) -> Future | None:
+        """``fn(*args, **kwargs)`` on a thread beside the steps that follow (:meth:`Helpers.ahead`)."""
+        return self._helpers.ahead(fn, *args, **kwargs) if self._helpers is not None else None
+
 
 def check_writable(folder: Path) -> None:
     """Raise a clear error when ``folder`` cannot be created or written."""

@@ -1,11 +1,13 @@
 """Stage 3, warehouse: load the staged Parquet into DuckDB and build the core models in sql/."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.checks import check_result, check_specs
 from assets.geometries import region_geometries
 from assets.partitions import ONE_RUN, YEARS, per_year, run_years
-from assets.resources import DuckDBSpatialResource, PipelineSettings
+from assets.resources import DuckDBSpatialResource, HelperProcesses, PipelineSettings
 from assets.statistics import kwb_statistics
 from assets.versions import CODE_VERSION
 from veerkracht import checks, warehouse
@@ -22,7 +24,10 @@ from veerkracht import checks, warehouse
     check_specs=check_specs("warehouse", "warehouse_core"),
 )
 def warehouse_core(
-    context: dg.AssetExecutionContext, settings: PipelineSettings, build_db: DuckDBSpatialResource
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    build_db: DuckDBSpatialResource,
+    helpers: HelperProcesses,
 ) -> dg.MaterializeResult:
     """Regions, indicators (long form, vintages combined) and availability of each year in DuckDB."""
     years = run_years(context)
@@ -31,9 +36,22 @@ def warehouse_core(
         for year in years:
             metadata[year] = _load_year(context, con, settings, year)
         outcomes = checks.run_stage_years(con, "warehouse", years)
+        if helpers.can_work_ahead and settings.cache_dir:
+            _tile_ahead(con, settings, helpers)
     return dg.MaterializeResult(
         check_results=[check_result(o) for o in outcomes], metadata=per_year(metadata)
     )
+
+
+def _tile_ahead(con, settings: PipelineSettings, helpers: HelperProcesses) -> None:
+    """The web map's tiles of every year's boundaries, made into the cache by a process at the
+    lowest priority while the crosswalk, resident counts and scores are computed (a run in one
+    process with cores to spare, :meth:`HelperProcesses.ahead`): the web map step then takes them
+    from the cache instead of tiling them after the layers. Every year of the warehouse: the web
+    map shows them all."""
+    from veerkracht.publish import layers, webmap
+
+    helpers.ahead(webmap.tile_ahead, layers.boundary_rows(con), CODE_VERSION, Path(settings.cache_dir))
 
 
 def _load_year(context: dg.AssetExecutionContext, con, settings: PipelineSettings, year: int) -> dict:

@@ -40,7 +40,8 @@ ENV_HELP = """environment:
   VEERKRACHT_DUCKDB_MEMORY_LIMIT  DuckDB's memory limit (default 2GB)
   VEERKRACHT_HELPERS           helper processes of a run in one process (default: one per core beyond
                                the first, at most 2; 0: none), where steps do GIL-bound work beside
-                               their own (veerkracht/helpers.py); the numbers are the same
+                               their own (veerkracht/helpers.py), and with them one at the lowest
+                               priority that tiles the web map ahead; the numbers are the same
   OPENBLAS_NUM_THREADS         OpenBLAS threads of numpy/scikit-learn (default 1: their work here is
                                many small products, where a second thread spins more than it saves)
   DAGSTER_HOME                 the Dagster instance the runs are recorded in (default

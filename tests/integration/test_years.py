@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import numpy as np
 import pytest
 
+from assets.versions import CODE_VERSION
 from veerkracht.method.spec import load_spec
+from veerkracht.publish import layers, webmap
 
 
 def test_every_embedded_year_is_scored_in_one_run_and_reported(years_run):
@@ -220,3 +223,19 @@ def test_the_shortlist_marks_what_the_interval_leaves_open(years_run):
     assert (unsure["rank_p05"] < 0.9).all()
     assert rows["position"].tolist() == list(range(1, len(rows) + 1))
     assert json.loads((layout.web / "shortlist_2024.json").read_text())["wijk"][0]["position"] == 1
+
+
+def test_the_tiles_made_ahead_are_the_ones_the_web_map_draws(years_run):
+    """The run tiles every year's boundaries while the scores are computed, from the warehouse
+    (veerkracht/helpers.py, ``ahead``); the web map keys the tiles on the layer files it wrote
+    after. Were the two derivations of a year's polygons to drift apart, the map stayed right and
+    the run tiled twice: here every year's archive, as the page names it, is the one made ahead."""
+    layout, _, _, _ = years_run
+    with duckdb.connect(str(layout.build_db), read_only=True) as con:
+        con.execute("LOAD spatial")
+        rows = layers.boundary_rows(con)
+    for year in (2021, 2022, 2023, 2024):
+        ahead = layers.boundaries(rows, year)
+        assert set(ahead) == {"gemeente", "wijk", "buurt"} - ({"buurt"} if year < 2023 else set())
+        named = webmap.year_tiles(layout.web, year).name
+        assert named == f"tiles_{webmap.boundary_key(ahead, CODE_VERSION)}.pmtiles", year

@@ -1,7 +1,8 @@
 """Helper processes (veerkracht/helpers.py): a piece handed to a worker gives what it gives in the
 step's own process (with the same garbage-collector thresholds), an error comes back as the same
-error, and a worker does not outlive a run that was killed (SIGKILL: the pool cannot tell it to
-stop)."""
+error, a worker does not outlive a run that was killed (SIGKILL: the pool cannot tell it to
+stop), and work done ahead runs in a process of its own at the lowest priority, only where the run
+has workers, and is finished when the helpers close."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from testpaths import REPO
 
 from pipelines import GC_THRESHOLDS
-from veerkracht.helpers import Helpers
+from veerkracht.helpers import AHEAD_NICE, Helpers
 
 
 def test_a_piece_gives_the_same_in_a_worker_and_here():
@@ -38,6 +39,32 @@ def test_a_piece_gives_the_same_in_a_worker_and_here():
         here.submit(math.comb, -1, 2).result()
 
 
+def _write_after(path: str, seconds: float) -> tuple[int, int]:
+    time.sleep(seconds)
+    with open(path, "w") as f:
+        f.write("done")
+    return os.getpid(), os.nice(0)
+
+
+def test_work_ahead_runs_at_the_lowest_priority_and_is_done_when_the_helpers_close(tmp_path):
+    helpers = Helpers(1, preload=())
+    done = tmp_path / "done"
+    try:
+        assert helpers.can_work_ahead
+        ahead = helpers.ahead(_write_after, str(done), 1.0)
+        assert not done.exists()  # beside the caller, which goes on
+    finally:
+        helpers.close()
+    assert done.read_text() == "done"  # close() waited for it
+    pid, nice = ahead.result(timeout=0)
+    assert pid != os.getpid() and nice == min(19, os.nice(0) + AHEAD_NICE)
+    # Without workers (a step process of the multiprocess executor): nothing runs ahead.
+    here = Helpers(0)
+    assert not here.can_work_ahead and here.ahead(_write_after, str(tmp_path / "no"), 0) is None
+    here.close()
+    assert not (tmp_path / "no").exists()
+
+
 def test_a_worker_leaves_with_its_killed_parent(tmp_path):
     parent = subprocess.Popen(
         [
@@ -46,7 +73,7 @@ def test_a_worker_leaves_with_its_killed_parent(tmp_path):
             textwrap.dedent(
                 """
                 import os, sys, time
-                from veerkracht.helpers import Helpers
+                from veerkracht.helpers import AHEAD_NICE, Helpers
                 if __name__ == "__main__":
                     helpers = Helpers(1, preload=())
                     print(helpers.submit(os.getpid).result(timeout=60), flush=True)

@@ -19,6 +19,7 @@ import shapely
 
 from veerkracht import sources, warehouse
 from veerkracht.atomic import atomic_path
+from veerkracht.codes import LEVELS
 from veerkracht.geo import RD_NEW
 from veerkracht.method.spec import MethodSpec
 from veerkracht.publish.styles import write_qml
@@ -86,6 +87,42 @@ def frame_from_wkb(rows: pd.DataFrame, wkb_column: str = "wkb", crs: str = RD_NE
     return gpd.GeoDataFrame(rows.drop(columns=wkb_column), geometry=geoms, crs=crs)
 
 
+def layer_rows(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The rows a layer file holds, in its order (EPSG:28992): areas with a polygon, along a
+    Hilbert curve (:func:`hilbert_sorted`). Areas without a polygon are left out of the files
+    (they stay in ``marts.area``): a GIS layer row without geometry breaks the GeoParquet bbox
+    covering and draws nothing anyway."""
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    return hilbert_sorted(gdf.to_crs(RD_NEW))
+
+
+def boundary_rows(con) -> pd.DataFrame:
+    """The polygons the layers of every year in the warehouse will hold, read before
+    ``marts.area`` is built: ``year``, ``level``, ``code`` and ``wkb`` of every area of
+    ``core.dim_region`` with a polygon in ``staging.geometry``, the join ``sql/mart_area.sql``
+    takes them from (:func:`boundaries` makes a year's frames of them)."""
+    return con.execute(
+        "SELECT r.year, r.level, r.code, ST_AsWKB(g.geom) AS wkb FROM core.dim_region AS r "
+        "JOIN staging.geometry AS g ON g.year = r.year AND g.code = r.code "
+        "WHERE r.level IN ('gemeente', 'wijk', 'buurt') ORDER BY r.year, r.code"
+    ).df()
+
+
+def boundaries(rows: pd.DataFrame, year: int) -> dict[str, gpd.GeoDataFrame]:
+    """Per level of ``year`` with polygons, the ``code`` and ``geometry`` of the areas in
+    :func:`boundary_rows`, as the year's layer files will hold them (:func:`layer_rows`, in
+    EPSG:4326) and the web map reads them back. For work done ahead (the web map's tiles); what
+    is published is keyed on the files themselves."""
+    crs = sources.get("format", "parquet_4326").options["crs"]
+    out = {}
+    for level in LEVELS:
+        part = rows[(rows["year"] == year) & (rows["level"] == level)][["code", "wkb"]]
+        frame = layer_rows(frame_from_wkb(part.reset_index(drop=True)))
+        if len(frame):
+            out[level] = frame.to_crs(crs).reset_index(drop=True)
+    return out
+
+
 def hilbert_sorted(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Rows ordered along a Hilbert curve over the Netherlands (areas without geometry last)."""
     rd = gdf.to_crs(RD_NEW)
@@ -107,14 +144,10 @@ def remove_layer(out_dir: Path, year: int, level: str) -> list[Path]:
 
 
 def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> dict[str, Path]:
-    """Write one level/year layer in every output format; return the paths (and their styles).
-
-    Areas without a polygon are left out of the files (they stay in ``marts.area``): a GIS
-    layer row without geometry breaks the GeoParquet bbox covering and draws nothing anyway.
-    """
+    """Write one level/year layer in every output format (its rows: :func:`layer_rows`); return
+    the paths (and their styles)."""
     paths = layer_paths(out_dir, year, level)
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    rd = hilbert_sorted(gdf.to_crs(RD_NEW))
+    rd = layer_rows(gdf)
 
     def write(name: str) -> None:
         fmt = sources.get("format", name)

@@ -54,6 +54,7 @@ from veerkracht.geo.geometry import add_areas_to
 from veerkracht.method import residents
 from veerkracht.method.spec import MethodSpec
 from veerkracht.publish import styles
+from veerkracht.publish.layers import boundaries
 
 WEB_SRC = Path(__file__).with_name("web")
 #: The zooms tiled. Below 6 the whole country is under 180 pixels wide, too small to read any
@@ -181,6 +182,34 @@ def _tile_once(layers: dict[str, gpd.GeoDataFrame], out: Path, shared: FileCache
         build_tiles(layers, out)
         shared.keep(out, out.name)
     return True
+
+
+def tile_ahead(rows: pd.DataFrame, code: str, cache: Path | None) -> list[str]:
+    """Tile into the cache the boundary sets it lacks of every year in ``rows`` (the polygons
+    :func:`veerkracht.publish.layers.boundary_rows` reads), one at a time, the largest first;
+    return the names of the archives made. Work done ahead, beside a run's later steps:
+    the web map then finds the archives in the cache, or waits for the one being made (the
+    cache's turn), instead of tiling them itself. It keys the frames of
+    :func:`veerkracht.publish.layers.boundaries` as :func:`publish_years` keys the layer files'
+    own, so polygons that end up otherwise in the layers only cost this work, never a wrong map;
+    without a cache, nothing."""
+    shared = FileCache.under(cache, "tiles", KEEP_TILES, verify=verify_pmtiles)
+    if shared is None:
+        return []
+    frames = [boundaries(rows, year) for year in sorted(rows["year"].unique())]
+    sets = {f"tiles_{boundary_key(f, code)}.pmtiles": f for f in frames if f}
+    made = []
+    for name in sorted(sets, key=lambda n: -sum(len(f) for f in sets[n].values())):
+        with shared.making(name):
+            if shared.has(name):
+                continue
+            work = partial_dir(shared.folder, "ahead")
+            try:
+                shared.keep(build_tiles(sets[name], work / name), name)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        made.append(name)
+    return made
 
 
 def _tippecanoe() -> str:
