@@ -36,14 +36,21 @@ def warehouse_core(
         for year in years:
             metadata[year] = _load_year(context, con, settings, year)
         outcomes = checks.run_stage_years(con, "warehouse", years)
-        if helpers.can_work_ahead and settings.cache_dir:
-            _tile_ahead(con, settings, helpers)
+        ahead = {}
+        if helpers.can_work_ahead and settings.cache_dir and _publishes_web_map(context):
+            ahead["web map tiles"] = _tile_ahead(con, settings, helpers)
     return dg.MaterializeResult(
-        check_results=[check_result(o) for o in outcomes], metadata=per_year(metadata)
+        check_results=[check_result(o) for o in outcomes], metadata={**per_year(metadata), **ahead}
     )
 
 
-def _tile_ahead(con, settings: PipelineSettings, helpers: HelperProcesses) -> None:
+def _publishes_web_map(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run goes on to the web map (every asset: no selection, or one with it)."""
+    selection = context.run.asset_selection
+    return not selection or dg.AssetKey("web_map") in selection
+
+
+def _tile_ahead(con, settings: PipelineSettings, helpers: HelperProcesses) -> str:
     """The web map's tiles of every year's boundaries, made into the cache by a process at the
     lowest priority while the crosswalk, resident counts and scores are computed (a run in one
     process with cores to spare, :meth:`HelperProcesses.ahead`): the web map step then takes them
@@ -51,7 +58,9 @@ def _tile_ahead(con, settings: PipelineSettings, helpers: HelperProcesses) -> No
     map shows them all."""
     from veerkracht.publish import layers, webmap
 
-    helpers.ahead(webmap.tile_ahead, layers.boundary_rows(con), CODE_VERSION, Path(settings.cache_dir))
+    rows = layers.boundary_rows(con)
+    helpers.ahead(webmap.tile_ahead, rows, CODE_VERSION, Path(settings.cache_dir))
+    return f"tiled ahead, beside the next steps, where the cache lacks them ({rows['year'].nunique()} years)"
 
 
 def _load_year(context: dg.AssetExecutionContext, con, settings: PipelineSettings, year: int) -> dict:

@@ -84,9 +84,10 @@ class Helpers:
         tiles made into the cache while the crosswalk and scores are computed. It takes the
         cores the run leaves idle, not the run's share (on a thread of this process, or at the
         run's priority, it slowed the crosswalk beside it 5.1 -> 7.2-8.1 s, measured). Only with
-        workers (else None, and nothing runs: the later step does the work); :meth:`close` waits
-        for it. Its outcome is the later step's to find: an error here leaves that step to do
-        the work, and to report an error of its own."""
+        workers (else None, and nothing runs: the later step does the work). Its outcome is the
+        later step's to find: an error here leaves that step to do the work, and to report an
+        error of its own; work no step waited for by the end of the run (a run that failed or
+        was stopped before it) is stopped by :meth:`close`, as a killed run's would be."""
         if self._pool is None:
             return None
         if self._ahead is None:
@@ -102,9 +103,14 @@ class Helpers:
         return self._ahead.submit(fn, *args, **kwargs)
 
     def close(self) -> None:
-        """Wait for the work ahead; stop the workers (pieces not started are dropped)."""
+        """Stop the work ahead where it is (what it made is in the cache, what it was making is
+        swept by the next run, as after a kill) and the workers (pieces not started are dropped)."""
         if self._ahead is not None:
-            self._ahead.shutdown(wait=True)
+            # A run that ends has no step left to use it: a failed or stopped run does not wait
+            # for it. The pool has no way to stop a busy worker but its process (3.14 adds one).
+            for process in list((getattr(self._ahead, "_processes", None) or {}).values()):
+                process.terminate()
+            self._ahead.shutdown(wait=True, cancel_futures=True)
             self._ahead = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

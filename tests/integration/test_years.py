@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import dagster as dg
 import duckdb
 import numpy as np
 import pytest
@@ -225,12 +227,18 @@ def test_the_shortlist_marks_what_the_interval_leaves_open(years_run):
     assert json.loads((layout.web / "shortlist_2024.json").read_text())["wijk"][0]["position"] == 1
 
 
-def test_the_tiles_made_ahead_are_the_ones_the_web_map_draws(years_run):
+def test_the_tiles_made_ahead_are_the_ones_the_web_map_draws(years_run, monkeypatch):
     """The run tiles every year's boundaries while the scores are computed, from the warehouse
     (veerkracht/helpers.py, ``ahead``); the web map keys the tiles on the layer files it wrote
     after. Were the two derivations of a year's polygons to drift apart, the map stayed right and
     the run tiled twice: here every year's archive, as the page names it, is the one made ahead."""
     layout, _, _, _ = years_run
+    # The README's run (two cores or more: helper processes) did tile ahead.
+    monkeypatch.setenv("DAGSTER_HOME", str(layout.root.parent / "home"))
+    with dg.DagsterInstance.get() as instance:
+        core = instance.get_latest_materialization_event(dg.AssetKey("warehouse_core")).asset_materialization
+    if (os.cpu_count() or 1) > 1:
+        assert core.metadata["web map tiles"].value.startswith("tiled ahead"), core.metadata
     with duckdb.connect(str(layout.build_db), read_only=True) as con:
         con.execute("LOAD spatial")
         rows = layers.boundary_rows(con)

@@ -2,7 +2,7 @@
 step's own process (with the same garbage-collector thresholds), an error comes back as the same
 error, a worker does not outlive a run that was killed (SIGKILL: the pool cannot tell it to
 stop), and work done ahead runs in a process of its own at the lowest priority, only where the run
-has workers, and is finished when the helpers close."""
+has workers, and stops when the helpers close."""
 
 from __future__ import annotations
 
@@ -46,18 +46,25 @@ def _write_after(path: str, seconds: float) -> tuple[int, int]:
     return os.getpid(), os.nice(0)
 
 
-def test_work_ahead_runs_at_the_lowest_priority_and_is_done_when_the_helpers_close(tmp_path):
+def test_work_ahead_runs_at_the_lowest_priority_and_stops_with_the_run(tmp_path):
     helpers = Helpers(1, preload=())
     done = tmp_path / "done"
     try:
         assert helpers.can_work_ahead
         ahead = helpers.ahead(_write_after, str(done), 1.0)
         assert not done.exists()  # beside the caller, which goes on
+        pid, nice = ahead.result(timeout=60)
+        assert done.read_text() == "done"
+        assert pid != os.getpid() and nice == min(19, os.nice(0) + AHEAD_NICE)
+        # Work no step waited for when the run ends (a failed run's): stopped, not waited for.
+        unfinished = helpers.ahead(_write_after, str(tmp_path / "late"), 600)
+        while not unfinished.running():
+            time.sleep(0.05)
+        started = time.monotonic()
     finally:
         helpers.close()
-    assert done.read_text() == "done"  # close() waited for it
-    pid, nice = ahead.result(timeout=0)
-    assert pid != os.getpid() and nice == min(19, os.nice(0) + AHEAD_NICE)
+    assert time.monotonic() - started < 30 and not (tmp_path / "late").exists()
+    assert not _alive(pid), "the process working ahead outlived the run"
     # Without workers (a step process of the multiprocess executor): nothing runs ahead.
     here = Helpers(0)
     assert not here.can_work_ahead and here.ahead(_write_after, str(tmp_path / "no"), 0) is None
