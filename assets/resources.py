@@ -224,8 +224,14 @@ class HelperProcesses(dg.ConfigurableResource):
         return self._helpers is not None and self._helpers.can_work_ahead
 
     def ahead(self, fn, /, *args, **kwargs) -> Future | None:
-        """``fn(*args, **kwargs)`` on a thread beside the steps that follow (:meth:`Helpers.ahead`)."""
+        """``fn(*args, **kwargs)`` in a process at the lowest priority beside the steps that follow
+        (:meth:`Helpers.ahead`)."""
         return self._helpers.ahead(fn, *args, **kwargs) if self._helpers is not None else None
+
+    def stop_ahead(self) -> None:
+        """Stop what is left of the work ahead (:meth:`Helpers.stop_ahead`)."""
+        if self._helpers is not None:
+            self._helpers.stop_ahead()
 
 
 def check_writable(folder: Path) -> None:

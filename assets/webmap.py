@@ -6,16 +6,20 @@ import dagster as dg
 
 from assets.layers import area_layers
 from assets.partitions import per_year
-from assets.resources import PipelineSettings
+from assets.resources import HelperProcesses, PipelineSettings
 from assets.versions import CODE_VERSION
 from veerkracht.codes import LEVELS
 
 
 @dg.asset(code_version=CODE_VERSION, deps=[area_layers], group_name="publish", kinds={"pmtiles", "html"})
-def web_map(settings: PipelineSettings) -> dg.MaterializeResult:
+def web_map(settings: PipelineSettings, helpers: HelperProcesses) -> dg.MaterializeResult:
     """Vector tiles (PMTiles, tippecanoe; one archive per boundary set, tiled only when its
     boundaries are new), each year's numbers for the page, and an offline MapLibre page of every
     year with layers: python -m veerkracht.publish.serve."""
+
+    # The tiles this run made ahead are in the cache (warehouse_core started them); a set still
+    # being made at the lowest priority is stopped and tiled here, at the run's.
+    helpers.stop_ahead()
 
     # The years area_layers wrote (every year of the build warehouse), read from the folder: this
     # step needs no DuckDB connection, so it runs beside the warehouse steps.

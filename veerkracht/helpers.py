@@ -86,8 +86,8 @@ class Helpers:
         run's priority, it slowed the crosswalk beside it 5.1 -> 7.2-8.1 s, measured). Only with
         workers (else None, and nothing runs: the later step does the work). Its outcome is the
         later step's to find: an error here leaves that step to do the work, and to report an
-        error of its own; work no step waited for by the end of the run (a run that failed or
-        was stopped before it) is stopped by :meth:`close`, as a killed run's would be."""
+        error of its own. That step stops what is left of it (:meth:`stop_ahead`), and so does
+        :meth:`close` at the end of the run."""
         if self._pool is None:
             return None
         if self._ahead is None:
@@ -102,16 +102,22 @@ class Helpers:
             )
         return self._ahead.submit(fn, *args, **kwargs)
 
-    def close(self) -> None:
-        """Stop the work ahead where it is (what it made is in the cache, what it was making is
-        swept by the next run, as after a kill) and the workers (pieces not started are dropped)."""
+    def stop_ahead(self) -> None:
+        """Stop the work ahead where it is: what it made is in the cache, what it was making is
+        swept by the next run (as after a kill). The step that would use it calls this as it
+        starts, and then does what is missing itself, at the run's priority: waiting for a
+        process at the lowest priority could take long on a machine that is busy otherwise."""
         if self._ahead is not None:
-            # A run that ends has no step left to use it: a failed or stopped run does not wait
-            # for it. The pool has no way to stop a busy worker but its process (3.14 adds one).
+            # The pool has no way to stop a busy worker but its process (Python 3.14 adds one).
             for process in list((getattr(self._ahead, "_processes", None) or {}).values()):
                 process.terminate()
             self._ahead.shutdown(wait=True, cancel_futures=True)
             self._ahead = None
+
+    def close(self) -> None:
+        """Stop the work ahead (a run that failed or was stopped before the step that would use
+        it does not wait for it) and the workers (pieces not started are dropped)."""
+        self.stop_ahead()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -188,8 +188,8 @@ def tile_ahead(rows: pd.DataFrame, code: str, cache: Path | None) -> list[str]:
     """Tile into the cache the boundary sets it lacks of every year in ``rows`` (the polygons
     :func:`veerkracht.publish.layers.boundary_rows` reads), one at a time, the largest first;
     return the names of the archives made. Work done ahead, beside a run's later steps:
-    the web map then finds the archives in the cache, or waits for the one being made (the
-    cache's turn), instead of tiling them itself. It keys the frames of
+    the web map then finds the archives in the cache instead of tiling them itself (another
+    run's web map that needs one being made waits for it: the cache's turn). It keys the frames of
     :func:`veerkracht.publish.layers.boundaries` as :func:`publish_years` keys the layer files'
     own, so polygons that end up otherwise in the layers only cost this work, never a wrong map;
     without a cache, nothing."""
