@@ -153,6 +153,11 @@ def build_tiles(layers: dict[str, gpd.GeoDataFrame], out: Path) -> Path:
                 "--no-simplification-of-shared-nodes",
                 "--attribution",
                 "Bron: CBS, Kadaster/PDOK (CC BY 4.0)",
+                # Else the name and description are the temporary file's path (what QGIS shows).
+                "--name",
+                "veerkracht boundaries",
+                "--description",
+                "CBS wijk- en buurtkaart: per level the areas and a point inside each, by code",
                 "-T",
                 "code:string",
                 *args,

@@ -48,6 +48,8 @@ def test_pmtiles_archive_is_complete_and_has_a_layer_per_level(web):
     levels = set(gdf["level"])
     assert {layer["id"] for layer in metadata["vector_layers"]} == levels | {f"{lv}_points" for lv in levels}
     assert "CBS" in metadata["attribution"]
+    # What QGIS shows as the layer's name and description: not the temporary file's path.
+    assert metadata["name"] == "veerkracht boundaries" and "partial" not in metadata["description"]
     assert not list(out.glob(".partial-*"))
     assert webmap.year_tiles(out, 2024) == path
 
