@@ -331,7 +331,8 @@ def table(results: list[dict]) -> str:
         if r.get("dagster_step_cpu"):
             steps = sorted(r["dagster_step_cpu"], key=lambda step: -step[1])
             lines.append(
-                "   where the in-process job went (s per step, and the cores it kept busy: CPU s / s): "
+                "   where the in-process job went (s per step, and the cores the run kept busy in it, "
+                "the process tiling ahead included: CPU s / s): "
                 + ", ".join(f"{k} {s:.1f} ({c / s:.2f})" for k, s, c in steps if s > 0)
             )
         full = r.get("dagster", {}).get("in_process")
