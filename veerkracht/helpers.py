@@ -81,10 +81,11 @@ class Helpers:
         """``fn(*args, **kwargs)`` in a process of its own at the lowest priority (niceness
         :data:`AHEAD_NICE`), one piece at a time, beside the step that asks and the steps after
         it: work a later step would otherwise do itself and finds done, such as the web map's
-        tiles made into the cache while the crosswalk and scores are computed. It takes the
-        cores the run leaves idle, not the run's share (on a thread of this process, or at the
-        run's priority, it slowed the crosswalk beside it 5.1 -> 7.2-8.1 s, measured). Only with
-        workers (else None, and nothing runs: the later step does the work). Its outcome is the
+        tiles made into the cache while the crosswalk and scores are computed. It takes mostly
+        the cores the run leaves idle: on a thread of this process, or at the run's priority,
+        it slowed the crosswalk beside it 5.1 -> 7.2-8.1 s; so, 1-2 s (measured on two cores,
+        docs/architecture.md). Only with workers (else None, and nothing runs: the later step
+        does the work). Its outcome is the
         later step's to find: an error here leaves that step to do the work, and to report an
         error of its own. That step stops what is left of it (:meth:`stop_ahead`), and so does
         :meth:`close` at the end of the run."""
