@@ -50,18 +50,7 @@ class Helpers:
         self._pool = None
         self._ahead = None
         if self.processes:
-            # Imported here: every command loads this module with the code location (20 ms).
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn: a fresh interpreter, not a fork of a process that holds DuckDB's and
-            # Dagster's threads (forking those is unsafe).
-            self._pool = ProcessPoolExecutor(
-                self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(os.getpid(), tuple(preload), gc.get_threshold()),
-            )
+            self._pool = _spawn_pool(self.processes, tuple(preload))
             for _ in range(self.processes):  # start them now; they import while the run goes on
                 self._pool.submit(_ready)
 
@@ -92,15 +81,7 @@ class Helpers:
         if self._pool is None:
             return None
         if self._ahead is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._ahead = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(os.getpid(), (), gc.get_threshold(), AHEAD_NICE),
-            )
+            self._ahead = _spawn_pool(1, (), nice=AHEAD_NICE)
         return self._ahead.submit(fn, *args, **kwargs)
 
     def stop_ahead(self) -> None:
@@ -133,6 +114,23 @@ def here(fn: Callable, /, *args, **kwargs) -> Future:
     except Exception as exc:
         done.set_exception(exc)
     return done
+
+
+def _spawn_pool(processes: int, preload: tuple[str, ...], nice: int = 0):
+    """A pool of ``processes`` workers that import ``preload`` as they start, at niceness ``nice``,
+    with this process's garbage-collector thresholds, each leaving when this process is gone."""
+    # Imported here: every command loads this module with the code location (20 ms).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter, not a fork of a process that holds DuckDB's and Dagster's
+    # threads (forking those is unsafe).
+    return ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(), preload, gc.get_threshold(), nice),
+    )
 
 
 def _start_worker(

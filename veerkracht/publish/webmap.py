@@ -205,15 +205,14 @@ def tile_ahead(rows: pd.DataFrame, code: str, cache: Path | None) -> list[str]:
     sets = {f"tiles_{boundary_key(f, code)}.pmtiles": f for f in frames if f}
     made = []
     for name in sorted(sets, key=lambda n: -sum(len(f) for f in sets[n].values())):
-        with shared.making(name):
-            if shared.has(name):
-                continue
-            work = partial_dir(shared.folder, "ahead")
-            try:
-                shared.keep(build_tiles(sets[name], work / name), name)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        made.append(name)
+        if shared.has(name):
+            continue
+        work = partial_dir(shared.folder, "ahead")  # the archive is made here, then kept
+        try:
+            if _tile_once(sets[name], work / name, shared):
+                made.append(name)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return made
 
 
