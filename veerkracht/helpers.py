@@ -74,10 +74,9 @@ class Helpers:
         the cores the run leaves idle: on a thread of this process, or at the run's priority,
         it slowed the crosswalk beside it 5.1 -> 7.2-8.1 s; so, 1-2 s (measured on two cores,
         docs/architecture.md). Only with workers (else None, and nothing runs: the later step
-        does the work). Its outcome is the
-        later step's to find: an error here leaves that step to do the work, and to report an
-        error of its own. That step stops what is left of it (:meth:`stop_ahead`), and so does
-        :meth:`close` at the end of the run."""
+        does the work). Its outcome is the later step's to find: an error here leaves that step
+        to do the work, and to report an error of its own. That step stops what is left of it
+        (:meth:`stop_ahead`), and so does :meth:`close` at the end of the run."""
         if self._pool is None:
             return None
         if self._ahead is None:

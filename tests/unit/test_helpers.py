@@ -81,7 +81,7 @@ def test_a_worker_leaves_with_its_killed_parent(tmp_path):
             textwrap.dedent(
                 """
                 import os, sys, time
-                from veerkracht.helpers import AHEAD_NICE, Helpers
+                from veerkracht.helpers import Helpers
                 if __name__ == "__main__":
                     helpers = Helpers(1, preload=())
                     print(helpers.submit(os.getpid).result(timeout=60), flush=True)
