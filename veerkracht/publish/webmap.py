@@ -460,9 +460,13 @@ def publish_years(
     for name in ("index.html", "app.js", "style.css", "shortlist.html", "shortlist.js"):
         shutil.copy(WEB_SRC / name, out_dir / name)
     shutil.copytree(WEB_SRC / "vendor", out_dir / "vendor", dirs_exist_ok=True)
-    named = {}
+    # The years written above name their archives as known here; only the other years' areas
+    # files are read (parsing the four years' 9 MB to find their names cost 0.08-0.09 s a run).
+    named = {year: tiles[year].name for year in frames}
     for path in out_dir.glob("areas_*.json"):
-        named[int(path.stem.split("_")[1])] = json.loads(path.read_text())["tiles"]
+        year = int(path.stem.split("_")[1])
+        if year not in named:
+            named[year] = json.loads(path.read_text())["tiles"]
     drawn = [year for year, name in named.items() if (out_dir / name).exists()]
     _write_json(out_dir / "years.json", sorted(drawn, reverse=True))
     # Archives no year draws on (boundaries replaced; per-year archives of older versions).
