@@ -466,7 +466,7 @@ def publish_years(
     for path in out_dir.glob("areas_*.json"):
         year = int(path.stem.split("_")[1])
         if year not in named:
-            named[year] = json.loads(path.read_text())["tiles"]
+            named[year] = year_tiles(out_dir, year).name
     drawn = [year for year, name in named.items() if (out_dir / name).exists()]
     _write_json(out_dir / "years.json", sorted(drawn, reverse=True))
     # Archives no year draws on (boundaries replaced; per-year archives of older versions).
