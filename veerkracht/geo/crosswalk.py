@@ -75,40 +75,57 @@ def crosswalk(
     tgt = target[target.geometry.notna()].to_crs(RD_NEW).reset_index(drop=True)
     tree = shapely.STRtree(tgt.geometry.values)
     tgt_area = shapely.area(tgt.geometry.values)
+    # Sources and targets by row number from here on, a source's group by its code (factorised
+    # once): grouping, matching and sorting the pieces work on integers, not on the Arrow strings
+    # of every piece (measured: 30x NL's 1.46 million pieces 13.4 -> 12.7 s; NL's four overlays
+    # with inhabitants 3.0-3.1 -> 2.8-2.9 s).
+    group = pd.factorize(src["code"])[0]
     # Everything below is per source area (its pieces, weights, coverage, unchanged flag), so the
     # sources are overlaid in chunks: the same rows, with the pieces of one chunk in memory at a
     # time (at 450,000 buurten all pieces at once were the bench's peak memory).
     parts = [
-        _from_sources(src.iloc[a : a + SOURCE_CHUNK], tgt, tree, tgt_area, min_share, same_code_share)
+        _from_sources(
+            src.iloc[a : a + SOURCE_CHUNK], a, group, tgt, tree, tgt_area, min_share, same_code_share
+        )
         for a in range(0, max(len(src), 1), SOURCE_CHUNK)
     ]
     cw = pd.concat(parts, ignore_index=True)
+    by_source = group[cw["source"].to_numpy()]
     if target_population is not None:
-        density = cw["target_code"].map(target_population) / cw["target_area_m2"]
+        people = tgt["code"].map(target_population).to_numpy(dtype=float, na_value=np.nan)
+        density = pd.Series(people[cw["target"].to_numpy()]) / cw["target_area_m2"]
         est = cw["overlap_m2"] * density
-        total = est.groupby(cw["source_code"]).transform("sum")
-        complete = est.notna().groupby(cw["source_code"]).transform("all") & (total > 0)
+        total = est.groupby(by_source).transform("sum")
+        complete = est.notna().groupby(by_source).transform("all") & (total > 0)
         cw["weight_pop"] = (est / total).where(complete, cw["weight_area"])
     else:
         cw["weight_pop"] = cw["weight_area"]
-    cols = [
-        "source_code",
-        "target_code",
-        "weight_area",
-        "weight_pop",
-        "overlap_m2",
-        "coverage_source",
-        "unchanged",
-    ]
-    return cw[cols].sort_values(["source_code", "target_code"], ignore_index=True)
+    # Sorted by source and target code: their ranks among the sorted codes, as integers.
+    src_rank = pd.factorize(src["code"], sort=True, use_na_sentinel=False)[0]
+    tgt_rank = pd.factorize(tgt["code"], sort=True, use_na_sentinel=False)[0]
+    order = np.lexsort((tgt_rank[cw["target"].to_numpy()], src_rank[cw["source"].to_numpy()]))
+    cw = cw.take(order)
+    out = pd.DataFrame(
+        {
+            "source_code": src["code"].array.take(cw["source"].to_numpy()),
+            "target_code": tgt["code"].array.take(cw["target"].to_numpy()),
+        }
+    )
+    for col in ["weight_area", "weight_pop", "overlap_m2", "coverage_source", "unchanged"]:
+        out[col] = cw[col].to_numpy()
+    return out
 
 
 #: Source areas overlaid at a time (see :func:`crosswalk`); NL has 14,574 buurten: one chunk.
 SOURCE_CHUNK = 100_000
 
 
-def _from_sources(src, tgt, tree, tgt_area, min_share: float, same_code_share: float) -> pd.DataFrame:
-    """The crosswalk rows of the source areas ``src`` (a chunk), before population weights."""
+def _from_sources(
+    src, first: int, group: np.ndarray, tgt, tree, tgt_area, min_share: float, same_code_share: float
+) -> pd.DataFrame:
+    """The crosswalk rows of the source areas ``src`` (a chunk, from row ``first`` of all sources,
+    whose code groups are ``group``), before population weights: ``source`` and ``target`` (row
+    numbers) and the pieces' areas, coverage, weights and unchanged flag."""
     # The query's predicate tests release the GIL too (0.68 -> 0.34 s for 160,000 buurten on two
     # cores); each source's pairs do not depend on the split.
     geoms = src.geometry.values
@@ -120,54 +137,56 @@ def _from_sources(src, tgt, tree, tgt_area, min_share: float, same_code_share: f
 
     i_src, i_tgt = _on_threads(query, len(geoms)).T
     pieces = _on_threads(
-        lambda part: shapely.intersection(src.geometry.values[i_src[part]], tgt.geometry.values[i_tgt[part]]),
-        len(i_src),
+        lambda part: shapely.intersection(geoms[i_src[part]], tgt.geometry.values[i_tgt[part]]), len(i_src)
     )
     area = shapely.area(pieces)
-    src_area = shapely.area(src.geometry.values)
+    s_area, t_area = shapely.area(geoms)[i_src], tgt_area[i_tgt]
+    keep = area > 0
+    keep &= (area / s_area >= min_share) | (area / t_area >= min_share)
+    piece, i_src, i_tgt = np.flatnonzero(keep), i_src[keep], i_tgt[keep]
     cw = pd.DataFrame(
         {
-            "piece": np.arange(len(pieces)),
-            "source_code": src["code"].values[i_src],
-            "target_code": tgt["code"].values[i_tgt],
-            "overlap_m2": area,
-            "source_area_m2": src_area[i_src],
-            "target_area_m2": tgt_area[i_tgt],
+            "source": i_src + first,
+            "target": i_tgt,
+            "overlap_m2": area[keep],
+            "source_area_m2": s_area[keep],
+            "target_area_m2": t_area[keep],
         }
     )
-    cw = cw[cw["overlap_m2"] > 0]
-    share_s = cw["overlap_m2"] / cw["source_area_m2"]
-    share_t = cw["overlap_m2"] / cw["target_area_m2"]
-    cw = cw[(share_s >= min_share) | (share_t >= min_share)].copy()
-    cw["coverage_source"] = _coverage(cw, pieces)
+    g = group[i_src + first]
+    cw["coverage_source"] = _coverage(cw, g, pieces[piece])
 
     # Unchanged areas: same code, and either the same polygon (IoU ~ 1, even where the layer's
     # own neighbours overlap it) or that target takes nearly all of the source.
-    same_code = cw["source_code"] == cw["target_code"]
-    iou = cw["overlap_m2"] / (cw["source_area_m2"] + cw["target_area_m2"] - cw["overlap_m2"])
-    share = cw["overlap_m2"] / cw.groupby("source_code")["overlap_m2"].transform("sum")
-    same = same_code & ((iou >= 0.999) | (share >= same_code_share))
-    unchanged = set(cw.loc[same, "source_code"])
-    cw = cw[~cw["source_code"].isin(unchanged) | same].copy()
+    same_code = src["code"].to_numpy(dtype=object)[i_src] == tgt["code"].to_numpy(dtype=object)[i_tgt]
+    overlap = cw["overlap_m2"]
+    iou = overlap / (cw["source_area_m2"] + cw["target_area_m2"] - overlap)
+    share = overlap / overlap.groupby(g).transform("sum")
+    same = same_code & ((iou >= 0.999) | (share >= same_code_share)).to_numpy()
+    unchanged = np.zeros(len(group), dtype=bool)
+    unchanged[g[same]] = True
+    kept = ~unchanged[g] | same
+    cw, g = cw[kept].reset_index(drop=True), g[kept]
 
-    cw["weight_area"] = cw["overlap_m2"] / cw.groupby("source_code")["overlap_m2"].transform("sum")
-    cw["unchanged"] = cw["source_code"].isin(unchanged)
+    cw["weight_area"] = cw["overlap_m2"] / cw["overlap_m2"].groupby(g).transform("sum")
+    cw["unchanged"] = unchanged[g]
     return cw
 
 
-def _coverage(cw: pd.DataFrame, pieces: np.ndarray) -> pd.Series:
-    """Share of each source's area covered by the union of its pieces (at most 1).
+def _coverage(cw: pd.DataFrame, g: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """Share of each source's area covered by the union of its pieces (at most 1), per row of
+    ``cw`` (``g``: each row's source group; ``pieces``: each row's polygon).
 
     Pieces whose bounding boxes do not overlap cannot overlap, so the union's area is the sum of
     their areas; only sources with two pieces whose boxes overlap are unioned (the targets of a
     clean boundary set never overlap: at 30x NL's buurten the unions took half the crosswalk).
     """
-    multi = cw[cw["source_code"].duplicated(keep=False)]
-    group, codes = pd.factorize(multi["source_code"])
-    order = np.argsort(group, kind="stable")
-    group, piece = group[order], multi["piece"].to_numpy()[order]
-    box = shapely.bounds(pieces[piece])  # xmin, ymin, xmax, ymax
-    overlapping = np.zeros(len(codes), dtype=bool)
+    overlap = cw["overlap_m2"].to_numpy()
+    multi = np.flatnonzero(np.bincount(g)[g] > 1)
+    order = multi[np.argsort(g[multi], kind="stable")]
+    group = g[order]
+    box = shapely.bounds(pieces[order])  # xmin, ymin, xmax, ymax
+    overlapping = np.zeros(len(g) and g.max() + 1, dtype=bool)
     # Each pair of pieces of one source once: rows d apart, for every d up to the largest source.
     for d in range(1, int(np.bincount(group).max(initial=1))):
         same = group[d:] == group[:-d]
@@ -175,17 +194,17 @@ def _coverage(cw: pd.DataFrame, pieces: np.ndarray) -> pd.Series:
         hit = same & (b[:, 0] < a[:, 2]) & (a[:, 0] < b[:, 2]) & (b[:, 1] < a[:, 3]) & (a[:, 1] < b[:, 3])
         overlapping[group[d:][hit]] = True
     # Per source: the summed area of its pieces, replaced by their union's where boxes overlap.
-    per_source = np.bincount(group, weights=multi["overlap_m2"].to_numpy()[order], minlength=len(codes))
-    start = np.searchsorted(group, np.arange(len(codes) + 1))  # source g's rows: start[g]:start[g + 1]
-    unions = [piece[start[g] : start[g + 1]] for g in np.flatnonzero(overlapping)]
+    per_source = np.bincount(group, weights=overlap[order], minlength=len(overlapping))
+    start = np.searchsorted(group, np.arange(len(overlapping) + 1))  # source s's rows: start[s]:start[s + 1]
+    unions = [order[start[s] : start[s + 1]] for s in np.flatnonzero(overlapping)]
     areas = _on_threads(
         lambda part: np.array([shapely.area(shapely.union_all(pieces[rows])) for rows in unions[part]]),
         len(unions),
     )
     per_source[overlapping] = areas
-    covered = cw["source_code"].map(pd.Series(per_source, index=codes)).fillna(cw["overlap_m2"])
+    covered = np.where(np.bincount(g, minlength=len(overlapping))[g] > 1, per_source[g], overlap)
     # The union lies inside the source; clip only float noise.
-    return (covered / cw["source_area_m2"]).clip(upper=1.0)
+    return np.minimum(covered / cw["source_area_m2"].to_numpy(), 1.0)
 
 
 def _on_threads(fn, n: int) -> np.ndarray:
