@@ -114,6 +114,18 @@ def test_identical_areas_map_one_to_one():
     assert (cw["weight_area"] == 1).all() and len(cw) == len(layer)
 
 
+def test_an_area_without_a_code_is_a_clear_error():
+    """A polygon without a code cannot be named in a crosswalk row: the error says which layer."""
+    src = _boxes({"S": (0, 0, 2, 1)})
+    tgt = _boxes({"A": (0, 0, 1, 1), "B": (1, 0, 2, 1)})
+    tgt.loc[1, "code"] = None
+    with pytest.raises(ValueError, match="target layer has areas without a code"):
+        crosswalk(src, tgt)
+    # Without a polygon it is left out, code or not (the rule above: no boundary, no row).
+    tgt.loc[1, "geometry"] = None
+    assert crosswalk(src, tgt)["target_code"].tolist() == ["A"]
+
+
 def test_population_weights_follow_target_density():
     src = gpd.GeoDataFrame({"code": ["S"]}, geometry=[shapely.box(0, 0, 2, 1)], crs="EPSG:28992")
     tgt = gpd.GeoDataFrame(
