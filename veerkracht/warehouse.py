@@ -222,6 +222,41 @@ def query(con: duckdb.DuckDBPyConnection, name: str, **params):
     return con.execute(sql, {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}).df()
 
 
+def frame(result: duckdb.DuckDBPyConnection):
+    """The rows of an executed query as a DataFrame, with the column types ``result.df()`` gives
+    (integers and booleans as numpy types, or pandas' nullable ones where a NULL occurs; text as
+    pandas strings, or objects where every value is NULL; doubles as floats; bytes as objects,
+    NULL as ``pd.NA``), by way of Arrow.
+    ``.df()`` turns every text value into a Python string that pandas then turns back into Arrow
+    text: 2.1-2.5 s for the rows of 30x NL's buurten, against 0.35 s for the Arrow table. Checked
+    equal to ``.df()`` for the column types of ``marts.area`` (tests/unit/test_warehouse_frame.py)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
+        pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(),
+        pa.uint64(): pd.UInt64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+    table = result.arrow()
+    table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
+    out = table.to_pandas(types_mapper=nullable.get)
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if column.type in nullable and column.null_count == 0:
+            out[name] = out[name].to_numpy(dtype=column.type.to_pandas_dtype())
+        elif pa.types.is_string(column.type) and column.null_count == len(column):
+            out[name] = pd.Series([None] * len(column), index=out.index, dtype=object)
+        elif pa.types.is_binary(column.type) and column.null_count:
+            out[name] = out[name].where(out[name].notna(), pd.NA)
+    return out
+
+
 def build_model(con: duckdb.DuckDBPyConnection, table: str, name: str, year: int, **params) -> int:
     """(Re)build the ``year`` slice of ``table`` from ``sql/<name>.sql`` (a model of one year,
     ``$year``); return its row count.

@@ -69,11 +69,13 @@ def write_shortlists(rows: pd.DataFrame, out_dir: Path, year: int) -> dict[str, 
 def read_level(con, year: int, level: str) -> gpd.GeoDataFrame:
     """The ``marts.area`` rows of one year and level as a GeoDataFrame (EPSG:28992), by code."""
     return frame_from_wkb(
-        con.execute(
-            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
-            "WHERE year = ? AND level = ? ORDER BY code",
-            [year, level],
-        ).df()
+        warehouse.frame(
+            con.execute(
+                "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS wkb FROM marts.area "
+                "WHERE year = ? AND level = ? ORDER BY code",
+                [year, level],
+            )
+        )
     )
 
 
