@@ -33,3 +33,13 @@ def test_frame_types_the_rows_as_duckdb_does(where):
         assert str(want["i"].dtype) == "int32" and str(want["i_null"].dtype) == "Int32"
         assert str(want["flag"].dtype) == "bool" and str(want["flag_null"].dtype) == "boolean"
         assert want["nothing"].dtype == object and want["code"].dtype != object
+
+
+def test_other_column_types_come_as_duckdb_gives_them():
+    """A list, a decimal or a date are not read through Arrow (their pandas types differ there):
+    the frame is DuckDB's own."""
+    con = duckdb.connect()
+    query = "SELECT 'BU0001' AS code, [1, 2] AS years, 1.5::DECIMAL(5, 2) AS share, DATE '2024-01-01' AS day"
+    pd.testing.assert_frame_equal(
+        warehouse.frame(con.execute(query)), con.execute(query).df(), check_exact=True
+    )
