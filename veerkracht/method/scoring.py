@@ -273,9 +273,7 @@ def store_uncertainty(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: in
 def uncertainty_intervals(con: duckdb.DuckDBPyConnection, spec: MethodSpec, year: int) -> pd.DataFrame:
     """Monte Carlo rank intervals of the kwetsbaarheid axis, per level (see uncertainty.py), from the
     indicator components of ``sql/mc_components.sql``."""
-    comp = con.execute(
-        warehouse.model_sql("mc_components"), {"year": int(year), "spec_hash": spec.spec_hash}
-    ).df()
+    comp = warehouse.query(con, "mc_components", year=int(year), spec_hash=spec.spec_hash)
     frames = [simulate(g, spec).assign(level=level) for level, g in comp.groupby("level", sort=True)]
     return (
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*OUTPUT_COLUMNS, "level"])

@@ -624,10 +624,14 @@ def matching_tables(con: duckdb.DuckDBPyConnection) -> Matching:
         if warehouse.has_table(con, "core.crosswalk")
         else pd.DataFrame(columns=CROSSWALK_COLUMNS)
     )
-    changed = con.execute(
-        "SELECT year, code FROM core.dim_region WHERE geometry_source LIKE 'no_boundary:changed%'"
-    ).df()
-    names = con.execute("SELECT year, level, code, name FROM core.dim_region WHERE name IS NOT NULL").df()
+    changed = warehouse.frame(
+        con.execute(
+            "SELECT year, code FROM core.dim_region WHERE geometry_source LIKE 'no_boundary:changed%'"
+        )
+    )
+    names = warehouse.frame(
+        con.execute("SELECT year, level, code, name FROM core.dim_region WHERE name IS NOT NULL")
+    )
     return Matching(crosswalk, changed, names)
 
 

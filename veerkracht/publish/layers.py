@@ -51,7 +51,9 @@ def build_marts(con, years: list[int], spec: MethodSpec) -> dict[int, int]:
 
 def read_shortlist(con, year: int) -> pd.DataFrame:
     """The ``year`` rows of ``marts.shortlist``, by level and position."""
-    return con.execute("SELECT * FROM marts.shortlist WHERE year = ? ORDER BY level, position", [year]).df()
+    return warehouse.frame(
+        con.execute("SELECT * FROM marts.shortlist WHERE year = ? ORDER BY level, position", [year])
+    )
 
 
 def write_shortlists(rows: pd.DataFrame, out_dir: Path, year: int) -> dict[str, Path]:
@@ -103,11 +105,13 @@ def boundary_rows(con) -> pd.DataFrame:
     ``marts.area`` is built: ``year``, ``level``, ``code`` and ``wkb`` of every area of
     ``core.dim_region`` with a polygon in ``staging.geometry``, the join ``sql/mart_area.sql``
     takes them from (:func:`boundaries` makes a year's frames of them)."""
-    return con.execute(
-        "SELECT r.year, r.level, r.code, ST_AsWKB(g.geom) AS wkb FROM core.dim_region AS r "
-        "JOIN staging.geometry AS g ON g.year = r.year AND g.code = r.code "
-        "WHERE r.level IN ('gemeente', 'wijk', 'buurt') ORDER BY r.year, r.code"
-    ).df()
+    return warehouse.frame(
+        con.execute(
+            "SELECT r.year, r.level, r.code, ST_AsWKB(g.geom) AS wkb FROM core.dim_region AS r "
+            "JOIN staging.geometry AS g ON g.year = r.year AND g.code = r.code "
+            "WHERE r.level IN ('gemeente', 'wijk', 'buurt') ORDER BY r.year, r.code"
+        )
+    )
 
 
 def boundaries(rows: pd.DataFrame, year: int) -> dict[str, gpd.GeoDataFrame]:
