@@ -233,8 +233,9 @@ def frame(result: duckdb.DuckDBPyConnection):
     (integers and booleans as numpy types, or pandas' nullable ones where a NULL occurs; text as
     pandas strings, or objects where every value is NULL; doubles as floats; bytes as objects,
     NULL as ``pd.NA``), by way of Arrow. ``.df()`` turns every text value into a Python string
-    that pandas then turns back into Arrow text: the rows of 30x NL's buurten took 2.1-2.5 s so,
-    0.35 s as an Arrow table."""
+    that pandas then turns back into Arrow text. Measured on 30x NL's buurten: their ``marts.area``
+    rows 2.1-2.5 s with ``.df()`` against 0.35 s as an Arrow table; the layers' whole read of them
+    (polygons decoded) 3.4 s with ``.df()``, 1.5-1.7 s with this."""
     if any(str(column[1]) not in FRAME_TYPES for column in result.description):
         return result.df()
     import pandas as pd
