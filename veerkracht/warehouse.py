@@ -2,7 +2,8 @@
 
 Belongs here: opening DuckDB the one right way (spatial loaded from the pip package, never
 downloaded; ``storage_compatibility_version='latest'`` so GEOMETRY keeps its CRS), running a
-model file for one year, and publishing a finished database file atomically. The models
+model file for one year, reading a result into pandas (:func:`frame`), and publishing a finished
+database file atomically. The models
 themselves are plain SQL files, one per table, each a single SELECT parametrised by ``$year``.
 """
 
