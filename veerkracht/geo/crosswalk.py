@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -75,27 +76,28 @@ def crosswalk(
     tgt = target[target.geometry.notna()].to_crs(RD_NEW).reset_index(drop=True)
     tree = shapely.STRtree(tgt.geometry.values)
     tgt_area = shapely.area(tgt.geometry.values)
-    # Sources and targets by row number from here on, a source's group by its code's place among
-    # the sorted codes (factorised once): grouping, matching and sorting the pieces work on
-    # integers, not on the Arrow strings of every piece (measured, alternating in one process:
+    # Sources and targets by row number from here on, and every code of both layers by its place
+    # among their sorted codes (factorised once): grouping, matching and sorting the pieces work
+    # on integers, not on the Arrow strings of every piece (measured, alternating in one process:
     # 30x NL's 1.46 million pieces 14.1-14.2 -> 13.1-13.3 s; NL's four overlays 2.8-3.4 s either
     # way). Sorted, as pandas numbers string groups: its group sums then add in the same order,
     # and every weight comes out the same to the last bit.
     for layer, name in ((src, "source"), (tgt, "target")):
         if layer["code"].isna().any():
             raise ValueError(f"The {name} layer has areas without a code: they cannot be crosswalked")
-    group = pd.factorize(src["code"], sort=True)[0]
+    ids, codes = pd.factorize(pd.concat([src["code"], tgt["code"]], ignore_index=True), sort=True)
+    code_ids = CodeIds(ids[: len(src)], ids[len(src) :], len(codes))
     # Everything below is per source area (its pieces, weights, coverage, unchanged flag), so the
     # sources are overlaid in chunks: the same rows, with the pieces of one chunk in memory at a
     # time (at 450,000 buurten all pieces at once were the bench's peak memory).
     parts = [
         _from_sources(
-            src.iloc[a : a + SOURCE_CHUNK], a, group, tgt, tree, tgt_area, min_share, same_code_share
+            src.iloc[a : a + SOURCE_CHUNK], a, code_ids, tgt, tree, tgt_area, min_share, same_code_share
         )
         for a in range(0, max(len(src), 1), SOURCE_CHUNK)
     ]
     cw = pd.concat(parts, ignore_index=True)
-    by_source = group[cw["source"].to_numpy()]
+    by_source = code_ids.source[cw["source"].to_numpy()]
     if target_population is not None:
         people = tgt["code"].map(target_population).to_numpy(dtype=float, na_value=np.nan)
         density = pd.Series(people[cw["target"].to_numpy()]) / cw["target_area_m2"]
@@ -106,8 +108,7 @@ def crosswalk(
     else:
         cw["weight_pop"] = cw["weight_area"]
     # Sorted by source and target code: their places among the sorted codes.
-    tgt_rank = pd.factorize(tgt["code"], sort=True)[0]
-    order = np.lexsort((tgt_rank[cw["target"].to_numpy()], by_source))
+    order = np.lexsort((code_ids.target[cw["target"].to_numpy()], by_source))
     cw = cw.take(order)
     out = pd.DataFrame(
         {
@@ -124,12 +125,20 @@ def crosswalk(
 SOURCE_CHUNK = 100_000
 
 
+class CodeIds(NamedTuple):
+    """The code of every source and target row as its place among both layers' sorted codes."""
+
+    source: np.ndarray
+    target: np.ndarray
+    n: int
+
+
 def _from_sources(
-    src, first: int, group: np.ndarray, tgt, tree, tgt_area, min_share: float, same_code_share: float
+    src, first: int, code_ids: CodeIds, tgt, tree, tgt_area, min_share: float, same_code_share: float
 ) -> pd.DataFrame:
-    """The crosswalk rows of the source areas ``src`` (a chunk, from row ``first`` of all sources,
-    whose code groups are ``group``), before population weights: ``source`` and ``target`` (row
-    numbers) and the pieces' areas, coverage, weights and unchanged flag."""
+    """The crosswalk rows of the source areas ``src`` (a chunk, from row ``first`` of all sources),
+    before population weights: ``source`` and ``target`` (row numbers) and the pieces' areas,
+    coverage, weights and unchanged flag."""
     # The query's predicate tests release the GIL too (0.68 -> 0.34 s for 160,000 buurten on two
     # cores); each source's pairs do not depend on the split.
     geoms = src.geometry.values
@@ -157,17 +166,17 @@ def _from_sources(
             "target_area_m2": t_area[keep],
         }
     )
-    g = group[i_src + first]
-    cw["coverage_source"] = _coverage(cw, g, pieces[piece])
+    g = code_ids.source[i_src + first]  # each piece's source, as a group of its code
+    cw["coverage_source"] = _coverage(cw, g, pieces[piece], code_ids.n)
 
     # Unchanged areas: same code, and either the same polygon (IoU ~ 1, even where the layer's
     # own neighbours overlap it) or that target takes nearly all of the source.
-    same_code = src["code"].to_numpy(dtype=object)[i_src] == tgt["code"].to_numpy(dtype=object)[i_tgt]
+    same_code = g == code_ids.target[i_tgt]
     overlap = cw["overlap_m2"]
     iou = overlap / (cw["source_area_m2"] + cw["target_area_m2"] - overlap)
     share = overlap / overlap.groupby(g).transform("sum")
     same = same_code & ((iou >= 0.999) | (share >= same_code_share)).to_numpy()
-    unchanged = np.zeros(len(group), dtype=bool)
+    unchanged = np.zeros(code_ids.n, dtype=bool)
     unchanged[g[same]] = True
     kept = ~unchanged[g] | same
     cw, g = cw[kept].reset_index(drop=True), g[kept]
@@ -177,20 +186,21 @@ def _from_sources(
     return cw
 
 
-def _coverage(cw: pd.DataFrame, g: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+def _coverage(cw: pd.DataFrame, g: np.ndarray, pieces: np.ndarray, n: int) -> np.ndarray:
     """Share of each source's area covered by the union of its pieces (at most 1), per row of
-    ``cw`` (``g``: each row's source group; ``pieces``: each row's polygon).
+    ``cw`` (``g``: each row's source group, one of ``n``; ``pieces``: each row's polygon).
 
     Pieces whose bounding boxes do not overlap cannot overlap, so the union's area is the sum of
     their areas; only sources with two pieces whose boxes overlap are unioned (the targets of a
     clean boundary set never overlap: at 30x NL's buurten the unions took half the crosswalk).
     """
     overlap = cw["overlap_m2"].to_numpy()
-    multi = np.flatnonzero(np.bincount(g)[g] > 1)
+    several = np.bincount(g, minlength=n)[g] > 1  # rows of sources with more than one piece
+    multi = np.flatnonzero(several)
     order = multi[np.argsort(g[multi], kind="stable")]
     group = g[order]
     box = shapely.bounds(pieces[order])  # xmin, ymin, xmax, ymax
-    overlapping = np.zeros(len(g) and g.max() + 1, dtype=bool)
+    overlapping = np.zeros(n, dtype=bool)
     # Each pair of pieces of one source once: rows d apart, for every d up to the largest source.
     for d in range(1, int(np.bincount(group).max(initial=1))):
         same = group[d:] == group[:-d]
@@ -198,15 +208,15 @@ def _coverage(cw: pd.DataFrame, g: np.ndarray, pieces: np.ndarray) -> np.ndarray
         hit = same & (b[:, 0] < a[:, 2]) & (a[:, 0] < b[:, 2]) & (b[:, 1] < a[:, 3]) & (a[:, 1] < b[:, 3])
         overlapping[group[d:][hit]] = True
     # Per source: the summed area of its pieces, replaced by their union's where boxes overlap.
-    per_source = np.bincount(group, weights=overlap[order], minlength=len(overlapping))
-    start = np.searchsorted(group, np.arange(len(overlapping) + 1))  # source s's rows: start[s]:start[s + 1]
+    per_source = np.bincount(group, weights=overlap[order], minlength=n)
+    start = np.searchsorted(group, np.arange(n + 1))  # source s's rows: start[s]:start[s + 1]
     unions = [order[start[s] : start[s + 1]] for s in np.flatnonzero(overlapping)]
     areas = _on_threads(
         lambda part: np.array([shapely.area(shapely.union_all(pieces[rows])) for rows in unions[part]]),
         len(unions),
     )
     per_source[overlapping] = areas
-    covered = np.where(np.bincount(g, minlength=len(overlapping))[g] > 1, per_source[g], overlap)
+    covered = np.where(several, per_source[g], overlap)
     # The union lies inside the source; clip only float noise.
     return np.minimum(covered / cw["source_area_m2"].to_numpy(), 1.0)
 
