@@ -91,8 +91,14 @@ def add_areas_to(digest, frame: gpd.GeoDataFrame) -> None:
     """Feed what identifies ``frame``'s areas into ``digest`` (a :mod:`hashlib` object): their
     number, codes and polygons as WKB, each polygon length-prefixed (an area without one counts
     as empty). The stored crosswalks and the web map's tiles are keyed on it."""
-    wkb = [w or b"" for w in shapely.to_wkb(frame.geometry.values)]
-    digest.update(f"{len(frame)}|".encode())
-    digest.update("\0".join(frame["code"]).encode())
+    add_wkb_to(digest, frame["code"], shapely.to_wkb(frame.geometry.values))
+
+
+def add_wkb_to(digest, codes, wkb) -> None:
+    """:func:`add_areas_to` for areas whose polygons are WKB already (``wkb``, None for an area
+    without one), such as a GeoParquet file's geometry column read as it is stored."""
+    wkb = [w or b"" for w in wkb]
+    digest.update(f"{len(wkb)}|".encode())
+    digest.update("\0".join(codes).encode())
     digest.update(np.array([len(w) for w in wkb], dtype="<i8").tobytes())
     digest.update(b"".join(wkb))

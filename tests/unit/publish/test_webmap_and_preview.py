@@ -9,6 +9,7 @@ import struct
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 from PIL import Image
 from testpaths import FIXTURES
 
@@ -196,10 +197,27 @@ def test_the_page_describes_the_spec_and_the_data(web):
 
 def test_the_page_refuses_to_describe_another_spec(web, tmp_path):
     _, _, gdf = web
-    frames = {"buurt": gdf[gdf["level"] == "buurt"]}
+    path = tmp_path / "buurt.parquet"
+    gdf[gdf["level"] == "buurt"].to_parquet(path)
     other = load_spec(FIXTURES / "tiny_method.toml")
     with pytest.raises(ValueError, match="scored with spec"):
-        webmap.page_meta(2024, frames, other)
+        webmap.page_meta(2024, {"buurt": webmap.LayerFile.read(path)}, other)
+
+
+@pytest.mark.parametrize("covering", [True, False])
+def test_a_layer_file_read_undecoded_is_what_geopandas_reads(web, tmp_path, covering):
+    """The page reads the layers without decoding their polygons: the same attributes (values
+    and types), the polygons the same shapes, each area's bbox its polygon's bounds (from the
+    file's covering column, or the polygons where a file has none), and the same boundary key."""
+    _, _, gdf = web
+    path = tmp_path / "layer.parquet"
+    gdf.to_parquet(path, write_covering_bbox=covering, schema_version="1.1.0")
+    read, want = webmap.LayerFile.read(path), gpd.read_parquet(path)
+    pd.testing.assert_frame_equal(read.rows, pd.DataFrame(want.drop(columns="geometry")))
+    assert shapely.equals(shapely.from_wkb(read.wkb), want.geometry.values).all()
+    assert (read.bounds == want.geometry.bounds.to_numpy()).all()
+    assert (read.total_bounds() == want.total_bounds).all()
+    assert webmap.boundary_key({"buurt": read}, "c") == webmap.boundary_key({"buurt": want}, "c")
 
 
 def test_a_truncated_archive_is_refused(web, tmp_path):
