@@ -50,6 +50,7 @@ def _publish_year(
     come."""
     from veerkracht.publish import layers
     from veerkracht.publish.preview import render_score_map
+    from veerkracht.publish.webmap import LayerFile
 
     layout = settings.layout
     metadata: dict = {}
@@ -73,14 +74,17 @@ def _publish_year(
         layers.remove_layer(layout.layers, year, level)
         del frames[level]
     metadata["levels without areas (no files)"] = empty
+    written = {}
     for level, gdf in frames.items():
-        paths = layers.write_layer(gdf, layout.layers, year, level)
+        paths = written[level] = layers.write_layer(gdf, layout.layers, year, level)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
         metadata[f"{level} without polygon (left out of files)"] = int(gdf.geometry.isna().sum())
         metadata[f"{level} file"] = dg.MetadataValue.path(str(paths["parquet_4326"]))
         metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
-    metadata["bbox (EPSG:4326)"] = [round(v, 4) for v in frames["gemeente"].to_crs("EPSG:4326").total_bounds]
+    # From the file just written (its bbox column), not by reprojecting the gemeenten again.
+    bounds = LayerFile.read(written["gemeente"]["parquet_4326"]).total_bounds()
+    metadata["bbox (EPSG:4326)"] = [round(float(v), 4) for v in bounds]
     finest = list(frames)[-1]
     preview = helpers.submit(
         render_score_map,
