@@ -303,7 +303,10 @@ class LayerFile:
         return cls(Path(path), rows, wkb, bounds.reshape(-1, 4))
 
     def total_bounds(self) -> np.ndarray:
-        """xmin, ymin, xmax, ymax of every area together."""
+        """xmin, ymin, xmax, ymax of every area together (NaN for a file without areas, as
+        geopandas gives)."""
+        if not len(self.bounds):
+            return np.full(4, np.nan)
         return np.concatenate([self.bounds[:, :2].min(axis=0), self.bounds[:, 2:].max(axis=0)])
 
     def frame(self) -> gpd.GeoDataFrame:

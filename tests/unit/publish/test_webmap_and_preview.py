@@ -7,6 +7,7 @@ import json
 import struct
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -218,6 +219,10 @@ def test_a_layer_file_read_undecoded_is_what_geopandas_reads(web, tmp_path, cove
     assert (read.bounds == want.geometry.bounds.to_numpy()).all()
     assert (read.total_bounds() == want.total_bounds).all()
     assert webmap.boundary_key({"buurt": read}, "c") == webmap.boundary_key({"buurt": want}, "c")
+    gdf.iloc[:0].to_parquet(path, write_covering_bbox=covering, schema_version="1.1.0")
+    empty = webmap.LayerFile.read(path)
+    assert empty.bounds.shape == (0, 4) and np.isnan(empty.total_bounds()).all()
+    assert np.isnan(gpd.read_parquet(path).total_bounds).all()  # what geopandas says
 
 
 def test_a_truncated_archive_is_refused(web, tmp_path):
