@@ -74,16 +74,16 @@ def _publish_year(
         layers.remove_layer(layout.layers, year, level)
         del frames[level]
     metadata["levels without areas (no files)"] = empty
-    written = {}
     for level, gdf in frames.items():
-        paths = written[level] = layers.write_layer(gdf, layout.layers, year, level)
+        paths = layers.write_layer(gdf, layout.layers, year, level)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
         metadata[f"{level} without polygon (left out of files)"] = int(gdf.geometry.isna().sum())
         metadata[f"{level} file"] = dg.MetadataValue.path(str(paths["parquet_4326"]))
         metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
     metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
     # From the file just written (its bbox column), not by reprojecting the gemeenten again.
-    bounds = LayerFile.read(written["gemeente"]["parquet_4326"]).total_bounds()
+    gemeenten = layers.layer_paths(layout.layers, year, "gemeente")["parquet_4326"]
+    bounds = LayerFile.read(gemeenten).total_bounds()
     metadata["bbox (EPSG:4326)"] = [round(float(v), 4) for v in bounds]
     finest = list(frames)[-1]
     preview = helpers.submit(
