@@ -81,14 +81,15 @@ def _file_metadata(report: "FileReport") -> dict:
 
 
 def _file_warnings(report: "FileReport") -> list[str]:
+    """What the run did to a boundary file it was given, as one warning (a line of the summary)."""
     out = []
     if report.crs_detected:
-        out.append(f"{report.path}: no CRS declared; read as {report.crs} from its coordinate ranges")
+        out.append(f"no CRS declared; read as {report.crs} from its coordinate ranges")
     if report.repaired_invalid:
-        out.append(f"{report.path}: {report.repaired_invalid} invalid polygons repaired (make_valid)")
+        out.append(f"{report.repaired_invalid} invalid polygons repaired (make_valid)")
     if report.dissolved_duplicates:
-        out.append(f"{report.path}: {report.dissolved_duplicates} duplicate codes dissolved")
+        out.append(f"{report.dissolved_duplicates} duplicate codes dissolved")
     added = sum(report.added.values())
     if added:
-        out.append(f"{report.path}: {added} areas the base polygons do not have (codes of another year?)")
-    return out
+        out.append(f"{added} areas the base polygons do not have (codes of another year?)")
+    return [f"{report.path}: {'; '.join(out)}"] if out else []

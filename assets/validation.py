@@ -2,17 +2,57 @@
 
 import dagster as dg
 
+from assets.crosswalk import boundary_crosswalk
 from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, HelperProcesses, PipelineSettings
 from assets.scores import veerkracht_scores
 from assets.versions import CODE_VERSION
+from assets.warehouse import warehouse_core
 from veerkracht import warehouse
 from veerkracht.paths import VALIDATION_DIR
 
 
 @dg.asset(
     code_version=CODE_VERSION,
-    deps=[veerkracht_scores, resident_estimates],
+    deps=[warehouse_core, boundary_crosswalk],
+    group_name="score",
+    kinds={"duckdb", "pandas"},
+    pool="duckdb",
+)
+def validation_criteria(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+    """The external criteria (data/validation/, KWB 2021 income and buurt figures, and yours:
+    ``validation_files``) and each matched onto the areas of every year in the build warehouse
+    (by name and code, or through the stored crosswalk): ``core.validation_criteria``,
+    ``core.validation_matched``, ``core.validation_dropped``. No score is read: a run with another
+    method spec measures against these without matching again."""
+    from veerkracht.method import residents, validation
+
+    with build_db.get_connection(spatial=False) as con:
+        buurten = residents.load_buurt_truth(settings.embedded_dir)
+        criteria = validation.gather_criteria(con, [VALIDATION_DIR, *settings.validation_files], buurten)
+        targets = con.execute(
+            "SELECT DISTINCT year, level FROM core.dim_region WHERE level IN ('gemeente', 'wijk', 'buurt')"
+        ).df()
+        matched, dropped = validation.match_all(criteria, validation.matching_tables(con), targets)
+        validation.store_matches(con, criteria, matched, dropped)
+    per = matched.groupby(["level", "score_year"]).size().rename("matched areas").reset_index()
+    return dg.MaterializeResult(
+        metadata={
+            "criteria": sorted(criteria["criterion"].unique().tolist()),
+            "criterion rows": dg.MetadataValue.int(len(criteria)),
+            # One criterion: its rows of one criterion name, year, level and source.
+            "criteria matched": dg.MetadataValue.int(criteria.groupby(validation.CRITERION_KEY).ngroups),
+            "matched areas": dg.MetadataValue.int(len(matched)),
+            "matched areas (all criteria) per level and score year": dg.MetadataValue.md(
+                per.to_markdown(index=False)
+            ),
+        }
+    )
+
+
+@dg.asset(
+    code_version=CODE_VERSION,
+    deps=[veerkracht_scores, resident_estimates, validation_criteria],
     group_name="score",
     kinds={"duckdb", "pandas"},
     pool="duckdb",
@@ -21,33 +61,19 @@ def score_validation(
     settings: PipelineSettings, build_db: DuckDBSpatialResource, helpers: HelperProcesses
 ) -> dg.MaterializeResult:
     """Spearman rho (bootstrap 95 % interval) and top-decile capture of the headline score, every
-    theme and every indicator against the shipped criteria (data/validation/, KWB 2021 income)
-    and yours (``validation_files``), per level, score year and fixed half of the gemeenten."""
-    import pandas as pd
-
-    from veerkracht.method import residents, validation
+    theme and every indicator against the criteria of ``validation_criteria`` (matched there),
+    per level, score year and fixed half of the gemeenten."""
+    from veerkracht.method import validation
     from veerkracht.publish.validation_report import headline_table, requirement_table, write_report
 
     spec = settings.method
     with build_db.get_connection(spatial=False) as con:
-        criteria = validation.load_criteria([VALIDATION_DIR, *settings.validation_files])
-        if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
-            criteria = pd.concat([criteria, validation.kwb_income_criteria(con, 2021)], ignore_index=True)
-        # SCP's wijk criteria per gemeente (weighted by KWB 2021 inhabitants): with method v3 the
-        # KWB 2021 criteria are its own carried input, and gemeenten need an independent test.
-        inhabitants = warehouse.population(con, 2021)
-        if inhabitants is not None:
-            per_gemeente = validation.gemeente_criteria(criteria, inhabitants)
-            criteria = pd.concat([criteria, per_gemeente], ignore_index=True)
-        # KWB 2021 buurt figures of 9 gemeenten: the only check of the buurt scores people read.
-        buurten = validation.kwb_buurt_criteria(residents.load_buurt_truth(settings.embedded_dir))
-        criteria = pd.concat([criteria, buurten], ignore_index=True)
+        criteria, matching = validation.stored_matching(con)
         subjects = validation.subjects(con, spec.spec_hash)
-        matching = validation.matching_tables(con)
         # Method v3 carries KWB 2021 into later years: those criteria are then its input, not a test.
         carry = spec.carry_max_age
-        # The requirement summary and the frontier (both halves in one pass: each criterion is
-        # matched once per score year) in a helper process while this one measures.
+        # The requirement summary and the frontier (both halves in one pass) in a helper process
+        # while this one measures.
         analyses = helpers.submit(validation.summary_and_frontier, subjects, criteria, matching, carry=carry)
         res = validation.validate(subjects, criteria, matching, carry)
         summary, frontier_rows = analyses.result()

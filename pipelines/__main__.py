@@ -523,7 +523,8 @@ def _print_outputs(layout, report: RunReport) -> None:
 
 def _validate(layout, report: RunReport, run_config: dict) -> int:
     """The validation report from the build warehouse as it is (no statistics read, nothing
-    scored): the ``score_validation`` asset alone, as one Dagster run."""
+    scored): the criteria matched again (yours may be new) and the scores measured, the
+    ``validation_criteria`` and ``score_validation`` assets as one Dagster run."""
     import logging
 
     import dagster as dg
@@ -541,7 +542,7 @@ def _validate(layout, report: RunReport, run_config: dict) -> int:
     handler = SummaryHandler(sys.stdout)
     defs = build_defs(loggers={"summary": make_summary_logger(handler)})
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={dg.AssetKey("score_validation")}
+        asset_selection={dg.AssetKey("validation_criteria"), dg.AssetKey("score_validation")}
     )
     instance = _instance()
     result = job.execute_in_process(

@@ -45,6 +45,7 @@ KEY_NUMBERS: dict[str, list[tuple[str, str]]] = {
     ],
     "area_layers": [("mart rows", "marts.area rows"), ("buurt MB", "buurt MB")],
     "boundary_crosswalk": [("rows", "rows")],
+    "validation_criteria": [("criteria", "criteria matched"), ("matched areas", "matched areas")],
     "dashboard_warehouse": [("MB", "MB"), ("years", "years")],
     "web_map": [("tiles MB", "pmtiles MB")],
 }

@@ -63,6 +63,7 @@ JOB_STEPS = [
     "warehouse_core",
     "boundary_crosswalk",
     "resident_estimates",
+    "validation_criteria",
     "veerkracht_scores",
     "area_layers",
     "score_validation",

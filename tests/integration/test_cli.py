@@ -178,9 +178,11 @@ def test_nothing_new_does_nothing_and_a_new_spec_only_scores_again(rotterdam_run
     lines = v1.stdout.splitlines()
     assert lines[0] == "Why: spec changed (veerkracht_scores)"
     steps = {line.split()[0] for line in lines if line.startswith("  ") and not line.startswith("    ")}
-    # Scored again from the build warehouse: nothing read or staged again.
-    assert {"veerkracht_scores", "area_layers", "dashboard_warehouse", "web_map"} <= steps
-    assert not steps & {"kwb_statistics", "region_geometries", "warehouse_core"}, steps
+    # Scored again from the build warehouse: nothing read or staged again, no crosswalk, resident
+    # count or criterion matched again (none depends on the spec).
+    assert {"veerkracht_scores", "area_layers", "score_validation", "dashboard_warehouse", "web_map"} <= steps
+    spec_free = {"kwb_statistics", "region_geometries", "warehouse_core", "boundary_crosswalk"}
+    assert not steps & (spec_free | {"resident_estimates", "validation_criteria"}), steps
     assert {p: p.stat().st_mtime_ns for p in staged} == staged_before
     with duckdb.connect(str(layout.warehouse_db), read_only=True) as con:
         hashes = con.execute("SELECT DISTINCT spec_hash FROM marts.area WHERE year = 2024").fetchall()

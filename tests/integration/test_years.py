@@ -9,6 +9,7 @@ import os
 import dagster as dg
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from assets.versions import CODE_VERSION
@@ -209,6 +210,31 @@ def test_validation_is_in_the_warehouse_and_the_report(years_run):
     got = {(lv, c): (r, k) for lv, c, r, k in summary}
     for level in ("wijk", "gemeente"):
         assert got[(level, "independent")][0] >= 0 and min(got[(level, "primary")]) >= 0
+
+
+def test_the_stored_matches_are_what_matching_again_gives(years_run):
+    """score_validation measures against the matches validation_criteria stored (a run with another
+    spec does not match again): on the real run, every criterion's stored match onto every year is
+    what matching it again from the warehouse gives, with the same codes left out."""
+    from veerkracht.method import validation
+
+    _, _, con, _ = years_run
+    criteria, stored = validation.stored_matching(con)
+    again = validation.matching_tables(con)
+    assert len(stored.matched) > 100  # every criterion onto every year with areas of its level
+    years = con.execute("SELECT level, list(DISTINCT year) FROM core.dim_region GROUP BY level").fetchall()
+    checked = set()
+    for (crit, _, level, _), c in criteria.groupby(validation.CRITERION_KEY):
+        for year in dict(years)[level]:
+            got, want = stored.match(c, year, level), again.match(c, year, level)
+            pd.testing.assert_frame_equal(got, want, check_dtype=False, check_index_type=False)
+            assert got.attrs["dropped"] == want.attrs["dropped"]
+            checked.add((crit, level, year, len(got) > 0))
+    assert ("scp_perc_hhbijs", "wijk", 2024, True) in checked
+    assert ("kwb_buurt_laag_inkomen_pct", "buurt", 2024, True) in checked
+    # A year the stored matches do not cover: a clear error, not a silent empty match.
+    with pytest.raises(validation.StaleMatches, match="materialise validation_criteria"):
+        stored.match(criteria[criteria["criterion"] == "scp_perc_hhbijs"], 2030, "wijk")
 
 
 def test_the_shortlist_marks_what_the_interval_leaves_open(years_run):

@@ -24,7 +24,8 @@ EXPECTED_DEPS = {
     "resident_estimates": {"warehouse_core", "boundary_crosswalk"},
     "area_layers": {"veerkracht_scores", "resident_estimates"},
     "boundary_crosswalk": {"warehouse_core"},
-    "score_validation": {"veerkracht_scores", "resident_estimates"},
+    "validation_criteria": {"warehouse_core", "boundary_crosswalk"},
+    "score_validation": {"veerkracht_scores", "resident_estimates", "validation_criteria"},
     "dashboard_warehouse": {"area_layers", "boundary_crosswalk", "score_validation"},
     "web_map": {"area_layers"},
 }
@@ -94,6 +95,7 @@ def test_duckdb_writers_share_one_pool():
         "area_layers",
         "dashboard_warehouse",
         "boundary_crosswalk",
+        "validation_criteria",
         "score_validation",
     }
     assert all(pools[w] == {"duckdb"} for w in writers)

@@ -450,21 +450,36 @@ CROSSWALK_COLUMNS = ["from_year", "to_year", "level", "source_code", "target_cod
 BOUNDARY_LAG = 2
 
 
+class StaleMatches(RuntimeError):
+    """The stored matches lack a criterion or a score year: they were made before these criteria
+    or this year's areas (materialise ``validation_criteria``)."""
+
+
 @dataclass
 class Matching:
     """What :func:`match` needs from the warehouse (:func:`matching_tables`), and what it matched:
     the validation, the requirement summary and the frontier match the same criteria onto the
-    same years, so each (criterion rows, score year, level) is matched once per validation."""
+    same years, so each (criterion rows, score year, level) is matched once per validation.
+    ``stored``: every match was made beforehand (:func:`stored_matching`); one that was not is an
+    error, not matched here (no tables to match with)."""
 
     crosswalk: pd.DataFrame | None = None
     changed: pd.DataFrame | None = None
     names: pd.DataFrame | None = None
     matched: dict = field(default_factory=dict, repr=False)
+    stored: bool = False
 
     def match(self, criterion: pd.DataFrame, score_year: int, level: str) -> pd.DataFrame:
         """:func:`match` with these tables, once per criterion's rows (by content), year and level."""
         key = (_content_key(criterion), int(score_year), level)
         if key not in self.matched:
+            if self.stored:
+                crit, c_year, source = key[0][:3]
+                raise StaleMatches(
+                    f"criterion {crit} ({c_year}, {source}) has no stored match onto the {level} areas of "
+                    f"{score_year}: materialise validation_criteria (its matches predate these criteria "
+                    "or this year's areas)"
+                )
             self.matched[key] = match(criterion, score_year, level, self.crosswalk, self.changed, self.names)
         return self.matched[key]
 
@@ -633,6 +648,98 @@ def matching_tables(con: duckdb.DuckDBPyConnection) -> Matching:
         con.execute("SELECT year, level, code, name FROM core.dim_region WHERE name IS NOT NULL")
     )
     return Matching(crosswalk, changed, names)
+
+
+#: Where :func:`store_matches` keeps the criteria and their matches in the warehouse.
+CRITERIA_TABLE = "core.validation_criteria"
+MATCHED_TABLE = "core.validation_matched"
+DROPPED_TABLE = "core.validation_dropped"
+#: What one criterion is: its rows of one criterion, year, level and source (what every analysis
+#: groups the criteria by, and matches as one).
+CRITERION_KEY = ["criterion", "year", "level", "source"]
+#: Why :func:`match` leaves a criterion's codes out (its ``attrs["dropped"]``).
+DROP_REASONS = ("name_changed", "boundary_changed", "no_boundary")
+
+
+def gather_criteria(
+    con: duckdb.DuckDBPyConnection, files: list[Path], buurt_truth: pd.DataFrame
+) -> pd.DataFrame:
+    """Every criterion a validation measures against: those of ``files`` (the shipped folder and
+    yours, :func:`load_criteria`), KWB 2021's income figures where the warehouse has 2021, SCP's
+    wijk criteria per gemeente (weighted by KWB 2021 inhabitants: with method v3 the KWB 2021
+    criteria are its own carried input, and gemeenten need an independent test) and the KWB 2021
+    buurt figures of 9 gemeenten (``buurt_truth``: the only check of the buurt scores people read)."""
+    criteria = load_criteria(files)
+    if con.execute("SELECT count(*) FROM core.dim_region WHERE year = 2021").fetchone()[0]:
+        criteria = pd.concat([criteria, kwb_income_criteria(con, 2021)], ignore_index=True)
+    inhabitants = warehouse.population(con, 2021)
+    if inhabitants is not None:
+        criteria = pd.concat([criteria, gemeente_criteria(criteria, inhabitants)], ignore_index=True)
+    return pd.concat([criteria, kwb_buurt_criteria(buurt_truth)], ignore_index=True)
+
+
+def match_all(
+    criteria: pd.DataFrame, matching: Matching, targets: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every criterion matched onto every score year with areas of its level (``targets``:
+    ``year, level``), own-input years included (which of them a spec leaves out is the
+    validation's to decide): the matched areas (``criterion, criterion_year, level, source,
+    score_year, code, criterion_value, via_crosswalk``) and per criterion and score year how many
+    codes were left out and why (:data:`DROP_REASONS`; NULL where :func:`match` did not ask)."""
+    years = {level: sorted(int(y) for y in part["year"].unique()) for level, part in targets.groupby("level")}
+    matched, dropped = [], []
+    for (crit, c_year, level, source), c in criteria.groupby(CRITERION_KEY):
+        for year in years.get(level, []):
+            got = matching.match(c, year, level)
+            key = {"criterion": crit, "criterion_year": int(c_year), "level": level, "source": source}
+            key["score_year"] = year
+            matched.append(got.assign(**key))
+            dropped.append({**key, **{r: got.attrs["dropped"].get(r) for r in DROP_REASONS}})
+    columns = ["criterion", "criterion_year", "level", "source", "score_year"]
+    matched_rows = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame(columns=columns)
+    matched_rows = matched_rows[[*columns, "code", "criterion_value", "via_crosswalk"]]
+    dropped_rows = pd.DataFrame(dropped, columns=[*columns, *DROP_REASONS])
+    return matched_rows, dropped_rows.astype({r: "Int64" for r in DROP_REASONS})
+
+
+def store_matches(
+    con: duckdb.DuckDBPyConnection, criteria: pd.DataFrame, matched: pd.DataFrame, dropped: pd.DataFrame
+) -> None:
+    """The criteria (in their order: ``row``) and their matches (:func:`match_all`) into the
+    warehouse, replacing what was there, in one transaction."""
+    with warehouse.transaction(con):
+        warehouse.replace_rows(con, CRITERIA_TABLE, criteria.assign(row=np.arange(len(criteria))))
+        warehouse.replace_rows(con, MATCHED_TABLE, matched.assign(row=np.arange(len(matched))))
+        warehouse.replace_rows(con, DROPPED_TABLE, dropped)
+
+
+def stored_matching(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Matching]:
+    """The criteria and a :class:`Matching` holding their stored matches (:func:`store_matches`),
+    keyed as :meth:`Matching.match` looks them up: the same criteria rows, read back in their
+    order, give the same keys. The matches are the same for every method spec, so a run with
+    another spec measures without matching again."""
+    if not warehouse.has_table(con, DROPPED_TABLE):
+        raise StaleMatches("no stored criteria in the warehouse: materialise validation_criteria")
+    criteria = warehouse.frame(con.execute(f"SELECT * EXCLUDE (row) FROM {CRITERIA_TABLE} ORDER BY row"))
+    if "name" in criteria and criteria["name"].isna().all():
+        criteria["name"] = criteria["name"].astype(object)
+    matched = warehouse.frame(con.execute(f"SELECT * EXCLUDE (row) FROM {MATCHED_TABLE} ORDER BY row"))
+    dropped = warehouse.frame(con.execute(f"SELECT * FROM {DROPPED_TABLE}"))
+    columns = ["criterion", "criterion_year", "level", "source", "score_year"]
+    rows_of = matched.groupby(columns).indices if len(matched) else {}
+    years_of: dict[tuple, list] = {}  # per criterion, its score years and their dropped counts
+    for r in dropped[[*columns, *DROP_REASONS]].itertuples(index=False):
+        years_of.setdefault(tuple(r[:4]), []).append((r[4], r[5:]))
+    m = Matching(stored=True)
+    for criterion, c in criteria.groupby(CRITERION_KEY):
+        content = _content_key(c)
+        for year, counts in years_of.get(criterion, []):
+            rows = rows_of.get((*criterion, year), np.empty(0, dtype=np.intp))
+            got = matched.iloc[rows][["code", "criterion_value", "via_crosswalk"]].reset_index(drop=True)
+            asked = zip(DROP_REASONS, counts, strict=True)
+            got.attrs["dropped"] = {r: int(n) for r, n in asked if not pd.isna(n)}
+            m.matched[(content, int(year), criterion[2])] = got
+    return criteria, m
 
 
 def validate(
