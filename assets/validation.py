@@ -19,12 +19,15 @@ from veerkracht.paths import VALIDATION_DIR
     kinds={"duckdb", "pandas"},
     pool="duckdb",
 )
-def validation_criteria(settings: PipelineSettings, build_db: DuckDBSpatialResource) -> dg.MaterializeResult:
+def validation_criteria(
+    settings: PipelineSettings, build_db: DuckDBSpatialResource, helpers: HelperProcesses
+) -> dg.MaterializeResult:
     """The external criteria (data/validation/, KWB 2021 income and buurt figures, and yours:
     ``validation_files``) and each matched onto the areas of every year in the build warehouse
     (by name and code, or through the stored crosswalk): ``core.validation_criteria``,
     ``core.validation_matched``, ``core.validation_dropped``. No score is read: a run with another
-    method spec measures against these without matching again."""
+    method spec measures against these without matching again. Half the criteria are matched in a
+    helper process meanwhile."""
     from veerkracht.method import residents, validation
 
     with build_db.get_connection(spatial=False) as con:
@@ -33,7 +36,8 @@ def validation_criteria(settings: PipelineSettings, build_db: DuckDBSpatialResou
         targets = con.execute(
             "SELECT DISTINCT year, level FROM core.dim_region WHERE level IN ('gemeente', 'wijk', 'buurt')"
         ).df()
-        matched, dropped = validation.match_all(criteria, validation.matching_tables(con), targets)
+        matching = validation.matching_tables(con)
+        matched, dropped = validation.match_all(criteria, matching, targets, submit=helpers.submit)
         validation.store_matches(con, criteria, matched, dropped)
     per = matched.groupby(["level", "score_year"]).size().rename("matched areas").reset_index()
     return dg.MaterializeResult(

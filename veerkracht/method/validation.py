@@ -657,6 +657,8 @@ DROPPED_TABLE = "core.validation_dropped"
 #: What one criterion is: its rows of one criterion, year, level and source (what every analysis
 #: groups the criteria by, and matches as one).
 CRITERION_KEY = ["criterion", "year", "level", "source"]
+#: What one stored match is of: a criterion onto the areas of a score year.
+MATCH_KEY = ["criterion", "criterion_year", "level", "source", "score_year"]
 #: Why :func:`match` leaves a criterion's codes out (its ``attrs["dropped"]``).
 DROP_REASONS = ("name_changed", "boundary_changed", "no_boundary")
 
@@ -679,13 +681,25 @@ def gather_criteria(
 
 
 def match_all(
-    criteria: pd.DataFrame, matching: Matching, targets: pd.DataFrame
+    criteria: pd.DataFrame, matching: Matching, targets: pd.DataFrame, submit=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every criterion matched onto every score year with areas of its level (``targets``:
     ``year, level``), own-input years included (which of them a spec leaves out is the
     validation's to decide): the matched areas (``criterion, criterion_year, level, source,
     score_year, code, criterion_value, via_crosswalk``) and per criterion and score year how many
-    codes were left out and why (:data:`DROP_REASONS`; NULL where :func:`match` did not ask)."""
+    codes were left out and why (:data:`DROP_REASONS`; NULL where :func:`match` did not ask).
+
+    ``submit`` (:meth:`veerkracht.helpers.Helpers.submit`): every other criterion is matched
+    there meanwhile; the same rows, in the same order."""
+    if submit is not None:
+        nth = criteria.groupby(CRITERION_KEY).ngroup().to_numpy()
+        away = submit(match_all, criteria[nth % 2 == 1], matching, targets)
+        mine = match_all(criteria[nth % 2 == 0], matching, targets)
+        theirs = away.result()
+        return tuple(
+            pd.concat([a, b], ignore_index=True).sort_values(MATCH_KEY, kind="stable", ignore_index=True)
+            for a, b in zip(mine, theirs, strict=True)
+        )
     years = {level: sorted(int(y) for y in part["year"].unique()) for level, part in targets.groupby("level")}
     matched, dropped = [], []
     for (crit, c_year, level, source), c in criteria.groupby(CRITERION_KEY):
@@ -695,11 +709,10 @@ def match_all(
             key["score_year"] = year
             matched.append(got.assign(**key))
             dropped.append({**key, **{r: got.attrs["dropped"].get(r) for r in DROP_REASONS}})
-    columns = ["criterion", "criterion_year", "level", "source", "score_year"]
-    matched_rows = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame(columns=columns)
-    matched_rows = matched_rows[[*columns, "code", "criterion_value", "via_crosswalk"]]
-    dropped_rows = pd.DataFrame(dropped, columns=[*columns, *DROP_REASONS])
-    return matched_rows, dropped_rows.astype({r: "Int64" for r in DROP_REASONS})
+    columns = [*MATCH_KEY, "code", "criterion_value", "via_crosswalk"]
+    rows = pd.concat(matched, ignore_index=True)[columns] if matched else pd.DataFrame(columns=columns)
+    dropped_rows = pd.DataFrame(dropped, columns=[*MATCH_KEY, *DROP_REASONS])
+    return rows, dropped_rows.astype({r: "Int64" for r in DROP_REASONS})
 
 
 def store_matches(
@@ -725,10 +738,9 @@ def stored_matching(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, Match
         criteria["name"] = criteria["name"].astype(object)
     matched = warehouse.frame(con.execute(f"SELECT * EXCLUDE (row) FROM {MATCHED_TABLE} ORDER BY row"))
     dropped = warehouse.frame(con.execute(f"SELECT * FROM {DROPPED_TABLE}"))
-    columns = ["criterion", "criterion_year", "level", "source", "score_year"]
-    rows_of = matched.groupby(columns).indices if len(matched) else {}
+    rows_of = matched.groupby(MATCH_KEY).indices if len(matched) else {}
     years_of: dict[tuple, list] = {}  # per criterion, its score years and their dropped counts
-    for r in dropped[[*columns, *DROP_REASONS]].itertuples(index=False):
+    for r in dropped[[*MATCH_KEY, *DROP_REASONS]].itertuples(index=False):
         years_of.setdefault(tuple(r[:4]), []).append((r[4], r[5:]))
     m = Matching(stored=True)
     for criterion, c in criteria.groupby(CRITERION_KEY):
