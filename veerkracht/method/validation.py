@@ -286,7 +286,14 @@ class ClusterDraws:
     def resamples(self, clusters) -> Resamples:
         """The same resamples of areas labelled ``clusters``, as sums per cluster (no runs x areas
         matrix): what :func:`resampled_rho` and :func:`resampled_capture` need."""
-        return Resamples(self.per_cluster, np.fromiter((self.index[c] for c in clusters), np.intp))
+        return Resamples(self.per_cluster, self.ids(clusters))
+
+    def ids(self, clusters, missing: int | None = None) -> np.ndarray:
+        """Each label's cluster number (what :class:`Resamples` takes); a label not drawn from is
+        an error, or ``missing`` when given."""
+        if missing is None:
+            return np.fromiter((self.index[c] for c in clusters), np.intp, count=len(clusters))
+        return np.fromiter((self.index.get(c, missing) for c in clusters), np.intp, count=len(clusters))
 
 
 class Resamples:
@@ -402,11 +409,22 @@ class Measure:
 
 
 def measure(
-    score, criterion_value, direction: int, weight, interval: bool = True, clusters=None, draws=None
+    score,
+    criterion_value,
+    direction: int,
+    weight,
+    interval: bool = True,
+    clusters=None,
+    draws=None,
+    cluster_ids=None,
+    ranked: dict | None = None,
 ) -> Measure:
     """All measures of one subject against one criterion on matched areas (``interval``: with the
     bootstrap interval of rho; resampling whole ``clusters``, a label per area, with ``draws``
-    (:class:`ClusterDraws`) when given, else the pairs)."""
+    (:class:`ClusterDraws`) when given, else the pairs; ``cluster_ids``: the labels' numbers in
+    ``draws``, :meth:`ClusterDraws.ids`, instead of ``clusters``). ``ranked``: a dict the
+    criterion's rankings are kept in, by its values, for the next subject measured on the same
+    areas (the headline, its themes and most indicators are)."""
     x = np.asarray(score, dtype=float)
     y = np.asarray(criterion_value, dtype=float) * direction
     w = np.asarray(weight, dtype=float)
@@ -415,16 +433,22 @@ def measure(
     if len(x) < MIN_AREAS:
         return Measure(len(x), *(float("nan"),) * 5)
     # Each ranking once: average ranks for rho and its interval, places for both captures.
-    rx, ry = _average_ranks(x), _average_ranks(y)
+    key = y.tobytes()
+    ry, py = (ranked or {}).get(key) or (_average_ranks(y), _top_places(y))
+    if ranked is not None:
+        ranked[key] = (ry, py)
+    rx = _average_ranks(x)
     lo, hi = float("nan"), float("nan")
     if interval:
-        if clusters is not None:
+        if cluster_ids is not None:
+            counts = Resamples(draws.per_cluster, np.asarray(cluster_ids)[ok])
+        elif clusters is not None:
             kept = np.asarray(clusters, dtype=object)[ok]
             counts = (draws or ClusterDraws(kept)).resamples(kept)
         else:
             counts = _resample_counts(len(rx), BOOTSTRAP, SEED)
         lo, hi = _interval(resampled_rho(rx, ry, counts))
-    px, py = _top_places(x), _top_places(y)
+    px = _top_places(x)
     return Measure(
         len(x),
         _rho_of_ranks(rx, ry),
@@ -777,59 +801,57 @@ def validate(
     headline = subj.loc[subj["kind"] == "score", ["year", "level", "code"]]
     subj = _with_halves(subj.merge(headline, on=["year", "level", "code"], how="inner"))
     draws = _draws(subj)
-    by_level = dict(tuple(subj.groupby("level")))
+    scored = {
+        (level, int(year)): _Scored(rows, draws)
+        for (level, year), rows in subj.groupby(["level", "year"])  # sorted: years in order
+    }
     for (crit, c_year, level, source), c in criteria.groupby(["criterion", "year", "level", "source"]):
         direction = int(c["direction"].iat[0])
-        if level not in by_level:
-            continue
-        # One join per criterion and score year (not per subject); rows keep their order within
-        # each subject.
-        parts, dropped = [], {}
-        for s_year, scored in by_level[level].groupby("year"):
-            if _own_input(source, c_year, s_year, carry, level):
+        ranked: dict = {}  # the criterion's rankings on the areas measured, for the next subject
+        for (lv, s_year), sc in scored.items():
+            if lv != level or _own_input(source, c_year, s_year, carry, level):
                 continue
-            matched = m.match(c, int(s_year), level)
-            dropped[int(s_year)] = matched.attrs["dropped"]
-            parts.append(scored.join(matched.set_index("code"), on="code", how="inner"))
-        if not parts:
-            continue
-        joined = pd.concat(parts)
-        # Columns as arrays, and each subject's rows as positions: a DataFrame per subject and
-        # half cost more than the measures.
-        value = joined["value"].to_numpy(dtype=float, na_value=np.nan)
-        crit_value = joined["criterion_value"].to_numpy(dtype=float, na_value=np.nan)
-        inwoners = joined["inwoners"].to_numpy(dtype=float, na_value=np.nan)
-        gemeente = joined["gemeente_code"].to_numpy(dtype=object)
-        via = joined["via_crosswalk"].to_numpy(dtype=bool)
-        in_half = {h: (joined["half"] == h).to_numpy(dtype=bool) for h in HALVES}
-        both = ~np.isnan(value) & ~np.isnan(crit_value)
-        for (s_year, kind, name), pos in joined.groupby(["year", "kind", "subject"]).indices.items():
-            for part, rows in [("all", pos), *((h, pos[in_half[h][pos]]) for h in HALVES)]:
-                # Intervals for the headline and the themes; indicators get rho and capture only
-                # (a thousand resamples for each of them would cost more than the whole score).
-                r = measure(
-                    value[rows], crit_value[rows], direction, inwoners[rows], kind != "indicator",
-                    clusters=gemeente[rows], draws=draws[part],
-                )  # fmt: skip
-                gone = dropped[int(s_year)]
-                out.append(
-                    {
-                        "criterion": crit,
-                        "criterion_year": int(c_year),
-                        "source": source,
-                        "level": level,
-                        "score_year": int(s_year),
-                        "same_year": int(s_year) == int(c_year),
-                        "independent": crit not in INPUT_DUPLICATES,
-                        "kind": kind,
-                        "subject": name,
-                        "half": part,
-                        **r.__dict__,
-                        "n_crosswalk": int((both[rows] & via[rows]).sum()),
-                        "dropped_name": gone.get("name_changed", 0),
-                        "dropped_boundary": gone.get("boundary_changed", 0) + gone.get("no_boundary", 0),
-                    }
-                )
+            matched = m.match(c, s_year, level)
+            gone = matched.attrs["dropped"]
+            # The matched value of each row's area (the areas of one year, not its rows, are
+            # looked up: every subject has a row per area); rows of areas not matched drop out.
+            at = pd.Index(matched["code"]).get_indexer(sc.codes)[sc.area]
+            kept = at >= 0
+            crit_value = np.full(len(at), np.nan)
+            crit_value[kept] = matched["criterion_value"].to_numpy(dtype=float, na_value=np.nan)[at[kept]]
+            via = np.zeros(len(at), dtype=bool)
+            via[kept] = matched["via_crosswalk"].to_numpy(dtype=bool)[at[kept]]
+            both = ~np.isnan(sc.value) & ~np.isnan(crit_value)
+            for (kind, name), pos in sc.subjects.items():
+                pos = pos[kept[pos]]
+                if not len(pos):
+                    continue
+                for part in ("all", *HALVES):
+                    rows = pos if part == "all" else pos[sc.in_half[part][pos]]
+                    # Intervals for the headline and the themes; indicators get rho and capture
+                    # only (a thousand resamples for each would cost more than the whole score).
+                    r = measure(
+                        sc.value[rows], crit_value[rows], direction, sc.inwoners[rows], kind != "indicator",
+                        draws=draws[part], cluster_ids=sc.cluster[part][rows], ranked=ranked,
+                    )  # fmt: skip
+                    out.append(
+                        {
+                            "criterion": crit,
+                            "criterion_year": int(c_year),
+                            "source": source,
+                            "level": level,
+                            "score_year": s_year,
+                            "same_year": s_year == int(c_year),
+                            "independent": crit not in INPUT_DUPLICATES,
+                            "kind": kind,
+                            "subject": name,
+                            "half": part,
+                            **r.__dict__,
+                            "n_crosswalk": int((both[rows] & via[rows]).sum()),
+                            "dropped_name": gone.get("name_changed", 0),
+                            "dropped_boundary": gone.get("boundary_changed", 0) + gone.get("no_boundary", 0),
+                        }
+                    )
     return pd.DataFrame(out, columns=RESULT_COLUMNS)
 
 
@@ -849,6 +871,22 @@ RESULT_COLUMNS = [
     "dropped_name",
     "dropped_boundary",
 ]
+
+
+class _Scored:
+    """The subjects of one level and score year as arrays (a DataFrame per criterion, subject and
+    half cost more than the measures): each row's value, inhabitants, half and cluster number in
+    each half's draws, its area (``area``, a position in ``codes``), and each subject's rows."""
+
+    def __init__(self, rows: pd.DataFrame, draws: dict[str, ClusterDraws]):
+        self.area, self.codes = pd.factorize(rows["code"])
+        self.value = rows["value"].to_numpy(dtype=float, na_value=np.nan)
+        self.inwoners = rows["inwoners"].to_numpy(dtype=float, na_value=np.nan)
+        gemeente = rows["gemeente_code"].to_numpy(dtype=object)
+        self.in_half = {h: (rows["half"] == h).to_numpy(dtype=bool) for h in HALVES}
+        # -1: a row of the other half (never measured with that half's draws).
+        self.cluster = {part: d.ids(gemeente, missing=-1) for part, d in draws.items()}
+        self.subjects = rows.groupby(["kind", "subject"]).indices  # sorted, as the results go
 
 
 def _draws(subj: pd.DataFrame) -> dict[str, ClusterDraws]:

@@ -323,6 +323,28 @@ def test_the_cluster_bootstrap_resamples_whole_gemeenten():
     assert hi_gm - lo_gm > hi_pairs - lo_pairs
 
 
+def test_a_measure_with_kept_rankings_and_cluster_numbers_is_the_measure_from_labels():
+    # What validate passes (the criterion's rankings kept for the next subject, each area's
+    # cluster number instead of its label) gives the measure measured from scratch: ties, a
+    # subject missing areas, and the same criterion values met again.
+    rng = np.random.default_rng(3)
+    gms = rng.choice([f"GM{g}" for g in range(12)], size=400)
+    y = rng.integers(0, 40, size=400).astype(float)  # ties
+    draws = v.ClusterDraws(gms)
+    ranked: dict = {}
+    for k in range(4):
+        x = rng.normal(size=400)
+        x[rng.random(400) < 0.1 * k] = np.nan  # subjects 1-3 miss some areas
+        w = rng.integers(100, 5000, size=400).astype(float)
+        kept = v.measure(x, y, -1, w, clusters=gms, draws=draws, cluster_ids=draws.ids(gms), ranked=ranked)
+        assert kept == v.measure(x, y, -1, w, clusters=gms, draws=draws)
+    # Measured again: the kept rankings are found (four sets of areas, four entries), same measure.
+    assert v.measure(x, y, -1, w, draws=draws, cluster_ids=draws.ids(gms), ranked=ranked) == kept
+    assert len(ranked) == 4
+    with pytest.raises(KeyError):
+        draws.ids(["GM99"])
+
+
 def test_codes_reused_for_another_area_are_left_out_by_name():
     crit = _criterion(["WK01", "WK02", "WK03"], "c", [1.0, 2.0, 3.0], year=2017)
     crit["name"] = crit["code"].map(
