@@ -356,7 +356,16 @@ def _drawn(counts) -> np.ndarray | Resamples:
 def resampled_rho(rx: np.ndarray, ry: np.ndarray, counts) -> np.ndarray:
     """Rho of each resample (``counts``: runs x pairs, how often each pair is drawn, or
     :class:`Resamples`)."""
-    sums = _drawn(counts) @ np.column_stack([np.ones(len(rx)), rx, ry, rx * rx, ry * ry, rx * ry])
+    return _rho_of_sums(_drawn(counts) @ np.column_stack(_rho_columns(rx, ry)))
+
+
+def _rho_columns(rx: np.ndarray, ry: np.ndarray) -> list[np.ndarray]:
+    """What a resample's rho is made of, per pair: its sums of these (:func:`_rho_of_sums`)."""
+    return [np.ones(len(rx)), rx, ry, rx * rx, ry * ry, rx * ry]
+
+
+def _rho_of_sums(sums: np.ndarray) -> np.ndarray:
+    """Rho of each resample from its sums of :func:`_rho_columns` (runs x 6)."""
     n = sums[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         mx, my = sums[:, 1] / n, sums[:, 2] / n
@@ -372,11 +381,21 @@ def resampled_capture(
     score_places: np.ndarray, oriented_places: np.ndarray, weight: np.ndarray, counts
 ) -> np.ndarray:
     """Top-10 % capture of each resample (deciles from the full sample's places)."""
+    return _capture_of_sums(
+        _drawn(counts) @ np.column_stack(_capture_columns(score_places, oriented_places, weight))
+    )
+
+
+def _capture_columns(score_places: np.ndarray, oriented_places: np.ndarray, weight: np.ndarray) -> list:
+    """What a resample's top-10 % capture is made of, per area (:func:`_capture_of_sums`)."""
     n = len(score_places)
     worst = oriented_places <= np.ceil(0.1 * n)
     high = score_places <= np.ceil(0.1 * n)
     w = np.where(np.isfinite(weight) & (weight > 0), weight, 0.0)
-    sums = _drawn(counts) @ np.column_stack([w * worst * high, w * worst])
+    return [w * worst * high, w * worst]
+
+
+def _capture_of_sums(sums: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums[:, 0] / sums[:, 1]
 
@@ -981,13 +1000,16 @@ def _paired(head, other, crits: dict, gms, weight, draws: ClusterDraws) -> dict 
         rh, ro = _average_ranks(head[ok]), _average_ranks(other[ok])
         py, ph, po = _top_places(y[ok]), _top_places(head[ok]), _top_places(other[ok])
         w = weight[ok]
-        counts = draws.resamples(gms[ok])
         stats["rho_h"].append(_rho_of_ranks(rh, ry))
         stats["rho_o"].append(_rho_of_ranks(ro, ry))
         stats["cap_h"].append(_capture_places(ph, py, w, 0.1))
         stats["cap_o"].append(_capture_places(po, py, w, 0.1))
-        stats["b_rho"].append(resampled_rho(rh, ry, counts) - resampled_rho(ro, ry, counts))
-        stats["b_cap"].append(resampled_capture(ph, py, w, counts) - resampled_capture(po, py, w, counts))
+        # Both subjects' rho and capture sums in one product with the resamples (four cost 3x).
+        columns = [*_rho_columns(rh, ry), *_rho_columns(ro, ry)]
+        columns += [*_capture_columns(ph, py, w), *_capture_columns(po, py, w)]
+        sums = draws.resamples(gms[ok]) @ np.column_stack(columns)
+        stats["b_rho"].append(_rho_of_sums(sums[:, :6]) - _rho_of_sums(sums[:, 6:12]))
+        stats["b_cap"].append(_capture_of_sums(sums[:, 12:14]) - _capture_of_sums(sums[:, 14:]))
     if not stats["rho_h"]:
         return None
     with warnings.catch_warnings():  # a resample without the criterion's worst decile: NaN
