@@ -54,7 +54,6 @@ from pmtiles.reader import Compression, MmapSource, Reader, all_tiles, deseriali
 from veerkracht.atomic import atomic_path, partial_dir, raise_if_disk_full, sweep_stale
 from veerkracht.cache import FileCache
 from veerkracht.geo.geometry import add_areas_to, add_wkb_to
-from veerkracht.method import residents
 from veerkracht.method.spec import MethodSpec
 from veerkracht.publish import styles
 from veerkracht.publish.layers import boundaries
@@ -335,6 +334,9 @@ def page_meta(year: int, layers: dict[str, LayerFile], spec: MethodSpec) -> dict
     explanation cannot go stale: levels and coverage; the palette (``styles``, shared with QGIS
     and the previews); the spec's axes, themes and indicators; what "onzeker" means (the spec's
     Monte Carlo runs); and per level how many areas are drawn, scored and counted."""
+    # Here, not at the top: the module's scipy import would cost a run without estimates 0.2 s.
+    from veerkracht.method import residents
+
     frames = {level: layer.rows for level, layer in layers.items()}
     hashes = {h for frame in frames.values() for h in frame["spec_hash"].dropna().unique()}
     if hashes - {spec.spec_hash}:
