@@ -901,10 +901,14 @@ class _Scored:
         self.area, self.codes = pd.factorize(rows["code"])
         self.value = rows["value"].to_numpy(dtype=float, na_value=np.nan)
         self.inwoners = rows["inwoners"].to_numpy(dtype=float, na_value=np.nan)
-        gemeente = rows["gemeente_code"].to_numpy(dtype=object)
         self.in_half = {h: (rows["half"] == h).to_numpy(dtype=bool) for h in HALVES}
-        # -1: a row of the other half (never measured with that half's draws).
-        self.cluster = {part: d.ids(gemeente, missing=-1) for part, d in draws.items()}
+        # Each gemeente's number once, then per row; -1: a row of the other half (never measured
+        # with that half's draws) or without a gemeente.
+        gemeente, gemeenten = pd.factorize(rows["gemeente_code"])
+        self.cluster = {
+            part: np.where(gemeente >= 0, d.ids(gemeenten.to_numpy(dtype=object), missing=-1)[gemeente], -1)
+            for part, d in draws.items()
+        }
         self.subjects = rows.groupby(["kind", "subject"]).indices  # sorted, as the results go
 
 
