@@ -6,7 +6,7 @@ from assets.crosswalk import boundary_crosswalk
 from assets.residents import resident_estimates
 from assets.resources import DuckDBSpatialResource, HelperProcesses, PipelineSettings
 from assets.scores import veerkracht_scores
-from assets.versions import CODE_VERSION
+from assets.versions import CODE_VERSION, validation_inputs
 from assets.warehouse import warehouse_core
 from veerkracht import warehouse
 from veerkracht.paths import VALIDATION_DIR
@@ -14,7 +14,7 @@ from veerkracht.paths import VALIDATION_DIR
 
 @dg.asset(
     code_version=CODE_VERSION,
-    deps=[warehouse_core, boundary_crosswalk],
+    deps=[warehouse_core, boundary_crosswalk, validation_inputs],
     group_name="score",
     kinds={"duckdb", "pandas"},
     pool="duckdb",

@@ -1,10 +1,11 @@
-"""What Dagster decides "stale" with: the inputs and the method spec as observable source assets,
-and one code version for every asset (:mod:`veerkracht.fingerprint`).
+"""What Dagster decides "stale" with: the inputs, the method spec and the validation's criteria as
+observable source assets, and one code version for every asset (:mod:`veerkracht.fingerprint`).
 
 ``kwb_inputs`` (per year) is upstream of the statistics and polygons, ``method_spec`` of the
-scores. Every materialisation records the code version and the data versions of its inputs, so
-after a new spec only the scores and what follows them are stale, after a revised year its
-statistics and everything after them, after a code change everything. The CLI observes both
+scores, ``validation_inputs`` of the validation's criteria. Every materialisation records the
+code version and the data versions of its inputs, so after a new spec only the scores and what
+follows them are stale, after a new criterion file only the validation, after a revised year its
+statistics and everything after them, after a code change everything. The CLI observes the three
 before it runs (``python -m pipelines``); in the UI, "Observe sources" does the same.
 """
 
@@ -53,6 +54,13 @@ def kwb_inputs(settings: PipelineSettings) -> dg.DataVersionsByPartition:
 def method_spec(settings: PipelineSettings) -> dg.DataVersion:
     """The method spec the scores are computed with: its content hash."""
     return dg.DataVersion(fingerprint.spec_version(settings.method.spec_hash, settings.output_dir))
+
+
+@dg.observable_source_asset(group_name="score")
+def validation_inputs(settings: PipelineSettings) -> dg.DataVersion:
+    """The criteria the validation measures against (data/validation/, ``validation_files``, the
+    KWB 2021 buurt figures): one hash of their contents."""
+    return dg.DataVersion(fingerprint.criteria_version(settings_dict(settings)))
 
 
 #: What the assets that read a year's inputs share: yearly partitions (a backfill is one run), the

@@ -1,10 +1,11 @@
 """What a command must run, decided by Dagster's own versions (no bookkeeping beside the graph).
 
-The command line observes the two source assets (``kwb_inputs`` of its years, ``method_spec``;
-:mod:`assets.versions`) and asks Dagster which assets are stale or missing: the statistics of a
-year whose inputs changed, the scores after a new spec, everything after new code, and whatever a
-killed run did not materialise, or whose last planned materialisation failed (its tables may be
-half written). It runs those and everything downstream of them, or nothing.
+The command line observes the three source assets (``kwb_inputs`` of its years, ``method_spec``,
+``validation_inputs``; :mod:`assets.versions`) and asks Dagster which assets are stale or
+missing: the statistics of a year whose inputs changed, the scores after a new spec, the
+validation after new criteria, everything after new code, and whatever a killed run did not
+materialise, or whose last planned materialisation failed (its tables may be half written). It
+runs those and everything downstream of them, or nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from veerkracht.method.spec import load_spec
 from veerkracht.paths import OutputLayout
 
 #: A cause's dependency, as the "Why:" line names it.
-CAUSES = {"kwb_inputs": "inputs changed", "method_spec": "spec changed"}
+CAUSES = {
+    "kwb_inputs": "inputs changed",
+    "method_spec": "spec changed",
+    "validation_inputs": "criteria changed",
+}
 
 
 class _Loading(LoadingContext):
@@ -63,6 +68,10 @@ def observe(instance: dg.DagsterInstance, settings: dict, years: list[int], cbs_
     spec = load_spec(settings["method_spec"])
     version = fingerprint.spec_version(spec.spec_hash, settings["output_dir"])
     instance.report_runless_asset_event(dg.AssetObservation("method_spec", tags={DATA_VERSION_TAG: version}))
+    version = fingerprint.criteria_version(settings)
+    instance.report_runless_asset_event(
+        dg.AssetObservation("validation_inputs", tags={DATA_VERSION_TAG: version})
+    )
 
 
 def _unfinished(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> bool:

@@ -1,10 +1,11 @@
 """The versions Dagster decides "up to date" with, so that a run that finds nothing new does nothing.
 
-Belongs here: content hashes of a run's three kinds of input — the statistics and polygons of a
+Belongs here: content hashes of a run's four kinds of input — the statistics and polygons of a
 year (:func:`inputs_version`, the data version of the observable source asset ``kwb_inputs``),
-the method spec (:func:`spec_version`, of ``method_spec``), and the code and reference data that
-turn one into the other (:func:`code_version`, every asset's code version: every source, SQL and
-data file of the packages, and the versions of the libraries that compute).
+the method spec (:func:`spec_version`, of ``method_spec``), the validation's criteria
+(:func:`criteria_version`, of ``validation_inputs``), and the code and reference data that turn
+one into the other (:func:`code_version`, every asset's code version: every source, SQL and data
+file of the packages, and the versions of the libraries that compute).
 
 Dagster records with every materialisation the code version and the data versions of its inputs,
 so an asset is stale when its code or an upstream version changed since (also after a killed
@@ -78,10 +79,11 @@ def code_version() -> str:
     and reference data, found without importing them (16 hex digits)."""
     from importlib.util import find_spec
 
-    from veerkracht.paths import SQL_DIR, VALIDATION_DIR
+    from veerkracht.paths import SQL_DIR
 
     folders = [Path(find_spec(m).origin).parent for m in ("veerkracht", "assets", "pipelines")]
-    return code_fingerprint([*folders, SQL_DIR, VALIDATION_DIR])[:16]
+    # Not data/validation: the criteria are an input of the validation alone (criteria_version).
+    return code_fingerprint([*folders, SQL_DIR])[:16]
 
 
 #: The version of an input that could not be read (a file gone, CBS not answering): never equal
@@ -123,6 +125,22 @@ def inputs_version(settings: dict, year: int, cbs_modified=None) -> str:
             return f"{UNKNOWN} {dt.datetime.now(dt.UTC).isoformat()}"
     if not all(f.exists() for f in files):
         return f"{UNKNOWN} {dt.datetime.now(dt.UTC).isoformat()}"
+    return inputs_fingerprint(parts, files)[:16]
+
+
+def criteria_version(settings: dict) -> str:
+    """The data version of the validation's criteria under ``settings``: the contents of the
+    shipped criteria folder (with its table of halves), your ``validation_files`` and the
+    embedded KWB 2021 buurt figures, in the output folder. A new criterion file makes only the
+    validation stale, not the scores."""
+    from veerkracht.method.residents import BUURT_TRUTH_FILE
+    from veerkracht.paths import EMBEDDED_DIR, VALIDATION_DIR
+
+    files = [VALIDATION_DIR, *map(Path, settings.get("validation_files", []))]
+    files.append(Path(settings.get("embedded_dir") or EMBEDDED_DIR) / BUURT_TRUTH_FILE)
+    if not all(f.exists() for f in files):
+        return f"{UNKNOWN} {dt.datetime.now(dt.UTC).isoformat()}"
+    parts = {"criteria": True, "output_dir": str(Path(settings.get("output_dir", "")).resolve())}
     return inputs_fingerprint(parts, files)[:16]
 
 

@@ -17,6 +17,7 @@ defs = build_defs()
 EXPECTED_DEPS = {
     "kwb_inputs": set(),
     "method_spec": set(),
+    "validation_inputs": set(),
     "kwb_statistics": {"kwb_inputs"},
     "region_geometries": {"kwb_inputs"},
     "warehouse_core": {"kwb_statistics", "region_geometries"},
@@ -24,7 +25,7 @@ EXPECTED_DEPS = {
     "resident_estimates": {"warehouse_core", "boundary_crosswalk"},
     "area_layers": {"veerkracht_scores", "resident_estimates"},
     "boundary_crosswalk": {"warehouse_core"},
-    "validation_criteria": {"warehouse_core", "boundary_crosswalk"},
+    "validation_criteria": {"warehouse_core", "boundary_crosswalk", "validation_inputs"},
     "score_validation": {"veerkracht_scores", "resident_estimates", "validation_criteria"},
     "dashboard_warehouse": {"area_layers", "boundary_crosswalk", "score_validation"},
     "web_map": {"area_layers"},
@@ -103,7 +104,7 @@ def test_duckdb_writers_share_one_pool():
 
 def test_job_and_schedule():
     job = defs.resolve_job_def("veerkracht_job")
-    assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS) - 2  # not the two sources
+    assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS) - 3  # not the three sources
     # Every asset carries the code version: a code change makes everything stale.
     graph = defs.resolve_asset_graph()
     from assets.versions import CODE_VERSION

@@ -108,10 +108,21 @@ def _toy(code: str, fail: bool = False):
             raise OSError("No space left on device")
         return dg.MaterializeResult()
 
+    @dg.observable_source_asset
+    def validation_inputs():
+        return dg.DataVersion("")
+
+    @dg.asset(deps=[warehouse_core, validation_inputs], code_version=code)
+    def validation_criteria():
+        return dg.MaterializeResult()
+
+    @dg.asset(deps=[veerkracht_scores, validation_criteria], code_version=code)
+    def score_validation():
+        return dg.MaterializeResult()
+
     job = dg.define_asset_job("veerkracht_job", selection=dg.AssetSelection.all())
-    return dg.Definitions(
-        assets=[kwb_inputs, method_spec, warehouse_core, veerkracht_scores, area_layers], jobs=[job]
-    )
+    assets = [kwb_inputs, method_spec, validation_inputs, warehouse_core, veerkracht_scores, area_layers]
+    return dg.Definitions(assets=[*assets, validation_criteria, score_validation], jobs=[job])
 
 
 def test_what_is_stale_decides_what_runs(tmp_path, monkeypatch):
@@ -137,20 +148,30 @@ def test_what_is_stale_decides_what_runs(tmp_path, monkeypatch):
     other = tmp_path / "other.toml"
     other.write_text(Path(spec.path).read_text().replace("top_share = 0.1 ", "top_share = 0.2 "))
     got = decide(method_spec=str(other))
-    assert got.stale == {"veerkracht_scores", "area_layers"} and got.why == {
+    assert got.stale == {"veerkracht_scores", "area_layers", "score_validation"} and got.why == {
         "spec changed": ["veerkracht_scores"]
     }
     # A run killed after the scores: the layers are stale, the scores are not.
     defs.resolve_job_def("veerkracht_job").execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey("veerkracht_scores")]
     )
-    assert decide(method_spec=str(other)).stale == {"area_layers"}
-    assert decide().stale == {"veerkracht_scores", "area_layers"}  # back to the default spec
+    assert decide(method_spec=str(other)).stale == {"area_layers", "score_validation"}
+    # back to the default spec
+    assert decide().stale == {"veerkracht_scores", "area_layers", "score_validation"}
     defs.resolve_job_def("veerkracht_job").execute_in_process(
-        instance=instance, asset_selection=[dg.AssetKey("veerkracht_scores"), dg.AssetKey("area_layers")]
+        instance=instance,
+        asset_selection=[dg.AssetKey(k) for k in ("veerkracht_scores", "area_layers", "score_validation")],
     )
     assert decide().stale is None
     assert decide(geometry_code_field="CODE").why == {"inputs changed": ["2023", "2024"]}
+    assert decide().stale is None
+    # A criterion file of yours: the criteria are matched again and the scores measured, nothing
+    # else (the scores do not read criteria).
+    criterion = tmp_path / "criteria.csv"
+    criterion.write_text("code,year,level,criterion,value,direction\nWK001400,2022,wijk,mine,3.5,1\n")
+    got = decide(validation_files=[str(criterion)])
+    assert got.stale == {"validation_criteria", "score_validation"}
+    assert got.why == {"criteria changed": ["validation_criteria"]}
     assert decide().stale is None
     assert decide(_toy("c2")).why == {"code or libraries changed": ["2023", "2024"]}
     # A run that fails in a step (the same inputs, --force): that step may have written half.
