@@ -11,14 +11,17 @@ from assets.warehouse import warehouse_core
 from veerkracht import warehouse
 from veerkracht.paths import VALIDATION_DIR
 
+#: What the two validation assets share: the code version, their group, what they run on, and
+#: the pool of the steps that write the build DuckDB file.
+VALIDATION_ASSET = {
+    "code_version": CODE_VERSION,
+    "group_name": "score",
+    "kinds": {"duckdb", "pandas"},
+    "pool": "duckdb",
+}
 
-@dg.asset(
-    code_version=CODE_VERSION,
-    deps=[warehouse_core, boundary_crosswalk, validation_inputs],
-    group_name="score",
-    kinds={"duckdb", "pandas"},
-    pool="duckdb",
-)
+
+@dg.asset(deps=[warehouse_core, boundary_crosswalk, validation_inputs], **VALIDATION_ASSET)
 def validation_criteria(
     settings: PipelineSettings, build_db: DuckDBSpatialResource, helpers: HelperProcesses
 ) -> dg.MaterializeResult:
@@ -54,13 +57,7 @@ def validation_criteria(
     )
 
 
-@dg.asset(
-    code_version=CODE_VERSION,
-    deps=[veerkracht_scores, resident_estimates, validation_criteria],
-    group_name="score",
-    kinds={"duckdb", "pandas"},
-    pool="duckdb",
-)
+@dg.asset(deps=[veerkracht_scores, resident_estimates, validation_criteria], **VALIDATION_ASSET)
 def score_validation(
     settings: PipelineSettings, build_db: DuckDBSpatialResource, helpers: HelperProcesses
 ) -> dg.MaterializeResult:
