@@ -133,8 +133,7 @@ def criteria_version(settings: dict) -> str:
     shipped criteria folder (with its table of halves), your ``validation_files`` and the
     embedded KWB 2021 buurt figures, in the output folder. A new criterion file makes only the
     validation stale, not the scores."""
-    from veerkracht.method.residents import BUURT_TRUTH_FILE
-    from veerkracht.paths import EMBEDDED_DIR, VALIDATION_DIR
+    from veerkracht.paths import BUURT_TRUTH_FILE, EMBEDDED_DIR, VALIDATION_DIR
 
     files = [VALIDATION_DIR, *map(Path, settings.get("validation_files", []))]
     files.append(Path(settings.get("embedded_dir") or EMBEDDED_DIR) / BUURT_TRUTH_FILE)

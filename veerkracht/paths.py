@@ -34,6 +34,10 @@ METHODS_DIR = _data("methods", "methods")
 EMBEDDED_DIR = _data("data/embedded", "embedded")
 #: External criteria the scores are validated against (veerkracht/method/validation.py).
 VALIDATION_DIR = _data("data/validation", "validation")
+#: KWB 2021 buurt figures (9 gemeenten, complete cases), in the embedded snapshot: the resident
+#: model's buurt truth and a validation criterion (here, where the inputs' versions find it without
+#: importing the model).
+BUURT_TRUTH_FILE = "extra/kwb2021_buurt_income_9gemeenten.csv"
 DAGSTER_YAML = _data("dagster.yaml", "root/dagster.yaml")
 #: Outputs go under the checkout's data/out, or ./veerkracht-out for an installed package;
 #: VEERKRACHT_OUTPUT_DIR (or the settings resource) overrides both.

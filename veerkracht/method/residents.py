@@ -54,12 +54,11 @@ from veerkracht import warehouse
 from veerkracht.cache import FileCache
 from veerkracht.helpers import here
 from veerkracht.integrity import update_with_frame
+from veerkracht.paths import BUURT_TRUTH_FILE
 
 #: The newest KWB vintage that publishes the headline per gemeente and wijk (the figures every
 #: later year carries or models from); the graph declares every year's dependency on it.
 SOURCE_YEAR = 2021
-#: KWB 2021 buurt figures (9 gemeenten, complete cases), in the embedded snapshot.
-BUURT_TRUTH_FILE = "extra/kwb2021_buurt_income_9gemeenten.csv"
 #: Drift of a rate per year of a carried figure's age, logit 5th/95th percentiles per level: the
 #: change of the bijstand rate (recipients per inhabitant; the only income-related figure published
 #: for the same areas in two vintages offline, a proxy for the low-income share) from KWB 2021 to
