@@ -380,8 +380,12 @@ OWN_ERRORS = {"DiskFullError", "WarehouseBusy", "IntegrityError", "SpecError"}
 def failure_message(error) -> str:
     """A step failure's cause in one line: the innermost error's first line, without its class
     (DuckDB puts the cause first and then the query with a caret under the spot), or the
-    outermost of our own errors (a full disk, a busy file, a damaged input), which say what to do."""
+    outermost of our own errors (a full disk, a busy file, a damaged input), which say what to do.
+    An error raised in a helper process comes with its traceback there as its cause (a
+    ``_RemoteTraceback``): the error itself is the innermost that says something."""
     while error is not None and error.cause is not None and error.cls_name not in OWN_ERRORS:
+        if error.cause.cls_name == "_RemoteTraceback":
+            break
         error = error.cause
     lines = [ln.strip() for ln in (error.message if error is not None else "").splitlines() if ln.strip()]
     message = lines[0] if lines else "unknown error"

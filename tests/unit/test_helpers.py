@@ -16,9 +16,11 @@ import textwrap
 import time
 
 import pytest
+from dagster._utils.error import serializable_error_info_from_exc_info
 from testpaths import REPO
 
 from pipelines import GC_THRESHOLDS
+from pipelines.summary import failure_message
 from veerkracht.helpers import AHEAD_NICE, Helpers
 
 
@@ -29,8 +31,12 @@ def test_a_piece_gives_the_same_in_a_worker_and_here():
         assert os.getpid() != helpers.submit(os.getpid).result(timeout=60)  # it did run elsewhere
         # With the collector's thresholds of the process that started it (pipelines/__init__.py).
         assert helpers.submit(gc.get_threshold).result(timeout=60) == gc.get_threshold() == GC_THRESHOLDS
-        with pytest.raises(ValueError, match="must be a non-negative integer"):
+        with pytest.raises(ValueError, match="must be a non-negative integer") as raised:
             helpers.submit(math.comb, -1, 2).result(timeout=60)
+        # The command's failure line names the error, not the traceback the worker sent with it.
+        error = serializable_error_info_from_exc_info((raised.type, raised.value, raised.value.__traceback__))
+        assert error.cause.cls_name == "_RemoteTraceback"
+        assert failure_message(error) == "n must be a non-negative integer"
     finally:
         helpers.close()
     here = Helpers(0)
