@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -55,10 +56,11 @@ class Helpers:
                 self._pool.submit(_ready)
 
     def submit(self, fn: Callable, /, *args, **kwargs) -> Future:
-        """``fn(*args, **kwargs)`` in a worker (its arguments and result are pickled), or here and
-        now without workers; the result or the error through the returned future."""
+        """``fn(*args, **kwargs)`` in a worker (its arguments, pickled as it is called, and its
+        result are pickled), or here and now without workers; the result or the error through
+        the returned future."""
         if self._pool is not None:
-            return self._pool.submit(fn, *args, **kwargs)
+            return _submit_pickled(self._pool, fn, args, kwargs)
         return here(fn, *args, **kwargs)
 
     @property
@@ -81,7 +83,7 @@ class Helpers:
             return None
         if self._ahead is None:
             self._ahead = _spawn_pool(1, (), nice=AHEAD_NICE)
-        return self._ahead.submit(fn, *args, **kwargs)
+        return _submit_pickled(self._ahead, fn, args, kwargs)
 
     def stop_ahead(self) -> None:
         """Stop the work ahead where it is: what it made is in the cache, what it was making is
@@ -113,6 +115,20 @@ def here(fn: Callable, /, *args, **kwargs) -> Future:
     except Exception as exc:
         done.set_exception(exc)
     return done
+
+
+def _submit_pickled(pool, fn: Callable, args: tuple, kwargs: dict) -> Future:
+    """Submit ``fn(*args, **kwargs)`` to ``pool`` as it is now: pickled here, before this returns.
+    The pool would pickle it later, in its feeder thread, while the step goes on, and a step that
+    changes what it handed over (the validation fills the cache of the matching it passed) then
+    made the pickle fail ("dictionary changed size during iteration", one run in about fifteen
+    of a bench) or hold half the change."""
+    return pool.submit(_call_pickled, pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _call_pickled(call: bytes):
+    fn, args, kwargs = pickle.loads(call)
+    return fn(*args, **kwargs)
 
 
 def _spawn_pool(processes: int, preload: tuple[str, ...], nice: int = 0):

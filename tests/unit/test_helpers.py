@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 
+import pandas as pd
 import pytest
 from dagster._utils.error import serializable_error_info_from_exc_info
 from testpaths import REPO
@@ -50,6 +51,30 @@ def _write_after(path: str, seconds: float) -> tuple[int, int]:
     with open(path, "w") as f:
         f.write("done")
     return os.getpid(), os.nice(0)
+
+
+def _size(cache: dict) -> int:
+    return len(cache)
+
+
+def test_a_piece_gets_its_arguments_as_they_were_when_it_was_handed_over():
+    # The validation hands a worker its matching and goes on filling that matching's cache: the
+    # worker gets the cache as it was (pickled at once), never a failed pickle ("dictionary changed
+    # size during iteration": 63 of 100 rounds like these when the pool's thread pickled later).
+    frame = pd.DataFrame({"code": [f"WK{i:06d}" for i in range(3000)], "value": range(3000)})
+    helpers = Helpers(1, preload=())
+    try:
+        for _ in range(20):
+            cache = {k: frame.copy() for k in range(50)}
+            handed = helpers.submit(_size, cache)
+            for k in range(50, 150):
+                cache[k] = frame.copy()
+            assert handed.result(timeout=60) == 50
+        ahead = helpers.ahead(_size, cache)
+        cache[150] = frame
+        assert ahead.result(timeout=60) == 150
+    finally:
+        helpers.close()
 
 
 def test_work_ahead_runs_at_the_lowest_priority_and_stops_with_the_run(tmp_path):
