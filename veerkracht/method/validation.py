@@ -452,10 +452,13 @@ def measure(
     if len(x) < MIN_AREAS:
         return Measure(len(x), *(float("nan"),) * 5)
     # Each ranking once: average ranks for rho and its interval, places for both captures.
-    key = y.tobytes()
-    ry, py = (ranked or {}).get(key) or (_average_ranks(y), _top_places(y))
-    if ranked is not None:
-        ranked[key] = (ry, py)
+    if ranked is None:
+        ry, py = _average_ranks(y), _top_places(y)
+    else:
+        key = y.tobytes()  # the criterion's values on these areas
+        if key not in ranked:
+            ranked[key] = (_average_ranks(y), _top_places(y))
+        ry, py = ranked[key]
     rx = _average_ranks(x)
     lo, hi = float("nan"), float("nan")
     if interval:
