@@ -14,10 +14,12 @@ The workers die with the process that started them: a run killed with SIGKILL le
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import os
 import pickle
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -152,11 +154,25 @@ def _start_worker(
     parent: int, preload: tuple[str, ...], gc_thresholds: tuple[int, ...], nice: int = 0
 ) -> None:
     gc.set_threshold(*gc_thresholds)  # the parent's (pipelines/__init__.py says why)
+    # atexit calls the last registered first: this one after the preloaded libraries' own (they
+    # clean up as ever), before those of multiprocessing and logging, registered before the worker
+    # started (nothing of theirs is left to do in a worker whose pieces are done).
+    atexit.register(_leave)
     if nice:
         os.nice(nice)
     threading.Thread(target=_leave_with, args=(parent,), name="veerkracht-watch-parent", daemon=True).start()
     for name in preload:
         importlib.import_module(name)
+
+
+def _leave() -> None:
+    """A worker's last act when the pool shuts it down: leave without the interpreter's teardown
+    (freeing pandas', scikit-learn's and matplotlib's modules and objects one by one), which the
+    run waited for at its end: the pool's close 0.61-0.65 -> 0.03-0.04 s. Nothing of the worker's
+    needs it: each piece's files are written and closed, and its result sent, before it returns."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
 
 
 def _leave_with(parent: int) -> None:
