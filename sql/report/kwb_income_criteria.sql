@@ -1,5 +1,7 @@
 -- KWB $year's income and benefit figures per gemeente and wijk, as validation criteria (long form:
 -- code, year, level, criterion, value, direction). Bijstand per 1,000 inhabitants from the counts.
+-- Ordered: core.validation_criteria stores the criteria in the order they come (its `row`), and a
+-- GROUP BY's rows come in whatever order the threads finish.
 with f as (
     select f.code, r.level, f.canonical, f.value
     from core.fact_indicator as f join core.dim_region as r using (year, code)
@@ -20,3 +22,4 @@ select code, $year::integer as year, level, criterion, value, direction from (
     union all select code, level, 'kwb_bijstand_per_1000', bijstand, 1 from wide
     union all select code, level, 'kwb_inkomen_per_inwoner', inkomen, -1 from wide
 ) where value is not null
+order by level, code, criterion

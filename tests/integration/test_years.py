@@ -235,6 +235,16 @@ def test_the_stored_matches_are_what_matching_again_gives(years_run):
     # A year the stored matches do not cover: a clear error, not a silent empty match.
     with pytest.raises(validation.StaleMatches, match="materialise validation_criteria"):
         stored.match(criteria[criteria["criterion"] == "scp_perc_hhbijs"], 2030, "wijk")
+    # Gathered again, the criteria come in the order stored (their `row`), every time: a run stores
+    # the same table (KWB 2021's income criteria came in the order a GROUP BY's threads ended, so
+    # 3 of 8 gatherings on one warehouse differed).
+    from veerkracht.method.residents import load_buurt_truth
+    from veerkracht.paths import EMBEDDED_DIR, VALIDATION_DIR
+
+    buurten = load_buurt_truth(EMBEDDED_DIR)
+    for _ in range(8):
+        again = validation.gather_criteria(con, [VALIDATION_DIR], buurten)
+        pd.testing.assert_frame_equal(again, criteria, check_dtype=False)
 
 
 def test_the_shortlist_marks_what_the_interval_leaves_open(years_run):
