@@ -1,6 +1,6 @@
 """Stage 5, layers: marts in DuckDB, GeoParquet/GeoPackage per level, and the published warehouse."""
 
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import dagster as dg
 
@@ -12,6 +12,10 @@ from assets.versions import CODE_VERSION
 from veerkracht import warehouse
 from veerkracht.codes import LEVELS
 from veerkracht.publish.dictionary import apply_comments
+
+#: Threads writing layer files: a layer's three files at once, as one layer's own threads did
+#: (2, 3, 4 and 6 threads took the same time on two cores, within the machine's noise).
+WRITERS = 3
 
 
 @dg.asset(
@@ -29,28 +33,35 @@ def area_layers(
     from veerkracht.publish import layers
     from veerkracht.publish.preview import markdown_image
 
-    metadata, previews = {}, {}
+    metadata, previews, written = {}, {}, {}
     # No spatial extension: the polygons are read as WKB (DuckDB's core ST_AsWKB); loading
-    # spatial costs 0.15 s a connection.
-    with build_db.get_connection(spatial=False) as con:
+    # spatial costs 0.15 s a connection. One pool writes every layer file of every year while
+    # this thread reads the next year's rows, as the files of one layer overlap (submit_layer).
+    with (
+        build_db.get_connection(spatial=False) as con,
+        ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="layer-writer") as writers,
+    ):
         years = warehouse.built_years(con)
         rows = layers.build_marts(con, years, settings.method)
         for year in years:
-            metadata[year], previews[year] = _publish_year(con, settings, year, rows[year], helpers)
+            metadata[year], previews[year], written[year] = _publish_year(
+                con, settings, year, rows[year], helpers, writers
+            )
         apply_comments(con)
+    for year, pending in written.items():
+        metadata[year].update(_files_metadata(settings, year, pending))
     for year, drawn in previews.items():  # drawn in a helper process meanwhile (matplotlib)
         metadata[year]["preview"] = dg.MetadataValue.md(markdown_image(drawn.result()))
     return dg.MaterializeResult(metadata={"years": years, **per_year(metadata)})
 
 
 def _publish_year(
-    con, settings: PipelineSettings, year: int, mart_rows: int, helpers: HelperProcesses
-) -> tuple[dict, Future]:
-    """The year's shortlists and layer files from its marts; its metadata, and its map preview to
-    come."""
+    con, settings: PipelineSettings, year: int, mart_rows: int, helpers: HelperProcesses, writers: Executor
+) -> tuple[dict, Future, dict]:
+    """The year's shortlists, and its layer files started on ``writers``, from its marts; its
+    metadata, its map preview to come, and its layers being written (by level)."""
     from veerkracht.publish import layers
     from veerkracht.publish.preview import render_score_map
-    from veerkracht.publish.webmap import LayerFile
 
     layout = settings.layout
     metadata: dict = {}
@@ -74,17 +85,12 @@ def _publish_year(
         layers.remove_layer(layout.layers, year, level)
         del frames[level]
     metadata["levels without areas (no files)"] = empty
+    pending = {}
     for level, gdf in frames.items():
-        paths = layers.write_layer(gdf, layout.layers, year, level)
+        pending[level] = layers.submit_layer(gdf, layout.layers, year, level, writers)
         metadata[f"{level} rows"] = dg.MetadataValue.int(len(gdf))
         metadata[f"{level} without polygon (left out of files)"] = int(gdf.geometry.isna().sum())
-        metadata[f"{level} file"] = dg.MetadataValue.path(str(paths["parquet_4326"]))
-        metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
-    metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
-    # From the file just written (its bbox column), not by reprojecting the gemeenten again.
-    gemeenten = layers.layer_paths(layout.layers, year, "gemeente")["parquet_4326"]
-    bounds = LayerFile.read(gemeenten).total_bounds()
-    metadata["bbox (EPSG:4326)"] = [round(float(v), 4) for v in bounds]
+        metadata[f"{level} file"] = dg.MetadataValue.path(str(pending[level].paths["parquet_4326"]))
     finest = list(frames)[-1]
     preview = helpers.submit(
         render_score_map,
@@ -92,7 +98,24 @@ def _publish_year(
         layout.previews / f"{finest}_{year}.png",
         f"Kwetsbaarheid per {finest}, {year} ({spec.label})",
     )
-    return metadata, preview
+    return metadata, preview, pending
+
+
+def _files_metadata(settings: PipelineSettings, year: int, pending: dict) -> dict:
+    """What the year's layer files say once written (an error in writing one is raised here)."""
+    from veerkracht.publish import layers
+    from veerkracht.publish.webmap import LayerFile
+
+    metadata: dict = {}
+    for level, layer in pending.items():
+        paths = layer.result()
+        metadata[f"{level} MB"] = round(paths["parquet_4326"].stat().st_size / 1e6, 2)
+    metadata["crs"] = "EPSG:4326 and EPSG:28992 (GeoParquet), EPSG:28992 (GeoPackage)"
+    # From the file just written (its bbox column), not by reprojecting the gemeenten again.
+    gemeenten = layers.layer_paths(settings.layout.layers, year, "gemeente")["parquet_4326"]
+    bounds = LayerFile.read(gemeenten).total_bounds()
+    metadata["bbox (EPSG:4326)"] = [round(float(v), 4) for v in bounds]
+    return metadata
 
 
 @dg.asset(

@@ -10,7 +10,7 @@ read little; a QGIS style (.qml) is written next to every file.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import geopandas as gpd
@@ -152,6 +152,33 @@ def remove_layer(out_dir: Path, year: int, level: str) -> list[Path]:
 def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> dict[str, Path]:
     """Write one level/year layer in every output format (its rows: :func:`layer_rows`); return
     the paths (and their styles)."""
+    with ThreadPoolExecutor(max_workers=len(layer_paths(out_dir, year, level))) as pool:
+        return submit_layer(gdf, out_dir, year, level, pool).result()
+
+
+class PendingLayer:
+    """A layer whose files are being written (:func:`submit_layer`)."""
+
+    def __init__(self, paths: dict[str, Path], writes: list[Future], fields: list[str]):
+        self.paths, self._writes, self._fields = paths, writes, fields
+
+    def result(self) -> dict[str, Path]:
+        """Wait until every file is written; then its paths and their styles (the first error
+        raised, once every write has ended)."""
+        wait(self._writes)
+        for done in self._writes:
+            done.result()
+        paths = dict(self.paths)
+        for path in self.paths.values():
+            paths[f"qml_{path.stem}"] = write_qml(path, self._fields)
+        return paths
+
+
+def submit_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str, pool: Executor) -> PendingLayer:
+    """Start writing one level/year layer in every output format on ``pool``'s threads, one file
+    a task: reprojecting (PROJ), WKB encoding (shapely), Parquet (Arrow) and GeoPackage (GDAL)
+    writing release the GIL, so the formats, and the layers given to one pool, overlap (issue 17).
+    Each file is still written to a temporary name and renamed."""
     paths = layer_paths(out_dir, year, level)
     rd = layer_rows(gdf)
 
@@ -160,13 +187,5 @@ def write_layer(gdf: gpd.GeoDataFrame, out_dir: Path, year: int, level: str) -> 
         with atomic_path(paths[name]) as tmp:
             fmt.load().write(rd, tmp, layer=f"{level}_{year}", **fmt.options)
 
-    # One thread per format: reprojecting (PROJ), WKB encoding (shapely), Parquet (Arrow) and
-    # GeoPackage (GDAL) writing release the GIL, so the formats overlap (issue 17). Each file is
-    # still written to a temporary name and renamed; the first error is raised after all ended.
-    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        for done in [pool.submit(write, name) for name in paths]:
-            done.result()
-    fields = [c for c in rd.columns if c != "geometry"]
-    for path in list(paths.values()):
-        paths[f"qml_{path.stem}"] = write_qml(path, fields)
-    return paths
+    writes = [pool.submit(write, name) for name in paths]
+    return PendingLayer(paths, writes, [c for c in rd.columns if c != "geometry"])
