@@ -94,8 +94,13 @@ class Helpers:
         process at the lowest priority could take long on a machine that is busy otherwise."""
         if self._ahead is not None:
             # The pool has no way to stop a busy worker but its process (Python 3.14 adds one).
+            # SIGKILL, not SIGTERM: a run started where SIGINT is ignored (a background job of a
+            # shell script or CI) has SIGTERM ignored too once Dagster has mapped SIGTERM to
+            # SIGINT's handler, and its workers inherit that; SIGTERM then stopped nothing and the
+            # run waited for the work ahead to end (a suite in `.ci/run`, started in the
+            # background, hung here for the 600 s of the test's piece).
             for process in list((getattr(self._ahead, "_processes", None) or {}).values()):
-                process.terminate()
+                process.kill()
             self._ahead.shutdown(wait=True, cancel_futures=True)
             self._ahead = None
 

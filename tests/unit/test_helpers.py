@@ -78,6 +78,9 @@ def test_a_piece_gets_its_arguments_as_they_were_when_it_was_handed_over():
 
 
 def test_work_ahead_runs_at_the_lowest_priority_and_stops_with_the_run(tmp_path):
+    # SIGTERM ignored, as in a run started where SIGINT is ignored (a background job) once Dagster
+    # has mapped SIGTERM to SIGINT's handler: the workers inherit it, and must still be stopped.
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     helpers = Helpers(1, preload=())
     done = tmp_path / "done"
     try:
@@ -89,12 +92,13 @@ def test_work_ahead_runs_at_the_lowest_priority_and_stops_with_the_run(tmp_path)
         assert done.read_text() == "done"
         assert pid != os.getpid() and nice == min(19, os.nice(0) + AHEAD_NICE)
         # Work no step waited for when the run ends (a failed run's): stopped, not waited for.
-        unfinished = helpers.ahead(_write_after, str(tmp_path / "late"), 600)
+        unfinished = helpers.ahead(_write_after, str(tmp_path / "late"), 120)
         while not unfinished.running():
             time.sleep(0.05)
         started = time.monotonic()
     finally:
         helpers.close()
+        signal.signal(signal.SIGTERM, before)
     assert time.monotonic() - started < 30 and not (tmp_path / "late").exists()
     assert not _alive(pid), "the process working ahead outlived the run"
     # Without workers (a step process of the multiprocess executor): nothing runs ahead.
