@@ -97,8 +97,7 @@ class Helpers:
             # SIGKILL, not SIGTERM: a run started where SIGINT is ignored (a background job of a
             # shell script or CI) has SIGTERM ignored too once Dagster has mapped SIGTERM to
             # SIGINT's handler, and its workers inherit that; SIGTERM then stopped nothing and the
-            # run waited for the work ahead to end (a suite in `.ci/run`, started in the
-            # background, hung here for the 600 s of the test's piece).
+            # run waited here for the work ahead to end.
             for process in list((getattr(self._ahead, "_processes", None) or {}).values()):
                 process.kill()
             self._ahead.shutdown(wait=True, cancel_futures=True)

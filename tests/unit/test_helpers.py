@@ -81,9 +81,10 @@ def test_work_ahead_runs_at_the_lowest_priority_and_stops_with_the_run(tmp_path)
     # SIGTERM ignored, as in a run started where SIGINT is ignored (a background job) once Dagster
     # has mapped SIGTERM to SIGINT's handler: the workers inherit it, and must still be stopped.
     before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    helpers = Helpers(1, preload=())
     done = tmp_path / "done"
+    helpers = None
     try:
+        helpers = Helpers(1, preload=())
         assert helpers.can_work_ahead
         ahead = helpers.ahead(_write_after, str(done), 1.0)
         assert not done.exists()  # beside the caller, which goes on
@@ -97,7 +98,8 @@ def test_work_ahead_runs_at_the_lowest_priority_and_stops_with_the_run(tmp_path)
             time.sleep(0.05)
         started = time.monotonic()
     finally:
-        helpers.close()
+        if helpers is not None:
+            helpers.close()
         signal.signal(signal.SIGTERM, before)
     assert time.monotonic() - started < 30 and not (tmp_path / "late").exists()
     assert not _alive(pid), "the process working ahead outlived the run"
