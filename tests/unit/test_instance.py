@@ -1,0 +1,118 @@
+"""The Dagster instance of the project's dagster.yaml (pipelines/instance.py): runs and their
+events are recorded in Dagster's own files, readable by Dagster's own storages both ways, in
+``$DAGSTER_HOME`` and in ``dagster dev``'s temporary folder, and every database file is opened
+through one SQLAlchemy engine however often it is used."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+from testpaths import REPO
+
+from pipelines import instance as project_instance
+
+
+@dg.asset
+def numbers() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 3})
+
+
+JOB = dg.define_asset_job("numbers_job", selection=[numbers])
+DEFS = dg.Definitions(assets=[numbers], jobs=[JOB])
+
+
+def _home(tmp_path, name: str, yaml_text: str):
+    home = tmp_path / name
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml_text)
+    return home
+
+
+def _materialise(instance: dg.DagsterInstance) -> str:
+    result = DEFS.resolve_job_def("numbers_job").execute_in_process(instance=instance)
+    assert result.success
+    return result.run_id
+
+
+def _rows_seen(instance: dg.DagsterInstance, run_id: str) -> int:
+    """The run's materialisation as the instance reads it back: from the runs file, the run's own
+    event file, and the asset index (which lists it among the asset's materialisations)."""
+    assert instance.get_run_by_id(run_id).is_success
+    (event,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    indexed = instance.fetch_materializations(dg.AssetKey("numbers"), limit=100).records
+    assert run_id in {r.run_id for r in indexed}
+    return event.asset_materialization.metadata["rows"].value
+
+
+# Dagster's own defaults: the project's dagster.yaml without its instance class.
+DAGSTERS_OWN = (REPO / "dagster.yaml").read_text().split("\ninstance_class:")[0]
+
+
+def test_the_projects_instance_and_dagsters_read_each_others_runs(tmp_path, monkeypatch):
+    """An instance made before the class (Dagster's default storages) reads on, and the files the
+    class writes are Dagster's: each reads the runs, events and asset index the other wrote."""
+    assert "instance_class" not in DAGSTERS_OWN and "concurrency" in DAGSTERS_OWN
+    ours = _home(tmp_path, "ours", (REPO / "dagster.yaml").read_text())
+    theirs = _home(tmp_path, "theirs", DAGSTERS_OWN)
+    monkeypatch.setenv("DAGSTER_HOME", str(ours))
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance, project_instance.Instance)
+        assert isinstance(instance.event_log_storage, project_instance.EventLogStorage)
+        assert isinstance(instance.run_storage, project_instance.RunStorage)
+        assert instance.event_log_storage.supports_global_concurrency_limits  # the duckdb pool
+        run_id = _materialise(instance)
+    shutil.copy(theirs / "dagster.yaml", ours / "dagster.yaml")  # the same folder, Dagster's storages
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance) is dg.DagsterInstance
+        assert _rows_seen(instance, run_id) == 3
+        older = _materialise(instance)  # a run recorded by Dagster's storages ...
+    shutil.copy(REPO / "dagster.yaml", ours / "dagster.yaml")
+    with dg.DagsterInstance.get() as instance:  # ... which the class reads on
+        assert {r.run_id for r in instance.get_runs()} == {run_id, older}
+        assert _rows_seen(instance, older) == 3
+
+
+def test_dagster_dev_without_dagster_home_uses_the_class_in_its_temporary_folder(tmp_path, monkeypatch):
+    """``dagster dev`` run in the checkout without DAGSTER_HOME reads the checkout's dagster.yaml
+    and keeps its storage in a temporary folder: the class puts the files there."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=str(REPO))) as instance:
+        assert isinstance(instance.event_log_storage, project_instance.EventLogStorage)
+        run_id = _materialise(instance)
+        assert _rows_seen(instance, run_id) == 3
+    assert (tmp_path / "history" / "runs.db").is_file()
+    assert (tmp_path / "history" / "runs" / f"{run_id}.db").is_file()
+
+
+def test_each_database_file_is_opened_through_one_engine(tmp_path, monkeypatch):
+    """Dagster's storages made an engine per connection (~100 a run); the class one per file."""
+    made: list[str] = []
+    real = project_instance.create_engine
+
+    def counted(url, **kwargs):
+        made.append(str(url))
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(project_instance, "create_engine", counted)
+    monkeypatch.setenv("DAGSTER_HOME", str(_home(tmp_path, "home", (REPO / "dagster.yaml").read_text())))
+    with dg.DagsterInstance.get() as instance:
+        run_ids = [_materialise(instance) for _ in range(3)]
+        for run_id in run_ids:
+            assert _rows_seen(instance, run_id) == 3
+            assert len(instance.all_logs(run_id)) > 10
+    # The runs file, the event index and each run's event file: one engine each.
+    assert len(made) == len(set(made)) == 2 + len(run_ids), made
+
+
+def test_a_long_lived_process_keeps_the_engines_of_the_files_it_used_last(tmp_path, monkeypatch):
+    """A webserver reads many runs' files: it keeps the engines of the last few, and reads on."""
+    keep = 2
+    monkeypatch.setattr(project_instance, "KEEP_ENGINES", keep)
+    monkeypatch.setenv("DAGSTER_HOME", str(_home(tmp_path, "home", (REPO / "dagster.yaml").read_text())))
+    with dg.DagsterInstance.get() as instance:
+        run_ids = [_materialise(instance) for _ in range(3)]
+        for run_id in run_ids:  # every run's events still read, engines made again as needed
+            assert _rows_seen(instance, run_id) == 3
+        assert len(instance.event_log_storage._engines) == keep
