@@ -19,6 +19,7 @@ from dagster._core.definitions.data_version import (
     CachingStaleStatusResolver,
     StaleStatus,
 )
+from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.loader import LoadingContext
 
 from veerkracht import fingerprint
@@ -74,27 +75,29 @@ def observe(instance: dg.DagsterInstance, settings: dict, years: list[int], cbs_
     )
 
 
-def _unfinished(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> bool:
+def _unfinished(resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None) -> bool:
     """A run planned to materialise ``key`` after its latest materialisation and did not: it failed
     or was killed in that step, which may have left its tables half written (Dagster's versions
-    still name the materialisation before)."""
+    still name the materialisation before). The latest materialisation is the one the resolver
+    read for the status (its queryer keeps it), not asked for again."""
+    instance = resolver.instance_queryer.instance
     planned = instance.get_latest_planned_materialization_info(key, partition)
     if planned is None:
         return False
-    done = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
-    ).records
-    if done and done[0].storage_id > planned.storage_id:
+    done = resolver.instance_queryer.get_latest_materialization_or_observation_record(
+        AssetKeyPartitionKey(key, partition)
+    )
+    if done and done.storage_id > planned.storage_id:
         return False
     run = instance.get_run_by_id(planned.run_id)
     return run is None or run.is_finished
 
 
-def _why(instance, resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None):
+def _why(resolver: CachingStaleStatusResolver, key: dg.AssetKey, partition: str | None):
     """Why ``key`` (of ``partition``) must run, or None when it is up to date."""
     status = resolver.get_status(key, partition)
     if status == StaleStatus.FRESH:
-        return "a run did not finish" if _unfinished(instance, key, partition) else None
+        return "a run did not finish" if _unfinished(resolver, key, partition) else None
     if status == StaleStatus.MISSING:
         return "not built with this Dagster instance yet"
     for cause in resolver.get_stale_root_causes(key, partition):
@@ -125,7 +128,7 @@ def decide(
     partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
     for year in years:
         for key in partitioned:
-            reason = _why(instance, resolver, key, str(year))
+            reason = _why(resolver, key, str(year))
             if reason:
                 why.setdefault(reason, []).append(str(year))
                 break
@@ -133,7 +136,7 @@ def decide(
         return Decision("all", why)
     stale = set()
     for key in sorted(keys, key=lambda k: k.to_user_string()):
-        reason = None if key in partitioned else _why(instance, resolver, key, None)
+        reason = None if key in partitioned else _why(resolver, key, None)
         if reason:
             why.setdefault(reason, []).append(key.to_user_string())
             stale.add(key.to_user_string())
