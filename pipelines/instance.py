@@ -39,6 +39,12 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+#: Seconds a step waiting for a pool's slot (the ``duckdb`` pool: one writer at a time) waits
+#: before asking again whether the slot was handed to it. Dagster's SQLite storage names no
+#: interval, and its executor then waits 1 s, growing to 15 s: a step of the multiprocess executor
+#: started up to a second after the step before it had released the build file. A claim asks
+#: two or three indexed queries of the index file.
+CLAIM_RETRY_S = 0.2
 #: Event log files whose engines a process keeps (the index and the runs it read last): a
 #: webserver reads many runs' files over its life.
 KEEP_ENGINES = 64
@@ -59,7 +65,7 @@ class RunStorage(SqliteRunStorage):
 
 class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
     """Dagster's SQLite event log storage (a file per run and an index), its connections to each
-    file from one engine."""
+    file from one engine, and a step waiting for a pool's slot told to ask again soon."""
 
     @contextmanager
     def _connect(self, shard: str):
@@ -70,6 +76,12 @@ class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str, priority=None):
+        status = super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+        if status.is_claimed or status.sleep_interval is not None:
+            return status
+        return status.with_sleep_interval(CLAIM_RETRY_S)
 
     def _engine(self, shard: str):
         engines = self.__dict__.setdefault("_engines", OrderedDict())

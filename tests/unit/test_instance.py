@@ -116,3 +116,19 @@ def test_a_long_lived_process_keeps_the_engines_of_the_files_it_used_last(tmp_pa
         for run_id in run_ids:  # every run's events still read, engines made again as needed
             assert _rows_seen(instance, run_id) == 3
         assert len(instance.event_log_storage._engines) == keep
+
+
+def test_a_step_waiting_for_the_duckdb_slot_asks_again_within_a_fifth_of_a_second(tmp_path, monkeypatch):
+    """The one-writer pool: a second run's step is refused while the first holds the slot, told to
+    ask again after CLAIM_RETRY_S (Dagster's executor otherwise waits 1 s and more), and gets the
+    slot once the first step frees it."""
+    monkeypatch.setenv("DAGSTER_HOME", str(_home(tmp_path, "home", (REPO / "dagster.yaml").read_text())))
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default("duckdb")
+        assert storage.get_concurrency_info("duckdb").slot_count == 1  # dagster.yaml's default_limit
+        assert storage.claim_concurrency_slot("duckdb", "run_a", "warehouse_core").is_claimed
+        waiting = storage.claim_concurrency_slot("duckdb", "run_b", "warehouse_core")
+        assert not waiting.is_claimed and waiting.sleep_interval == project_instance.CLAIM_RETRY_S <= 0.2
+        storage.free_concurrency_slot_for_step("run_a", "warehouse_core")
+        assert storage.claim_concurrency_slot("duckdb", "run_b", "warehouse_core").is_claimed
