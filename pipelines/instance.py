@@ -70,7 +70,7 @@ class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str):
         with self._db_lock:
-            engine = self._engine(shard)
+            engine = self._engine_for(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
@@ -83,7 +83,7 @@ class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
             return status
         return status.with_sleep_interval(CLAIM_RETRY_S)
 
-    def _engine(self, shard: str):
+    def _engine_for(self, shard: str):
         engines = self.__dict__.setdefault("_engines", OrderedDict())
         if shard in engines:
             engines.move_to_end(shard)
