@@ -67,6 +67,10 @@ class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
     """Dagster's SQLite event log storage (a file per run and an index), its connections to each
     file from one engine, and a step waiting for a pool's slot told to ask again soon."""
 
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict = OrderedDict()  # by file (shard), the one used last at the end
+        super().__init__(base_dir, inst_data)
+
     @contextmanager
     def _connect(self, shard: str):
         with self._db_lock:
@@ -84,7 +88,7 @@ class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
         return status.with_sleep_interval(CLAIM_RETRY_S)
 
     def _engine_for(self, shard: str):
-        engines = self.__dict__.setdefault("_engines", OrderedDict())
+        engines = self._engines
         if shard in engines:
             engines.move_to_end(shard)
         else:
