@@ -1,14 +1,20 @@
 """The Dagster instance of the project's dagster.yaml (pipelines/instance.py): runs and their
 events are recorded in Dagster's own files, readable by Dagster's own storages both ways, in
 ``$DAGSTER_HOME`` and in ``dagster dev``'s temporary folder, and every database file is opened
-through one SQLAlchemy engine however often it is used."""
+through one SQLAlchemy engine however often it is used, which keeps a connection open between
+uses without keeping other processes out."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 from testpaths import REPO
 
 from pipelines import instance as project_instance
@@ -102,8 +108,8 @@ def test_each_database_file_is_opened_through_one_engine(tmp_path, monkeypatch):
         for run_id in run_ids:
             assert _rows_seen(instance, run_id) == 3
             assert len(instance.all_logs(run_id)) > 10
-    # The runs file, the event index and each run's event file: one engine each.
-    assert len(made) == len(set(made)) == 2 + len(run_ids), made
+    # The runs file, the event index, the schedules file and each run's event file: one engine each.
+    assert len(made) == len(set(made)) == 3 + len(run_ids), made
 
 
 def test_a_long_lived_process_keeps_the_engines_of_the_files_it_used_last(tmp_path, monkeypatch):
@@ -132,3 +138,80 @@ def test_a_step_waiting_for_the_duckdb_slot_asks_again_within_a_fifth_of_a_secon
         assert not waiting.is_claimed and waiting.sleep_interval == project_instance.CLAIM_RETRY_S <= 0.2
         storage.free_concurrency_slot_for_step("run_a", "warehouse_core")
         assert storage.claim_concurrency_slot("duckdb", "run_b", "warehouse_core").is_claimed
+
+
+def test_a_database_file_is_opened_once_and_other_processes_still_write_it(tmp_path, monkeypatch):
+    """Dagster's storages opened a SQLite file for every use (~500 times in a run of the small
+    Utrecht year; 134 times for the three runs here); the class keeps one connection per file
+    between uses, and a new run's file is opened twice (Dagster creates it through an engine of
+    its own). The connections it keeps lock nothing: another process records a run in the same
+    folder meanwhile, and this process then reads that run and its events as they are now."""
+    opened: list[int] = []
+
+    def count(dbapi_connection, record):
+        opened.append(1)
+
+    home = _home(tmp_path, "home", (REPO / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        first = _materialise(instance)  # the instance's files made and checked
+        event.listen(Pool, "connect", count)
+        try:
+            run_ids = [_materialise(instance) for _ in range(3)]
+            for run_id in [first, *run_ids]:
+                assert _rows_seen(instance, run_id) == 3
+        finally:
+            event.remove(Pool, "connect", count)
+        assert len(opened) <= 3 * len(run_ids), len(opened)
+        storages = [instance.run_storage, instance.schedule_storage]
+        engines = [s._engine for s in storages] + list(instance.event_log_storage._engines.values())
+        pools = [engine.pool for engine in engines]
+        assert [pool.checkedin() for pool in pools] == [1] * len(pools)  # each kept open, idle
+        other = subprocess.run(
+            [sys.executable, "-c", OTHER_PROCESS],
+            env={**os.environ, "DAGSTER_HOME": str(home)},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert other.returncode == 0, other.stderr[-2000:]
+        theirs = other.stdout.split()[-1]
+        assert _rows_seen(instance, theirs) == 3  # a new run, read through the open connections
+        assert {r.run_id for r in instance.get_runs()} == {first, *run_ids, theirs}
+    assert [pool.checkedin() for pool in pools] == [0] * len(pools)  # the instance disposed: closed
+
+
+# Another process materialises the same asset in the same Dagster home (as a run from the UI or a
+# second terminal does) while the test's process holds its idle connections open.
+OTHER_PROCESS = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+sys.path.insert(0, {str(REPO / "tests" / "unit")!r})
+sys.path.insert(0, {str(REPO / "tests" / "helpers")!r})
+import dagster as dg
+from test_instance import _materialise
+with dg.DagsterInstance.get() as instance:
+    print(_materialise(instance))
+"""
+
+
+def test_a_forked_child_opens_its_own_connections(tmp_path, monkeypatch):
+    """A process forked while the instance holds open connections: the child does not use (or
+    close) the parent's, it opens its own and reads; the parent reads on through its own."""
+    monkeypatch.setenv("DAGSTER_HOME", str(_home(tmp_path, "home", (REPO / "dagster.yaml").read_text())))
+    with dg.DagsterInstance.get() as instance:
+        run_id = _materialise(instance)
+        engine = instance.run_storage._engine
+        assert engine.pool.checkedin() == 1
+        child = os.fork()
+        if child == 0:  # the child: report through the exit code only
+            code = 1
+            try:
+                fresh = engine.pool.checkedin() == 0  # the parent's connection is not in its pool
+                code = 0 if fresh and _rows_seen(instance, run_id) == 3 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert engine.pool.checkedin() == 1 and _rows_seen(instance, run_id) == 3
