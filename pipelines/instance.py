@@ -109,8 +109,8 @@ class RunStorage(_OneEngine, SqliteRunStorage):
 
 
 class ScheduleStorage(_OneEngine, SqliteScheduleStorage):
-    """Dagster's SQLite schedule storage (ticks, and the asset daemon's cursors: every run reads
-    it), its connections from one engine."""
+    """Dagster's SQLite schedule storage (ticks and cursors; runs read it too: 11 times for the three
+    tiny runs of tests/unit/test_instance.py), its connections from one engine."""
 
 
 class EventLogStorage(sqlite_event_log.SqliteEventLogStorage):
