@@ -3,9 +3,9 @@
 Tests that need to change a warehouse or a layer copy it into their own ``tmp_path`` first
 (``writable_build``), so no test depends on the order the others ran in.
 
-The suite runs in two worker processes (pytest-xdist, see tests/conftest.py). A shared build is
+The suite runs in three worker processes (pytest-xdist, see tests/conftest.py). A shared build is
 made once per session by whichever worker asks first (:func:`_build_once`: a file lock and a
-marker in the folder the workers share); the other waits for it and reads the same files.
+marker in the folder the workers share); the others wait for it and read the same files.
 """
 
 from __future__ import annotations
