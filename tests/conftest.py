@@ -7,8 +7,8 @@ without building the whole graph; ``tests/integration/`` holds the end-to-end te
 
 Three worker processes run the suite on two cores (pytest-xdist, ``-n 3`` in pyproject.toml):
 much of a test is waiting (for a CLI child to start, a kill, a lock, Chromium), and a third
-worker fills those waits (measured: 323 and 339 s against 359 s with two, alternating, one
-hour). Each test module is one unit of work, so a
+worker fills those waits (measured alternating: 323, 339 and 318 s against 359 and 330 s with
+two; docs/architecture.md). Each test module is one unit of work, so a
 module's fixtures are built once; the modules that read the four-year build are one unit,
 handed out first because it is the longest (:func:`pytest_xdist_make_scheduler`).
 """
