@@ -25,31 +25,18 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-#: What a worker imports as it starts (in the background, while the run's first steps work).
-PRELOAD = (
-    "pandas",
-    "scipy.stats",
-    "sklearn.impute",
-    "sklearn.linear_model",
-    "sklearn.model_selection",
-    "sklearn.pipeline",
-    "veerkracht.method.residents",
-    "veerkracht.method.validation",
-    "veerkracht.publish.preview",
-    "veerkracht.publish.validation_report",
-    "matplotlib.pyplot",  # for the previews and the validation chart (imported where they are drawn)
-)
-
-
 #: The niceness of the process that works ahead (:meth:`Helpers.ahead`): the lowest priority.
 AHEAD_NICE = 19
 
 
 class Helpers:
-    """``processes`` worker processes (0: none; :meth:`submit` then runs the piece at once, here)."""
+    """``processes`` worker processes (0: none; :meth:`submit` then runs the piece at once, here)
+    that import the modules ``preload`` as they start, in the background while the run's first
+    steps work (a run's: ``assets.resources.HELPER_IMPORTS``); ``preload`` None: none start (nothing
+    of the run hands them work)."""
 
-    def __init__(self, processes: int, preload: Sequence[str] = PRELOAD):
-        self.processes = max(0, int(processes))
+    def __init__(self, processes: int, preload: Sequence[str] | None = ()):
+        self.processes = max(0, int(processes)) if preload is not None else 0
         self._pool = None
         self._ahead = None
         if self.processes:

@@ -102,6 +102,36 @@ def test_duckdb_writers_share_one_pool():
     assert all(pools[w] == {"duckdb"} for w in writers)
 
 
+def test_helper_processes_import_what_the_selected_steps_hand_them():
+    """Every asset that takes the helper processes says what its pieces import (a run of it alone
+    would else start none), and those modules import; a run gets the modules of its selection
+    only: a run with another spec (the steps the spec feeds) no scikit-learn, one that hands the
+    helpers nothing no helper at all."""
+    import importlib
+
+    from assets.resources import HELPER_IMPORTS, helper_preload
+
+    graph = defs.resolve_asset_graph()
+    users = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).is_materializable
+        and "helpers" in defs.get_assets_def(k).required_resource_keys
+    }
+    # web_map takes them only to stop the tiling ahead that warehouse_core started (if any).
+    assert users == set(HELPER_IMPORTS) | {"web_map"}
+    everything = helper_preload(None)
+    assert helper_preload(frozenset()) == everything  # how Dagster records a run of the whole job
+    assert everything[0] == "pandas" and "sklearn.linear_model" in everything and "matplotlib.pyplot" in everything
+    for module in everything:
+        importlib.import_module(module)
+    spec_run = {dg.AssetKey(k) for k in ("veerkracht_scores", "area_layers", "score_validation", "web_map")}
+    modules = helper_preload(spec_run)
+    assert "veerkracht.method.validation" in modules and "matplotlib.pyplot" in modules
+    assert not any(m.startswith(("sklearn", "scipy")) for m in modules)
+    assert helper_preload({dg.AssetKey("web_map"), dg.AssetKey("dashboard_warehouse")}) is None
+
+
 def test_job_and_schedule():
     job = defs.resolve_job_def("veerkracht_job")
     assert len(job.asset_layer.executable_asset_keys) == len(EXPECTED_DEPS) - 3  # not the three sources
