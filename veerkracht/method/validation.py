@@ -983,15 +983,20 @@ def requirement_summary(
 
 
 def summary_and_frontier(
-    subj: pd.DataFrame, criteria: pd.DataFrame, matching: Matching, carry: int = 0
+    subj: pd.DataFrame,
+    criteria: pd.DataFrame,
+    matching: Matching,
+    carry: int = 0,
+    halves: tuple[str, ...] = HALVES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`requirement_summary` and :func:`theme_frontier` (both halves) in one call, with one
-    ``matching``: what a step hands a helper process while it runs :func:`validate` itself. Handed
-    over as two calls, each got its own copy of ``matching`` and matched every criterion again
-    (embedded years: 2.6-2.7 s for the two, 2.2 s in one)."""
+    """:func:`requirement_summary` and :func:`theme_frontier` (of ``halves``) in one call, with one
+    ``matching``: what a step hands a helper process while it runs :func:`validate` (and the
+    frontier of the other half) itself. Handed over as two calls, each got its own copy of
+    ``matching`` and matched every criterion again (embedded years: 2.6-2.7 s for the two, 2.2 s
+    in one)."""
     return (
         requirement_summary(subj, criteria, matching, carry=carry),
-        theme_frontier(subj, criteria, HALVES, matching=matching, carry=carry),
+        theme_frontier(subj, criteria, halves, matching=matching, carry=carry),
     )
 
 
@@ -1181,9 +1186,11 @@ def _frontier_rows(
     return rows
 
 
-def frontier_summary(frontier: pd.DataFrame) -> pd.DataFrame:
-    """Per half, level and score year, the weighting that meets the most criteria (then the smallest
-    worst gap) and whether any weighting meets them all."""
+def frontier_summary(*frontiers: pd.DataFrame) -> pd.DataFrame:
+    """Per half, level and score year of the rows of :func:`theme_frontier` (one frame, or one per
+    half), the weighting that meets the most criteria (then the smallest worst gap) and whether
+    any weighting meets them all."""
+    frontier = pd.concat(frontiers, ignore_index=True) if len(frontiers) > 1 else frontiers[0]
     if frontier.empty:  # no year with themes and a criterion of 30+ matched areas
         return frontier.assign(any_weighting_meets_all=pd.Series(dtype=bool))
     best = frontier.sort_values(
