@@ -1190,7 +1190,9 @@ def frontier_summary(*frontiers: pd.DataFrame) -> pd.DataFrame:
     """Per half, level and score year of the rows of :func:`theme_frontier` (one frame, or one per
     half), the weighting that meets the most criteria (then the smallest worst gap) and whether
     any weighting meets them all."""
-    frontier = pd.concat(frontiers, ignore_index=True) if len(frontiers) > 1 else frontiers[0]
+    # (Empty frames left out of the concatenation: pandas warns about their dtypes otherwise.)
+    rows = [f for f in frontiers if not f.empty]
+    frontier = pd.concat(rows, ignore_index=True) if len(rows) > 1 else (rows or frontiers)[0]
     if frontier.empty:  # no year with themes and a criterion of 30+ matched areas
         return frontier.assign(any_weighting_meets_all=pd.Series(dtype=bool))
     best = frontier.sort_values(

@@ -199,8 +199,13 @@ def test_frontier_finds_the_weighting_that_meets_a_criterion_of_both_themes():
     a = np.arange(40.0)
     b = (np.arange(40) * 7 % 40).astype(float)
     subj, codes = _two_theme_subjects(a, b)
-    front = v.theme_frontier(subj, _criterion(codes, "sum", a + b), "decide")
+    crit = _criterion(codes, "sum", a + b)
+    front = v.theme_frontier(subj, crit, "decide")
     summary = v.frontier_summary(front)
+    # Drawn apart per half (score_validation and its helper process), the same summary as in one
+    # pass over both (here the report half has no areas: its rows are empty).
+    apart = v.frontier_summary(front, v.theme_frontier(subj, crit, "report"))
+    assert apart.equals(v.frontier_summary(v.theme_frontier(subj, crit, v.HALVES))) and apart.equals(summary)
     # Only the equal weighting ranks the areas exactly as a + b does.
     assert summary.at[0, "weights"] == "0.5, 0.5" and summary.at[0, "mean_rho"] == pytest.approx(1.0)
     assert summary.at[0, "any_weighting_meets_all"]
